@@ -33,6 +33,14 @@ export class AppError extends Error {
     this.code = code;
     this.details = options?.details;
   }
+
+  /**
+   * What a GraphQL error built from this one carries. graphql-js copies `extensions` from an
+   * original error, so argument and variable coercion failures keep their code this way.
+   */
+  get extensions(): Record<string, unknown> {
+    return { code: this.code, ...this.details };
+  }
 }
 
 type ErrorOptions = { cause?: unknown; details?: Record<string, unknown> };

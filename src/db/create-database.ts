@@ -1,0 +1,80 @@
+import { mkdir } from 'node:fs/promises';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
+import pg from 'pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
+import type { Config } from '../config.ts';
+import { PrismaClient } from '../generated/prisma/client.ts';
+import { applyMigrations, type SqlRunner } from './migrate.ts';
+
+export type { PrismaClient } from '../generated/prisma/client.ts';
+
+/** The database of one streamgate process: a Prisma client over Postgres or embedded PGlite. */
+export interface Database {
+  readonly kind: 'postgres' | 'pglite';
+  readonly prisma: PrismaClient;
+  /** Round-trip time of a trivial query in ms; throws when the database does not answer. */
+  ping(): Promise<number>;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the configured database and applies pending migrations: Postgres when DATABASE_URL is
+ * set, else PGlite under PGLITE_DIR (created if missing), so `npm start` needs no server.
+ */
+export async function openDatabase(config: Pick<Config, 'database'>): Promise<Database> {
+  return config.database.url ? openPostgres(config.database.url) : openPglite(config.database.pgliteDir);
+}
+
+async function openPostgres(url: string): Promise<Database> {
+  const migrator = new pg.Client({ connectionString: url });
+  await migrator.connect();
+  try {
+    await applyMigrations(pgRunner(migrator), { advisoryLock: true });
+  } finally {
+    await migrator.end();
+  }
+  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+  return {
+    kind: 'postgres',
+    prisma,
+    ping: () => timeQuery(prisma),
+    async close() {
+      await prisma.$disconnect();
+      await pool.end();
+    },
+  };
+}
+
+async function openPglite(dir: string): Promise<Database> {
+  await mkdir(dir, { recursive: true });
+  const pglite = await PGlite.create(dir);
+  await applyMigrations(pglite, { advisoryLock: false });
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  return {
+    kind: 'pglite',
+    prisma,
+    ping: () => timeQuery(prisma),
+    async close() {
+      await prisma.$disconnect();
+      await pglite.close();
+    },
+  };
+}
+
+function pgRunner(client: pg.Client): SqlRunner {
+  return {
+    query: async <Row>(sql: string, params?: readonly unknown[]) => {
+      const result = await client.query(sql, params as unknown[] | undefined);
+      return { rows: result.rows as Row[] };
+    },
+    exec: (sql: string) => client.query(sql),
+  };
+}
+
+async function timeQuery(prisma: PrismaClient): Promise<number> {
+  const started = performance.now();
+  await prisma.$queryRaw`SELECT 1`;
+  return performance.now() - started;
+}

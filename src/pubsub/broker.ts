@@ -1,0 +1,99 @@
+/**
+ * The one Broker interface (DESIGN.md decision 2). Every capability exists on every backend:
+ * memory, NATS, Kafka and Redis. Subjects are dot-separated; in patterns `*` matches one token
+ * and `>` the rest (NATS semantics, emulated elsewhere).
+ */
+
+export type MessageHeaders = Readonly<Record<string, string>>;
+
+/** One message as a subscriber sees it. */
+export interface BrokerMessage {
+  readonly subject: string;
+  readonly payload: Uint8Array;
+  readonly headers: MessageHeaders;
+  /** When the broker accepted the message. */
+  readonly timestamp: Date;
+  /**
+   * Opaque, backend-specific position (sequence, partition:offset, stream id). Present for
+   * messages of a retained window; pass it to `subscribe(…, { from: { after } })` to resume.
+   */
+  readonly position: string | undefined;
+}
+
+export interface PublishOptions {
+  readonly headers?: MessageHeaders;
+}
+
+export interface PublishReceipt {
+  /** Broker position of the message, when the subject has a retained window. */
+  readonly position: string | undefined;
+}
+
+/** Where a subscription starts: after a position a message carried, or at a point in time. */
+export type ResumeFrom = { readonly after: string } | { readonly time: Date };
+
+export interface SubscribeOptions {
+  /** Members of one queue group share the messages: each goes to one member, across instances. */
+  readonly queue?: string;
+  /**
+   * Replays what a retained window holds from this point, then continues live with no gap and
+   * no duplicate at the seam. The pattern must be covered by a `retain` call.
+   */
+  readonly from?: ResumeFrom;
+}
+
+/** A live subscription: iterate it for messages; `unsubscribe` (or ending the loop) stops it. */
+export interface Subscription extends AsyncIterable<BrokerMessage> {
+  readonly pattern: string;
+  unsubscribe(): void;
+}
+
+export interface RequestOptions {
+  readonly timeoutMs: number;
+  readonly headers?: MessageHeaders;
+}
+
+export interface Reply {
+  readonly payload: Uint8Array;
+  readonly headers?: MessageHeaders;
+}
+
+/** Answers one request; a thrown error reaches the requester as an error reply. */
+export type RequestHandler = (request: BrokerMessage) => Promise<Reply> | Reply;
+
+export interface RespondOptions {
+  readonly queue?: string;
+}
+
+/** A registered responder; `stop` unregisters it. */
+export interface Responder {
+  stop(): Promise<void>;
+}
+
+export interface RetainOptions {
+  /** Messages older than this are dropped from the window. */
+  readonly maxAgeMs: number;
+  /** At most this many messages are kept. @default unlimited */
+  readonly maxMessages?: number;
+}
+
+/** The connection state of a broker, as /health reports it. */
+export type BrokerHealth =
+  | { readonly status: 'connected' }
+  | { readonly status: 'reconnecting'; readonly attempt: number; readonly error?: string }
+  | { readonly status: 'closed'; readonly error?: string };
+
+export interface Broker {
+  readonly kind: 'memory' | 'nats' | 'kafka' | 'redis';
+  /** Resolves once the broker has the message. */
+  publish(subject: string, payload: Uint8Array, options?: PublishOptions): Promise<PublishReceipt>;
+  subscribe(pattern: string, options?: SubscribeOptions): Subscription;
+  /** Sends a request and waits for one reply; NoRespondersError or RequestTimeoutError otherwise. */
+  request(subject: string, payload: Uint8Array, options: RequestOptions): Promise<BrokerMessage>;
+  respond(subject: string, handler: RequestHandler, options?: RespondOptions): Promise<Responder>;
+  /** Keeps the recent messages of subjects matching `pattern` so that `from` can replay them. */
+  retain(pattern: string, options: RetainOptions): Promise<void>;
+  health(): BrokerHealth;
+  /** Ends every subscription and responder and releases the connection. */
+  close(): Promise<void>;
+}

@@ -1,0 +1,26 @@
+/**
+ * Every broker subject streamgate uses, in one place. Where a legacy system fixed a name
+ * (../shared/contract/legacy.md), it is kept so existing processors on the network interoperate.
+ * Backends map these subjects to their own names (Kafka topics, Redis channels) in their adapters.
+ */
+export const subjects = {
+  /** ISM: every message of one state (legacy.md A). */
+  state: (stateId: string) => `processor.state.${stateId}`,
+  /** ISM: the messages of one session of a state. */
+  stateSession: (stateId: string, sessionId: string) => `processor.state.${stateId}.${sessionId}`,
+  /** ISM: where the sync store consumes `query_state_direct` (legacy.md B). */
+  defaultSyncStore: 'processor.state.sync',
+  /** ISM: request/reply to the providers of a data source. */
+  dataSource: (dataSourceId: string) => `datasource.${dataSourceId}`,
+  /** ApiGear: the live telemetry of one device (legacy.md C). */
+  monitor: (deviceId: string) => `monitor.${deviceId}`,
+  /** ApiGear: the recording RPC. */
+  recordRpc: 'streams.record.rpc',
+  /** Topics published through the broker (not Kafka-sourced ones). */
+  topic: (topicName: string) => `topic.${topicName}`,
+} as const;
+
+/** True when `token` can stand as one subject token: no dots, wildcards or white space. */
+export function isSubjectToken(token: string): boolean {
+  return token.length > 0 && !/[.*>\s]/.test(token);
+}

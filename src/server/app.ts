@@ -1,0 +1,145 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import type { Config } from '../config.ts';
+import { type Database, openDatabase } from '../db/create-database.ts';
+import { HEALTH_STATUS, type HealthProbe } from '../domain/health.ts';
+import type { AppServices } from '../domain/services.ts';
+import { createLogger, type Logger } from '../log.ts';
+import type { Broker } from '../pubsub/broker.ts';
+import { createBroker } from '../pubsub/create-broker.ts';
+import type { GraphQLContext } from '../schema/context.ts';
+import { schema } from '../schema/index.ts';
+import { createErrorMasker } from './error-masking.ts';
+import { createContextFactory, type InitialContext } from './graphql-context.ts';
+import { createGraphqlWsServer } from './graphql-ws.ts';
+import { healthRoute } from './health-route.ts';
+import { useHttpRoutes } from './http-routes.ts';
+import { useEndSubscriptionsOnShutdown } from './shutdown-plugin.ts';
+import { routeUpgrades } from './upgrade-router.ts';
+
+/** A wired streamgate: yoga for HTTP and SSE, graphql-ws, plain routes; not yet listening. */
+export interface App {
+  // biome-ignore lint/suspicious/noExplicitAny: the Node server context is untyped in yoga
+  readonly yoga: YogaServerInstance<any, GraphQLContext>;
+  readonly httpServer: Server;
+  readonly services: AppServices;
+  /** Starts listening; resolves with the bound address (port 0 picks a free one). */
+  listen(port?: number, host?: string): Promise<{ port: number; url: string }>;
+  /**
+   * Graceful stop: live subscriptions complete, graphql-ws sockets close with 1001, pending
+   * writes flush, then the broker and database close. Bounded by SHUTDOWN_TIMEOUT.
+   */
+  stop(): Promise<void>;
+}
+
+/** Dependencies a caller may bring (tests share a broker between two apps, for instance). */
+export interface AppDependencies {
+  readonly log?: Logger;
+  readonly db?: Database;
+  readonly broker?: Broker;
+}
+
+/** Wires a streamgate from its config; `main.ts` only listens and drains. */
+export async function buildApp(config: Config, dependencies: AppDependencies = {}): Promise<App> {
+  const log = dependencies.log ?? createLogger(config);
+  const db = dependencies.db ?? (await openDatabase(config));
+  const broker = dependencies.broker ?? (await createBroker(config));
+  const shutdown = new AbortController();
+
+  const services: AppServices = {
+    config,
+    log,
+    db,
+    broker,
+    healthProbes: [databaseProbe(db), brokerProbe(broker)],
+    startedAt: Date.now(),
+    shutdownSignal: shutdown.signal,
+  };
+
+  const maskError = createErrorMasker(log);
+  const buildContext = createContextFactory(services);
+  const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
+    schema,
+    graphqlEndpoint: '/graphql',
+    graphiql: config.http.graphiql ? { title: 'streamgate', subscriptionsProtocol: 'WS' } : false,
+    landingPage: false,
+    // Yoga answers its own empty 200 on /health; ours has the legacy body and the 503 rule.
+    healthCheckEndpoint: '/__yoga/health',
+    context: (initial) => buildContext(initial as InitialContext),
+    maskedErrors: { maskError },
+    logging: {
+      debug: (...args) => log.debug(args.map(String).join(' ')),
+      info: (...args) => log.info(args.map(String).join(' ')),
+      warn: (...args) => log.warn(args.map(String).join(' ')),
+      error: (...args) => log.error(args.map(String).join(' ')),
+    },
+    plugins: [useHttpRoutes([healthRoute(services)]), useEndSubscriptionsOnShutdown(shutdown.signal)],
+  });
+
+  const httpServer = createServer(yoga);
+  const graphqlWs = createGraphqlWsServer(yoga, { log, maxPayloadBytes: config.http.maxPayloadBytes, maskError });
+  routeUpgrades(httpServer, [{ path: '/graphql', server: graphqlWs.server }]);
+
+  let stopping: Promise<void> | undefined;
+  const stop = () => {
+    stopping ??= gracefulStop();
+    return stopping;
+  };
+
+  async function gracefulStop(): Promise<void> {
+    const deadline = Date.now() + config.http.shutdownTimeoutMs;
+    log.info('shutting down');
+    const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
+    shutdown.abort();
+    // Let the `complete` messages of the ended subscriptions reach the sockets before closing.
+    await new Promise((resolve) => setImmediate(resolve));
+    await graphqlWs.dispose();
+    httpServer.closeIdleConnections();
+    const forced = setTimeout(() => httpServer.closeAllConnections(), Math.max(0, deadline - Date.now() - 500));
+    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())))]);
+    clearTimeout(forced);
+    await yoga.dispose();
+    if (!dependencies.broker) await broker.close();
+    if (!dependencies.db) await db.close();
+    log.info('stopped');
+  }
+
+  return {
+    yoga,
+    httpServer,
+    services,
+    listen: (port = config.http.port, host = config.http.host) =>
+      new Promise((resolve, reject) => {
+        httpServer.once('error', reject);
+        httpServer.listen(port, host, () => {
+          httpServer.off('error', reject);
+          const address = httpServer.address() as AddressInfo;
+          const shownHost = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+          resolve({ port: address.port, url: `http://${shownHost}:${address.port}` });
+        });
+      }),
+    stop,
+  };
+}
+
+function databaseProbe(db: Database): HealthProbe {
+  return {
+    name: 'database',
+    required: true,
+    check: async () => ({ status: HEALTH_STATUS.OK, latencyMs: await db.ping() }),
+  };
+}
+
+function brokerProbe(broker: Broker): HealthProbe {
+  return {
+    name: 'broker',
+    required: true,
+    check: async () => {
+      const health = broker.health();
+      if (health.status === 'connected') return { status: HEALTH_STATUS.OK };
+      const reason = health.status === 'reconnecting' ? `reconnecting (attempt ${health.attempt})` : 'closed';
+      throw new Error(`${broker.kind} broker ${reason}${health.error ? `: ${health.error}` : ''}`);
+    },
+  };
+}

@@ -1,0 +1,54 @@
+import type { Plugin } from 'graphql-yoga';
+
+/**
+ * Ends every live subscription when the server shuts down, on every transport: graphql-ws sends
+ * `complete`, SSE sends its complete event, and the client sees a clean end instead of a cut.
+ */
+export function useEndSubscriptionsOnShutdown(signal: AbortSignal): Plugin {
+  return {
+    onSubscribe() {
+      return {
+        onSubscribeResult({ result, setResult }) {
+          if (isAsyncIterable(result)) setResult(endOnAbort(result, signal));
+        },
+      };
+    },
+  };
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}
+
+/**
+ * A hand-written iterator rather than an async generator: a generator's `return()` waits for a
+ * pending `next()`, so an idle subscription could not be cancelled until its next event.
+ */
+function endOnAbort<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncIterableIterator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  let onAbort: (() => void) | undefined;
+  const aborted = new Promise<IteratorResult<T>>((resolve) => {
+    onAbort = () => resolve({ done: true, value: undefined });
+    if (signal.aborted) onAbort();
+    else signal.addEventListener('abort', onAbort, { once: true });
+  });
+  const finish = async (): Promise<IteratorResult<T>> => {
+    if (onAbort) signal.removeEventListener('abort', onAbort);
+    await iterator.return?.();
+    return { done: true, value: undefined };
+  };
+  return {
+    async next() {
+      const result = await Promise.race([iterator.next(), aborted]);
+      return result.done ? finish() : result;
+    },
+    return: finish,
+    async throw(error: unknown) {
+      await finish();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
