@@ -5,12 +5,17 @@ import { defineConfig } from 'prisma/config';
 // prisma/orm#27403: "Column type 'name' could not be deserialized" during `migrate dev`.
 // The schema engine reads catalog columns of type `name` (OID 19) and `char` (OID 18);
 // make pg hand them over as plain text.
-const addFields = pg.Result.prototype.addFields;
-pg.Result.prototype.addFields = function patchedAddFields(fieldDescriptions) {
-  for (const field of fieldDescriptions) {
+// addFields is internal to pg, hence the narrow type written out here.
+type FieldDescription = { dataTypeID: number };
+const resultPrototype = pg.Result.prototype as unknown as {
+  addFields(this: unknown, fields: FieldDescription[]): void;
+};
+const addFields = resultPrototype.addFields;
+resultPrototype.addFields = function patchedAddFields(fields) {
+  for (const field of fields) {
     if (field.dataTypeID === 18 || field.dataTypeID === 19) field.dataTypeID = 25;
   }
-  return addFields.call(this, fieldDescriptions);
+  addFields.call(this, fields);
 };
 
 // The schema's datasource reads DATABASE_URL even for `prisma generate`, which needs no database;
