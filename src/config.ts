@@ -1,4 +1,4 @@
-import { EnvReader, ConfigError } from './env-reader.ts';
+import { ConfigError, EnvReader } from './env-reader.ts';
 
 export { ConfigError } from './env-reader.ts';
 

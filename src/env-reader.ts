@@ -80,7 +80,9 @@ export class EnvReader {
     const value = this.raw(name);
     if (value === undefined) return fallbackMs;
     const parsed = parseDuration(value);
-    return parsed === undefined ? this.problem(name, value, `a duration such as ${DURATION_FORMS}`, fallbackMs) : parsed;
+    return parsed === undefined
+      ? this.problem(name, value, `a duration such as ${DURATION_FORMS}`, fallbackMs)
+      : parsed;
   }
 
   /** Byte sizes: a number of bytes, or with a unit ("512kb", "1mb", "10MiB"). */
@@ -88,9 +90,16 @@ export class EnvReader {
     const value = this.raw(name);
     if (value === undefined) return fallback;
     const match = /^(\d+(?:\.\d+)?)\s*(b|kb|kib|mb|mib|gb|gib)?$/i.exec(value);
-    if (!match) return this.problem(name, value, 'a size in bytes such as 1048576, "512kb" or "1mb"', fallback);
+    if (!match)
+      return this.problem(name, value, 'a size in bytes such as 1048576, "512kb" or "1mb"', fallback);
     const unit = (match[2] ?? 'b').toLowerCase();
-    const factor = unit.startsWith('k') ? 1024 : unit.startsWith('m') ? 1024 ** 2 : unit.startsWith('g') ? 1024 ** 3 : 1;
+    const factor = unit.startsWith('k')
+      ? 1024
+      : unit.startsWith('m')
+        ? 1024 ** 2
+        : unit.startsWith('g')
+          ? 1024 ** 3
+          : 1;
     return Math.round(Number(match[1]) * factor);
   }
 

@@ -11,7 +11,10 @@ export function createLogger(config: Pick<Config, 'log'>): Logger {
     base: { service: 'streamgate' },
     timestamp: pino.stdTimeFunctions.isoTime,
     // Tokens must never reach the log, whatever a caller passes along.
-    redact: { paths: ['token', '*.token', 'authorization', '*.authorization', 'headers.authorization'], censor: '[redacted]' },
+    redact: {
+      paths: ['token', '*.token', 'authorization', '*.authorization', 'headers.authorization'],
+      censor: '[redacted]',
+    },
     ...(config.log.pretty ? { transport: { target: 'pino-pretty', options: { colorize: true } } } : {}),
   });
 }

@@ -11,7 +11,9 @@ const EXIT_CONFIG = 2;
 // .env fills in what the environment leaves unset; the environment wins.
 dotenv.config({ quiet: true });
 
-const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as { version: string };
+const { version } = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
 
 let config: ReturnType<typeof loadConfig>;
 try {
@@ -25,7 +27,10 @@ try {
 const log = createLogger(config);
 const app = await buildApp(config, { log });
 const { url } = await app.listen();
-log.info({ url: `${url}/graphql`, broker: config.broker.kind, database: app.services.db.kind }, 'streamgate is listening');
+log.info(
+  { url: `${url}/graphql`, broker: config.broker.kind, database: app.services.db.kind },
+  'streamgate is listening',
+);
 
 let signals = 0;
 const onSignal = (signal: NodeJS.Signals) => {

@@ -36,7 +36,8 @@ export async function checkHealth(
   const down = dependencies.filter((dependency) => dependency.status !== HEALTH_STATUS.OK);
   const requiredDown = down.some(
     (dependency) =>
-      dependency.status === HEALTH_STATUS.DOWN && probes.find((probe) => probe.name === dependency.name)?.required,
+      dependency.status === HEALTH_STATUS.DOWN &&
+      probes.find((probe) => probe.name === dependency.name)?.required,
   );
   return {
     status: requiredDown ? HEALTH_STATUS.DOWN : down.length > 0 ? HEALTH_STATUS.DEGRADED : HEALTH_STATUS.OK,
@@ -53,7 +54,10 @@ async function runProbe(probe: HealthProbe): Promise<DependencyHealth> {
     const result = await Promise.race([
       probe.check(),
       new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)), PROBE_TIMEOUT_MS);
+        timer = setTimeout(
+          () => reject(new Error(`no answer within ${PROBE_TIMEOUT_MS} ms`)),
+          PROBE_TIMEOUT_MS,
+        );
       }),
     ]);
     return {

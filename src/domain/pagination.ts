@@ -12,7 +12,11 @@ export interface Page<Node> {
 export const MAX_PAGE_SIZE = 1000;
 
 /** Checks `first` and decodes `after`; cursors are opaque base64url text of a sort key. */
-export function pageArgs(first: number | null | undefined, after: string | null | undefined, fallback: number) {
+export function pageArgs(
+  first: number | null | undefined,
+  after: string | null | undefined,
+  fallback: number,
+) {
   const size = first ?? fallback;
   if (!Number.isInteger(size) || size < 0 || size > MAX_PAGE_SIZE) {
     throw new BadUserInputError(`first must be an integer from 0 to ${MAX_PAGE_SIZE}, got ${size}`);

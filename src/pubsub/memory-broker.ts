@@ -161,7 +161,10 @@ export function createMemoryBroker(): Broker {
       };
       let timer: NodeJS.Timeout | undefined;
       const timeout = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new RequestTimeoutError(subject, options.timeoutMs)), options.timeoutMs);
+        timer = setTimeout(
+          () => reject(new RequestTimeoutError(subject, options.timeoutMs)),
+          options.timeoutMs,
+        );
       });
       try {
         const reply: Reply = await Promise.race([
@@ -222,8 +225,13 @@ export function createMemoryBroker(): Broker {
 function trimWindow(window: RetainedWindow, now: number): void {
   const oldest = now - window.options.maxAgeMs;
   let drop = 0;
-  while (drop < window.messages.length && (window.messages[drop] as BrokerMessage).timestamp.getTime() < oldest) drop++;
-  const overCount = window.options.maxMessages === undefined ? 0 : window.messages.length - drop - window.options.maxMessages;
+  while (
+    drop < window.messages.length &&
+    (window.messages[drop] as BrokerMessage).timestamp.getTime() < oldest
+  )
+    drop++;
+  const overCount =
+    window.options.maxMessages === undefined ? 0 : window.messages.length - drop - window.options.maxMessages;
   if (overCount > 0) drop += overCount;
   if (drop > 0) window.messages.splice(0, drop);
 }

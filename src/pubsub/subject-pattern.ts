@@ -17,9 +17,11 @@ function validateTokens(text: string, wildcards: boolean): void {
   tokens.forEach((token, index) => {
     if (token === '') throw new InvalidSubjectError(text, 'empty token');
     const isWildcard = token === '*' || token === '>';
-    if (isWildcard && !wildcards) throw new InvalidSubjectError(text, 'wildcards are only allowed in patterns');
+    if (isWildcard && !wildcards)
+      throw new InvalidSubjectError(text, 'wildcards are only allowed in patterns');
     if (token === '>' && index !== tokens.length - 1) throw new InvalidSubjectError(text, '">" must be last');
-    if (!isWildcard && /[*>]/.test(token)) throw new InvalidSubjectError(text, 'wildcards must be whole tokens');
+    if (!isWildcard && /[*>]/.test(token))
+      throw new InvalidSubjectError(text, 'wildcards must be whole tokens');
   });
 }
 

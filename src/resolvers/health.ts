@@ -4,5 +4,8 @@ import type { GraphQLContext } from '../schema/context.ts';
 /** Query.health: every dependency's status, folded into one. */
 export function resolveHealth(context: GraphQLContext): Promise<HealthReport> {
   const { services } = context;
-  return checkHealth(services.healthProbes, { version: services.config.version, startedAt: services.startedAt });
+  return checkHealth(services.healthProbes, {
+    version: services.config.version,
+    startedAt: services.startedAt,
+  });
 }

@@ -7,7 +7,8 @@ export const MIN_TICK_MS = 100;
 
 /** Subscription.serverTime: the server's clock, first at once, then every `everyMs`. */
 export async function* serverTimeTicks(everyMs: number, context: GraphQLContext): AsyncGenerator<Date> {
-  if (everyMs < MIN_TICK_MS) throw new BadUserInputError(`every must be at least ${MIN_TICK_MS}ms, got ${everyMs}ms`);
+  if (everyMs < MIN_TICK_MS)
+    throw new BadUserInputError(`every must be at least ${MIN_TICK_MS}ms, got ${everyMs}ms`);
   const signal = context.services.shutdownSignal;
   while (!signal.aborted) {
     yield new Date();

@@ -32,7 +32,8 @@ export function connectionOf<Node>(
       ...(options.totalCount
         ? {
             totalCount: t.int({
-              resolve: async (page) => (typeof page.totalCount === 'function' ? page.totalCount() : (page.totalCount ?? 0)),
+              resolve: async (page) =>
+                typeof page.totalCount === 'function' ? page.totalCount() : (page.totalCount ?? 0),
             }),
           }
         : {}),

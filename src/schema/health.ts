@@ -1,5 +1,5 @@
-import { HEALTH_STATUS } from '../domain/health.ts';
 import type { DependencyHealth, HealthReport } from '../domain/health.ts';
+import { HEALTH_STATUS } from '../domain/health.ts';
 import { resolveHealth } from '../resolvers/health.ts';
 import { builder } from './builder.ts';
 

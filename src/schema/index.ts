@@ -16,7 +16,8 @@ export const schema = withoutEmptyRootTypes(builder.toSchema({ sortSchema: false
  */
 function withoutEmptyRootTypes(built: GraphQLSchema): GraphQLSchema {
   const config = built.toConfig();
-  const isEmpty = (type: GraphQLSchema['_mutationType']) => !type || Object.keys(type.getFields()).length === 0;
+  const isEmpty = (type: GraphQLSchema['_mutationType']) =>
+    !type || Object.keys(type.getFields()).length === 0;
   const drop = [config.mutation, config.subscription].filter((type) => type && isEmpty(type));
   if (drop.length === 0) return built;
   return new GraphQLSchema({

@@ -17,7 +17,9 @@ function literalToJson(node: ValueNode, variables: Record<string, unknown> | nul
     case Kind.LIST:
       return node.values.map((value) => literalToJson(value, variables));
     case Kind.OBJECT:
-      return Object.fromEntries(node.fields.map((field) => [field.name.value, literalToJson(field.value, variables)]));
+      return Object.fromEntries(
+        node.fields.map((field) => [field.name.value, literalToJson(field.value, variables)]),
+      );
     case Kind.VARIABLE:
       return variables?.[node.name.value];
     case Kind.ENUM:
@@ -58,7 +60,9 @@ const ISO_DATE_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(:\d{2}(\.\d+)?)?(Z|[+-]\d{
 function parseDateTime(value: unknown): Date {
   const date = typeof value === 'string' && ISO_DATE_TIME.test(value) ? new Date(value) : undefined;
   if (!date || Number.isNaN(date.getTime())) {
-    throw new BadUserInputError(`expected an ISO-8601 date-time such as 2026-01-15T10:30:00.000Z, got ${describe(value)}`);
+    throw new BadUserInputError(
+      `expected an ISO-8601 date-time such as 2026-01-15T10:30:00.000Z, got ${describe(value)}`,
+    );
   }
   return date;
 }
@@ -72,12 +76,14 @@ builder.scalarType('DateTime', {
 
 function parseDurationValue(value: unknown): number {
   const ms = typeof value === 'string' ? parseDuration(value) : undefined;
-  if (ms === undefined) throw new BadUserInputError(`expected a duration such as ${DURATION_FORMS}, got ${describe(value)}`);
+  if (ms === undefined)
+    throw new BadUserInputError(`expected a duration such as ${DURATION_FORMS}, got ${describe(value)}`);
   return ms;
 }
 
 builder.scalarType('Duration', {
-  description: 'A duration. Accepts "1500ms", "90s", "5m", "24h", "7d" or ISO-8601 ("PT5M"); returned as ISO-8601.',
+  description:
+    'A duration. Accepts "1500ms", "90s", "5m", "24h", "7d" or ISO-8601 ("PT5M"); returned as ISO-8601.',
   serialize: (value) => formatDuration(value),
   parseValue: parseDurationValue,
   parseLiteral: (node: ASTNode) => parseDurationValue(node.kind === Kind.STRING ? node.value : undefined),

@@ -78,7 +78,11 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
   });
 
   const httpServer = createServer(yoga);
-  const graphqlWs = createGraphqlWsServer(yoga, { log, maxPayloadBytes: config.http.maxPayloadBytes, maskError });
+  const graphqlWs = createGraphqlWsServer(yoga, {
+    log,
+    maxPayloadBytes: config.http.maxPayloadBytes,
+    maskError,
+  });
   routeUpgrades(httpServer, [{ path: '/graphql', server: graphqlWs.server }]);
 
   let stopping: Promise<void> | undefined;
@@ -96,8 +100,14 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     await new Promise((resolve) => setImmediate(resolve));
     await graphqlWs.dispose();
     httpServer.closeIdleConnections();
-    const forced = setTimeout(() => httpServer.closeAllConnections(), Math.max(0, deadline - Date.now() - 500));
-    await Promise.race([closed, new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now())))]);
+    const forced = setTimeout(
+      () => httpServer.closeAllConnections(),
+      Math.max(0, deadline - Date.now() - 500),
+    );
+    await Promise.race([
+      closed,
+      new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now()))),
+    ]);
     clearTimeout(forced);
     await yoga.dispose();
     if (!dependencies.broker) await broker.close();

@@ -10,26 +10,38 @@ import { type Logger, newCorrelationId } from '../log.ts';
 export function createErrorMasker(log: Logger) {
   return function maskError(error: unknown): Error {
     const graphqlError = error instanceof GraphQLError ? error : undefined;
-    const original = graphqlError ? graphqlError.originalError : error;
+    const cause = innermostCause(error);
     const location = graphqlError
-      ? { nodes: graphqlError.nodes, source: graphqlError.source, positions: graphqlError.positions, path: graphqlError.path }
+      ? {
+          nodes: graphqlError.nodes,
+          source: graphqlError.source,
+          positions: graphqlError.positions,
+          path: graphqlError.path,
+        }
       : {};
+    // Yoga marks request errors with an HTTP status (400 for bad variables); keep it.
+    const http = graphqlError?.extensions.http ? { http: graphqlError.extensions.http } : {};
 
-    if (isAppError(original)) {
+    if (isAppError(cause)) {
       // Coercion errors prefix the argument or variable that failed; keep that context.
-      const message = graphqlError?.message ?? original.message;
-      return new GraphQLError(message, { ...location, originalError: original, extensions: original.extensions });
-    }
-    if (graphqlError && isClientGraphQLError(graphqlError)) {
-      const code = graphqlError.extensions.code;
-      if (typeof code === 'string' && code in ERROR_CODES) return graphqlError;
-      return new GraphQLError(graphqlError.message, {
+      const message = graphqlError?.message ?? cause.message;
+      return new GraphQLError(message, {
         ...location,
-        extensions: { ...graphqlError.extensions, code: ERROR_CODES.BAD_USER_INPUT },
+        originalError: cause,
+        extensions: { ...cause.extensions, ...http },
+      });
+    }
+    if (cause instanceof GraphQLError) {
+      // Made by graphql-js or yoga about the request itself: syntax, validation, bad HTTP.
+      const code = cause.extensions.code;
+      if (graphqlError && typeof code === 'string' && code in ERROR_CODES) return graphqlError;
+      return new GraphQLError(graphqlError?.message ?? cause.message, {
+        ...location,
+        extensions: { ...cause.extensions, ...http, code: ERROR_CODES.BAD_USER_INPUT },
       });
     }
     const correlationId = newCorrelationId();
-    log.error({ err: original ?? error, correlationId, path: graphqlError?.path }, 'internal error');
+    log.error({ err: cause, correlationId, path: graphqlError?.path }, 'internal error');
     return new GraphQLError(`internal error (correlation id ${correlationId})`, {
       ...location,
       extensions: { code: ERROR_CODES.INTERNAL, correlationId },
@@ -37,9 +49,15 @@ export function createErrorMasker(log: Logger) {
   };
 }
 
-/** Errors graphql-js or yoga made about the request itself, with no internal cause behind them. */
-function isClientGraphQLError(error: GraphQLError): boolean {
-  if (error.originalError === undefined || error.originalError === null) return true;
-  // Yoga's HTTP-level errors (bad JSON, wrong method) are GraphQLErrors with http extensions.
-  return error.originalError instanceof GraphQLError && isClientGraphQLError(error.originalError);
+/**
+ * Follows `originalError` down through the GraphQLErrors that graphql-js and the executor wrap
+ * around a failure: the first AppError found, else the innermost error.
+ */
+function innermostCause(error: unknown): unknown {
+  let current: unknown = error;
+  while (current instanceof GraphQLError && current.originalError != null) {
+    if (isAppError(current.originalError)) return current.originalError;
+    current = current.originalError;
+  }
+  return current;
 }

@@ -46,7 +46,8 @@ export function createGraphqlWsServer(
           return [options.maskError(error) as GraphQLError];
         }
         const errors = validate(schema, document);
-        if (errors.length > 0) return errors.map((error: GraphQLError) => options.maskError(error) as GraphQLError);
+        if (errors.length > 0)
+          return errors.map((error: GraphQLError) => options.maskError(error) as GraphQLError);
         const root: EnvelopedRoot = { execute, subscribe };
         return {
           schema,

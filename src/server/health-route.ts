@@ -22,7 +22,9 @@ export function healthRoute(services: AppServices): HttpRoute {
         service: 'streamgate',
         status: LEGACY_STATUS[report.status],
         uptime_seconds: Math.round(report.uptimeSeconds * 1000) / 1000,
-        dependencies: Object.fromEntries(report.dependencies.map((dep) => [dep.name, LEGACY_STATUS[dep.status]])),
+        dependencies: Object.fromEntries(
+          report.dependencies.map((dep) => [dep.name, LEGACY_STATUS[dep.status]]),
+        ),
         version: report.version,
         commit: services.config.commit,
       };

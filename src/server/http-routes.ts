@@ -50,7 +50,9 @@ export function useHttpRoutes(routes: readonly HttpRoute[]): Plugin {
           );
           return;
         }
-        const params = Object.fromEntries(names.map((name, index) => [name, decodeURIComponent(match[index + 1] ?? '')]));
+        const params = Object.fromEntries(
+          names.map((name, index) => [name, decodeURIComponent(match[index + 1] ?? '')]),
+        );
         endResponse(await route.handle(request, params));
         return;
       }

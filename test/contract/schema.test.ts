@@ -1,11 +1,18 @@
 import { readFile } from 'node:fs/promises';
-import { BreakingChangeType, buildSchema, DangerousChangeType, findBreakingChanges, findDangerousChanges } from 'graphql';
+import {
+  BreakingChangeType,
+  buildSchema,
+  DangerousChangeType,
+  findBreakingChanges,
+  findDangerousChanges,
+} from 'graphql';
 import { describe, expect, it } from 'vitest';
 import { printStreamgateSchema, schema } from '../../src/schema/index.ts';
 import { PENDING_CONTRACT_CHANGES } from './pending-contract.ts';
 
 // CI clones the repo with shared/ beside it; STREAMGATE_CONTRACT lets a checkout elsewhere point at it.
-const contractPath = process.env.STREAMGATE_CONTRACT ?? new URL('../../../shared/contract/schema.graphql', import.meta.url);
+const contractPath =
+  process.env.STREAMGATE_CONTRACT ?? new URL('../../../shared/contract/schema.graphql', import.meta.url);
 
 describe('schema.graphql', () => {
   it('is the schema the server prints (run `npm run codegen` after a schema change)', async () => {
