@@ -26,11 +26,6 @@ try {
 
 const log = createLogger(config);
 const app = await buildApp(config, { log });
-const { url } = await app.listen();
-log.info(
-  { url: `${url}/graphql`, broker: config.broker.kind, database: app.services.db.kind },
-  'streamgate is listening',
-);
 
 let signals = 0;
 const onSignal = (signal: NodeJS.Signals) => {
@@ -53,5 +48,12 @@ const onSignal = (signal: NodeJS.Signals) => {
     },
   );
 };
+// Registered before listening, so a signal that arrives right after start-up still drains.
 process.on('SIGTERM', onSignal);
 process.on('SIGINT', onSignal);
+
+const { url } = await app.listen();
+log.info(
+  { url: `${url}/graphql`, broker: config.broker.kind, database: app.services.db.kind },
+  'streamgate is listening',
+);

@@ -1,0 +1,99 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AsyncQueue } from '../helpers/async-queue.ts';
+import { connectWs, subscribeWs } from '../helpers/graphql-ws-client.ts';
+
+const root = new URL('../..', import.meta.url).pathname;
+const children: ChildProcess[] = [];
+const dirs: string[] = [];
+afterAll(async () => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+/** Runs `src/main.ts` as `npm start` does, with its own environment; lines of output are queued. */
+function startProcess(env: Record<string, string>) {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', LOG_PRETTY: 'false', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  const lines = new AsyncQueue<string>();
+  let output = '';
+  for (const stream of [child.stdout, child.stderr]) {
+    stream.setEncoding('utf8');
+    stream.on('data', (chunk: string) => {
+      output += chunk;
+      for (const line of chunk.split('\n')) if (line.trim()) lines.push(line);
+    });
+  }
+  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+  return { child, lines, exited, output: () => output };
+}
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+async function waitForListening(lines: AsyncQueue<string>): Promise<void> {
+  for (;;) {
+    const line = await lines.next(60_000, 'the "listening" log line');
+    if (line.includes('streamgate is listening')) return;
+  }
+}
+
+describe('the streamgate process', () => {
+  it('exits 2 naming PORT when PORT is not a number', async () => {
+    const run = startProcess({ PORT: 'abc' });
+    expect(await run.exited).toBe(2);
+    expect(run.output()).toContain('PORT="abc" is invalid: expected an integer from 0 to 65535');
+  });
+
+  it('on SIGTERM completes open subscriptions, closes graphql-ws with 1001 and exits 0', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'streamgate-process-'));
+    dirs.push(dir);
+    const port = await freePort();
+    const run = startProcess({ PORT: String(port), PGLITE_DIR: join(dir, 'db') });
+    await waitForListening(run.lines);
+
+    const { client, closes } = connectWs(`ws://127.0.0.1:${port}/graphql`);
+    const subscription = subscribeWs(client, 'subscription { serverTime(every: "100ms") }');
+    await subscription.results.next(10_000, 'a first tick');
+
+    const signalledAt = Date.now();
+    run.child.kill('SIGTERM');
+    await subscription.done; // the server completed the subscription
+    const close = await closes.next(10_000, 'the socket to close');
+    expect(close.code).toBe(1001);
+    expect(await run.exited).toBe(0);
+    expect(Date.now() - signalledAt).toBeLessThan(10_000);
+    await client.dispose();
+  });
+
+  it('keeps the PGlite data across a restart', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'streamgate-process-'));
+    dirs.push(dir);
+    const env = { PGLITE_DIR: join(dir, 'db') };
+
+    const first = startProcess({ ...env, PORT: String(await freePort()) });
+    await waitForListening(first.lines);
+    first.child.kill('SIGTERM');
+    expect(await first.exited).toBe(0);
+
+    // The second start finds the migrations applied and the files it left; it must not fail.
+    const second = startProcess({ ...env, PORT: String(await freePort()) });
+    await waitForListening(second.lines);
+    second.child.kill('SIGTERM');
+    expect(await second.exited).toBe(0);
+    expect(second.output()).not.toContain('"level":50');
+  });
+});
