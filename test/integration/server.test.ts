@@ -3,10 +3,11 @@ import { connectWs, subscribeWs } from '../helpers/graphql-ws-client.ts';
 import { readSse } from '../helpers/sse-client.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 
-describe('streamgate server (embedded default: PGlite, memory broker)', () => {
+// The same suite on the embedded default and on a real Postgres server.
+describe.each(['pglite', 'postgres'] as const)('streamgate server (%s, memory broker)', (database) => {
   let server: TestApp;
   beforeAll(async () => {
-    server = await startTestApp();
+    server = await startTestApp({ database });
   });
   afterAll(() => server.stop());
 
