@@ -53,7 +53,7 @@ service_install() {
 }
 
 # A cluster id is 16 random bytes in URL-safe base64 without padding; making it here saves
-# a JVM start (`StorageTool random-uuid`).
+# a JVM start (`StorageTool random-uuid`). It may begin with "-", so pass it as --cluster-id=ID.
 random_cluster_id() { head -c 16 /dev/urandom | base64 | tr '+/' '-_' | tr -d '=\n'; }
 
 write_config() {
@@ -103,7 +103,7 @@ service_init() {
   # KRaft needs formatted storage before the first start. With a static
   # controller.quorum.voters list no --standalone flag is needed.
   kafka_java -Dlog4j2.configurationFile="$dir/log4j2.properties" kafka.tools.StorageTool format \
-    -t "$(random_cluster_id)" -c "$dir/server.properties" >>"$dir/format.log" 2>&1 ||
+    --cluster-id="$(random_cluster_id)" --config "$dir/server.properties" >>"$dir/format.log" 2>&1 ||
     fail "$dir" "formatting KRaft storage failed" "$dir/format.log"
 }
 
@@ -117,13 +117,20 @@ service_launch() {
     -cp "$KAFKA_HOME/libs/*" kafka.Kafka "$dir/server.properties"
 }
 
-# The log line comes after the broker is unfenced; a real metadata request (listing topics)
-# then proves clients can use it. The JVM for that check starts only after the log line.
+# The log line comes after the broker is unfenced; then one admin request proves clients can
+# use it. Describing a group that does not exist needs metadata and the group coordinator:
+# on the first start this creates __consumer_offsets, and the admin client retries until that
+# has loaded, so tests never see "The coordinator is loading" on their first consumer group.
+# The answer is "group not found", which is the healthy one here.
 service_ready() {
-  local dir=$1 offset
+  local dir=$1 offset answer
   offset=$(<"$dir/log_offset")
   [[ $(tail -c "+$((offset + 1))" "$dir/$LOG_FILE" 2>/dev/null) == *"Kafka Server started"* ]] || return 1
-  timeout 30 "$0" tool org.apache.kafka.tools.TopicCommand --bootstrap-server "$(service_url "$dir")" --list >/dev/null
+  answer=$(timeout 60 "$0" tool org.apache.kafka.tools.consumer.group.ConsumerGroupCommand \
+    --bootstrap-server "$(service_url "$dir")" --describe --group streamgate-readiness-check 2>&1) || true
+  [[ $answer == *GroupIdNotFoundException* || $answer == *"does not exist"* ]] && return 0
+  echo "$answer" >&2
+  return 1
 }
 
 # SIGTERM makes a controlled shutdown, which flushes the logs so `restart` keeps every message.

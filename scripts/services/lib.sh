@@ -24,9 +24,11 @@
 #   STREAMGATE_SERVICES_OWNER_PID  when set at `start`, a watchdog stops the server once that
 #                                  process is gone, so a killed test run leaves no servers behind.
 
+# shellcheck disable=SC2034 # used by kafka.sh for downloads kept between runs
 STREAMGATE_CACHE="${XDG_CACHE_HOME:-$HOME/.cache}/streamgate"
-# Reservations live outside any one DIR so that concurrent test runs see each other's ports.
-PORT_REGISTRY="${TMPDIR:-/tmp}/streamgate-ports"
+# Reservations live outside any one DIR, at a fixed place (not $TMPDIR, which may differ
+# between runs), so that concurrent test runs see each other's ports.
+PORT_REGISTRY=/tmp/streamgate-ports
 MARKER=.streamgate-service
 
 say() { echo "[$SERVICE] $*" >&2; }
@@ -123,9 +125,11 @@ reserve_port() {
   read -r low _ </proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || low=32768
   high=$((low - 1))
   ((high > 32767)) && high=32767
-  mkdir -p "$PORT_REGISTRY" && chmod 1777 "$PORT_REGISTRY" 2>/dev/null || true
+  # Shared by every user's runs, like /tmp itself.
+  if mkdir -p "$PORT_REGISTRY"; then chmod 1777 "$PORT_REGISTRY" 2>/dev/null || true; fi
   local port found=
-  exec 8>"$PORT_REGISTRY/.lock"
+  exec 8>>"$PORT_REGISTRY/.lock"
+  chmod 666 "$PORT_REGISTRY/.lock" 2>/dev/null || true
   flock -w 30 8 || fail "$dir" "timed out waiting for the port registry lock"
   for _ in $(seq 1 200); do
     port=$((10000 + (RANDOM * 32768 + RANDOM) % (high - 10000 + 1)))
@@ -158,7 +162,7 @@ release_ports() {
 launch_detached() {
   local dir=$1
   shift
-  setsid "$@" >>"$dir/$LOG_FILE" 2>&1 </dev/null &
+  setsid "$@" >>"$dir/$LOG_FILE" 2>&1 </dev/null 3>&- &
   echo $! >"$dir/pid"
 }
 
@@ -196,6 +200,14 @@ stop_pid() {
   rm -f "$dir/pid"
 }
 
+# Pid of the process listening on loopback PORT, empty if none or if ss cannot tell.
+port_owner() {
+  local listing
+  listing=$(ss -Htlnp "( sport = :$1 )" 2>/dev/null) || return 0
+  [[ $listing =~ pid=([0-9]+) ]] && echo "${BASH_REMATCH[1]}"
+  return 0
+}
+
 service_alive() { pid_alive "$1"; }
 service_halt() { stop_pid "$1" 15; }
 
@@ -211,6 +223,16 @@ wait_until_ready() {
     fi
     sleep 0.1
   done
+  # A readiness check only talks to whatever answers on the port. If another process holds
+  # it (say, something took the port while the server was down for a restart), our server
+  # failed to bind and the check was answered by a stranger.
+  local port owner
+  port=$(<"$dir/port")
+  owner=$(port_owner "$port")
+  if [[ -n $owner && $owner != "$(cat "$dir/pid" 2>/dev/null)" ]]; then
+    service_halt "$dir" || true
+    fail "$dir" "port $port is held by another process (pid $owner: $(ps -o args= -p "$owner" 2>/dev/null))"
+  fi
   local ms=$(($(now_ms) - started))
   say "ready at $(service_url "$dir") in $((ms / 1000)).$(printf '%03d' $((ms % 1000)))s (dir $dir)"
 }
@@ -221,10 +243,11 @@ start_watchdog() {
   [[ -n $owner ]] || return 0
   local script
   script=$(readlink -f "$0")
+  # shellcheck disable=SC2016 # $1..$4 are the inner script's arguments
   setsid bash -c '
-    while kill -0 "$1" 2>/dev/null && [[ -e "$2/'"$MARKER"'" ]]; do sleep 2; done
-    [[ -e "$2/'"$MARKER"'" ]] && exec bash "$3" stop "$2"
-  ' watchdog "$owner" "$dir" "$script" >/dev/null 2>&1 </dev/null &
+    while kill -0 "$1" 2>/dev/null && [[ -e $2/$4 ]]; do sleep 2; done
+    [[ -e $2/$4 ]] && exec bash "$3" stop "$2"
+  ' watchdog "$owner" "$dir" "$script" "$MARKER" >/dev/null 2>&1 </dev/null 3>&- &
   echo $! >"$dir/watchdog.pid"
 }
 
@@ -275,7 +298,7 @@ cmd_stop() {
   local watchdog
   watchdog=$(cat "$dir/watchdog.pid" 2>/dev/null || true)
   # The watchdog itself ends by exec'ing `stop`: do not kill ourselves then.
-  [[ -n $watchdog && $watchdog != "$$" ]] && kill "$watchdog" 2>/dev/null || true
+  if [[ -n $watchdog && $watchdog != "$$" ]]; then kill "$watchdog" 2>/dev/null || true; fi
   service_halt "$dir" || true
   release_ports "$dir"
   rm -rf "$dir"
@@ -289,7 +312,9 @@ service_main() {
     exit 2
   fi
   dir=$(realpath -m "$dir")
-  # Keep stdout for the URL line only: anything a tool prints goes to stderr.
+  # Keep stdout for the URL line only: anything a tool prints goes to stderr. Whatever
+  # outlives this script (servers, watchdog) must be started with `3>&-`: a process that
+  # keeps the caller's stdout open makes the caller wait for EOF forever.
   exec 3>&1 1>&2
   case $cmd in
     start) cmd_start "$dir" ;;

@@ -30,7 +30,8 @@ service_launch() {
 # /healthz answers ok once the server and JetStream are up; /jsz shows a JetStream config
 # only when JetStream really is enabled (it says "disabled" otherwise).
 service_ready() {
-  local monitor="http://127.0.0.1:$(<"$1/monitor_port")"
+  local monitor
+  monitor="http://127.0.0.1:$(<"$1/monitor_port")"
   curl -fsS --max-time 2 "$monitor/healthz" >/dev/null &&
     [[ $(curl -fsS --max-time 2 "$monitor/jsz") == *'"store_dir"'* ]]
 }

@@ -49,10 +49,11 @@ EOF
 }
 
 # pg_ctl daemonizes postgres itself and, with -w, waits until it accepts connections.
+# `3>&-`: postgres outlives us and must not hold our caller's stdout (see service_main).
 service_launch() {
   local dir=$1
   as_pg setsid "$PG_BIN/pg_ctl" -D "$dir/data" -l "$dir/$LOG_FILE" -w -t "$READY_TIMEOUT" start \
-    >>"$dir/ready-check.log" 2>&1 || fail "$dir" "pg_ctl start failed" "$dir/ready-check.log"
+    >>"$dir/ready-check.log" 2>&1 3>&- || fail "$dir" "pg_ctl start failed" "$dir/ready-check.log"
   head -n 1 "$dir/data/postmaster.pid" >"$dir/pid"
 }
 
