@@ -15,7 +15,12 @@ const config: CodegenConfig = {
       config: {
         emitLegacyCommonJSImports: false,
         useTypeImports: true,
-        scalars: { DateTime: 'string', Duration: 'string', JSON: 'unknown', JSONObject: 'Record<string, unknown>' },
+        scalars: {
+          DateTime: 'string',
+          Duration: 'string',
+          JSON: 'unknown',
+          JSONObject: 'Record<string, unknown>',
+        },
       },
     },
   },

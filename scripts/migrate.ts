@@ -9,7 +9,9 @@ try {
   // Opening the database applies every pending migration, for Postgres and PGlite alike.
   const db = await openDatabase(config);
   await db.close();
-  console.log(`migrations applied to ${config.database.url ? 'Postgres' : `PGlite at ${config.database.pgliteDir}`}`);
+  console.log(
+    `migrations applied to ${config.database.url ? 'Postgres' : `PGlite at ${config.database.pgliteDir}`}`,
+  );
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error;
   console.error(error.message);

@@ -48,12 +48,39 @@ export interface Config {
     /** Default timeout of request/reply. @default 5s (BROKER_REQUEST_TIMEOUT) */
     readonly requestTimeoutMs: number;
   };
+  readonly topics: TopicsConfig;
   readonly log: {
     /** @default "info" (LOG_LEVEL) */
     readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
     /** Human-readable output; defaults to on when stdout is a terminal. (LOG_PRETTY) */
     readonly pretty: boolean;
   };
+}
+
+/** Topics (issue 6): the registry file, filters, Kafka consumption and the legacy stream routes. */
+export interface TopicsConfig {
+  /** YAML file whose topics are written to the registry at start-up; unset leaves the registry as it is. (TOPICS_FILE) */
+  readonly file: string | undefined;
+  /** Most conditions one MessageFilter may hold (equality keys plus predicate operators). @default 20 (FILTER_MAX_TERMS) */
+  readonly filterMaxTerms: number;
+  /** Roles of which a caller needs one to `publish` to a topic. @default ["publisher"] (TOPIC_PUBLISHER_ROLES) */
+  readonly publisherRoles: readonly string[];
+  /** How long the broker keeps messages of BROKER topics so that `after` can resume them. @default 5m (TOPIC_RETENTION) */
+  readonly brokerRetentionMs: number;
+  /** What one subscription may hold undelivered before it is ended as too slow. @default 8 MiB (TOPIC_SUBSCRIBER_BUFFER) */
+  readonly subscriberBufferBytes: number;
+  /** Kafka consumer group of this deployment. @default "streamgate-{env}" (KAFKA_CONSUMER_GROUP) */
+  readonly kafkaGroupId: string;
+  /** Where a subscription without `after` starts on a Kafka topic: only new messages, or all retained. @default "latest" (KAFKA_AUTO_OFFSET_RESET) */
+  readonly kafkaOffsetReset: 'latest' | 'earliest';
+  /** How long a Kafka topic keeps being consumed after its last subscriber left. @default 30s (KAFKA_TOPIC_IDLE_TIMEOUT) */
+  readonly kafkaIdleTimeoutMs: number;
+  /** A legacy WebSocket client that sends nothing for this long is closed. @default 30s (ACCESS_HEARTBEAT_TIMEOUT; a bare number is seconds) */
+  readonly heartbeatTimeoutMs: number;
+  /** Interval of the heartbeat comment on legacy SSE streams. @default 15s (SSE_HEARTBEAT_INTERVAL) */
+  readonly sseHeartbeatMs: number;
+  /** Window over which /stats computes messages_per_second. @default 60s (STATS_WINDOW) */
+  readonly statsWindowMs: number;
 }
 
 const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
@@ -64,8 +91,9 @@ export function loadConfig(
   options: { isTerminal?: boolean; version?: string } = {},
 ): Config {
   const read = new EnvReader(env);
+  const deployment = read.string('STREAMGATE_ENV', read.string('NODE_ENV', 'development'));
   const config: Config = {
-    env: read.string('STREAMGATE_ENV', read.string('NODE_ENV', 'development')),
+    env: deployment,
     version: options.version ?? '0.0.0',
     commit: read.string('GIT_COMMIT', 'unknown'),
     http: {
@@ -87,6 +115,7 @@ export function loadConfig(
       redisUrl: read.url('REDIS_URL', ['redis', 'rediss']) ?? 'redis://127.0.0.1:6379',
       requestTimeoutMs: read.duration('BROKER_REQUEST_TIMEOUT', 5_000),
     },
+    topics: readTopicsConfig(read, env, deployment),
     log: {
       level: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
       pretty: read.boolean('LOG_PRETTY', options.isTerminal ?? false),
@@ -94,4 +123,27 @@ export function loadConfig(
   };
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
+}
+
+function readTopicsConfig(
+  read: EnvReader,
+  env: Readonly<Record<string, string | undefined>>,
+  deployment: string,
+): TopicsConfig {
+  return {
+    file: read.optionalString('TOPICS_FILE'),
+    filterMaxTerms: read.int('FILTER_MAX_TERMS', 20, { min: 1, max: 1000 }),
+    publisherRoles: read.list('TOPIC_PUBLISHER_ROLES', ['publisher']),
+    brokerRetentionMs: read.duration('TOPIC_RETENTION', 5 * 60_000),
+    subscriberBufferBytes: read.bytes('TOPIC_SUBSCRIBER_BUFFER', 8 * 1024 * 1024),
+    kafkaGroupId: read.string('KAFKA_CONSUMER_GROUP', `streamgate-${deployment}`),
+    kafkaOffsetReset: read.oneOf('KAFKA_AUTO_OFFSET_RESET', ['latest', 'earliest'] as const, 'latest'),
+    kafkaIdleTimeoutMs: read.duration('KAFKA_TOPIC_IDLE_TIMEOUT', 30_000),
+    // The old service took whole seconds here; a duration is accepted too.
+    heartbeatTimeoutMs: /^\d+$/.test(env.ACCESS_HEARTBEAT_TIMEOUT?.trim() ?? '')
+      ? Number(env.ACCESS_HEARTBEAT_TIMEOUT) * 1000
+      : read.duration('ACCESS_HEARTBEAT_TIMEOUT', 30_000),
+    sseHeartbeatMs: read.duration('SSE_HEARTBEAT_INTERVAL', 15_000),
+    statsWindowMs: read.duration('STATS_WINDOW', 60_000),
+  };
 }

@@ -1,8 +1,10 @@
 import type { Config } from '../config.ts';
 import type { Database } from '../db/create-database.ts';
 import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
 import type { Broker } from '../pubsub/broker.ts';
 import type { HealthProbe } from './health.ts';
+import type { TopicService } from './topics/topic-service.ts';
 
 /**
  * Everything the domain needs from below, built once by buildApp and shared by every request.
@@ -13,6 +15,10 @@ export interface AppServices {
   readonly log: Logger;
   readonly db: Database;
   readonly broker: Broker;
+  /** Prometheus metrics of this instance; any layer may add its own (src/metrics.ts). */
+  readonly metrics: Metrics;
+  /** Topics: registry, entitlements, filtered subscriptions, Kafka consumption (issue 6). */
+  readonly topics: TopicService;
   readonly healthProbes: readonly HealthProbe[];
   /** Epoch ms of start-up, for uptime. */
   readonly startedAt: number;

@@ -6,6 +6,8 @@ import './connection.ts';
 import './health.ts';
 import './viewer.ts';
 import './server-time.ts';
+import './publish-result.ts';
+import './topics.ts';
 
 /** The executable schema of streamgate: one file per domain, imported above. */
 export const schema = withoutEmptyRootTypes(builder.toSchema({ sortSchema: false }));

@@ -5,7 +5,9 @@ import type { Config } from '../config.ts';
 import { type Database, openDatabase } from '../db/create-database.ts';
 import { HEALTH_STATUS, type HealthProbe } from '../domain/health.ts';
 import type { AppServices } from '../domain/services.ts';
+import { createTopicService } from '../domain/topics/topic-service.ts';
 import { createLogger, type Logger } from '../log.ts';
+import { createMetrics } from '../metrics.ts';
 import type { Broker } from '../pubsub/broker.ts';
 import { createBroker } from '../pubsub/create-broker.ts';
 import type { GraphQLContext } from '../schema/context.ts';
@@ -14,7 +16,12 @@ import { createErrorMasker } from './error-masking.ts';
 import { createContextFactory, type InitialContext } from './graphql-context.ts';
 import { createGraphqlWsServer } from './graphql-ws.ts';
 import { healthRoute } from './health-route.ts';
-import { useHttpRoutes } from './http-routes.ts';
+import { type HttpRoute, useHttpRoutes } from './http-routes.ts';
+import { useHttpMetrics } from './ops/http-metrics-plugin.ts';
+import { metricsRoute } from './ops/metrics-route.ts';
+import { statsRoute } from './ops/stats-route.ts';
+import { useSubscriptionMetrics } from './ops/subscription-metrics-plugin.ts';
+import { createTransportStats, TRANSPORTS, type TransportStats } from './ops/transport-stats.ts';
 import { useEndSubscriptionsOnShutdown } from './shutdown-plugin.ts';
 import { routeUpgrades } from './upgrade-router.ts';
 
@@ -24,6 +31,8 @@ export interface App {
   readonly yoga: YogaServerInstance<any, GraphQLContext>;
   readonly httpServer: Server;
   readonly services: AppServices;
+  /** Connections and messages per transport, for /stats and /metrics. */
+  readonly transportStats: TransportStats;
   /** Starts listening; resolves with the bound address (port 0 picks a free one). */
   listen(port?: number, host?: string): Promise<{ port: number; url: string }>;
   /**
@@ -46,16 +55,35 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
   const db = dependencies.db ?? (await openDatabase(config));
   const broker = dependencies.broker ?? (await createBroker(config));
   const shutdown = new AbortController();
+  const metrics = createMetrics();
+  const topics = createTopicService({ config, log, prisma: db.prisma, broker, metrics });
+  try {
+    await topics.start();
+  } catch (error) {
+    // A bad TOPICS_FILE stops start-up; release what this call opened before saying so.
+    await topics.close();
+    if (!dependencies.broker) await broker.close();
+    if (!dependencies.db) await db.close();
+    throw error;
+  }
 
   const services: AppServices = {
     config,
     log,
     db,
     broker,
-    healthProbes: [databaseProbe(db), brokerProbe(broker)],
+    metrics,
+    topics,
+    healthProbes: [databaseProbe(db), brokerProbe(broker), ...(await topics.healthProbes())],
     startedAt: Date.now(),
     shutdownSignal: shutdown.signal,
   };
+  const transportStats = createTransportStats(metrics, { windowMs: config.topics.statsWindowMs });
+  const routes: HttpRoute[] = [
+    healthRoute(services),
+    metricsRoute(metrics),
+    statsRoute(services, transportStats),
+  ];
 
   const maskError = createErrorMasker(log);
   const buildContext = createContextFactory(services);
@@ -74,7 +102,12 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
       warn: (...args) => log.warn(args.map(String).join(' ')),
       error: (...args) => log.error(args.map(String).join(' ')),
     },
-    plugins: [useHttpRoutes([healthRoute(services)]), useEndSubscriptionsOnShutdown(shutdown.signal)],
+    plugins: [
+      useHttpMetrics(metrics, ['/graphql', ...routes.map((route) => route.path)]),
+      useHttpRoutes(routes),
+      useSubscriptionMetrics(transportStats),
+      useEndSubscriptionsOnShutdown(shutdown.signal),
+    ],
   });
 
   const httpServer = createServer(yoga);
@@ -82,6 +115,10 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     log,
     maxPayloadBytes: config.http.maxPayloadBytes,
     maskError,
+  });
+  graphqlWs.server.on('connection', (socket) => {
+    transportStats.connectionOpened(TRANSPORTS.GRAPHQL_WS);
+    socket.once('close', () => transportStats.connectionClosed(TRANSPORTS.GRAPHQL_WS));
   });
   routeUpgrades(httpServer, [{ path: '/graphql', server: graphqlWs.server }]);
 
@@ -110,6 +147,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     ]);
     clearTimeout(forced);
     await yoga.dispose();
+    await topics.close();
     if (!dependencies.broker) await broker.close();
     if (!dependencies.db) await db.close();
     log.info('stopped');
@@ -119,6 +157,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     yoga,
     httpServer,
     services,
+    transportStats,
     listen: (port = config.http.port, host = config.http.host) =>
       new Promise((resolve, reject) => {
         httpServer.once('error', reject);

@@ -25,15 +25,6 @@ export const PENDING_CONTRACT_CHANGES: readonly string[] = [
   'Query.queryDataSource was removed.',
   'Subscription.stateStream was removed.',
   'Subscription.dataSourceRequests was removed.',
-  // Topics (issue 6)
-  'Topic was removed.',
-  'TopicSource was removed.',
-  'MessageFilter was removed.',
-  'FieldPredicate was removed.',
-  'TopicMessage was removed.',
-  'Query.topics was removed.',
-  'Query.topic was removed.',
-  'Subscription.topicMessages was removed.',
   // Devices (issue 7)
   'Device was removed.',
   'DeviceConnection was removed.',
@@ -52,7 +43,15 @@ export const PENDING_CONTRACT_CHANGES: readonly string[] = [
   'Query.recordings was removed.',
   'Subscription.deviceMessages was removed.',
   'Subscription.replay was removed.',
-  // Shared by the domain issues: the first one to add a mutation or PublishResult removes it
-  'Mutation was removed.',
-  'PublishResult was removed.',
+  // Mutations of the domain issues not built yet (Mutation itself arrived with issue 6's publish)
+  'Mutation.createState was removed.',
+  'Mutation.publishStateEntries was removed.',
+  'Mutation.setRoute was removed.',
+  'Mutation.deleteRoute was removed.',
+  'Mutation.answerDataSource was removed.',
+  'Mutation.ingest was removed.',
+  'Mutation.setBufferWindow was removed.',
+  'Mutation.startRecording was removed.',
+  'Mutation.stopRecording was removed.',
+  'Mutation.deleteRecording was removed.',
 ];

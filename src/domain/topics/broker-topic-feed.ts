@@ -1,0 +1,112 @@
+import { UnavailableError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import type { Broker, BrokerMessage, ResumeFrom, Subscription } from '../../pubsub/broker.ts';
+import { subjects } from '../../pubsub/subjects.ts';
+import { FilterIndex } from './filter-index.ts';
+import { matchesFilter } from './message-filter.ts';
+import { decodeValue, type FeedMessage } from './topic-message.ts';
+import type { TopicSubscriber } from './topic-subscriber.ts';
+
+/** Header carrying the message key of a broker topic. */
+export const TOPIC_KEY_HEADER = 'X-Topic-Key';
+
+/** A broker message of a topic, parsed once for every subscriber. */
+export function toFeedMessage(topic: string, message: BrokerMessage): FeedMessage {
+  return {
+    topic,
+    key: message.headers[TOPIC_KEY_HEADER] ?? null,
+    data: decodeValue(message.payload),
+    timestamp: message.timestamp,
+    partition: null,
+    kafkaOffset: null,
+    brokerPosition: message.position,
+    bytes: message.payload.byteLength,
+  };
+}
+
+/**
+ * The live messages of one BROKER topic on this instance: one broker subscription, shared by
+ * every subscriber, each message matched once against the filter index.
+ */
+export class BrokerTopicFeed {
+  private readonly index = new FilterIndex<TopicSubscriber>();
+  private readonly subscription: Subscription;
+
+  constructor(
+    readonly topic: string,
+    broker: Broker,
+    private readonly log: Logger,
+  ) {
+    this.subscription = broker.subscribe(subjects.topic(topic));
+    void this.pump();
+  }
+
+  get size(): number {
+    return this.index.size;
+  }
+
+  add(subscriber: TopicSubscriber): void {
+    this.index.add(subscriber, subscriber.filter);
+  }
+
+  /** Returns true when the feed has no subscriber left and was stopped. */
+  remove(subscriber: TopicSubscriber): boolean {
+    this.index.remove(subscriber);
+    if (this.index.size > 0) return false;
+    this.subscription.unsubscribe();
+    return true;
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      for await (const message of this.subscription) {
+        const feedMessage = toFeedMessage(this.topic, message);
+        this.index.match(feedMessage.data, (subscriber) => subscriber.deliver(feedMessage));
+      }
+    } catch (error) {
+      this.log.warn({ err: error, topic: this.topic }, 'broker subscription of a topic failed');
+      const failure = new UnavailableError(`the broker subscription of topic "${this.topic}" failed`);
+      for (const subscriber of this.index.subscribers()) subscriber.fail({ kind: 'failure', error: failure });
+    }
+  }
+}
+
+/**
+ * A subscriber resuming a BROKER topic from a position: it gets its own broker subscription,
+ * which replays the retained window after that position and continues live with no gap and
+ * no duplicate (the Broker's promise). Broker positions are opaque, so it cannot be merged
+ * into the shared feed; its filter is checked here, per message.
+ */
+export class ResumedBrokerFeed {
+  private readonly subscription: Subscription;
+
+  constructor(
+    readonly topic: string,
+    broker: Broker,
+    from: ResumeFrom,
+    private readonly subscriber: TopicSubscriber,
+    private readonly log: Logger,
+  ) {
+    this.subscription = broker.subscribe(subjects.topic(topic), { from });
+    void this.pump();
+  }
+
+  stop(): void {
+    this.subscription.unsubscribe();
+  }
+
+  private async pump(): Promise<void> {
+    try {
+      for await (const message of this.subscription) {
+        const feedMessage = toFeedMessage(this.topic, message);
+        if (matchesFilter(this.subscriber.filter, feedMessage.data)) this.subscriber.deliver(feedMessage);
+      }
+    } catch (error) {
+      this.log.warn({ err: error, topic: this.topic }, 'resumed broker subscription of a topic failed');
+      this.subscriber.fail({
+        kind: 'failure',
+        error: new UnavailableError(`the broker subscription of topic "${this.topic}" failed`),
+      });
+    }
+  }
+}

@@ -1,0 +1,337 @@
+import type { Config } from '../../config.ts';
+import { BadUserInputError, PayloadTooLargeError, UnavailableError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import type { Metrics } from '../../metrics.ts';
+import type { Broker } from '../../pubsub/broker.ts';
+import { createKafkaConnection } from '../../pubsub/kafka-topics/kafka-connection.ts';
+import {
+  createKafkaTopicConsumer,
+  type KafkaConsumerStats,
+  type KafkaTopicConsumer,
+} from '../../pubsub/kafka-topics/topic-consumer.ts';
+import {
+  createKafkaTopicProducer,
+  type KafkaTopicProducer,
+} from '../../pubsub/kafka-topics/topic-producer.ts';
+import { subjects } from '../../pubsub/subjects.ts';
+import { HEALTH_STATUS, type HealthProbe } from '../health.ts';
+import type { Viewer } from '../viewer.ts';
+import { BrokerTopicFeed, ResumedBrokerFeed, TOPIC_KEY_HEADER } from './broker-topic-feed.ts';
+import { assertCanPublish, assertCanSubscribe, canSubscribe, requireViewer } from './entitlements.ts';
+import { KafkaTopicFeed } from './kafka-topic-feed.ts';
+import { compileFilter } from './message-filter.ts';
+import { isValidTopicName, TOPIC_NAME_RULE, TOPIC_SOURCES, type TopicDefinition } from './topic.ts';
+import type { TopicDelivery } from './topic-message.ts';
+import { decodePosition, type TopicCursor } from './topic-position.ts';
+import { createTopicRegistry, type TopicRegistry } from './topic-registry.ts';
+import { TopicSubscriber } from './topic-subscriber.ts';
+import { readTopicsFile } from './topics-file.ts';
+
+/** @default 50: topics one subscription may name. */
+export const MAX_TOPICS_PER_SUBSCRIPTION = 50;
+
+/** What `publish` returns (GraphQL PublishResult). */
+export interface PublishOutcome {
+  readonly accepted: number;
+  readonly position: string | null;
+}
+
+/** The subscription figures of /stats. */
+export interface TopicStats {
+  /** Live subscriptions per topic, only topics that have some. */
+  readonly topics: Readonly<Record<string, number>>;
+  readonly activeSubscriptions: number;
+  readonly kafka: KafkaConsumerStats;
+}
+
+/** Topics: the registry, entitlements, live subscriptions with filters and resume, publishing. */
+export interface TopicService {
+  readonly registry: TopicRegistry;
+  /** Seeds the registry from TOPICS_FILE and keeps a window of broker topics for `after`. */
+  start(): Promise<void>;
+  /** Topics the caller may subscribe to. */
+  list(viewer: Viewer | null): Promise<TopicDefinition[]>;
+  /** The topic, when the caller may subscribe to it. */
+  get(viewer: Viewer | null, name: string): Promise<TopicDefinition | null>;
+  /** Live subscriptions to the topic on this instance. */
+  activeSubscriptions(name: string): number;
+  /**
+   * Checks everything (names, entitlement for every topic, filter, position) before anything
+   * flows, then returns the stream. Errors: UNAUTHENTICATED, BAD_USER_INPUT, NOT_FOUND,
+   * SUBSCRIPTION_DENIED naming the topic, UNAVAILABLE when Kafka cannot be reached.
+   */
+  subscribe(
+    viewer: Viewer | null,
+    topics: readonly string[],
+    filter: unknown,
+    after: string | null | undefined,
+  ): Promise<AsyncIterableIterator<TopicDelivery>>;
+  publish(
+    viewer: Viewer | null,
+    topic: string,
+    data: unknown,
+    key: string | null | undefined,
+  ): Promise<PublishOutcome>;
+  stats(): TopicStats;
+  /** Health probes to add to /health: Kafka, when the registry has KAFKA topics. */
+  healthProbes(): Promise<HealthProbe[]>;
+  close(): Promise<void>;
+}
+
+export interface TopicServiceDependencies {
+  readonly config: Config;
+  readonly log: Logger;
+  readonly prisma: Parameters<typeof createTopicRegistry>[0];
+  readonly broker: Broker;
+  readonly metrics: Metrics;
+}
+
+const NO_KAFKA: KafkaConsumerStats = { groupId: '', consumers: 0, topics: [], messagesConsumed: 0 };
+
+export function createTopicService(dependencies: TopicServiceDependencies): TopicService {
+  const { config, broker, metrics } = dependencies;
+  const log = dependencies.log.child({ component: 'topics' });
+  const registry = createTopicRegistry(dependencies.prisma);
+  const brokerFeeds = new Map<string, BrokerTopicFeed>();
+  const kafkaFeeds = new Map<string, KafkaTopicFeed>();
+  const active = new Map<string, number>();
+  const live = new Set<TopicSubscriber>();
+  const consumedCounter = metrics.counter({
+    name: 'kafka_messages_consumed_total',
+    help: 'Records read from Kafka for Kafka-sourced topics, by Kafka topic.',
+    labelNames: ['topic'],
+  });
+  let kafka: ReturnType<typeof createKafkaConnection> | undefined;
+  let consumer: KafkaTopicConsumer | undefined;
+  let producer: KafkaTopicProducer | undefined;
+
+  const kafkaConnection = () => {
+    kafka ??= createKafkaConnection(config, log);
+    return kafka;
+  };
+  const kafkaConsumer = () => {
+    consumer ??= createKafkaTopicConsumer({
+      kafka: kafkaConnection(),
+      groupId: config.topics.kafkaGroupId,
+      idleTimeoutMs: config.topics.kafkaIdleTimeoutMs,
+      log,
+      onRecord: (record) => kafkaFeeds.get(record.topic)?.dispatch(record),
+      onConsumed: (topic) => consumedCounter.inc({ topic }),
+    });
+    return consumer;
+  };
+
+  const countActive = (topic: string, delta: number) => {
+    const count = (active.get(topic) ?? 0) + delta;
+    if (count > 0) active.set(topic, count);
+    else active.delete(topic);
+  };
+
+  /** Where a new subscriber starts in a Kafka topic: its token's offsets, else per KAFKA_AUTO_OFFSET_RESET. */
+  async function kafkaStart(
+    kafkaTopic: string,
+    cursor: TopicCursor | undefined,
+  ): Promise<Map<number, bigint>> {
+    let watermarks: Awaited<ReturnType<KafkaTopicConsumer['watermarks']>>;
+    try {
+      watermarks = await kafkaConsumer().watermarks(kafkaTopic);
+    } catch (error) {
+      throw new UnavailableError(`Kafka is not reachable: ${(error as Error).message}`, { cause: error });
+    }
+    const start = new Map<number, bigint>();
+    for (const [partition, { low, high }] of watermarks) {
+      let offset: bigint;
+      if (cursor?.kind === 'kafka') {
+        // A partition the token does not know is newer than the token: all of it is unseen.
+        const wanted = cursor.next.get(partition) ?? low;
+        // Clamp: what retention dropped cannot be read, and a position past the end is bogus.
+        offset = wanted;
+        if (offset < low) offset = low;
+        if (offset > high) offset = high;
+      } else {
+        offset = config.topics.kafkaOffsetReset === 'earliest' ? low : high;
+      }
+      start.set(partition, offset);
+    }
+    return start;
+  }
+
+  function checkNames(names: readonly string[]): string[] {
+    if (names.length === 0) throw new BadUserInputError('topics must name at least one topic');
+    const unique = [...new Set(names)];
+    if (unique.length > MAX_TOPICS_PER_SUBSCRIPTION) {
+      throw new BadUserInputError(
+        `at most ${MAX_TOPICS_PER_SUBSCRIPTION} topics per subscription, got ${unique.length}`,
+      );
+    }
+    for (const name of unique) {
+      if (!isValidTopicName(name)) {
+        throw new BadUserInputError(
+          `topic "${name.slice(0, 100)}" is not a valid topic name: ${TOPIC_NAME_RULE}`,
+          {
+            details: { topic: name, reason: 'INVALID_TOPIC_FORMAT' },
+          },
+        );
+      }
+    }
+    return unique;
+  }
+
+  return {
+    registry,
+
+    async start() {
+      if (config.topics.file) {
+        const topics = await readTopicsFile(config.topics.file);
+        await registry.replaceAll(topics);
+        log.info({ file: config.topics.file, topics: topics.length }, 'topics loaded');
+      }
+      try {
+        await broker.retain(subjects.topic('>'), { maxAgeMs: config.topics.brokerRetentionMs });
+      } catch (error) {
+        log.warn(
+          { err: error },
+          'the broker keeps no window of topic messages: `after` cannot resume BROKER topics',
+        );
+      }
+    },
+
+    async list(viewer) {
+      if (!viewer) return [];
+      return (await registry.list()).filter((topic) => canSubscribe(viewer, topic));
+    },
+
+    async get(viewer, name) {
+      if (!viewer || !isValidTopicName(name)) return null;
+      const topic = await registry.get(name);
+      return topic && canSubscribe(viewer, topic) ? topic : null;
+    },
+
+    activeSubscriptions: (name) => active.get(name) ?? 0,
+
+    async subscribe(viewer, names, filterInput, after) {
+      const caller = requireViewer(viewer);
+      const unique = checkNames(names);
+      const filter = compileFilter(filterInput, config.topics.filterMaxTerms);
+      const resumeFrom = after ? decodePosition(after) : new Map<string, TopicCursor>();
+      const definitions: TopicDefinition[] = [];
+      for (const name of unique) definitions.push(assertCanSubscribe(caller, name, await registry.get(name)));
+
+      // Everything that can fail or wait happens before the subscriber is attached anywhere.
+      const kafkaStarts = new Map<string, Map<number, bigint>>();
+      for (const topic of definitions) {
+        if (topic.source === TOPIC_SOURCES.KAFKA && topic.kafkaTopic) {
+          kafkaStarts.set(topic.name, await kafkaStart(topic.kafkaTopic, resumeFrom.get(topic.name)));
+        }
+      }
+
+      const detach: Array<() => void> = [];
+      const subscriber = new TopicSubscriber({
+        filter,
+        bufferBytes: config.topics.subscriberBufferBytes,
+        onEnd: () => {
+          live.delete(subscriber);
+          for (const undo of detach) undo();
+        },
+      });
+      const since = new Date();
+      for (const topic of definitions) {
+        const { name } = topic;
+        if (topic.source === TOPIC_SOURCES.KAFKA && topic.kafkaTopic) {
+          const kafkaTopic = topic.kafkaTopic;
+          const start = kafkaStarts.get(name) ?? new Map<number, bigint>();
+          subscriber.start(name, { kind: 'kafka', next: start });
+          let feed = kafkaFeeds.get(kafkaTopic);
+          if (!feed) {
+            feed = new KafkaTopicFeed(name, kafkaTopic);
+            kafkaFeeds.set(kafkaTopic, feed);
+          }
+          feed.add(subscriber);
+          kafkaConsumer().consume(kafkaTopic, start);
+          const attached = feed;
+          detach.push(() => {
+            if (attached.remove(subscriber) && kafkaFeeds.get(kafkaTopic) === attached) {
+              kafkaFeeds.delete(kafkaTopic);
+              consumer?.release(kafkaTopic);
+            }
+          });
+        } else {
+          const cursor = resumeFrom.get(name);
+          if (cursor?.kind === 'broker') {
+            subscriber.start(name, cursor);
+            const from = 'after' in cursor ? { after: cursor.after } : { time: cursor.since };
+            const resumed = new ResumedBrokerFeed(name, broker, from, subscriber, log);
+            detach.push(() => resumed.stop());
+          } else {
+            subscriber.start(name, { kind: 'broker', since });
+            let feed = brokerFeeds.get(name);
+            if (!feed) {
+              feed = new BrokerTopicFeed(name, broker, log);
+              brokerFeeds.set(name, feed);
+            }
+            feed.add(subscriber);
+            const attached = feed;
+            detach.push(() => {
+              if (attached.remove(subscriber) && brokerFeeds.get(name) === attached) brokerFeeds.delete(name);
+            });
+          }
+        }
+        countActive(name, 1);
+        detach.push(() => countActive(name, -1));
+      }
+      live.add(subscriber);
+      return subscriber.queue.iterator;
+    },
+
+    async publish(viewer, name, data, key) {
+      const caller = requireViewer(viewer);
+      checkNames([name]);
+      const topic = assertCanPublish(caller, name, await registry.get(name), config.topics.publisherRoles);
+      const payload = Buffer.from(JSON.stringify(data ?? null), 'utf8');
+      if (payload.byteLength > config.http.maxPayloadBytes) {
+        throw new PayloadTooLargeError(
+          `the message is ${payload.byteLength} bytes; at most ${config.http.maxPayloadBytes} are allowed (MAX_PAYLOAD_BYTES)`,
+        );
+      }
+      if (topic.source === TOPIC_SOURCES.KAFKA && topic.kafkaTopic) {
+        producer ??= createKafkaTopicProducer(kafkaConnection());
+        const receipt = await producer.send(topic.kafkaTopic, { key: key ?? null, value: payload });
+        return { accepted: 1, position: `${receipt.partition}:${receipt.offset}` };
+      }
+      const receipt = await broker.publish(subjects.topic(name), payload, {
+        headers: key ? { [TOPIC_KEY_HEADER]: key } : {},
+      });
+      return { accepted: 1, position: receipt.position ?? null };
+    },
+
+    stats() {
+      const topics = Object.fromEntries([...active.entries()].sort(([a], [b]) => a.localeCompare(b)));
+      return {
+        topics,
+        activeSubscriptions: live.size,
+        kafka: consumer ? consumer.stats() : { ...NO_KAFKA, groupId: config.topics.kafkaGroupId },
+      };
+    },
+
+    async healthProbes() {
+      const hasKafkaTopics = (await registry.list()).some((topic) => topic.source === TOPIC_SOURCES.KAFKA);
+      if (!hasKafkaTopics) return [];
+      return [
+        {
+          name: 'kafka',
+          required: false,
+          check: async () => {
+            await kafkaConsumer().check();
+            return { status: HEALTH_STATUS.OK };
+          },
+        },
+      ];
+    },
+
+    async close() {
+      for (const subscriber of [...live]) subscriber.queue.end();
+      await consumer?.close();
+      await producer?.close();
+    },
+  };
+}
