@@ -25,7 +25,15 @@ try {
 }
 
 const log = createLogger(config);
-const app = await buildApp(config, { log });
+let app: Awaited<ReturnType<typeof buildApp>>;
+try {
+  app = await buildApp(config, { log });
+} catch (error) {
+  // Files named by the config (TOPICS_FILE, ...) are checked while building: same exit code.
+  if (!(error instanceof ConfigError)) throw error;
+  for (const problem of error.problems) process.stderr.write(`${formatProblem(problem)}\n`);
+  process.exit(EXIT_CONFIG);
+}
 
 let signals = 0;
 const onSignal = (signal: NodeJS.Signals) => {
