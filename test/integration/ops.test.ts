@@ -63,7 +63,14 @@ describe('GET /metrics and GET /stats', () => {
       const subscription = subscribeWs(client, 'subscription { serverTime(every: "100ms") }');
       await subscription.results.take(3, 5_000, 'serverTime ticks');
       const stats = async () =>
-        (await (await fetch(`${server.url}/stats`)).json()) as { websocket: Record<string, number> };
+        (await (await fetch(`${server.url}/stats`)).json()) as {
+          websocket: {
+            total_connections: number;
+            active_connections: number;
+            total_messages: number;
+            messages_per_second: number;
+          };
+        };
       await waitUntil(async () => (await stats()).websocket.total_messages >= 3, 5_000, '3 messages counted');
       const { websocket } = await stats();
       expect(websocket.total_connections).toBe(1);
