@@ -1,4 +1,6 @@
 import { ConfigError, EnvReader } from './env-reader.ts';
+import { assertSubject } from './pubsub/subject-pattern.ts';
+import { subjects } from './pubsub/subjects.ts';
 
 export { ConfigError } from './env-reader.ts';
 
@@ -49,6 +51,28 @@ export interface Config {
     readonly requestTimeoutMs: number;
   };
   readonly topics: TopicsConfig;
+  /** The ISM network: states, entries, the sync store, the state router (docs/ism.md). */
+  readonly ism: {
+    /** YAML routing table loaded into the routes table at start-up; unset = none. (ROUTING_FILE) */
+    readonly routingFile: string | undefined;
+    /** How long a state or the routing table read from the database is reused. @default 10s (STATE_CACHE_TTL) */
+    readonly stateCacheTtlMs: number;
+    /** Where the sync store consumes `query_state_direct`. @default "processor.state.sync" (SYNC_STORE_SUBJECT) */
+    readonly syncStoreSubject: string;
+    /** Most entries one publish may carry. @default 10000 (STATE_MAX_ENTRIES) */
+    readonly maxEntries: number;
+    /** Largest single entry, as JSON. @default 64 KiB (STATE_MAX_ENTRY_BYTES) */
+    readonly maxEntryBytes: number;
+    /**
+     * Largest message a publish may put on the broker (all entries in one `query_state_entry`);
+     * NATS refuses messages over its max_payload, 1 MiB by default. @default 1 MiB (STATE_MAX_MESSAGE_BYTES)
+     */
+    readonly maxMessageBytes: number;
+    /** How often the outbox relay retries messages that could not be published. @default 1s (OUTBOX_RETRY_INTERVAL) */
+    readonly outboxRetryIntervalMs: number;
+    /** Ping interval of the legacy /ws/stream sockets; a client that misses a pong is closed. @default 30s (STREAM_WS_PING_INTERVAL) */
+    readonly streamPingIntervalMs: number;
+  };
   readonly log: {
     /** @default "info" (LOG_LEVEL) */
     readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -116,11 +140,28 @@ export function loadConfig(
       requestTimeoutMs: read.duration('BROKER_REQUEST_TIMEOUT', 5_000),
     },
     topics: readTopicsConfig(read, env, deployment),
+    ism: {
+      routingFile: read.optionalString('ROUTING_FILE'),
+      stateCacheTtlMs: read.duration('STATE_CACHE_TTL', 10_000),
+      syncStoreSubject: read.string('SYNC_STORE_SUBJECT', subjects.defaultSyncStore),
+      maxEntries: read.int('STATE_MAX_ENTRIES', 10_000, { min: 1 }),
+      maxEntryBytes: read.bytes('STATE_MAX_ENTRY_BYTES', 64 * 1024),
+      maxMessageBytes: read.bytes('STATE_MAX_MESSAGE_BYTES', 1024 * 1024),
+      outboxRetryIntervalMs: read.duration('OUTBOX_RETRY_INTERVAL', 1_000),
+      streamPingIntervalMs: read.duration('STREAM_WS_PING_INTERVAL', 30_000),
+    },
     log: {
       level: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
       pretty: read.boolean('LOG_PRETTY', options.isTerminal ?? false),
     },
   };
+  if (!isValidSubject(config.ism.syncStoreSubject)) {
+    read.report(
+      'SYNC_STORE_SUBJECT',
+      config.ism.syncStoreSubject,
+      'a broker subject such as processor.state.sync',
+    );
+  }
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;
 }
@@ -146,4 +187,13 @@ function readTopicsConfig(
     sseHeartbeatMs: read.duration('SSE_HEARTBEAT_INTERVAL', 15_000),
     statsWindowMs: read.duration('STATS_WINDOW', 60_000),
   };
+}
+
+function isValidSubject(subject: string): boolean {
+  try {
+    assertSubject(subject);
+    return true;
+  } catch {
+    return false;
+  }
 }

@@ -4,6 +4,9 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Broker } from '../pubsub/broker.ts';
 import type { HealthProbe } from './health.ts';
+import type { RouteService } from './routes/route-service.ts';
+import type { StateService } from './states/state-service.ts';
+import type { SyncStoreConsumer } from './states/sync-store-consumer.ts';
 import type { TopicService } from './topics/topic-service.ts';
 
 /**
@@ -24,4 +27,10 @@ export interface AppServices {
   readonly startedAt: number;
   /** Aborted when the server starts shutting down: live streams end on it. */
   readonly shutdownSignal: AbortSignal;
+  /** ISM: states, entries, the outbox relay (docs/ism.md). */
+  readonly states: StateService;
+  /** ISM: the routing table of the state router. */
+  readonly routes: RouteService;
+  /** ISM: the sync-store consumer; `stats()` has its counters. */
+  readonly syncStore: SyncStoreConsumer;
 }

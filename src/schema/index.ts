@@ -8,6 +8,8 @@ import './viewer.ts';
 import './server-time.ts';
 import './publish-result.ts';
 import './topics.ts';
+import './routes.ts';
+import './states.ts';
 
 /** The executable schema of streamgate: one file per domain, imported above. */
 export const schema = withoutEmptyRootTypes(builder.toSchema({ sortSchema: false }));

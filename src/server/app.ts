@@ -4,7 +4,11 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from '../config.ts';
 import { type Database, openDatabase } from '../db/create-database.ts';
 import { HEALTH_STATUS, type HealthProbe } from '../domain/health.ts';
+import { createRouteService } from '../domain/routes/route-service.ts';
+import { readRoutingFile } from '../domain/routes/routing-file.ts';
 import type { AppServices } from '../domain/services.ts';
+import { createStateService } from '../domain/states/state-service.ts';
+import { startSyncStoreConsumer } from '../domain/states/sync-store-consumer.ts';
 import { createTopicService } from '../domain/topics/topic-service.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { createMetrics } from '../metrics.ts';
@@ -52,6 +56,8 @@ export interface AppDependencies {
 /** Wires a streamgate from its config; `main.ts` only listens and drains. */
 export async function buildApp(config: Config, dependencies: AppDependencies = {}): Promise<App> {
   const log = dependencies.log ?? createLogger(config);
+  // Read before anything is opened: a bad routing file stops start-up with nothing to clean up.
+  const fileRoutes = config.ism.routingFile ? await readRoutingFile(config.ism.routingFile) : undefined;
   const db = dependencies.db ?? (await openDatabase(config));
   const broker = dependencies.broker ?? (await createBroker(config));
   const shutdown = new AbortController();
@@ -67,6 +73,18 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     throw error;
   }
 
+  const stateRoutes = createRouteService({ db, log, cacheTtlMs: config.ism.stateCacheTtlMs });
+  if (fileRoutes) await stateRoutes.loadFileRoutes(fileRoutes);
+  const states = createStateService({ config, db, broker, log, routes: stateRoutes });
+  states.outbox.start();
+  const syncStore = startSyncStoreConsumer({
+    broker,
+    subject: config.ism.syncStoreSubject,
+    states,
+    routes: stateRoutes,
+    log,
+  });
+
   const services: AppServices = {
     config,
     log,
@@ -77,6 +95,9 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     healthProbes: [databaseProbe(db), brokerProbe(broker), ...(await topics.healthProbes())],
     startedAt: Date.now(),
     shutdownSignal: shutdown.signal,
+    states,
+    routes: stateRoutes,
+    syncStore,
   };
   const transportStats = createTransportStats(metrics, { windowMs: config.topics.statsWindowMs });
   const routes: HttpRoute[] = [
@@ -148,6 +169,8 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     clearTimeout(forced);
     await yoga.dispose();
     await topics.close();
+    await syncStore.stop();
+    await states.outbox.stop();
     if (!dependencies.broker) await broker.close();
     if (!dependencies.db) await db.close();
     log.info('stopped');

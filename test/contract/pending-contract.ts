@@ -5,25 +5,10 @@
  */
 export const PENDING_CONTRACT_CHANGES: readonly string[] = [
   // ISM network (issue 5)
-  'State was removed.',
-  'StateConnection was removed.',
-  'StateEdge was removed.',
-  'StateEntry was removed.',
-  'StateEntryConnection was removed.',
-  'StateEntryEdge was removed.',
-  'StateEvent was removed.',
-  'CreateStateInput was removed.',
-  'Route was removed.',
-  'RouteInput was removed.',
   'DataSource was removed.',
   'DataSourceRequest was removed.',
-  'Query.state was removed.',
-  'Query.states was removed.',
-  'Query.stateEntries was removed.',
-  'Query.routes was removed.',
   'Query.dataSources was removed.',
   'Query.queryDataSource was removed.',
-  'Subscription.stateStream was removed.',
   'Subscription.dataSourceRequests was removed.',
   // Devices (issue 7)
   'Device was removed.',
@@ -44,10 +29,6 @@ export const PENDING_CONTRACT_CHANGES: readonly string[] = [
   'Subscription.deviceMessages was removed.',
   'Subscription.replay was removed.',
   // Mutations of the domain issues not built yet (Mutation itself arrived with issue 6's publish)
-  'Mutation.createState was removed.',
-  'Mutation.publishStateEntries was removed.',
-  'Mutation.setRoute was removed.',
-  'Mutation.deleteRoute was removed.',
   'Mutation.answerDataSource was removed.',
   'Mutation.ingest was removed.',
   'Mutation.setBufferWindow was removed.',

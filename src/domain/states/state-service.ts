@@ -1,0 +1,275 @@
+import { randomUUID } from 'node:crypto';
+import type { Config } from '../../config.ts';
+import type { Database } from '../../db/create-database.ts';
+import { BadUserInputError, NotFoundError, UnavailableError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import type { Broker } from '../../pubsub/broker.ts';
+import { type Page, pageArgs, toPage } from '../pagination.ts';
+import type { Route } from '../routes/route-matching.ts';
+import type { RouteService } from '../routes/route-service.ts';
+import { TtlCache } from '../ttl-cache.ts';
+import { validateEntries } from './entry-validation.ts';
+import { writeEntries } from './entry-writer.ts';
+import { createOutboxRelay, type OutboxRelay } from './outbox-relay.ts';
+import { assertStateToken } from './state-ids.ts';
+import { type StateEvent, streamStateEvents } from './state-stream.ts';
+import { isVisibleTo } from './state-visibility.ts';
+
+/** A state of the ISM network, as the API shows it. */
+export interface State {
+  readonly id: string;
+  readonly tenantId: string | null;
+  readonly name: string | null;
+  readonly createdAt: Date;
+}
+
+/** One persisted entry. */
+export interface StateEntry {
+  readonly id: string;
+  readonly stateId: string;
+  readonly sessionId: string | null;
+  readonly seq: bigint;
+  readonly data: Record<string, unknown>;
+  readonly createdAt: Date;
+}
+
+/** What publishStateEntries reports. */
+export interface PublishResult {
+  readonly accepted: number;
+  readonly position: string | null;
+}
+
+export interface PublishOptions {
+  /**
+   * The sync store: processors on the network write to any state, whatever its tenant (the
+   * network has no tenants); a state it creates has none.
+   */
+  readonly fromNetwork?: boolean;
+}
+
+/** Who asks, for tenancy: the tenant of the caller (tenantOf(viewer)), null for none. */
+export type Tenant = string | null;
+
+export interface StateService {
+  create(input: { id?: string | null; name?: string | null }, tenant: Tenant): Promise<State>;
+  /** The state, or null when it does not exist or is another tenant's. */
+  find(id: string, tenant: Tenant): Promise<State | null>;
+  list(
+    first: number | null | undefined,
+    after: string | null | undefined,
+    tenant: Tenant,
+  ): Promise<Page<State>>;
+  /** Entries of a state, oldest first; NOT_FOUND for an unknown or foreign state. */
+  entries(
+    stateId: string,
+    args: { sessionId?: string | null; first?: number | null; after?: string | null },
+    tenant: Tenant,
+  ): Promise<Page<StateEntry>>;
+  /** One entry by id; null when unknown or its state is another tenant's. */
+  findEntry(id: string, tenant: Tenant): Promise<StateEntry | null>;
+  entryCount(stateId: string): Promise<number>;
+  /** Routes whose selector matches the state. */
+  routesOf(stateId: string): Promise<Route[]>;
+  /**
+   * Validates, persists all entries in one transaction, then publishes one `query_state_entry`
+   * on the state's subject (and the session's) and along every matching route, through the
+   * outbox. UNAVAILABLE when the broker is away: the entries are kept and published later.
+   */
+  publish(
+    stateId: string,
+    sessionId: string | null,
+    entries: readonly unknown[],
+    tenant: Tenant,
+    options?: PublishOptions,
+  ): Promise<PublishResult>;
+  /** Live events of a state or session; NOT_FOUND for another tenant's state. */
+  stream(
+    stateId: string,
+    sessionId: string | null,
+    tenant: Tenant,
+  ): Promise<AsyncIterableIterator<StateEvent>>;
+  readonly outbox: OutboxRelay;
+}
+
+interface StateRow {
+  id: string;
+  tenantId: string | null;
+  name: string | null;
+  createdAt: Date;
+}
+
+const STATE_PAGE = 50;
+const ENTRY_PAGE = 100;
+
+export function createStateService(options: {
+  config: Config;
+  db: Database;
+  broker: Broker;
+  log: Logger;
+  routes: RouteService;
+}): StateService {
+  const { config, db, broker, routes } = options;
+  const { prisma } = db;
+  const cache = new TtlCache<string, StateRow | null>(config.ism.stateCacheTtlMs);
+  const outbox = createOutboxRelay({
+    db,
+    broker,
+    log: options.log,
+    intervalMs: config.ism.outboxRetryIntervalMs,
+    publishTimeoutMs: config.broker.requestTimeoutMs,
+  });
+
+  const load = (id: string) =>
+    cache.get(id, () =>
+      prisma.state.findUnique({
+        where: { id },
+        select: { id: true, tenantId: true, name: true, createdAt: true },
+      }),
+    );
+
+  const find = async (id: string, tenant: Tenant): Promise<State | null> => {
+    const state = await load(id);
+    return state && isVisibleTo(state, tenant) ? state : null;
+  };
+
+  const requireVisible = async (id: string, tenant: Tenant): Promise<State> => {
+    const state = await find(id, tenant);
+    if (!state) throw new NotFoundError('state', id);
+    return state;
+  };
+
+  return {
+    outbox,
+    find,
+
+    async create(input, tenant) {
+      const id = input.id ?? randomUUID();
+      assertStateToken('stateId', id);
+      const created = await prisma.state.createManyAndReturn({
+        data: [{ id, tenantId: tenant, name: input.name ?? null }],
+        skipDuplicates: true,
+      });
+      cache.delete(id);
+      const [state] = created;
+      if (!state)
+        throw new BadUserInputError(`id: a state "${id}" already exists`, { details: { field: 'id' } });
+      return state;
+    },
+
+    async list(first, after, tenant) {
+      const page = pageArgs(first, after, STATE_PAGE);
+      const rows = await prisma.state.findMany({
+        where: {
+          OR: [{ tenantId: null }, ...(tenant === null ? [] : [{ tenantId: tenant }])],
+          ...(page.after === undefined ? {} : { id: { gt: page.after } }),
+        },
+        orderBy: { id: 'asc' },
+        take: page.first + 1,
+      });
+      return toPage(
+        rows,
+        page.first,
+        (row) => row.id,
+        (row) => row,
+      );
+    },
+
+    async entries(stateId, args, tenant) {
+      await requireVisible(stateId, tenant);
+      const page = pageArgs(args.first, args.after, ENTRY_PAGE);
+      const afterSeq = page.after === undefined ? undefined : parseSeqCursor(args.after ?? '', page.after);
+      const where = {
+        stateId,
+        ...(args.sessionId == null ? {} : { sessionId: args.sessionId }),
+      };
+      const rows = await prisma.stateEntry.findMany({
+        where: { ...where, ...(afterSeq === undefined ? {} : { seq: { gt: afterSeq } }) },
+        orderBy: { seq: 'asc' },
+        take: page.first + 1,
+      });
+      return toPage(
+        rows,
+        page.first,
+        (row) => row.seq.toString(),
+        (row) => ({ ...row, data: row.data as Record<string, unknown> }),
+        () => prisma.stateEntry.count({ where }),
+      );
+    },
+
+    async findEntry(id, tenant) {
+      const row = await prisma.stateEntry.findUnique({ where: { id } });
+      if (!row || !(await find(row.stateId, tenant))) return null;
+      return { ...row, data: row.data as Record<string, unknown> };
+    },
+
+    entryCount: (stateId) => prisma.stateEntry.count({ where: { stateId } }),
+
+    async routesOf(stateId) {
+      return (await routes.table()).matching(stateId);
+    },
+
+    async publish(stateId, sessionId, rawEntries, tenant, publishOptions = {}) {
+      const fromNetwork = publishOptions.fromNetwork === true;
+      assertStateToken('stateId', stateId);
+      if (sessionId !== null) assertStateToken('sessionId', sessionId);
+      const entries = validateEntries(rawEntries, config.ism);
+      // Fails early for a foreign state; the transaction checks again under the row lock.
+      const existing = await load(stateId);
+      if (existing && !fromNetwork && !isVisibleTo(existing, tenant))
+        throw new NotFoundError('state', stateId);
+      const matching = (await routes.table()).matching(stateId);
+      const written = await writeEntries(
+        db,
+        {
+          stateId,
+          sessionId,
+          entries,
+          tenant: fromNetwork ? null : tenant,
+          anyTenant: fromNetwork,
+          routes: matching,
+        },
+        config.ism,
+      );
+      if (written.createdState) cache.delete(stateId);
+      const flushed = await outbox.flush();
+      const [stateRow] = written.outboxIds;
+      const unpublished = written.outboxIds.filter((id) => !flushed.positions.has(id));
+      if (flushed.error && unpublished.length > 0 && (await stillPending(unpublished))) {
+        throw new UnavailableError(
+          `the ${entries.length} entries were persisted (seq ${written.firstSeq}..${written.lastSeq}) but publishing them failed: ${flushed.error.message}; publishing will be retried until the broker is back`,
+          {
+            cause: flushed.error,
+            details: {
+              step: 'publish',
+              persisted: entries.length,
+              firstSeq: Number(written.firstSeq),
+              lastSeq: Number(written.lastSeq),
+            },
+          },
+        );
+      }
+      return {
+        accepted: entries.length,
+        position: stateRow === undefined ? null : (flushed.positions.get(stateRow) ?? null),
+      };
+    },
+
+    async stream(stateId, sessionId, tenant) {
+      assertStateToken('stateId', stateId);
+      if (sessionId !== null) assertStateToken('sessionId', sessionId);
+      // A state that streamgate has never stored is still a stream on the network (legacy.md A).
+      const state = await load(stateId);
+      if (state && !isVisibleTo(state, tenant)) throw new NotFoundError('state', stateId);
+      return streamStateEvents(broker, stateId, sessionId);
+    },
+  };
+
+  async function stillPending(ids: readonly bigint[]): Promise<boolean> {
+    return (await prisma.outboxMessage.count({ where: { id: { in: [...ids] } } })) > 0;
+  }
+}
+
+function parseSeqCursor(cursor: string, key: string): bigint {
+  if (!/^\d{1,19}$/.test(key)) throw new BadUserInputError(`after: "${cursor}" is not a cursor of this list`);
+  return BigInt(key);
+}

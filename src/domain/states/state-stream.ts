@@ -1,0 +1,74 @@
+import type { Broker, BrokerMessage, Subscription } from '../../pubsub/broker.ts';
+import { subjects } from '../../pubsub/subjects.ts';
+
+/** One message on a state's stream, as Subscription.stateStream returns it. */
+export interface StateEvent {
+  readonly stateId: string;
+  readonly sessionId: string | null;
+  /** The message's own `type`; "text" for a frame that is not JSON, "json" for JSON without a type. */
+  readonly type: string;
+  readonly data: unknown;
+  readonly timestamp: Date;
+  /** The frame exactly as it was on the broker, for the legacy routes. */
+  readonly raw: string;
+}
+
+/** The event types streamgate gives frames that carry none of their own. */
+export const STATE_EVENT_TYPE = { TEXT: 'text', JSON: 'json' } as const;
+
+const decoder = new TextDecoder();
+
+/** Reads a broker message as a StateEvent: JSON objects keep their `type`, anything else is text. */
+export function toStateEvent(stateId: string, sessionId: string | null, message: BrokerMessage): StateEvent {
+  const raw = decoder.decode(message.payload);
+  const base = { stateId, timestamp: message.timestamp, raw };
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(raw);
+  } catch {
+    return { ...base, sessionId, type: STATE_EVENT_TYPE.TEXT, data: raw };
+  }
+  // A bare JSON string or number is still what the producer sent as text ("42" is a token too).
+  if (typeof parsed !== 'object' || parsed === null) {
+    return { ...base, sessionId, type: STATE_EVENT_TYPE.TEXT, data: raw };
+  }
+  const fields = Array.isArray(parsed) ? {} : (parsed as Record<string, unknown>);
+  const type = typeof fields.type === 'string' && fields.type !== '' ? fields.type : STATE_EVENT_TYPE.JSON;
+  const messageSession = typeof fields.session_id === 'string' ? fields.session_id : null;
+  return { ...base, sessionId: sessionId ?? messageSession, type, data: parsed };
+}
+
+/**
+ * Every message on the exact subject of a state (or of one session): no wildcard, so a
+ * state-only stream does not see session messages. Each call subscribes once; the broker shares
+ * one upstream subscription among all subscribers of a subject.
+ */
+export function streamStateEvents(
+  broker: Broker,
+  stateId: string,
+  sessionId: string | null,
+): AsyncIterableIterator<StateEvent> {
+  const subject = sessionId === null ? subjects.state(stateId) : subjects.stateSession(stateId, sessionId);
+  const subscription: Subscription = broker.subscribe(subject);
+  const messages = subscription[Symbol.asyncIterator]();
+  // Hand-written rather than an async generator: a generator's return() waits for a pending
+  // next(), so a client leaving an idle stream would hold the subscription until the next message.
+  return {
+    async next() {
+      const result = await messages.next();
+      if (result.done) return { done: true, value: undefined };
+      return { done: false, value: toStateEvent(stateId, sessionId, result.value) };
+    },
+    async return() {
+      subscription.unsubscribe();
+      return { done: true, value: undefined };
+    },
+    async throw(error: unknown) {
+      subscription.unsubscribe();
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
