@@ -51,7 +51,7 @@ export function parseRoutingFile(text: string, file: string): FileRoute[] {
   const document = parseDocument(text, { lineCounter, prettyErrors: false, uniqueKeys: true });
   const [syntax] = document.errors;
   if (syntax) {
-    const line = syntax.linePos?.[0].line ?? 1;
+    const line = lineCounter.linePos(syntax.pos[0]).line;
     throw new RoutingFileError(file, line, firstLine(syntax.message));
   }
   const lineOf = (node: Node | null | undefined): number =>

@@ -1,0 +1,278 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Subscription } from '../../src/pubsub/broker.ts';
+import { AsyncQueue, waitUntil } from '../helpers/async-queue.ts';
+import { connectWs, subscribeWs, type WsSubscription } from '../helpers/graphql-ws-client.ts';
+import { startTestApp, type TestApp } from '../helpers/test-app.ts';
+
+const PUBLISH = `mutation Publish($stateId: ID!, $sessionId: ID, $entries: [JSONObject!]!) {
+  publishStateEntries(stateId: $stateId, sessionId: $sessionId, entries: $entries) { accepted position }
+}`;
+
+const ENTRIES = `query Entries($stateId: ID!, $sessionId: ID, $first: Int, $after: String) {
+  stateEntries(stateId: $stateId, sessionId: $sessionId, first: $first, after: $after) {
+    totalCount
+    pageInfo { hasNextPage endCursor }
+    edges { cursor node { id stateId sessionId seq data } }
+  }
+}`;
+
+interface EntriesData {
+  stateEntries: {
+    totalCount: number;
+    pageInfo: { hasNextPage: boolean; endCursor: string | null };
+    edges: Array<{
+      cursor: string;
+      node: { id: string; seq: number; sessionId: string | null; data: unknown };
+    }>;
+  };
+}
+
+/** Collects what arrives on a subject, straight from the broker. */
+function observe(server: TestApp, subject: string): { messages: AsyncQueue<string>; stop(): void } {
+  const messages = new AsyncQueue<string>();
+  const subscription: Subscription = server.app.services.broker.subscribe(subject);
+  void (async () => {
+    for await (const message of subscription) messages.push(Buffer.from(message.payload).toString('utf8'));
+  })();
+  return { messages, stop: () => subscription.unsubscribe() };
+}
+
+/**
+ * Resolves once the subscription receives what is published now: probes until one arrives, then
+ * publishes a marker and drops everything up to it, so the test starts from a clean queue.
+ */
+export async function untilLive(
+  subscription: WsSubscription,
+  publish: (text: string) => Promise<unknown>,
+): Promise<void> {
+  await waitUntil(
+    async () => {
+      await publish('probe');
+      return subscription.results.pending.length > 0;
+    },
+    10_000,
+    'the subscription to be live',
+  );
+  const marker = `marker-${Math.random()}`;
+  await publish(marker);
+  for (;;) {
+    const result = await subscription.results.next(5_000, 'the marker');
+    const event = result.data?.stateStream as { raw?: string } | undefined;
+    if (event?.raw === marker) return;
+  }
+}
+
+describe('ISM states on Postgres', () => {
+  let server: TestApp;
+  beforeAll(async () => {
+    server = await startTestApp({ database: 'postgres' });
+  });
+  afterAll(() => server.stop());
+
+  it('creates a state and finds it; a taken or bad id is BAD_USER_INPUT', async () => {
+    const created = await server.graphql(
+      'mutation { createState(input: { id: "alpha", name: "Alpha" }) { id name entryCount } }',
+    );
+    expect(created).toEqual({ data: { createState: { id: 'alpha', name: 'Alpha', entryCount: 0 } } });
+    const found = await server.graphql(
+      '{ state(id: "alpha") { id name } node(id: "alpha") { id ... on State { name } } }',
+    );
+    expect(found).toEqual({
+      data: { state: { id: 'alpha', name: 'Alpha' }, node: { id: 'alpha', name: 'Alpha' } },
+    });
+
+    const again = await server.graphql('mutation { createState(input: { id: "alpha" }) { id } }');
+    expect(again.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(again.errors?.[0]?.message).toContain('already exists');
+
+    for (const bad of ['a.b', 'a*', 'a >', 'with space']) {
+      const result = await server.graphql('mutation($id: ID!) { createState(input: { id: $id }) { id } }', {
+        id: bad,
+      });
+      expect(result.errors?.[0]?.extensions?.code, bad).toBe('BAD_USER_INPUT');
+      expect(result.errors?.[0]?.message).toContain('no dots');
+    }
+    expect(await server.graphql('{ state(id: "nope") { id } }')).toEqual({ data: { state: null } });
+  });
+
+  it('publishes 1,000 entries: all persisted in order, one message on the state subject, forwarded along a wildcard route', async () => {
+    const route = await server.graphql<{ setRoute: { id: string } }>(
+      'mutation { setRoute(input: { selector: "bulk.*", subject: "forward.bulk" }) { id selector subject origin } }',
+    );
+    expect(route.errors).toBeUndefined();
+    const onState = observe(server, 'processor.state.bulk/one');
+    const onRoute = observe(server, 'forward.bulk');
+    const entries = Array.from({ length: 1000 }, (_, index) => ({ index, text: `entry ${index}` }));
+
+    const result = await server.graphql(PUBLISH, { stateId: 'bulk/one', entries });
+    expect(result.errors).toBeUndefined();
+    expect(result.data).toMatchObject({ publishStateEntries: { accepted: 1000 } });
+
+    const published = JSON.parse(await onState.messages.next(5_000, 'the state message'));
+    expect(published).toEqual({
+      type: 'query_state_entry',
+      state_id: 'bulk/one',
+      session_id: null,
+      query_state: entries,
+    });
+    const forwarded = JSON.parse(await onRoute.messages.next(5_000, 'the forwarded message'));
+    expect(forwarded).toEqual({
+      type: 'query_state_entry',
+      state_id: 'bulk/one',
+      session_id: null,
+      route_id: route.data?.setRoute.id,
+      query_state: entries,
+    });
+    // Published once: nothing else follows on either subject.
+    await expect(onState.messages.next(300)).rejects.toThrow('timed out');
+    expect(onRoute.messages.pending).toEqual([]);
+    onState.stop();
+    onRoute.stop();
+
+    const page = await server.graphql<EntriesData>(ENTRIES, { stateId: 'bulk/one', first: 1000 });
+    expect(page.data?.stateEntries.totalCount).toBe(1000);
+    expect(page.data?.stateEntries.edges.map((edge) => edge.node.seq)).toEqual(
+      Array.from({ length: 1000 }, (_, index) => index + 1),
+    );
+    expect(page.data?.stateEntries.edges.map((edge) => edge.node.data)).toEqual(entries);
+  });
+
+  it('rejects the whole call when one entry is not an object, naming its index, and writes nothing', async () => {
+    const entries = [{ ok: 1 }, { ok: 2 }, 42, { ok: 4 }];
+    const result = await server.graphql(PUBLISH, { stateId: 'strict', entries });
+    expect(result.data ?? null).toBeNull();
+    expect(result.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(result.errors?.[0]?.message).toContain('entries[2]');
+    const page = await server.graphql<EntriesData>(ENTRIES, { stateId: 'strict' });
+    // Nothing written: not even the state was created.
+    expect(page.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+
+    const empty = await server.graphql(PUBLISH, { stateId: 'strict', entries: [] });
+    expect(empty.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+    expect(empty.errors?.[0]?.message).toContain('at least one entry');
+  });
+
+  it('pages entries oldest first with first/after and narrows to a session; a bad cursor is BAD_USER_INPUT', async () => {
+    await server.graphql(PUBLISH, { stateId: 'paged', entries: [{ n: 1 }, { n: 2 }] });
+    await server.graphql(PUBLISH, { stateId: 'paged', sessionId: 's1', entries: [{ n: 3 }, { n: 4 }] });
+    await server.graphql(PUBLISH, { stateId: 'paged', entries: [{ n: 5 }] });
+
+    const first = await server.graphql<EntriesData>(ENTRIES, { stateId: 'paged', first: 2 });
+    expect(first.data?.stateEntries.totalCount).toBe(5);
+    expect(first.data?.stateEntries.edges.map((edge) => edge.node.data)).toEqual([{ n: 1 }, { n: 2 }]);
+    expect(first.data?.stateEntries.pageInfo.hasNextPage).toBe(true);
+
+    const second = await server.graphql<EntriesData>(ENTRIES, {
+      stateId: 'paged',
+      first: 2,
+      after: first.data?.stateEntries.pageInfo.endCursor,
+    });
+    expect(second.data?.stateEntries.edges.map((edge) => edge.node.data)).toEqual([{ n: 3 }, { n: 4 }]);
+    const third = await server.graphql<EntriesData>(ENTRIES, {
+      stateId: 'paged',
+      first: 2,
+      after: second.data?.stateEntries.pageInfo.endCursor,
+    });
+    expect(third.data?.stateEntries.edges.map((edge) => edge.node.data)).toEqual([{ n: 5 }]);
+    expect(third.data?.stateEntries.pageInfo.hasNextPage).toBe(false);
+
+    const session = await server.graphql<EntriesData>(ENTRIES, { stateId: 'paged', sessionId: 's1' });
+    expect(session.data?.stateEntries.totalCount).toBe(2);
+    expect(session.data?.stateEntries.edges.map((edge) => edge.node.sessionId)).toEqual(['s1', 's1']);
+
+    const viaState = await server.graphql(
+      '{ state(id: "paged") { entryCount entries(first: 1) { totalCount edges { node { seq } } } } }',
+    );
+    expect(viaState.data).toEqual({
+      state: { entryCount: 5, entries: { totalCount: 5, edges: [{ node: { seq: 1 } }] } },
+    });
+
+    for (const after of ['not-a-cursor', Buffer.from('c:abc').toString('base64url')]) {
+      const bad = await server.graphql(ENTRIES, { stateId: 'paged', after });
+      expect(bad.errors?.[0]?.extensions?.code, after).toBe('BAD_USER_INPUT');
+      expect(bad.errors?.[0]?.message).toContain('is not a cursor of this list');
+    }
+    const tooMany = await server.graphql(ENTRIES, { stateId: 'paged', first: 5000 });
+    expect(tooMany.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
+  });
+
+  it('streams StateEvents over graphql-ws: text frames as "text", JSON keeps its type; session messages stay in the session', async () => {
+    const { client } = connectWs(server.wsUrl);
+    try {
+      const query =
+        'subscription($s: ID!, $x: ID) { stateStream(stateId: $s, sessionId: $x) { stateId sessionId type data raw timestamp } }';
+      const stateOnly = subscribeWs(client, query, { s: 'live' });
+      const session = subscribeWs(client, query, { s: 'live', x: 'sess' });
+      const broker = server.app.services.broker;
+      await untilLive(stateOnly, (text) => broker.publish('processor.state.live', Buffer.from(text)));
+      await untilLive(session, (text) => broker.publish('processor.state.live.sess', Buffer.from(text)));
+
+      await broker.publish('processor.state.live.sess', Buffer.from('only for the session'));
+      await broker.publish('processor.state.live', Buffer.from('<<>>SOURCE<<>>'));
+      await broker.publish(
+        'processor.state.live',
+        Buffer.from('{"type":"query_state_entry","query_state":[{"a":1}]}'),
+      );
+
+      const [text, json] = await stateOnly.results.take(2, 5_000, 'state events');
+      expect(text?.data?.stateStream).toMatchObject({
+        stateId: 'live',
+        sessionId: null,
+        type: 'text',
+        data: '<<>>SOURCE<<>>',
+        raw: '<<>>SOURCE<<>>',
+      });
+      expect(json?.data?.stateStream).toMatchObject({
+        type: 'query_state_entry',
+        data: { type: 'query_state_entry', query_state: [{ a: 1 }] },
+      });
+      const sessionEvent = await session.results.next(5_000, 'the session event');
+      expect(sessionEvent.data?.stateStream).toMatchObject({
+        sessionId: 'sess',
+        type: 'text',
+        data: 'only for the session',
+      });
+      expect(stateOnly.results.pending).toEqual([]);
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('persists query_state_direct from the sync-store subject; malformed messages are counted and write nothing', async () => {
+    const broker = server.app.services.broker;
+    const sync = server.app.services.syncStore;
+    const before = sync.stats();
+    await broker.publish(
+      'processor.state.sync',
+      Buffer.from(
+        JSON.stringify({ type: 'query_state_direct', state_id: 'synced', query_state: [{ k: 1 }, { k: 2 }] }),
+      ),
+    );
+    for (const bad of [
+      'not json',
+      JSON.stringify({ type: 'query_state_direct', state_id: 'synced-bad', query_state: [] }),
+      JSON.stringify({ type: 'query_state_direct', query_state: [{ k: 1 }] }),
+      JSON.stringify({ type: 'query_state_direct', state_id: 'synced-bad', query_state: [{ k: 1 }, 7] }),
+    ]) {
+      await broker.publish('processor.state.sync', Buffer.from(bad));
+    }
+    await waitUntil(
+      () => sync.stats().received - before.received === 5,
+      5_000,
+      'the sync store to take 5 messages',
+    );
+    const after = sync.stats();
+    expect(after.persisted - before.persisted).toBe(1);
+    expect(after.rejected).toMatchObject({
+      not_json: 1,
+      empty_query_state: 1,
+      missing_state_id: 1,
+      bad_entry: 1,
+    });
+
+    const page = await server.graphql<EntriesData>(ENTRIES, { stateId: 'synced' });
+    expect(page.data?.stateEntries.edges.map((edge) => edge.node.data)).toEqual([{ k: 1 }, { k: 2 }]);
+    const bad = await server.graphql(ENTRIES, { stateId: 'synced-bad' });
+    expect(bad.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  });
+});
