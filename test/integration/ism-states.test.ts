@@ -41,7 +41,7 @@ function observe(server: TestApp, subject: string): { messages: AsyncQueue<strin
  * Resolves once the subscription receives what is published now: probes until one arrives, then
  * publishes a marker and drops everything up to it, so the test starts from a clean queue.
  */
-export async function untilLive(
+async function untilLive(
   subscription: WsSubscription,
   publish: (text: string) => Promise<unknown>,
 ): Promise<void> {
