@@ -49,6 +49,15 @@ export interface Config {
     readonly redisUrl: string;
     /** Default timeout of request/reply. @default 5s (BROKER_REQUEST_TIMEOUT) */
     readonly requestTimeoutMs: number;
+    /** How long start-up keeps trying to reach the broker before giving up. @default 10s (BROKER_CONNECT_TIMEOUT) */
+    readonly connectTimeoutMs: number;
+    /**
+     * Reconnecting never stops; the delay between attempts doubles from 100 ms up to this.
+     * @default 5s (BROKER_RECONNECT_MAX_WAIT)
+     */
+    readonly reconnectMaxWaitMs: number;
+    /** Where JetStream keeps the retained windows: `file` survives a NATS restart. @default "file" (NATS_RETAIN_STORAGE) */
+    readonly natsRetainStorage: 'file' | 'memory';
   };
   readonly topics: TopicsConfig;
   /** The ISM network: states, entries, the sync store, the state router (docs/ism.md). */
@@ -138,6 +147,9 @@ export function loadConfig(
       kafkaClientId: read.string('KAFKA_CLIENT_ID', 'streamgate'),
       redisUrl: read.url('REDIS_URL', ['redis', 'rediss']) ?? 'redis://127.0.0.1:6379',
       requestTimeoutMs: read.duration('BROKER_REQUEST_TIMEOUT', 5_000),
+      connectTimeoutMs: read.duration('BROKER_CONNECT_TIMEOUT', 10_000),
+      reconnectMaxWaitMs: read.duration('BROKER_RECONNECT_MAX_WAIT', 5_000),
+      natsRetainStorage: read.oneOf('NATS_RETAIN_STORAGE', ['file', 'memory'] as const, 'file'),
     },
     topics: readTopicsConfig(read, env, deployment),
     ism: {

@@ -37,7 +37,8 @@ export interface SubscribeOptions {
   readonly queue?: string;
   /**
    * Replays what a retained window holds from this point, then continues live with no gap and
-   * no duplicate at the seam. The pattern must be covered by a `retain` call.
+   * no duplicate at the seam. The pattern must be covered by a `retain` call (on any instance
+   * sharing the broker), else the subscription ends with NotRetainedError. Not with `queue`.
    */
   readonly from?: ResumeFrom;
 }
@@ -45,6 +46,12 @@ export interface SubscribeOptions {
 /** A live subscription: iterate it for messages; `unsubscribe` (or ending the loop) stops it. */
 export interface Subscription extends AsyncIterable<BrokerMessage> {
   readonly pattern: string;
+  /**
+   * Resolves once the broker has the subscription: a message published after that reaches it.
+   * Rejects when the broker could not set it up (the iteration then ends with the same error).
+   * Waiting is optional; messages are buffered from the start either way.
+   */
+  readonly ready: Promise<void>;
   unsubscribe(): void;
 }
 
@@ -77,6 +84,19 @@ export interface RetainOptions {
   readonly maxMessages?: number;
 }
 
+/** What a broker holds open, for /stats and for tests of the subscription sharing. */
+export interface BrokerStats {
+  /** Live local subscriptions (iterables handed out and not yet ended). */
+  readonly subscriptions: number;
+  /**
+   * Subscriptions held at the broker for them: local subscribers of one pattern (and queue
+   * group) share one, so this is usually smaller.
+   */
+  readonly brokerSubscriptions: number;
+  /** Registered responders. */
+  readonly responders: number;
+}
+
 /** The connection state of a broker, as /health reports it. */
 export type BrokerHealth =
   | { readonly status: 'connected' }
@@ -94,6 +114,7 @@ export interface Broker {
   /** Keeps the recent messages of subjects matching `pattern` so that `from` can replay them. */
   retain(pattern: string, options: RetainOptions): Promise<void>;
   health(): BrokerHealth;
+  stats(): BrokerStats;
   /** Ends every subscription and responder and releases the connection. */
   close(): Promise<void>;
 }

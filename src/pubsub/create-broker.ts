@@ -1,13 +1,22 @@
 import type { Config } from '../config.ts';
 import type { Broker } from './broker.ts';
 import { createMemoryBroker } from './memory-broker.ts';
+import { createNatsBroker } from './nats-broker.ts';
 
-/** The broker the config names. The real backends arrive with their own adapters. */
+/** The broker the config names, connected. */
 export async function createBroker(config: Pick<Config, 'broker'>): Promise<Broker> {
-  switch (config.broker.kind) {
+  const { broker } = config;
+  switch (broker.kind) {
     case 'memory':
       return createMemoryBroker();
+    case 'nats':
+      return createNatsBroker({
+        url: broker.natsUrl,
+        connectTimeoutMs: broker.connectTimeoutMs,
+        reconnectMaxWaitMs: broker.reconnectMaxWaitMs,
+        retainStorage: broker.natsRetainStorage,
+      });
     default:
-      throw new Error(`BROKER=${config.broker.kind} is not available yet`);
+      throw new Error(`BROKER=${broker.kind} is not available yet`);
   }
 }

@@ -1,4 +1,10 @@
-import { NoProviderError, TimeoutError, UnavailableError } from '../errors.ts';
+import {
+  BadUserInputError,
+  NoProviderError,
+  PayloadTooLargeError,
+  TimeoutError,
+  UnavailableError,
+} from '../errors.ts';
 
 /** Nobody listens on the subject of a request (where the broker can tell at once). */
 export class NoRespondersError extends NoProviderError {
@@ -23,6 +29,42 @@ export class RemoteError extends UnavailableError {}
 
 /** The broker cannot be reached or the client is closed. */
 export class BrokerUnavailableError extends UnavailableError {}
+
+/** A message bigger than the broker accepts. */
+export class MessageTooLargeError extends PayloadTooLargeError {
+  constructor(subject: string, bytes: number, limitBytes: number | undefined) {
+    super(
+      `a message of ${bytes} bytes on "${subject}" is larger than the broker accepts${limitBytes === undefined ? '' : ` (${limitBytes} bytes)`}`,
+    );
+  }
+}
+
+/** `from` on a pattern that no retained window covers: there is nothing to replay from. */
+export class NotRetainedError extends BadUserInputError {
+  readonly pattern: string;
+  constructor(pattern: string) {
+    super(`no retained window covers "${pattern}", so it cannot be read from a position or time`);
+    this.pattern = pattern;
+  }
+}
+
+/** A `from.after` that is not a position this backend hands out. */
+export class InvalidPositionError extends BadUserInputError {
+  constructor(position: string, expected: string) {
+    super(`"${position.slice(0, 80)}" is not a broker position (expected ${expected})`);
+  }
+}
+
+/** A retained window the backend cannot set up as asked (e.g. it overlaps another one). */
+export class RetainConflictError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = 'RetainConflictError';
+  }
+}
+
+/** Subscription options that cannot be combined. */
+export class InvalidSubscribeOptionsError extends BadUserInputError {}
 
 /** A subject or pattern that breaks the token rules. */
 export class InvalidSubjectError extends Error {

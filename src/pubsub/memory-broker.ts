@@ -2,6 +2,7 @@ import type {
   Broker,
   BrokerHealth,
   BrokerMessage,
+  BrokerStats,
   PublishOptions,
   PublishReceipt,
   Reply,
@@ -13,17 +14,23 @@ import type {
   SubscribeOptions,
   Subscription,
 } from './broker.ts';
-import { BrokerUnavailableError, NoRespondersError, RemoteError, RequestTimeoutError } from './errors.ts';
-import { assertPattern, assertSubject, SubjectTrie, subjectMatches } from './subject-pattern.ts';
-import { createSubscriptionQueue, type SubscriptionQueue } from './subscription-queue.ts';
-
-/** One queue group on one pattern: each message goes to the next member in turn. */
-interface QueueGroup {
-  readonly members: SubscriptionQueue[];
-  next: number;
-}
-
-type Target = SubscriptionQueue | QueueGroup;
+import {
+  BrokerUnavailableError,
+  NoRespondersError,
+  NotRetainedError,
+  RemoteError,
+  RequestTimeoutError,
+} from './errors.ts';
+import { assertRetainOptions } from './retain-options.ts';
+import { parseSequencePosition, rejectQueueWithFrom } from './sequence-position.ts';
+import { type FeedSink, SharedSubscriptions } from './shared-subscriptions.ts';
+import {
+  assertPattern,
+  assertSubject,
+  patternCovers,
+  SubjectTrie,
+  subjectMatches,
+} from './subject-pattern.ts';
 
 interface RetainedWindow {
   readonly pattern: string;
@@ -40,11 +47,10 @@ interface RegisteredResponder {
  * each subscriber's bounded queue, which is what makes the replay/live seam of `from` exact.
  */
 export function createMemoryBroker(): Broker {
-  const targets = new SubjectTrie<Target>();
-  const queueGroups = new Map<string, QueueGroup>();
+  const sinks = new SubjectTrie<FeedSink>();
   const windows: RetainedWindow[] = [];
   const responders = new SubjectTrie<RegisteredResponder>();
-  const openQueues = new Set<SubscriptionQueue>();
+  const stops = new Set<() => Promise<void>>();
   let sequence = 0;
   let closed = false;
 
@@ -53,17 +59,15 @@ export function createMemoryBroker(): Broker {
   };
 
   const deliver = (message: BrokerMessage) => {
-    for (const target of targets.match(message.subject)) {
-      if ('members' in target) {
-        if (target.members.length === 0) continue;
-        const member = target.members[target.next % target.members.length] as SubscriptionQueue;
-        target.next = (target.next + 1) % target.members.length;
-        member.push(message);
-      } else {
-        target.push(message);
-      }
-    }
+    for (const sink of sinks.match(message.subject)) sink.deliver(message);
   };
+
+  // Registering a sink is synchronous, so the subscription is live the moment it is made.
+  const register = (pattern: string, sink: FeedSink) => {
+    sinks.add(pattern, sink);
+    return { ready: Promise.resolve(), close: () => sinks.remove(pattern, sink) };
+  };
+  const shared = new SharedSubscriptions((pattern, _queue, sink) => register(pattern, sink));
 
   const retainMessage = (message: BrokerMessage) => {
     for (const window of windows) {
@@ -75,13 +79,13 @@ export function createMemoryBroker(): Broker {
 
   const replayFrom = (pattern: string, from: NonNullable<SubscribeOptions['from']>): BrokerMessage[] => {
     const now = Date.now();
+    const after = 'after' in from ? parseSequencePosition(from.after) : 0;
     const seen = new Map<string, BrokerMessage>();
     for (const window of windows) {
       trimWindow(window, now);
       for (const message of window.messages) {
         if (!subjectMatches(pattern, message.subject)) continue;
-        const isAfter =
-          'after' in from ? Number(message.position) > Number(from.after) : message.timestamp >= from.time;
+        const isAfter = 'after' in from ? Number(message.position) > after : message.timestamp >= from.time;
         if (isAfter) seen.set(message.position as string, message);
       }
     }
@@ -111,39 +115,18 @@ export function createMemoryBroker(): Broker {
     subscribe(pattern: string, options?: SubscribeOptions): Subscription {
       ensureOpen();
       assertPattern(pattern);
-      const queueName = options?.queue;
-      const queue = createSubscriptionQueue(pattern, () => {
-        openQueues.delete(queue);
-        if (queueName === undefined) {
-          targets.remove(pattern, queue);
-          return;
-        }
-        const key = `${queueName}\u0000${pattern}`;
-        const group = queueGroups.get(key);
-        if (!group) return;
-        group.members.splice(group.members.indexOf(queue), 1);
-        if (group.members.length === 0) {
-          queueGroups.delete(key);
-          targets.remove(pattern, group);
-        }
+      const from = options?.from;
+      if (from === undefined) return shared.subscribe(pattern, options?.queue);
+      rejectQueueWithFrom(options);
+      const replay = replayFrom(pattern, from);
+      // Replay, then register, in one synchronous step: no publish can fall between them (no
+      // gap) and none is seen twice (no duplicate).
+      return shared.subscribeAlone(pattern, (sink) => {
+        if (!windows.some((window) => patternCovers(window.pattern, pattern)))
+          throw new NotRetainedError(pattern);
+        for (const message of replay) sink.deliver(message);
+        return register(pattern, sink);
       });
-      openQueues.add(queue);
-      // Replay first, then register: both happen in this one synchronous step, so no publish
-      // can fall between them (no gap) and none is seen twice (no duplicate).
-      if (options?.from) for (const message of replayFrom(pattern, options.from)) queue.push(message);
-      if (queueName === undefined) {
-        targets.add(pattern, queue);
-      } else {
-        const key = `${queueName}\u0000${pattern}`;
-        let group = queueGroups.get(key);
-        if (!group) {
-          group = { members: [], next: 0 };
-          queueGroups.set(key, group);
-          targets.add(pattern, group);
-        }
-        group.members.push(queue);
-      }
-      return queue.subscription;
     },
 
     async request(subject: string, payload: Uint8Array, options: RequestOptions): Promise<BrokerMessage> {
@@ -194,14 +177,18 @@ export function createMemoryBroker(): Broker {
       // changes nothing here: one of them is picked per request.
       const registered: RegisteredResponder = { handler };
       responders.add(subject, registered);
-      return {
-        stop: async () => responders.remove(subject, registered),
+      const stop = async () => {
+        stops.delete(stop);
+        responders.remove(subject, registered);
       };
+      stops.add(stop);
+      return { stop };
     },
 
     async retain(pattern: string, options: RetainOptions): Promise<void> {
       ensureOpen();
       assertPattern(pattern);
+      assertRetainOptions(options);
       const existing = windows.find((window) => window.pattern === pattern);
       if (existing) {
         windows.splice(windows.indexOf(existing), 1, { ...existing, options });
@@ -214,9 +201,18 @@ export function createMemoryBroker(): Broker {
       return closed ? { status: 'closed' } : { status: 'connected' };
     },
 
+    stats(): BrokerStats {
+      return {
+        subscriptions: shared.subscriptionCount,
+        brokerSubscriptions: shared.feedCount,
+        responders: stops.size,
+      };
+    },
+
     async close(): Promise<void> {
       closed = true;
-      for (const queue of [...openQueues]) queue.end();
+      shared.closeAll();
+      await Promise.all([...stops].map((stop) => stop()));
       windows.length = 0;
     },
   };

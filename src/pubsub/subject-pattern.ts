@@ -115,3 +115,19 @@ export class SubjectTrie<T> {
     if (any) this.collect(any, tokens, index + 1, found);
   }
 }
+
+/** True when every subject that `inner` matches is matched by `outer` too. */
+export function patternCovers(outer: string, inner: string): boolean {
+  const outerTokens = outer.split('.');
+  const innerTokens = inner.split('.');
+  for (let index = 0; index < innerTokens.length; index++) {
+    const token = outerTokens[index];
+    if (token === '>') return true;
+    if (token === undefined) return false;
+    const innerToken = innerTokens[index] as string;
+    if (innerToken === '>') return false;
+    if (token === '*') continue;
+    if (innerToken === '*' || innerToken !== token) return false;
+  }
+  return outerTokens.length === innerTokens.length;
+}

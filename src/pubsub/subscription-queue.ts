@@ -22,6 +22,8 @@ export interface SubscriptionQueue {
   push(message: BrokerMessage): void;
   /** Ends the iteration, with an error for the consumer when one is given. */
   end(error?: Error): void;
+  /** Settles `subscription.ready` like `setup` settles (the first call wins). */
+  settleReady(setup: Promise<void>): void;
 }
 
 export function createSubscriptionQueue(
@@ -35,11 +37,21 @@ export function createSubscriptionQueue(
   let failWaiting: ((error: Error) => void) | undefined;
   let ended = false;
   let endError: Error | undefined;
+  let resolveReady: () => void = () => undefined;
+  let rejectReady: (error: Error) => void = () => undefined;
+  const ready = new Promise<void>((resolve, reject) => {
+    resolveReady = resolve;
+    rejectReady = reject;
+  });
+  // Nobody has to await `ready`; an unobserved failure must not become an unhandled rejection.
+  ready.catch(() => undefined);
 
   const finish = (error?: Error) => {
     if (ended) return;
     ended = true;
     endError = error;
+    if (error) rejectReady(error);
+    else resolveReady();
     onEnd();
     if (waiting) {
       const resolve = waiting;
@@ -81,6 +93,7 @@ export function createSubscriptionQueue(
 
   const subscription: Subscription = {
     pattern,
+    ready,
     unsubscribe: () => {
       buffered.length = 0;
       bufferedBytes = 0;
@@ -112,5 +125,10 @@ export function createSubscriptionQueue(
       }
     },
     end: finish,
+    settleReady(setup) {
+      setup.then(resolveReady, (error: unknown) =>
+        rejectReady(error instanceof Error ? error : new Error(String(error))),
+      );
+    },
   };
 }

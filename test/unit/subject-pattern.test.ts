@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   assertPattern,
   assertSubject,
+  patternCovers,
   SubjectTrie,
   subjectMatches,
 } from '../../src/pubsub/subject-pattern.ts';
@@ -48,5 +49,27 @@ describe('subject patterns', () => {
 
   it.each(['a.>.b', 'a.b>', '', 'a..*'])('rejects the pattern %j', (pattern) => {
     expect(() => assertPattern(pattern)).toThrow(/invalid subject/);
+  });
+});
+
+describe('patternCovers', () => {
+  it.each([
+    ['a.>', 'a.b', true],
+    ['a.>', 'a.*', true],
+    ['a.>', 'a.b.>', true],
+    ['a.>', 'a', false],
+    ['a.>', 'b.c', false],
+    ['a.*', 'a.b', true],
+    ['a.*', 'a.*', true],
+    ['a.*', 'a.>', false],
+    ['a.*', 'a.b.c', false],
+    ['a.b', 'a.*', false],
+    ['a.b', 'a.b', true],
+    ['>', 'x.y.z', true],
+    ['*.b', 'a.b', true],
+    ['a.*.c', 'a.b.c', true],
+    ['a.*.c', 'a.b', false],
+  ])('%s covers %s: %s', (outer, inner, expected) => {
+    expect(patternCovers(outer, inner)).toBe(expected);
   });
 });

@@ -1,0 +1,383 @@
+import {
+  type ConsumerMessages,
+  DeliverPolicy,
+  jetstream,
+  jetstreamManager,
+} from '@nats-io/jetstream';
+import { type NatsConnection, errors as natsErrors } from '@nats-io/transport-node';
+import type {
+  Broker,
+  BrokerHealth,
+  BrokerMessage,
+  BrokerStats,
+  PublishOptions,
+  PublishReceipt,
+  RequestHandler,
+  RequestOptions,
+  Responder,
+  RespondOptions,
+  ResumeFrom,
+  RetainOptions,
+  SubscribeOptions,
+  Subscription,
+} from './broker.ts';
+import {
+  BrokerUnavailableError,
+  MessageTooLargeError,
+  NoRespondersError,
+  NotRetainedError,
+  RemoteError,
+  RequestTimeoutError,
+} from './errors.ts';
+import { connectNats } from './nats-connection.ts';
+import {
+  fromCoreMessage,
+  fromStreamMessage,
+  SERVICE_ERROR_CODE_HEADER,
+  SERVICE_ERROR_HEADER,
+  toNatsHeaders,
+} from './nats-messages.ts';
+import { NatsRetainedWindows } from './nats-retained-window.ts';
+import { assertRetainOptions } from './retain-options.ts';
+import { parseSequencePosition, rejectQueueWithFrom } from './sequence-position.ts';
+import { type BrokerFeed, type FeedSink, SharedSubscriptions } from './shared-subscriptions.ts';
+import { assertPattern, assertSubject } from './subject-pattern.ts';
+
+export interface NatsBrokerOptions {
+  readonly url: string;
+  /** The connection name the server shows. @default "streamgate" */
+  readonly name?: string;
+  readonly connectTimeoutMs: number;
+  readonly reconnectMaxWaitMs: number;
+  /** @default "file" */
+  readonly retainStorage?: 'file' | 'memory';
+}
+
+/**
+ * The NATS backend. Subjects are NATS subjects 1:1 and payloads the raw bytes (no envelope),
+ * so plain NATS clients interoperate: core NATS carries live traffic and request/reply,
+ * JetStream streams hold the retained windows and give positions (stream sequences).
+ */
+export async function createNatsBroker(options: NatsBrokerOptions): Promise<Broker> {
+  const { nc, health } = await connectNats({
+    url: options.url,
+    name: options.name ?? 'streamgate',
+    connectTimeoutMs: options.connectTimeoutMs,
+    reconnectMaxWaitMs: options.reconnectMaxWaitMs,
+  });
+  const windows = await openRetainedWindows(nc, options.retainStorage ?? 'file');
+  const js = jetstream(nc);
+  const responders = new Set<Responder>();
+  const consumerFeeds = new Set<Promise<void>>();
+  let closed = false;
+
+  /**
+   * Resolves once the server has processed everything published before the call. Publishes of
+   * one tick share one PING/PONG instead of paying a round trip each.
+   */
+  let pendingFlush: Promise<void> | undefined;
+  const flushSoon = (): Promise<void> => {
+    pendingFlush ??= Promise.resolve().then(() => {
+      pendingFlush = undefined;
+      return nc.flush();
+    });
+    return pendingFlush;
+  };
+
+  const ensureOpen = () => {
+    if (closed || nc.isClosed()) throw new BrokerUnavailableError('the NATS broker is closed');
+  };
+
+  // While reconnecting the client would buffer a publish until it is back; callers (HTTP
+  // ingest answering 503, for one) need to know now.
+  const ensureConnected = () => {
+    ensureOpen();
+    const current = health.current;
+    if (current.status === 'reconnecting') {
+      throw new BrokerUnavailableError(`NATS is unreachable (reconnecting, attempt ${current.attempt})`);
+    }
+  };
+
+  const requireWindows = (): NatsRetainedWindows => {
+    if (!windows) throw new BrokerUnavailableError('JetStream is not enabled on this NATS server');
+    return windows;
+  };
+
+  const openCoreFeed = (pattern: string, queue: string | undefined, sink: FeedSink): BrokerFeed => {
+    const subscription = nc.subscribe(pattern, {
+      queue,
+      callback: (error, message) => {
+        if (error)
+          sink.fail(
+            new BrokerUnavailableError(`the NATS subscription of "${pattern}" failed`, { cause: error }),
+          );
+        else sink.deliver(fromCoreMessage(message));
+      },
+    });
+    // The SUB is ahead of any later PUB on this connection; the flush makes it sure server-side.
+    return { ready: nc.flush(), close: () => subscription.unsubscribe() };
+  };
+
+  /**
+   * A feed from an ordered JetStream consumer: it starts at a sequence or a time, and after
+   * the replay simply goes on with new messages, so there is no seam to stitch (no gap, no
+   * duplicate). The client recreates it after a reconnect from the last sequence it saw.
+   */
+  const openStreamFeed = (
+    pattern: string,
+    start: (stream: string) => Promise<{ opt_start_seq: number } | { opt_start_time: string }>,
+    sink: FeedSink,
+    notBefore: Date | undefined,
+  ): BrokerFeed => {
+    let stop = false;
+    let messages: ConsumerMessages | undefined;
+    let deleteConsumer: (() => Promise<boolean>) | undefined;
+    const release = async () => {
+      await messages?.close();
+      await deleteConsumer?.().catch(() => false);
+    };
+    const ready = (async () => {
+      const stream = await requireWindows().find(pattern);
+      if (stream === undefined) throw new NotRetainedError(pattern);
+      const consumer = await js.consumers.get(stream, {
+        filter_subjects: pattern,
+        deliver_policy: DeliverPolicy.StartSequence,
+        ...(await start(stream)),
+      });
+      deleteConsumer = () => consumer.delete();
+      messages = await consumer.consume();
+      if (stop) await release();
+    })();
+    const pump = ready.then(async () => {
+      if (!messages) return;
+      for await (const message of messages) {
+        const converted = fromStreamMessage(message);
+        // A consumer recreated before its first message restarts at the stream's start.
+        if (notBefore && converted.timestamp < notBefore) continue;
+        sink.deliver(converted);
+      }
+    });
+    const tracked = pump.then(
+      () => undefined,
+      (error: unknown) => {
+        if (!stop)
+          sink.fail(
+            new BrokerUnavailableError(`the JetStream consumer of "${pattern}" failed`, { cause: error }),
+          );
+      },
+    );
+    consumerFeeds.add(tracked);
+    void tracked.finally(() => consumerFeeds.delete(tracked));
+    return {
+      ready,
+      close: () => {
+        stop = true;
+        void release().catch(() => undefined);
+      },
+    };
+  };
+
+  const liveFromNow = async (stream: string) => {
+    const info = await requireWindows().streamInfo(stream);
+    return { opt_start_seq: info.state.last_seq + 1 };
+  };
+
+  // Patterns with a retained window get positions on live messages too, so a subscriber can
+  // resume from the last one it saw; queue groups stay on core NATS.
+  const shared = new SharedSubscriptions((pattern, queue, sink) =>
+    queue === undefined && windows?.covering(pattern) !== undefined
+      ? openStreamFeed(pattern, liveFromNow, sink, undefined)
+      : openCoreFeed(pattern, queue, sink),
+  );
+
+  const startOf = (from: ResumeFrom) => {
+    if ('after' in from) {
+      const after = parseSequencePosition(from.after);
+      return async () => ({ opt_start_seq: after + 1 });
+    }
+    const time = from.time.toISOString();
+    return async () => ({ opt_start_time: time });
+  };
+
+  return {
+    kind: 'nats',
+
+    async publish(
+      subject: string,
+      payload: Uint8Array,
+      publishOptions?: PublishOptions,
+    ): Promise<PublishReceipt> {
+      ensureConnected();
+      assertSubject(subject);
+      const headers = toNatsHeaders(publishOptions?.headers);
+      const stream = windows?.covering(subject);
+      try {
+        if (stream !== undefined) {
+          try {
+            const ack = await js.publish(subject, payload, { headers });
+            return { position: String(ack.seq) };
+          } catch (error) {
+            // The stream was deleted behind our back: the subject is no longer retained.
+            if (!isNoResponders(error)) throw error;
+            windows?.forget(stream);
+          }
+        }
+        nc.publish(subject, payload, { headers });
+        await flushSoon();
+        return { position: undefined };
+      } catch (error) {
+        throw publishError(subject, payload, nc, error);
+      }
+    },
+
+    subscribe(pattern: string, subscribeOptions?: SubscribeOptions): Subscription {
+      ensureOpen();
+      assertPattern(pattern);
+      const from = subscribeOptions?.from;
+      if (from === undefined) return shared.subscribe(pattern, subscribeOptions?.queue);
+      rejectQueueWithFrom(subscribeOptions);
+      const start = startOf(from);
+      const notBefore = 'time' in from ? from.time : undefined;
+      return shared.subscribeAlone(pattern, (sink) => openStreamFeed(pattern, start, sink, notBefore));
+    },
+
+    async request(
+      subject: string,
+      payload: Uint8Array,
+      requestOptions: RequestOptions,
+    ): Promise<BrokerMessage> {
+      ensureConnected();
+      assertSubject(subject);
+      try {
+        const reply = await nc.request(subject, payload, {
+          timeout: requestOptions.timeoutMs,
+          headers: toNatsHeaders(requestOptions.headers),
+        });
+        const remoteError = reply.headers?.get(SERVICE_ERROR_HEADER);
+        if (remoteError) throw new RemoteError(remoteError);
+        return { ...fromCoreMessage(reply), subject };
+      } catch (error) {
+        if (error instanceof RemoteError) throw error;
+        if (error instanceof natsErrors.TimeoutError)
+          throw new RequestTimeoutError(subject, requestOptions.timeoutMs);
+        if (isNoResponders(error)) throw new NoRespondersError(subject);
+        throw publishError(subject, payload, nc, error);
+      }
+    },
+
+    async respond(
+      subject: string,
+      handler: RequestHandler,
+      respondOptions?: RespondOptions,
+    ): Promise<Responder> {
+      ensureOpen();
+      assertPattern(subject);
+      const subscription = nc.subscribe(subject, {
+        queue: respondOptions?.queue,
+        callback: (error, message) => {
+          if (error || !message.reply) return;
+          void answer(handler, fromCoreMessage(message)).then((reply) => {
+            // The requester may be gone, or the connection closed meanwhile: nothing to tell.
+            try {
+              message.respond(reply.payload, { headers: toNatsHeaders(reply.headers) });
+            } catch {}
+          });
+        },
+      });
+      await nc.flush();
+      const responder: Responder = {
+        stop: async () => {
+          responders.delete(responder);
+          if (!subscription.isClosed()) subscription.unsubscribe();
+        },
+      };
+      responders.add(responder);
+      return responder;
+    },
+
+    async retain(pattern: string, retainOptions: RetainOptions): Promise<void> {
+      ensureOpen();
+      assertPattern(pattern);
+      assertRetainOptions(retainOptions);
+      await requireWindows().retain(pattern, retainOptions);
+    },
+
+    health(): BrokerHealth {
+      return closed ? { status: 'closed' } : health.current;
+    },
+
+    stats(): BrokerStats {
+      return {
+        subscriptions: shared.subscriptionCount,
+        brokerSubscriptions: shared.feedCount,
+        responders: responders.size,
+      };
+    },
+
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      shared.closeAll();
+      await Promise.all([...responders].map((responder) => responder.stop()));
+      // Let the consumers be deleted at the server before the connection goes.
+      await Promise.race([
+        Promise.allSettled([...consumerFeeds]),
+        new Promise((resolve) => setTimeout(resolve, 1_000).unref()),
+      ]);
+      if (!nc.isClosed()) await nc.close();
+    },
+  };
+}
+
+async function openRetainedWindows(
+  nc: NatsConnection,
+  storage: 'file' | 'memory',
+): Promise<NatsRetainedWindows | undefined> {
+  try {
+    const windows = new NatsRetainedWindows(await jetstreamManager(nc), storage);
+    await windows.refresh();
+    return windows;
+  } catch {
+    // A NATS without JetStream still serves everything but retained windows.
+    return undefined;
+  }
+}
+
+async function answer(handler: RequestHandler, request: BrokerMessage) {
+  try {
+    return await handler(request);
+  } catch (error) {
+    return {
+      payload: new Uint8Array(0),
+      headers: {
+        [SERVICE_ERROR_HEADER]: (error instanceof Error ? error.message : String(error)).replace(
+          /[\r\n]+/g,
+          ' ',
+        ),
+        [SERVICE_ERROR_CODE_HEADER]: '500',
+      },
+    };
+  }
+}
+
+function isNoResponders(error: unknown): boolean {
+  return (
+    error instanceof natsErrors.NoRespondersError ||
+    (error instanceof natsErrors.RequestError && error.isNoResponders())
+  );
+}
+
+function publishError(subject: string, payload: Uint8Array, nc: NatsConnection, error: unknown): Error {
+  if (error instanceof Error && /max_payload|maximum payload/i.test(error.message)) {
+    return new MessageTooLargeError(subject, payload.byteLength, nc.info?.max_payload);
+  }
+  if (error instanceof natsErrors.TimeoutError) {
+    return new BrokerUnavailableError(`NATS did not confirm the message on "${subject}" in time`, {
+      cause: error,
+    });
+  }
+  return new BrokerUnavailableError(
+    `NATS could not take the message on "${subject}": ${error instanceof Error ? error.message : String(error)}`,
+    { cause: error },
+  );
+}

@@ -1,0 +1,88 @@
+import { connect, type NatsConnection } from '@nats-io/transport-node';
+import { ConnectionHealth, reconnectDelayMs } from './connection-health.ts';
+import { BrokerUnavailableError } from './errors.ts';
+
+export interface NatsConnectionOptions {
+  readonly url: string;
+  /** Shown by the server in its connection list. */
+  readonly name: string;
+  readonly connectTimeoutMs: number;
+  readonly reconnectMaxWaitMs: number;
+}
+
+/** A NATS connection that reconnects forever, and its health as a BrokerHealth. */
+export interface TrackedNatsConnection {
+  readonly nc: NatsConnection;
+  readonly health: ConnectionHealth;
+}
+
+/**
+ * Connects to NATS, retrying until `connectTimeoutMs`; afterwards the client reconnects forever
+ * with a doubling delay, resubscribing its core subscriptions by itself.
+ */
+export async function connectNats(options: NatsConnectionOptions): Promise<TrackedNatsConnection> {
+  const health = new ConnectionHealth();
+  const deadline = Date.now() + options.connectTimeoutMs;
+  let nc: NatsConnection | undefined;
+  for (let attempt = 1; nc === undefined; attempt++) {
+    try {
+      nc = await connect({
+        servers: options.url,
+        name: options.name,
+        maxReconnectAttempts: -1,
+        reconnect: true,
+        // The client asks before each dial; the attempt count comes from its status events.
+        reconnectDelayHandler: () => reconnectDelayMs(health.attempt, options.reconnectMaxWaitMs),
+        timeout: Math.max(1_000, Math.min(5_000, deadline - Date.now())),
+      });
+    } catch (error) {
+      if (Date.now() + reconnectDelayMs(attempt, options.reconnectMaxWaitMs) > deadline) {
+        throw new BrokerUnavailableError(
+          `cannot reach NATS at ${redact(options.url)} within ${options.connectTimeoutMs} ms: ${(error as Error).message}`,
+          { cause: error },
+        );
+      }
+      await new Promise((resolve) =>
+        setTimeout(resolve, reconnectDelayMs(attempt, options.reconnectMaxWaitMs)),
+      );
+    }
+  }
+  void followStatus(nc, health);
+  nc.closed().then(
+    (error) => health.closed(error ?? undefined),
+    (error: unknown) => health.closed(error),
+  );
+  return { nc, health };
+}
+
+async function followStatus(nc: NatsConnection, health: ConnectionHealth): Promise<void> {
+  for await (const status of nc.status()) {
+    switch (status.type) {
+      case 'disconnect':
+        health.lost(new Error(`disconnected from ${status.server}`));
+        break;
+      case 'reconnecting':
+        health.attempting();
+        break;
+      case 'reconnect':
+        health.connected();
+        break;
+      case 'error':
+        health.failed(status.error);
+        break;
+      default:
+        break;
+    }
+  }
+}
+
+/** The URL without its password, for messages. */
+export function redact(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password) parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return url;
+  }
+}

@@ -1,0 +1,124 @@
+/**
+ * The backends the pub/sub suites run over, each against its real server from the harness.
+ * A backend connects brokers to the shared server; tests stay apart by using subjects of their
+ * own (`uniqueSubject()`), never by restarting anything.
+ */
+import { randomBytes } from 'node:crypto';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { inject } from 'vitest';
+import type { Broker, BrokerMessage, Subscription } from '../../src/pubsub/broker.ts';
+import { createMemoryBroker } from '../../src/pubsub/memory-broker.ts';
+import { createNatsBroker } from '../../src/pubsub/nats-broker.ts';
+import { AsyncQueue } from '../helpers/async-queue.ts';
+import { serviceUrl } from '../setup/services.ts';
+
+export interface BackendUnderTest {
+  readonly kind: Broker['kind'];
+  /** A new broker connection; `name` labels it at the server where the backend can. */
+  connect(name?: string): Promise<Broker>;
+  /**
+   * Another connection to the same broker as `first`. The memory broker is one process, so
+   * its "second connection" is the same broker.
+   */
+  connectPeer(first: Broker, name?: string): Promise<Broker>;
+  /** True where a request with nobody listening fails at once (NATS 503, Redis PUBLISH → 0). */
+  readonly detectsNoResponders: boolean;
+  /** What the server itself reports about a named connection, where it can tell. */
+  readonly server?: ServerObserver;
+}
+
+export interface ServerObserver {
+  /** Open connections with this name. */
+  connections(name: string): Promise<number>;
+  /** Subscriptions the server holds for the connection with this name. */
+  subscriptions(name: string): Promise<readonly string[]>;
+}
+
+export const memoryBackend: BackendUnderTest = {
+  kind: 'memory',
+  connect: async () => createMemoryBroker(),
+  connectPeer: async (first) => first,
+  detectsNoResponders: true,
+};
+
+/** Connections made by tests get short reconnect waits so fault tests finish quickly. */
+export function natsBackend(url = (): string => serviceUrl('nats')): BackendUnderTest {
+  const connect = (name?: string) =>
+    createNatsBroker({
+      url: url(),
+      name: name ?? uniqueName('nats'),
+      connectTimeoutMs: 5_000,
+      reconnectMaxWaitMs: 500,
+    });
+  return {
+    kind: 'nats',
+    connect,
+    connectPeer: (_first, name) => connect(name),
+    detectsNoResponders: true,
+    server: natsMonitor(),
+  };
+}
+
+interface Connz {
+  readonly connections?: ReadonlyArray<{ readonly name?: string; readonly subscriptions_list?: string[] }>;
+}
+
+/** Reads the shared NATS server's HTTP monitor (its port is in the service dir). */
+function natsMonitor(): ServerObserver {
+  const connz = async (name: string) => {
+    const dir = inject('serviceDirs').nats;
+    if (dir === undefined) throw new Error('the NATS test server was not started');
+    const port = (await readFile(join(dir, 'monitor_port'), 'utf8')).trim();
+    const response = await fetch(`http://127.0.0.1:${port}/connz?subs=1&limit=1024`);
+    const body = (await response.json()) as Connz;
+    return (body.connections ?? []).filter((connection) => connection.name === name);
+  };
+  return {
+    connections: async (name) => (await connz(name)).length,
+    // Reply inboxes (request/reply, JetStream API) are the client's own plumbing.
+    subscriptions: async (name) =>
+      (await connz(name))
+        .flatMap((connection) => connection.subscriptions_list ?? [])
+        .filter((subject) => !subject.startsWith('_INBOX.')),
+  };
+}
+
+/** A subject prefix no other test uses: `t<hex>`. */
+export function uniqueSubject(): string {
+  return `t${randomBytes(6).toString('hex')}`;
+}
+
+export function uniqueName(prefix: string): string {
+  return `${prefix}-${randomBytes(4).toString('hex')}`;
+}
+
+/** Iterates a subscription in the background into a queue the test can wait on. */
+export interface Collected {
+  readonly messages: AsyncQueue<BrokerMessage>;
+  /** Resolves when the iteration ended (with the error, if it failed). */
+  readonly ended: Promise<Error | undefined>;
+}
+
+export function collect(subscription: Subscription): Collected {
+  const messages = new AsyncQueue<BrokerMessage>();
+  const ended = (async () => {
+    try {
+      for await (const message of subscription) messages.push(message);
+      return undefined;
+    } catch (error) {
+      return error as Error;
+    }
+  })();
+  return { messages, ended };
+}
+
+/** A subscription, collected, once the broker has it. */
+export async function subscribed(subscription: Subscription): Promise<Collected> {
+  const collected = collect(subscription);
+  await subscription.ready;
+  return collected;
+}
+
+export const text = (value: string): Uint8Array => new TextEncoder().encode(value);
+export const textOf = (message: BrokerMessage): string => new TextDecoder().decode(message.payload);

@@ -1,0 +1,130 @@
+/**
+ * Broker server restarts during live subscriptions, on private servers (the shared ones serve
+ * other test files): delivery resumes, health() goes through `reconnecting`, and a subscriber
+ * resuming from its last position over a retained window misses nothing.
+ */
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Broker, BrokerHealth } from '../../src/pubsub/broker.ts';
+import { BrokerUnavailableError } from '../../src/pubsub/errors.ts';
+import { waitUntil } from '../helpers/async-queue.ts';
+import { type PrivateService, type ServiceName, startService } from '../setup/services.ts';
+import {
+  type BackendUnderTest,
+  natsBackend,
+  subscribed,
+  text,
+  textOf,
+  uniqueSubject,
+} from './broker-backends.ts';
+
+interface FaultCase {
+  readonly service: ServiceName;
+  readonly backend: (url: () => string) => BackendUnderTest;
+}
+
+const cases: FaultCase[] = [{ service: 'nats', backend: natsBackend }];
+
+describe.each(cases)('Broker faults: $service restarts', ({ service, backend: backendFor }) => {
+  let server: PrivateService;
+  let backend: BackendUnderTest;
+  const opened: Broker[] = [];
+  const connect = async () => {
+    const broker = await backend.connect();
+    opened.push(broker);
+    return broker;
+  };
+
+  beforeAll(async () => {
+    server = await startService(service);
+    backend = backendFor(() => server.url);
+  });
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((broker) => broker.close()));
+  });
+  afterAll(() => server?.stop());
+
+  it('resumes live and retained subscriptions after a restart, reporting reconnecting meanwhile', async () => {
+    const subscriber = await connect();
+    const publisher = await connect();
+    const root = uniqueSubject();
+    await subscriber.retain(`${root}.kept.>`, { maxAgeMs: 120_000 });
+    const live = await subscribed(subscriber.subscribe(`${root}.live`));
+    const kept = await subscribed(subscriber.subscribe(`${root}.kept.>`));
+
+    await publisher.publish(`${root}.live`, text('live-1'));
+    await publisher.publish(`${root}.kept.a`, text('kept-1'));
+    expect(textOf(await live.messages.next())).toBe('live-1');
+    const lastKept = await kept.messages.next();
+    expect(textOf(lastKept)).toBe('kept-1');
+
+    const seen: BrokerHealth[] = [];
+    await server.down();
+    await waitUntil(
+      () => {
+        const health = subscriber.health();
+        seen.push(health);
+        return health.status === 'reconnecting' && health.attempt >= 2;
+      },
+      15_000,
+      'health to show reconnect attempts',
+    );
+    await expect(publisher.publish(`${root}.live`, text('lost'))).rejects.toBeInstanceOf(
+      BrokerUnavailableError,
+    );
+    await server.up();
+    await waitUntil(
+      () => subscriber.health().status === 'connected' && publisher.health().status === 'connected',
+      20_000,
+      'both brokers to reconnect',
+    );
+    expect(seen.some((health) => health.status === 'reconnecting')).toBe(true);
+
+    // Published after the restart, while the resuming reader is not subscribed yet.
+    for (const value of ['kept-2', 'kept-3']) await publisher.publish(`${root}.kept.a`, text(value));
+    await waitUntil(
+      async () => {
+        await publisher.publish(`${root}.live`, text('probe'));
+        return live.messages.pending.length > 0;
+      },
+      20_000,
+      'live delivery to resume',
+    );
+    expect(textOf(await live.messages.next())).toBe('probe');
+
+    const resumed = await subscribed(
+      subscriber.subscribe(`${root}.kept.>`, { from: { after: lastKept.position as string } }),
+    );
+    await publisher.publish(`${root}.kept.b`, text('kept-4'));
+    expect((await resumed.messages.take(3, 10_000)).map(textOf)).toEqual(['kept-2', 'kept-3', 'kept-4']);
+    // The retained subscription that lived through the restart missed nothing either.
+    expect((await kept.messages.take(3, 20_000)).map(textOf)).toEqual(['kept-2', 'kept-3', 'kept-4']);
+  });
+
+  it('keeps answering requests after a restart', async () => {
+    const responderSide = await connect();
+    const requester = await connect();
+    const subject = uniqueSubject();
+    await responderSide.respond(subject, (request) => ({ payload: text(`re:${textOf(request)}`) }));
+    expect(textOf(await requester.request(subject, text('a'), { timeoutMs: 5_000 }))).toBe('re:a');
+
+    await server.restart();
+    await waitUntil(
+      () => responderSide.health().status === 'connected' && requester.health().status === 'connected',
+      20_000,
+      'both brokers to reconnect',
+    );
+    let answer: string | undefined;
+    await waitUntil(
+      async () => {
+        answer = await requester
+          .request(subject, text('b'), { timeoutMs: 1_000 })
+          .then(textOf)
+          .catch(() => undefined);
+        return answer !== undefined;
+      },
+      20_000,
+      'the responder to answer again',
+    );
+    expect(answer).toBe('re:b');
+  });
+});
