@@ -21,6 +21,7 @@ import { createContextFactory, type InitialContext } from './graphql-context.ts'
 import { createGraphqlWsServer } from './graphql-ws.ts';
 import { healthRoute } from './health-route.ts';
 import { type HttpRoute, useHttpRoutes } from './http-routes.ts';
+import { createIsmStreamRoutes } from './legacy-ism/stream-socket.ts';
 import { useHttpMetrics } from './ops/http-metrics-plugin.ts';
 import { metricsRoute } from './ops/metrics-route.ts';
 import { statsRoute } from './ops/stats-route.ts';
@@ -52,6 +53,12 @@ export interface AppDependencies {
   readonly db?: Database;
   readonly broker?: Broker;
 }
+
+/**
+ * What one legacy /ws/stream socket may have waiting unsent before it is closed as a slow
+ * consumer. To be replaced by MAX_CLIENT_BUFFER from auth/limits when that lands.
+ */
+const LEGACY_STREAM_BUFFER_BYTES = 1024 * 1024;
 
 /** Wires a streamgate from its config; `main.ts` only listens and drains. */
 export async function buildApp(config: Config, dependencies: AppDependencies = {}): Promise<App> {
@@ -141,7 +148,15 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     transportStats.connectionOpened(TRANSPORTS.GRAPHQL_WS);
     socket.once('close', () => transportStats.connectionClosed(TRANSPORTS.GRAPHQL_WS));
   });
-  routeUpgrades(httpServer, [{ path: '/graphql', server: graphqlWs.server }]);
+  const ismStreams = createIsmStreamRoutes({
+    yoga,
+    log,
+    stats: transportStats,
+    pingIntervalMs: config.ism.streamPingIntervalMs,
+    maxBufferedBytes: LEGACY_STREAM_BUFFER_BYTES,
+    maxPayloadBytes: config.http.maxPayloadBytes,
+  });
+  routeUpgrades(httpServer, [{ path: '/graphql', server: graphqlWs.server }, ...ismStreams.routes]);
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -157,6 +172,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     // Let the `complete` messages of the ended subscriptions reach the sockets before closing.
     await new Promise((resolve) => setImmediate(resolve));
     await graphqlWs.dispose();
+    await ismStreams.dispose();
     httpServer.closeIdleConnections();
     const forced = setTimeout(
       () => httpServer.closeAllConnections(),

@@ -1,0 +1,194 @@
+import type { IncomingMessage } from 'node:http';
+import { type DocumentNode, type ExecutionResult, parse } from 'graphql';
+import type { YogaServerInstance } from 'graphql-yoga';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { AppError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import type { GraphQLContext } from '../../schema/context.ts';
+import type { RouteParams } from '../http-routes.ts';
+import type { LegacyTransportContext } from '../ops/subscription-metrics-plugin.ts';
+import { TRANSPORTS, type TransportStats } from '../ops/transport-stats.ts';
+import type { UpgradeRoute } from '../upgrade-router.ts';
+import {
+  closeCodeFor,
+  closeReason,
+  STATE_STREAM_DOCUMENT,
+  STREAM_CLOSE_CODES,
+  type StreamPath,
+} from './stream-protocol.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: yoga's server context type is irrelevant here
+type Yoga = YogaServerInstance<any, GraphQLContext>;
+
+export interface IsmStreamOptions {
+  readonly yoga: Yoga;
+  readonly log: Logger;
+  readonly stats: TransportStats;
+  /** A ping every interval; a client that has not answered the previous one is dropped. */
+  readonly pingIntervalMs: number;
+  /** What may wait unsent on one socket before it is closed as a slow consumer. */
+  readonly maxBufferedBytes: number;
+  /** Largest frame a client may send (they have nothing to say; this bounds what they try). */
+  readonly maxPayloadBytes: number;
+}
+
+const DOCUMENT: DocumentNode = parse(STATE_STREAM_DOCUMENT);
+
+/**
+ * `/ws/stream/{state}` and `/ws/stream/{state}/{session}` (legacy.md A). Each socket is a
+ * translator onto the `stateStream` GraphQL subscription, run through yoga's envelop like every
+ * other transport (DESIGN.md decision 1): the socket gets each event's `raw` frame, unchanged.
+ * Every socket on a subject subscribes through the same Broker, which shares one upstream
+ * subscription per subject among them.
+ */
+export function createIsmStreamRoutes(options: IsmStreamOptions): {
+  readonly routes: UpgradeRoute[];
+  /** Closes every socket with 1001 (shutdown). */
+  dispose(): Promise<void>;
+} {
+  const server = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes });
+  server.on('connection', (socket: WebSocket, request: IncomingMessage, params: RouteParams) => {
+    const path: StreamPath = { state: params.state ?? '', session: params.session ?? null };
+    useLegacyStreamSocket(socket, request, path, options);
+  });
+  return {
+    routes: [
+      { path: '/ws/stream/:state', server },
+      { path: '/ws/stream/:state/:session', server },
+    ],
+    async dispose() {
+      for (const client of server.clients)
+        client.close(STREAM_CLOSE_CODES.GOING_AWAY, 'server shutting down');
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/** Runs one /ws/stream socket until either side ends it. */
+export function useLegacyStreamSocket(
+  socket: WebSocket,
+  incoming: IncomingMessage,
+  path: StreamPath,
+  options: IsmStreamOptions,
+): void {
+  const { stats } = options;
+  const log = options.log.child({ route: 'ws/stream', state: path.state, session: path.session });
+  stats.connectionOpened(TRANSPORTS.LEGACY_WS);
+  let events: AsyncIterator<ExecutionResult> | undefined;
+  let closed = false;
+
+  const close = (code: number, reason: string) => {
+    if (closed) return;
+    closed = true;
+    socket.close(code, closeReason(reason));
+  };
+
+  // Liveness: a ping per interval; no pong since the last one means the client is gone.
+  let alive = true;
+  socket.on('pong', () => {
+    alive = true;
+  });
+  const pinger = setInterval(() => {
+    if (!alive) {
+      log.debug('no pong: closing');
+      closed = true;
+      socket.terminate();
+      return;
+    }
+    alive = false;
+    socket.ping();
+  }, options.pingIntervalMs);
+
+  socket.on('message', () => stats.messageReceived(TRANSPORTS.LEGACY_WS));
+  socket.on('error', (error) => log.debug({ err: error }, 'socket error'));
+  socket.once('close', () => {
+    closed = true;
+    clearInterval(pinger);
+    stats.connectionClosed(TRANSPORTS.LEGACY_WS);
+    void events?.return?.();
+  });
+
+  const run = async () => {
+    const result = await subscribe(options.yoga, incoming, path);
+    if (!isAsyncIterable(result)) {
+      const error = result.errors?.[0];
+      close(closeCodeFor(error?.extensions?.code), error?.message ?? 'the stream could not start');
+      return;
+    }
+    events = result[Symbol.asyncIterator]();
+    if (closed) {
+      await events.return?.();
+      return;
+    }
+    for (;;) {
+      const next = await events.next();
+      if (next.done) break;
+      const error = next.value.errors?.[0];
+      if (error) {
+        close(closeCodeFor(error.extensions?.code), error.message);
+        await events.return?.();
+        return;
+      }
+      const raw = (next.value.data as { stateStream?: { raw?: unknown } } | null | undefined)?.stateStream
+        ?.raw;
+      if (typeof raw !== 'string' || closed) continue;
+      socket.send(raw);
+      if (socket.bufferedAmount > options.maxBufferedBytes) {
+        log.warn({ buffered: socket.bufferedAmount }, 'slow consumer: closing');
+        close(
+          STREAM_CLOSE_CODES.SLOW_CONSUMER,
+          `client too slow: more than ${options.maxBufferedBytes} bytes waiting to be sent`,
+        );
+        await events.return?.();
+        return;
+      }
+    }
+    close(STREAM_CLOSE_CODES.GOING_AWAY, 'the stream ended');
+  };
+
+  run().catch((error: unknown) => {
+    const code = error instanceof AppError ? closeCodeFor(error.code) : STREAM_CLOSE_CODES.INTERNAL;
+    if (code === STREAM_CLOSE_CODES.INTERNAL) log.error({ err: error }, 'stream failed');
+    close(code, error instanceof AppError ? error.message : 'internal error');
+  });
+}
+
+/** Runs Subscription.stateStream for the socket's path, with the socket's request as context. */
+async function subscribe(
+  yoga: Yoga,
+  incoming: IncomingMessage,
+  path: StreamPath,
+): Promise<ExecutionResult | AsyncIterable<ExecutionResult>> {
+  const initial: LegacyTransportContext & { request: Request } = {
+    request: toFetchRequest(incoming),
+    legacyTransport: TRANSPORTS.LEGACY_WS,
+  };
+  const enveloped = yoga.getEnveloped(initial);
+  const contextValue = await enveloped.contextFactory();
+  return (await enveloped.subscribe({
+    schema: enveloped.schema,
+    document: DOCUMENT,
+    variableValues: { stateId: path.state, sessionId: path.session },
+    contextValue,
+  })) as ExecutionResult | AsyncIterable<ExecutionResult>;
+}
+
+/**
+ * The upgrade request as a Fetch Request, for the context factory. Old clients send their token
+ * as `?token=`; it becomes the Authorization header, so auth reads it as for any request.
+ */
+function toFetchRequest(incoming: IncomingMessage): Request {
+  const url = new URL(incoming.url ?? '/', `http://${incoming.headers.host ?? 'localhost'}`);
+  const headers = new Headers();
+  for (const [name, value] of Object.entries(incoming.headers)) {
+    if (value === undefined) continue;
+    for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
+  }
+  const token = url.searchParams.get('token');
+  if (token && !headers.has('authorization')) headers.set('authorization', `Bearer ${token}`);
+  return new Request(url, { headers });
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<ExecutionResult> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}
