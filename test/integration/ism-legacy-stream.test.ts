@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { AsyncQueue } from '../helpers/async-queue.ts';
+import { AsyncQueue, waitUntil } from '../helpers/async-queue.ts';
 import { connectWs, subscribeWs } from '../helpers/graphql-ws-client.ts';
 import {
   brokerNetwork,
@@ -52,12 +52,14 @@ const STREAM = `subscription($stateId: ID!, $sessionId: ID) {
 }`;
 
 describe.each([
-  // { variant: 'NATS + Postgres', nats: true },
+  { variant: 'NATS + Postgres', nats: true },
   { variant: 'memory broker + PGlite', nats: false },
 ])('legacy /ws/stream routes ($variant)', ({ nats }) => {
   let server: TestApp;
   let network: IsmNetwork;
   let wsBase: string;
+  /** Local broker subscriptions of an app with no client: the sync store's and the like. */
+  let idleSubscriptions: number;
 
   beforeAll(async () => {
     server = nats
@@ -68,6 +70,7 @@ describe.each([
       : await startTestApp({ env: { STREAM_WS_PING_INTERVAL: '200ms' } });
     network = nats ? await natsNetwork(serviceUrl('nats')) : brokerNetwork(server.app.services.broker);
     wsBase = server.url.replace(/^http/, 'ws');
+    idleSubscriptions = server.app.services.broker.stats().subscriptions;
   });
   afterAll(async () => {
     await network.close();
@@ -175,6 +178,27 @@ describe.each([
     } finally {
       alive.socket.close();
     }
+  });
+
+  it('shares one broker subscription per subject among all sockets, dropped when the last leaves', async () => {
+    const broker = server.app.services.broker;
+    const state = `shared${nats ? 'N' : 'M'}`;
+    // Earlier tests' sockets are closed; wait until their subscriptions are gone too.
+    await waitUntil(() => broker.stats().subscriptions === idleSubscriptions, 5_000, 'an idle broker');
+    const before = broker.stats().brokerSubscriptions;
+    const sockets = [1, 2, 3].map(() => openLegacySocket(`${wsBase}/ws/stream/${state}`));
+    await Promise.all(sockets.map((socket) => socket.opened));
+    await primeStreams(
+      sockets.map((socket) => textStream(socket.frames)),
+      (text) => network.publish(`processor.state.${state}`, text),
+    );
+    expect(broker.stats().brokerSubscriptions).toBe(before + 1);
+    for (const socket of sockets) socket.socket.close();
+    await waitUntil(
+      () => broker.stats().brokerSubscriptions === before,
+      5_000,
+      'the shared subscription to be dropped',
+    );
   });
 
   it('closes with 4400 for a state id that is not one subject token', async () => {

@@ -1,8 +1,10 @@
+import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Subscription } from '../../src/pubsub/broker.ts';
-import { AsyncQueue, waitUntil } from '../helpers/async-queue.ts';
-import { connectWs, subscribeWs, type WsSubscription } from '../helpers/graphql-ws-client.ts';
+import { waitUntil } from '../helpers/async-queue.ts';
+import { connectWs, subscribeWs } from '../helpers/graphql-ws-client.ts';
+import { eventStream, type IsmNetwork, natsNetwork, primeStreams } from '../helpers/ism-network.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
+import { serviceUrl } from '../setup/services.ts';
 
 const PUBLISH = `mutation Publish($stateId: ID!, $sessionId: ID, $entries: [JSONObject!]!) {
   publishStateEntries(stateId: $stateId, sessionId: $sessionId, entries: $entries) { accepted position }
@@ -27,47 +29,24 @@ interface EntriesData {
   };
 }
 
-/** Collects what arrives on a subject, straight from the broker. */
-function observe(server: TestApp, subject: string): { messages: AsyncQueue<string>; stop(): void } {
-  const messages = new AsyncQueue<string>();
-  const subscription: Subscription = server.app.services.broker.subscribe(subject);
-  void (async () => {
-    for await (const message of subscription) messages.push(Buffer.from(message.payload).toString('utf8'));
-  })();
-  return { messages, stop: () => subscription.unsubscribe() };
-}
+// The shared NATS server serves other test files at once: subjects of this file are its own.
+const run = randomBytes(4).toString('hex');
+const SYNC_SUBJECT = `processor.state.sync-${run}`;
 
-/**
- * Resolves once the subscription receives what is published now: probes until one arrives, then
- * publishes a marker and drops everything up to it, so the test starts from a clean queue.
- */
-async function untilLive(
-  subscription: WsSubscription,
-  publish: (text: string) => Promise<unknown>,
-): Promise<void> {
-  await waitUntil(
-    async () => {
-      await publish('probe');
-      return subscription.results.pending.length > 0;
-    },
-    10_000,
-    'the subscription to be live',
-  );
-  const marker = `marker-${Math.random()}`;
-  await publish(marker);
-  for (;;) {
-    const result = await subscription.results.next(5_000, 'the marker');
-    const event = result.data?.stateStream as { raw?: string } | undefined;
-    if (event?.raw === marker) return;
-  }
-}
-
-describe('ISM states on Postgres', () => {
+describe('ISM states on NATS and Postgres', () => {
   let server: TestApp;
+  let network: IsmNetwork;
   beforeAll(async () => {
-    server = await startTestApp({ database: 'postgres' });
+    server = await startTestApp({
+      database: 'postgres',
+      env: { BROKER: 'nats', NATS_URL: serviceUrl('nats'), SYNC_STORE_SUBJECT: SYNC_SUBJECT },
+    });
+    network = await natsNetwork(serviceUrl('nats'));
   });
-  afterAll(() => server.stop());
+  afterAll(async () => {
+    await network.close();
+    await server.stop();
+  });
 
   it('creates a state and finds it; a taken or bad id is BAD_USER_INPUT', async () => {
     const created = await server.graphql(
@@ -97,28 +76,30 @@ describe('ISM states on Postgres', () => {
 
   it('publishes 1,000 entries: all persisted in order, one message on the state subject, forwarded along a wildcard route', async () => {
     const route = await server.graphql<{ setRoute: { id: string } }>(
-      'mutation { setRoute(input: { selector: "bulk.*", subject: "forward.bulk" }) { id selector subject origin } }',
+      'mutation($subject: String!) { setRoute(input: { selector: "bulk.*", subject: $subject }) { id selector subject origin } }',
+      { subject: `forward.bulk.${run}` },
     );
     expect(route.errors).toBeUndefined();
-    const onState = observe(server, 'processor.state.bulk/one');
-    const onRoute = observe(server, 'forward.bulk');
+    const onState = network.observe(`processor.state.bulk/one${run}`);
+    const onRoute = network.observe(`forward.bulk.${run}`);
+    await Promise.all([onState.ready, onRoute.ready]);
     const entries = Array.from({ length: 1000 }, (_, index) => ({ index, text: `entry ${index}` }));
 
-    const result = await server.graphql(PUBLISH, { stateId: 'bulk/one', entries });
+    const result = await server.graphql(PUBLISH, { stateId: `bulk/one${run}`, entries });
     expect(result.errors).toBeUndefined();
     expect(result.data).toMatchObject({ publishStateEntries: { accepted: 1000 } });
 
     const published = JSON.parse(await onState.messages.next(5_000, 'the state message'));
     expect(published).toEqual({
       type: 'query_state_entry',
-      state_id: 'bulk/one',
+      state_id: `bulk/one${run}`,
       session_id: null,
       query_state: entries,
     });
     const forwarded = JSON.parse(await onRoute.messages.next(5_000, 'the forwarded message'));
     expect(forwarded).toEqual({
       type: 'query_state_entry',
-      state_id: 'bulk/one',
+      state_id: `bulk/one${run}`,
       session_id: null,
       route_id: route.data?.setRoute.id,
       query_state: entries,
@@ -129,7 +110,7 @@ describe('ISM states on Postgres', () => {
     onState.stop();
     onRoute.stop();
 
-    const page = await server.graphql<EntriesData>(ENTRIES, { stateId: 'bulk/one', first: 1000 });
+    const page = await server.graphql<EntriesData>(ENTRIES, { stateId: `bulk/one${run}`, first: 1000 });
     expect(page.data?.stateEntries.totalCount).toBe(1000);
     expect(page.data?.stateEntries.edges.map((edge) => edge.node.seq)).toEqual(
       Array.from({ length: 1000 }, (_, index) => index + 1),
@@ -201,22 +182,25 @@ describe('ISM states on Postgres', () => {
     try {
       const query =
         'subscription($s: ID!, $x: ID) { stateStream(stateId: $s, sessionId: $x) { stateId sessionId type data raw timestamp } }';
-      const stateOnly = subscribeWs(client, query, { s: 'live' });
-      const session = subscribeWs(client, query, { s: 'live', x: 'sess' });
-      const broker = server.app.services.broker;
-      await untilLive(stateOnly, (text) => broker.publish('processor.state.live', Buffer.from(text)));
-      await untilLive(session, (text) => broker.publish('processor.state.live.sess', Buffer.from(text)));
+      const stateOnly = subscribeWs(client, query, { s: `live${run}` });
+      const session = subscribeWs(client, query, { s: `live${run}`, x: 'sess' });
+      await primeStreams([eventStream(stateOnly.results)], (text) =>
+        network.publish(`processor.state.live${run}`, text),
+      );
+      await primeStreams([eventStream(session.results)], (text) =>
+        network.publish(`processor.state.live${run}.sess`, text),
+      );
 
-      await broker.publish('processor.state.live.sess', Buffer.from('only for the session'));
-      await broker.publish('processor.state.live', Buffer.from('<<>>SOURCE<<>>'));
-      await broker.publish(
-        'processor.state.live',
-        Buffer.from('{"type":"query_state_entry","query_state":[{"a":1}]}'),
+      await network.publish(`processor.state.live${run}.sess`, 'only for the session');
+      await network.publish(`processor.state.live${run}`, '<<>>SOURCE<<>>');
+      await network.publish(
+        `processor.state.live${run}`,
+        '{"type":"query_state_entry","query_state":[{"a":1}]}',
       );
 
       const [text, json] = await stateOnly.results.take(2, 5_000, 'state events');
       expect(text?.data?.stateStream).toMatchObject({
-        stateId: 'live',
+        stateId: `live${run}`,
         sessionId: null,
         type: 'text',
         data: '<<>>SOURCE<<>>',
@@ -239,14 +223,11 @@ describe('ISM states on Postgres', () => {
   });
 
   it('persists query_state_direct from the sync-store subject; malformed messages are counted and write nothing', async () => {
-    const broker = server.app.services.broker;
     const sync = server.app.services.syncStore;
     const before = sync.stats();
-    await broker.publish(
-      'processor.state.sync',
-      Buffer.from(
-        JSON.stringify({ type: 'query_state_direct', state_id: 'synced', query_state: [{ k: 1 }, { k: 2 }] }),
-      ),
+    await network.publish(
+      SYNC_SUBJECT,
+      JSON.stringify({ type: 'query_state_direct', state_id: 'synced', query_state: [{ k: 1 }, { k: 2 }] }),
     );
     for (const bad of [
       'not json',
@@ -254,7 +235,7 @@ describe('ISM states on Postgres', () => {
       JSON.stringify({ type: 'query_state_direct', query_state: [{ k: 1 }] }),
       JSON.stringify({ type: 'query_state_direct', state_id: 'synced-bad', query_state: [{ k: 1 }, 7] }),
     ]) {
-      await broker.publish('processor.state.sync', Buffer.from(bad));
+      await network.publish(SYNC_SUBJECT, bad);
     }
     await waitUntil(
       () => sync.stats().received - before.received === 5,
