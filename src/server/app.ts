@@ -90,6 +90,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     states,
     routes: stateRoutes,
     log,
+    metrics,
   });
 
   const services: AppServices = {

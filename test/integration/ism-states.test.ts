@@ -251,6 +251,10 @@ describe('ISM states on NATS and Postgres', () => {
       bad_entry: 1,
     });
 
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toContain('ism_sync_store_messages_total{result="rejected",reason="not_json"} 1');
+    expect(metrics).toContain('ism_sync_store_messages_total{result="persisted",reason=""} 1');
+
     const page = await server.graphql<EntriesData>(ENTRIES, { stateId: 'synced' });
     expect(page.data?.stateEntries.edges.map((edge) => edge.node.data)).toEqual([{ k: 1 }, { k: 2 }]);
     const bad = await server.graphql(ENTRIES, { stateId: 'synced-bad' });

@@ -1,5 +1,6 @@
 import { AppError, ERROR_CODES, UnavailableError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
+import type { Metrics } from '../../metrics.ts';
 import type { Broker, BrokerMessage, Subscription } from '../../pubsub/broker.ts';
 import { AmbiguousRouteError } from '../routes/route-matching.ts';
 import type { RouteService } from '../routes/route-service.ts';
@@ -9,7 +10,7 @@ import type { StateService } from './state-service.ts';
 /** The queue group of the sync store: with several instances each message is persisted once. */
 export const SYNC_STORE_QUEUE = 'streamgate-sync-store';
 
-/** Counters of the sync store since start-up, for /metrics. */
+/** Counters of the sync store since start-up; /metrics has them as ism_sync_store_messages_total. */
 export interface SyncStoreStats {
   readonly received: number;
   readonly persisted: number;
@@ -42,13 +43,24 @@ export function startSyncStoreConsumer(options: {
   states: StateService;
   routes: RouteService;
   log: Logger;
+  metrics: Metrics;
 }): SyncStoreConsumer {
   const { subject, states, routes } = options;
   const log = options.log.child({ component: 'sync-store', subject });
   const counts = { received: 0, persisted: 0, ignored: 0, failed: 0 };
   const rejected: Partial<Record<SyncRejection, number>> = {};
+  const counter = options.metrics.counter({
+    name: 'ism_sync_store_messages_total',
+    help: 'Messages the ISM sync store took from its subject, by result (persisted, ignored, rejected, failed) and rejection reason.',
+    labelNames: ['result', 'reason'],
+  });
+  const count = (result: 'persisted' | 'ignored' | 'failed', reason = '') => {
+    counts[result] += 1;
+    counter.inc({ result, reason });
+  };
   const reject = (reason: SyncRejection, message: string) => {
     rejected[reason] = (rejected[reason] ?? 0) + 1;
+    counter.inc({ result: 'rejected', reason });
     log.warn({ reason }, `sync store: message rejected, nothing written: ${message}`);
   };
 
@@ -56,7 +68,7 @@ export function startSyncStoreConsumer(options: {
     counts.received += 1;
     const parsed = parseSyncMessage(message.payload);
     if (parsed.kind === 'ignored') {
-      counts.ignored += 1;
+      count('ignored');
       log.debug(`sync store: ignored (${parsed.reason})`);
       return;
     }
@@ -89,11 +101,11 @@ export function startSyncStoreConsumer(options: {
 
     try {
       await states.publish(stateId, sessionId, parsed.entries, null, { fromNetwork: true });
-      counts.persisted += 1;
+      count('persisted');
     } catch (error) {
       if (error instanceof UnavailableError) {
         // Persisted; the outbox publishes it when the broker is back.
-        counts.persisted += 1;
+        count('persisted');
         return;
       }
       if (error instanceof AppError) {
@@ -107,7 +119,7 @@ export function startSyncStoreConsumer(options: {
                 : SYNC_REJECTION.BAD_ID;
         return reject(reason, error.message.replace(/^entries/, 'query_state'));
       }
-      counts.failed += 1;
+      count('failed');
       log.error({ err: error, stateId }, 'sync store: could not persist a message');
     }
   };
@@ -121,7 +133,7 @@ export function startSyncStoreConsumer(options: {
           try {
             await handle(message);
           } catch (error) {
-            counts.failed += 1;
+            count('failed');
             log.error({ err: error }, 'sync store: could not handle a message');
           }
         }
