@@ -1,3 +1,4 @@
+import { type AuthConfig, readAuthConfig } from './auth-config.ts';
 import { ConfigError, EnvReader } from './env-reader.ts';
 import { assertSubject } from './pubsub/subject-pattern.ts';
 import { subjects } from './pubsub/subjects.ts';
@@ -82,6 +83,8 @@ export interface Config {
     /** Ping interval of the legacy /ws/stream sockets; a client that misses a pong is closed. @default 30s (STREAM_WS_PING_INTERVAL) */
     readonly streamPingIntervalMs: number;
   };
+  /** Identity and mutation roles (issue 4): src/auth-config.ts, docs/auth.md. */
+  readonly auth: AuthConfig;
   readonly log: {
     /** @default "info" (LOG_LEVEL) */
     readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -125,13 +128,14 @@ export function loadConfig(
 ): Config {
   const read = new EnvReader(env);
   const deployment = read.string('STREAMGATE_ENV', read.string('NODE_ENV', 'development'));
+  const host = read.string('HOST', '127.0.0.1');
   const config: Config = {
     env: deployment,
     version: options.version ?? '0.0.0',
     commit: read.string('GIT_COMMIT', 'unknown'),
     http: {
       port: read.int('PORT', 4000, { min: 0, max: 65535 }),
-      host: read.string('HOST', '127.0.0.1'),
+      host,
       graphiql: read.boolean('GRAPHIQL', true),
       shutdownTimeoutMs: read.duration('SHUTDOWN_TIMEOUT', 10_000),
       maxPayloadBytes: read.bytes('MAX_PAYLOAD_BYTES', 1024 * 1024),
@@ -162,6 +166,7 @@ export function loadConfig(
       outboxRetryIntervalMs: read.duration('OUTBOX_RETRY_INTERVAL', 1_000),
       streamPingIntervalMs: read.duration('STREAM_WS_PING_INTERVAL', 30_000),
     },
+    auth: readAuthConfig(read, host),
     log: {
       level: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
       pretty: read.boolean('LOG_PRETTY', options.isTerminal ?? false),

@@ -62,6 +62,36 @@ process.on('SIGINT', onSignal);
 
 const { url } = await app.listen();
 log.info(
-  { url: `${url}/graphql`, broker: config.broker.kind, database: app.services.db.kind },
+  {
+    url: `${url}/graphql`,
+    broker: config.broker.kind,
+    database: app.services.db.kind,
+    auth: config.auth.mode,
+  },
   'streamgate is listening',
 );
+announceAuthMode();
+
+/** Dev mode and AUTH_DISABLED are said loudly, on stderr as well as in the log (docs/auth.md). */
+function announceAuthMode(): void {
+  if (config.auth.mode === 'dev') {
+    log.warn(
+      { host: config.http.host },
+      'DEV MODE: no JWT_SECRET or JWT_JWKS_URL; loopback only, anonymous callers allowed; use the dev token printed on stderr',
+    );
+    process.stderr.write(
+      [
+        '',
+        '*** streamgate DEV MODE: no JWT_SECRET or JWT_JWKS_URL set. Loopback only; NOT for production. ***',
+        'Dev token (valid 24h, this process only), send as "Authorization: Bearer <token>":',
+        app.services.auth.devToken ?? '',
+        '',
+      ].join('\n'),
+    );
+  } else if (config.auth.mode === 'disabled') {
+    log.warn(
+      { host: config.http.host },
+      'AUTH_DISABLED=true: every caller is anonymous and may do everything',
+    );
+  }
+}

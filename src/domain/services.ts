@@ -3,6 +3,7 @@ import type { Database } from '../db/create-database.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Broker } from '../pubsub/broker.ts';
+import type { AuthService } from './auth/auth-service.ts';
 import type { HealthProbe } from './health.ts';
 import type { RouteService } from './routes/route-service.ts';
 import type { StateService } from './states/state-service.ts';
@@ -22,6 +23,8 @@ export interface AppServices {
   readonly metrics: Metrics;
   /** Topics: registry, entitlements, filtered subscriptions, Kafka consumption (issue 6). */
   readonly topics: TopicService;
+  /** Identity: token verification, mutation roles, the dev token (issue 4, docs/auth.md). */
+  readonly auth: AuthService;
   readonly healthProbes: readonly HealthProbe[];
   /** Epoch ms of start-up, for uptime. */
   readonly startedAt: number;

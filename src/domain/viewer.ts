@@ -3,6 +3,11 @@ export interface Viewer {
   readonly userId: string;
   readonly tenantId: string | null;
   readonly roles: readonly string[];
+  /**
+   * Epoch ms at which the token stops being valid (its `exp`); long-lived connections end then
+   * (docs/auth.md). Absent for identities that do not come from a token.
+   */
+  readonly expiresAt?: number;
 }
 
 /**
@@ -11,4 +16,9 @@ export interface Viewer {
  */
 export function tenantOf(viewer: Viewer | null): string | null {
   return viewer?.tenantId ?? null;
+}
+
+/** True when the viewer holds at least one of `roles` (an empty list needs none). */
+export function hasAnyRole(viewer: Viewer, roles: readonly string[]): boolean {
+  return roles.length === 0 || roles.some((role) => viewer.roles.includes(role));
 }

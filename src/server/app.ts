@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from '../config.ts';
 import { type Database, openDatabase } from '../db/create-database.ts';
+import { createAuthService } from '../domain/auth/auth-service.ts';
 import { HEALTH_STATUS, type HealthProbe } from '../domain/health.ts';
 import { createRouteService } from '../domain/routes/route-service.ts';
 import { readRoutingFile } from '../domain/routes/routing-file.ts';
@@ -16,6 +17,8 @@ import type { Broker } from '../pubsub/broker.ts';
 import { createBroker } from '../pubsub/create-broker.ts';
 import type { GraphQLContext } from '../schema/context.ts';
 import { schema } from '../schema/index.ts';
+import { checkMutationRoles, useAuthGuard } from './auth/auth-guard-plugin.ts';
+import { useTokenExpiry } from './auth/token-expiry-plugin.ts';
 import { createErrorMasker } from './error-masking.ts';
 import { createContextFactory, type InitialContext } from './graphql-context.ts';
 import { createGraphqlWsServer } from './graphql-ws.ts';
@@ -62,6 +65,8 @@ const LEGACY_STREAM_BUFFER_BYTES = 1024 * 1024;
 
 /** Wires a streamgate from its config; `main.ts` only listens and drains. */
 export async function buildApp(config: Config, dependencies: AppDependencies = {}): Promise<App> {
+  // Before anything is opened: a MUTATION_ROLES typo is a config error (exit 2).
+  checkMutationRoles(config.auth.mutationRoles, schema);
   const log = dependencies.log ?? createLogger(config);
   // Read before anything is opened: a bad routing file stops start-up with nothing to clean up.
   const fileRoutes = config.ism.routingFile ? await readRoutingFile(config.ism.routingFile) : undefined;
@@ -69,6 +74,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
   const broker = dependencies.broker ?? (await createBroker(config));
   const shutdown = new AbortController();
   const metrics = createMetrics();
+  const auth = await createAuthService(config.auth, { extraRoles: config.topics.publisherRoles });
   const topics = createTopicService({ config, log, prisma: db.prisma, broker, metrics });
   try {
     await topics.start();
@@ -100,6 +106,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     broker,
     metrics,
     topics,
+    auth,
     healthProbes: [databaseProbe(db), brokerProbe(broker), ...(await topics.healthProbes())],
     startedAt: Date.now(),
     shutdownSignal: shutdown.signal,
@@ -134,6 +141,8 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     plugins: [
       useHttpMetrics(metrics, ['/graphql', ...routes.map((route) => route.path)]),
       useHttpRoutes(routes),
+      useAuthGuard(auth),
+      useTokenExpiry(),
       useSubscriptionMetrics(transportStats),
       useEndSubscriptionsOnShutdown(shutdown.signal),
     ],
@@ -144,6 +153,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     log,
     maxPayloadBytes: config.http.maxPayloadBytes,
     maskError,
+    auth,
   });
   graphqlWs.server.on('connection', (socket) => {
     transportStats.connectionOpened(TRANSPORTS.GRAPHQL_WS);

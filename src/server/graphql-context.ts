@@ -1,24 +1,43 @@
 import type { AppServices } from '../domain/services.ts';
+import type { Viewer } from '../domain/viewer.ts';
+import { isAppError } from '../errors.ts';
 import { newCorrelationId } from '../log.ts';
 import type { GraphQLContext } from '../schema/context.ts';
+import { withHttpStatus } from './auth/http-error.ts';
+import { acceptsEventStream, tokenFromRequest } from './auth/token-source.ts';
 
 /** What yoga hands the context factory: an HTTP request, or a graphql-ws connection context. */
 export interface InitialContext {
   readonly request?: Request;
   readonly connectionParams?: Readonly<Record<string, unknown>>;
-  readonly extra?: { readonly correlationId?: string };
+  /** graphql-ws: set by onConnect, once per connection (graphql-ws.ts). */
+  readonly extra?: { readonly correlationId?: string; readonly viewer?: Viewer | null };
 }
 
-/** Builds the GraphQL context of one operation, whichever transport carried it. */
+/**
+ * Builds the GraphQL context of one operation, whichever transport carried it. graphql-ws
+ * verified its token once at connect; an HTTP request (and SSE, which may use `?token=`) is
+ * verified here, and a bad token fails the whole request with UNAUTHENTICATED.
+ */
 export function createContextFactory(services: AppServices) {
   return async function buildContext(initial: InitialContext): Promise<GraphQLContext> {
     const correlationId =
       initial.extra?.correlationId ?? initial.request?.headers.get('x-request-id') ?? newCorrelationId();
+    let viewer: Viewer | null = null;
+    if (initial.extra && 'viewer' in initial.extra) viewer = initial.extra.viewer ?? null;
+    else if (initial.request) {
+      try {
+        const token = tokenFromRequest(initial.request, { allowQuery: acceptsEventStream(initial.request) });
+        viewer = await services.auth.identify(token);
+      } catch (error) {
+        throw isAppError(error) ? withHttpStatus(error) : error;
+      }
+    }
     return {
       services,
-      viewer: null,
+      viewer,
       correlationId,
-      log: services.log.child({ correlationId }),
+      log: services.log.child({ correlationId, ...(viewer ? { userId: viewer.userId } : {}) }),
     };
   };
 }

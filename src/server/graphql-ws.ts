@@ -1,10 +1,16 @@
-import type { ExecutionArgs, GraphQLError } from 'graphql';
+import type { ExecutionArgs, GraphQLError, GraphQLFormattedError } from 'graphql';
 import type { Disposable } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { AuthService } from '../domain/auth/auth-service.ts';
+import type { Viewer } from '../domain/viewer.ts';
+import { ERROR_CODES, isAppError } from '../errors.ts';
 import { type Logger, newCorrelationId } from '../log.ts';
 import type { GraphQLContext } from '../schema/context.ts';
+import { onTokenExpiry } from './auth/token-expiry-plugin.ts';
+import { tokenFromAuthorization, tokenFromConnectionParams } from './auth/token-source.ts';
+import { CLOSE_CODES, closeReason } from './close-codes.ts';
 
 /** The per-operation executors yoga's envelop hands over, carried to execute/subscribe. */
 interface EnvelopedRoot {
@@ -12,26 +18,77 @@ interface EnvelopedRoot {
   subscribe(args: ExecutionArgs): unknown;
 }
 
+/** What streamgate keeps per graphql-ws connection, beside graphql-ws's own socket and request. */
+interface ConnectionExtra {
+  readonly socket: WebSocket;
+  readonly request: import('node:http').IncomingMessage;
+  correlationId?: string;
+  /** Set once at connect: the token's Viewer, or null for an anonymous caller. */
+  viewer?: Viewer | null;
+}
+
 /**
  * graphql-ws on the same /graphql path as HTTP and SSE, executing through yoga's envelop so that
- * plugins, context and error masking are the same as for every other transport.
+ * plugins, context and error masking are the same as for every other transport. The token is
+ * verified once, at `connection_init`: a bad one closes the socket with 4403 before any data,
+ * and the socket is closed with 4403 when the token expires.
  */
 export function createGraphqlWsServer(
   // biome-ignore lint/suspicious/noExplicitAny: yoga's server context type is irrelevant here
   yoga: YogaServerInstance<any, GraphQLContext>,
-  options: { log: Logger; maxPayloadBytes: number; maskError: (error: unknown) => Error },
+  options: { log: Logger; maxPayloadBytes: number; maskError: (error: unknown) => Error; auth: AuthService },
 ): { server: WebSocketServer; dispose(): Promise<void> } {
   const server = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes });
   const disposable: Disposable = useServer(
     {
       execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
       subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
-      onConnect: (ctx) => {
-        const extra = ctx.extra as { correlationId?: string };
+      onConnect: async (ctx) => {
+        const extra = ctx.extra as unknown as ConnectionExtra;
         extra.correlationId = newCorrelationId();
-        options.log.debug({ correlationId: extra.correlationId }, 'graphql-ws connection');
+        const log = options.log.child({ correlationId: extra.correlationId });
+        let viewer: Viewer | null;
+        try {
+          const token =
+            tokenFromConnectionParams(ctx.connectionParams) ??
+            tokenFromAuthorization(extra.request.headers.authorization);
+          viewer = await options.auth.identify(token);
+        } catch (error) {
+          const refused = isAppError(error) && error.code === ERROR_CODES.UNAUTHENTICATED;
+          log.info(
+            { reason: isAppError(error) ? error.message : 'internal' },
+            'graphql-ws connection refused',
+          );
+          if (!isAppError(error)) log.error({ err: error }, 'authentication failed');
+          // Closed here with the reason; graphql-ws's own close for `false` is then a no-op.
+          extra.socket.close(
+            refused ? CLOSE_CODES.UNAUTHENTICATED : CLOSE_CODES.UNAVAILABLE,
+            closeReason(
+              isAppError(error) ? `${error.code}: ${error.message}` : 'INTERNAL: authentication failed',
+            ),
+          );
+          return false;
+        }
+        extra.viewer = viewer;
+        if (viewer?.expiresAt !== undefined) {
+          const cancel = onTokenExpiry(viewer.expiresAt, () => {
+            log.info('graphql-ws token expired');
+            extra.socket.close(
+              CLOSE_CODES.UNAUTHENTICATED,
+              closeReason(
+                `UNAUTHENTICATED: token expired at ${new Date(viewer.expiresAt as number).toISOString()}`,
+              ),
+            );
+          });
+          extra.socket.once('close', cancel);
+        }
+        log.debug({ userId: viewer?.userId }, 'graphql-ws connection');
         return true;
       },
+      // `extensions.http` tells yoga the HTTP status; it means nothing on a socket.
+      onNext: (_ctx, _id, _payload, _args, result) =>
+        result.errors ? { ...result, errors: result.errors.map(withoutHttpExtension) } : undefined,
+      onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttpExtension),
       onSubscribe: async (ctx, _id, payload) => {
         const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
           ...ctx,
@@ -62,4 +119,14 @@ export function createGraphqlWsServer(
     server,
   );
   return { server, dispose: () => Promise.resolve(disposable.dispose()) };
+}
+
+function withoutHttpExtension(error: GraphQLError | GraphQLFormattedError): GraphQLFormattedError {
+  const formatted =
+    'toJSON' in error && typeof error.toJSON === 'function'
+      ? error.toJSON()
+      : (error as GraphQLFormattedError);
+  if (!formatted.extensions || !('http' in formatted.extensions)) return formatted;
+  const { http: _http, ...extensions } = formatted.extensions;
+  return { ...formatted, extensions };
 }

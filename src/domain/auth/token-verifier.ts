@@ -1,0 +1,139 @@
+import {
+  createRemoteJWKSet,
+  decodeProtectedHeader,
+  errors,
+  type JWTPayload,
+  type JWTVerifyGetKey,
+  jwtVerify,
+} from 'jose';
+import { UnavailableError } from '../../errors.ts';
+import type { Viewer } from '../viewer.ts';
+import { type ClaimNames, viewerFromClaims } from './claims.ts';
+import { invalidToken } from './token-error.ts';
+
+/** What verification needs: a key source and the claims to check. */
+export interface TokenVerifierOptions extends ClaimNames {
+  /** An HMAC secret, or a JWKS URL whose keys are fetched, cached and refetched on an unknown kid. */
+  readonly key:
+    | { readonly secret: string }
+    | { readonly jwksUrl: string; readonly cacheMaxAgeMs: number; readonly cooldownMs: number };
+  readonly algorithms: readonly string[];
+  readonly issuer?: string | undefined;
+  readonly audience?: readonly string[];
+  readonly clockSkewMs: number;
+  readonly maxTokenBytes: number;
+}
+
+/** Verifies a token and names its Viewer; throws TokenError (or UnavailableError when the JWKS cannot be fetched). */
+export type TokenVerifier = (token: string) => Promise<Viewer>;
+
+// Compact JWS: three base64url parts. Checked before jose so the message can say "malformed".
+const COMPACT_JWS = /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]*$/;
+
+export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifier {
+  const key: Uint8Array | JWTVerifyGetKey =
+    'secret' in options.key
+      ? new TextEncoder().encode(options.key.secret)
+      : createRemoteJWKSet(new URL(options.key.jwksUrl), {
+          cacheMaxAge: options.key.cacheMaxAgeMs,
+          cooldownDuration: options.key.cooldownMs,
+        });
+  const verifyOptions = {
+    algorithms: [...options.algorithms],
+    clockTolerance: Math.round(options.clockSkewMs / 1000),
+    requiredClaims: ['sub', 'exp'],
+    ...(options.issuer !== undefined ? { issuer: options.issuer } : {}),
+    ...(options.audience && options.audience.length > 0 ? { audience: [...options.audience] } : {}),
+  };
+
+  return async function verifyToken(token) {
+    if (Buffer.byteLength(token) > options.maxTokenBytes) {
+      throw invalidToken(`token is longer than ${options.maxTokenBytes} bytes`);
+    }
+    if (!COMPACT_JWS.test(token))
+      throw invalidToken('token is malformed: expected a compact JWT (three base64url parts)');
+    let payload: JWTPayload;
+    try {
+      // Two calls so that TypeScript picks the overload for each kind of key.
+      payload =
+        key instanceof Uint8Array
+          ? (await jwtVerify(token, key, verifyOptions)).payload
+          : (await jwtVerify(token, key, verifyOptions)).payload;
+    } catch (error) {
+      throw describeFailure(error, token);
+    }
+    return viewerFromClaims(payload, options);
+  };
+}
+
+/** A jose failure as the error a client sees; the token itself never goes into a message. */
+function describeFailure(error: unknown, token: string): Error {
+  if (error instanceof errors.JWTExpired) {
+    return invalidToken(`token expired at ${isoOf(error.payload.exp)}`, error);
+  }
+  if (error instanceof errors.JWTClaimValidationFailed) {
+    switch (error.claim) {
+      case 'nbf':
+        return invalidToken(`token is not valid before ${isoOf(error.payload.nbf)}`, error);
+      case 'iat':
+        return invalidToken('token is issued in the future', error);
+      case 'iss':
+        return invalidToken('token has the wrong issuer', error);
+      case 'aud':
+        return invalidToken('token has the wrong audience', error);
+      default:
+        return error.reason === 'missing'
+          ? invalidToken(`token has no "${error.claim}" claim`, error)
+          : invalidToken(`token claim "${error.claim}" is invalid`, error);
+    }
+  }
+  if (error instanceof errors.JWSSignatureVerificationFailed)
+    return invalidToken('token signature is invalid', error);
+  if (error instanceof errors.JOSEAlgNotAllowed || error instanceof errors.JOSENotSupported) {
+    return invalidToken(`token algorithm ${algorithmOf(token)} is not accepted`, error);
+  }
+  if (error instanceof errors.JWKSNoMatchingKey) {
+    return invalidToken('no key of the JWKS matches the token (kid or algorithm)', error);
+  }
+  if (error instanceof errors.JWKSTimeout || error instanceof errors.JWKSInvalid || isFetchFailure(error)) {
+    return new UnavailableError('the signing keys (JWT_JWKS_URL) could not be fetched', { cause: error });
+  }
+  if (
+    error instanceof errors.JWSInvalid ||
+    error instanceof errors.JWTInvalid ||
+    error instanceof errors.JOSEError
+  ) {
+    return invalidToken('token is malformed', error);
+  }
+  // jose's claim parser throws TypeErrors such as '"sub" claim must be a string'.
+  if (error instanceof TypeError) return invalidToken('token claims are malformed', error);
+  return invalidToken('token is invalid', error);
+}
+
+function isoOf(seconds: unknown): string {
+  return typeof seconds === 'number' && Number.isFinite(seconds)
+    ? new Date(seconds * 1000).toISOString()
+    : 'an invalid time';
+}
+
+/** The header's alg, quoted and cut short: it comes from the client. */
+function algorithmOf(token: string): string {
+  try {
+    const { alg } = decodeProtectedHeader(token);
+    return typeof alg === 'string' ? JSON.stringify(alg.slice(0, 16)) : '(none)';
+  } catch {
+    return '(unreadable)';
+  }
+}
+
+/** The JWKS host is unreachable (fetch's TypeError), answered non-200, or sent no JSON. */
+function isFetchFailure(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  if (error instanceof TypeError) return error.message === 'fetch failed';
+  return (
+    error.name === 'AbortError' ||
+    (error instanceof errors.JOSEError &&
+      error.code === 'ERR_JOSE_GENERIC' &&
+      /JSON Web Key Set HTTP response/.test(error.message))
+  );
+}

@@ -1,0 +1,30 @@
+import { GraphQLError } from 'graphql';
+import { type AppError, ERROR_CODES } from '../../errors.ts';
+
+// What an HTTP response says for the auth failures; yoga reads `extensions.http` and strips it.
+const HTTP_STATUS: Partial<Record<AppError['code'], number>> = {
+  [ERROR_CODES.UNAUTHENTICATED]: 401,
+  [ERROR_CODES.FORBIDDEN]: 403,
+  [ERROR_CODES.UNAVAILABLE]: 503,
+  [ERROR_CODES.LIMIT_EXCEEDED]: 429,
+  [ERROR_CODES.RATE_LIMITED]: 429,
+  [ERROR_CODES.PAYLOAD_TOO_LARGE]: 413,
+};
+
+/**
+ * A request-level AppError as a GraphQLError that makes yoga answer with the matching HTTP status
+ * (401 with `WWW-Authenticate: Bearer` per RFC 6750, 403, 429, 503); the code and message stay.
+ */
+export function withHttpStatus(error: AppError): GraphQLError {
+  const status = HTTP_STATUS[error.code];
+  const headers: Record<string, string> =
+    status === 401
+      ? {
+          'WWW-Authenticate': `Bearer realm="streamgate"${'reason' in error && error.reason === 'INVALID_TOKEN' ? ', error="invalid_token"' : ''}`,
+        }
+      : {};
+  return new GraphQLError(error.message, {
+    originalError: error,
+    extensions: { ...error.extensions, ...(status ? { http: { status, headers } } : {}) },
+  });
+}
