@@ -26,6 +26,8 @@ export function connectWs(
     webSocketImpl: WebSocket,
     retryAttempts: options.retryAttempts ?? 0,
     lazy: false,
+    // The default prints the close event to stderr; tests read `closes` instead.
+    onNonLazyError: () => undefined,
     connectionParams: options.connectionParams,
     on: {
       closed: (event) => {
