@@ -57,6 +57,8 @@ export interface Config {
      * @default 5s (BROKER_RECONNECT_MAX_WAIT)
      */
     readonly reconnectMaxWaitMs: number;
+    /** Prefix of the keys and internal channels streamgate uses in Redis. @default "streamgate:" (REDIS_KEY_PREFIX) */
+    readonly redisKeyPrefix: string;
     /** Where JetStream keeps the retained windows: `file` survives a NATS restart. @default "file" (NATS_RETAIN_STORAGE) */
     readonly natsRetainStorage: 'file' | 'memory';
   };
@@ -153,6 +155,7 @@ export function loadConfig(
       requestTimeoutMs: read.duration('BROKER_REQUEST_TIMEOUT', 5_000),
       connectTimeoutMs: read.duration('BROKER_CONNECT_TIMEOUT', 10_000),
       reconnectMaxWaitMs: read.duration('BROKER_RECONNECT_MAX_WAIT', 5_000),
+      redisKeyPrefix: read.string('REDIS_KEY_PREFIX', 'streamgate:'),
       natsRetainStorage: read.oneOf('NATS_RETAIN_STORAGE', ['file', 'memory'] as const, 'file'),
     },
     topics: readTopicsConfig(read, env, deployment),

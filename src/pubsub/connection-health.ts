@@ -59,3 +59,14 @@ function describe(error: unknown, previous: BrokerHealth | undefined): { error?:
   }
   return { error: error instanceof Error ? error.message : String(error) };
 }
+
+/** The health of a backend with several connections: the worst of them. */
+export function combineHealth(states: readonly BrokerHealth[]): BrokerHealth {
+  const closed = states.find((state) => state.status === 'closed');
+  if (closed) return closed;
+  const reconnecting = states.filter(
+    (state): state is Extract<BrokerHealth, { status: 'reconnecting' }> => state.status === 'reconnecting',
+  );
+  if (reconnecting.length === 0) return { status: 'connected' };
+  return reconnecting.reduce((worst, state) => (state.attempt > worst.attempt ? state : worst));
+}

@@ -1,6 +1,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { ConnectionHealth, reconnectDelayMs } from './connection-health.ts';
 import { BrokerUnavailableError } from './errors.ts';
+import { redactUrl } from './redact-url.ts';
 
 export interface NatsConnectionOptions {
   readonly url: string;
@@ -38,7 +39,7 @@ export async function connectNats(options: NatsConnectionOptions): Promise<Track
     } catch (error) {
       if (Date.now() + reconnectDelayMs(attempt, options.reconnectMaxWaitMs) > deadline) {
         throw new BrokerUnavailableError(
-          `cannot reach NATS at ${redact(options.url)} within ${options.connectTimeoutMs} ms: ${(error as Error).message}`,
+          `cannot reach NATS at ${redactUrl(options.url)} within ${options.connectTimeoutMs} ms: ${(error as Error).message}`,
           { cause: error },
         );
       }
@@ -73,16 +74,5 @@ async function followStatus(nc: NatsConnection, health: ConnectionHealth): Promi
       default:
         break;
     }
-  }
-}
-
-/** The URL without its password, for messages. */
-export function redact(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (parsed.password) parsed.password = '***';
-    return parsed.toString();
-  } catch {
-    return url;
   }
 }

@@ -19,6 +19,7 @@ import type { GraphQLContext } from '../schema/context.ts';
 import { schema } from '../schema/index.ts';
 import { checkMutationRoles, useAuthGuard } from './auth/auth-guard-plugin.ts';
 import { useTokenExpiry } from './auth/token-expiry-plugin.ts';
+import { brokerProbes, mergeProbesByName } from './broker-probes.ts';
 import { createErrorMasker } from './error-masking.ts';
 import { createContextFactory, type InitialContext } from './graphql-context.ts';
 import { createGraphqlWsServer } from './graphql-ws.ts';
@@ -107,7 +108,11 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     metrics,
     topics,
     auth,
-    healthProbes: [databaseProbe(db), brokerProbe(broker), ...(await topics.healthProbes())],
+    healthProbes: mergeProbesByName([
+      databaseProbe(db),
+      ...brokerProbes(broker),
+      ...(await topics.healthProbes()),
+    ]),
     startedAt: Date.now(),
     shutdownSignal: shutdown.signal,
     states,
@@ -227,18 +232,5 @@ function databaseProbe(db: Database): HealthProbe {
     name: 'database',
     required: true,
     check: async () => ({ status: HEALTH_STATUS.OK, latencyMs: await db.ping() }),
-  };
-}
-
-function brokerProbe(broker: Broker): HealthProbe {
-  return {
-    name: 'broker',
-    required: true,
-    check: async () => {
-      const health = broker.health();
-      if (health.status === 'connected') return { status: HEALTH_STATUS.OK };
-      const reason = health.status === 'reconnecting' ? `reconnecting (attempt ${health.attempt})` : 'closed';
-      throw new Error(`${broker.kind} broker ${reason}${health.error ? `: ${health.error}` : ''}`);
-    },
   };
 }

@@ -7,9 +7,20 @@ import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { subscribed, text, textOf, uniqueSubject } from '../pubsub/broker-backends.ts';
 import { serviceUrl } from '../setup/services.ts';
 
-const brokers = [{ kind: 'nats', env: () => ({ BROKER: 'nats', NATS_URL: serviceUrl('nats') }) }];
+const brokers = [
+  {
+    kind: 'nats',
+    env: () => ({ BROKER: 'nats', NATS_URL: serviceUrl('nats') }),
+    dependencies: { broker: 'ok' },
+  },
+  {
+    kind: 'redis',
+    env: () => ({ BROKER: 'redis', REDIS_URL: serviceUrl('redis') }),
+    dependencies: { broker: 'ok', redis: 'ok' },
+  },
+];
 
-describe.each(brokers)('two streamgate instances on one $kind broker', ({ kind, env }) => {
+describe.each(brokers)('two streamgate instances on one $kind broker', ({ kind, env, dependencies }) => {
   let appA: TestApp;
   let appB: TestApp;
   beforeAll(async () => {
@@ -45,6 +56,8 @@ describe.each(brokers)('two streamgate instances on one $kind broker', ({ kind, 
   it('reports the broker as a healthy dependency', async () => {
     const response = await fetch(`${appA.url}/health`);
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ status: 'ok', dependencies: { broker: 'ok' } });
+    const body = (await response.json()) as { status: string; dependencies: Record<string, string> };
+    expect(body.status).toBe('ok');
+    expect(body.dependencies).toEqual({ database: 'ok', ...dependencies });
   });
 });

@@ -6,10 +6,12 @@
 import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
+import { Redis } from 'ioredis';
 import { inject } from 'vitest';
 import type { Broker, BrokerMessage, Subscription } from '../../src/pubsub/broker.ts';
 import { createMemoryBroker } from '../../src/pubsub/memory-broker.ts';
 import { createNatsBroker } from '../../src/pubsub/nats-broker.ts';
+import { createRedisBroker } from '../../src/pubsub/redis-broker.ts';
 import { AsyncQueue } from '../helpers/async-queue.ts';
 import { serviceUrl } from '../setup/services.ts';
 
@@ -29,10 +31,10 @@ export interface BackendUnderTest {
 }
 
 export interface ServerObserver {
-  /** Open connections with this name. */
+  /** Open connections of the broker connected with this name. */
   connections(name: string): Promise<number>;
-  /** Subscriptions the server holds for the connection with this name. */
-  subscriptions(name: string): Promise<readonly string[]>;
+  /** How many subscriptions the server holds on exactly this subject, over all connections. */
+  subscribersOf(subject: string): Promise<number>;
 }
 
 export const memoryBackend: BackendUnderTest = {
@@ -60,27 +62,69 @@ export function natsBackend(url = (): string => serviceUrl('nats')): BackendUnde
   };
 }
 
+export function redisBackend(url = (): string => serviceUrl('redis')): BackendUnderTest {
+  const connect = (name?: string) =>
+    createRedisBroker({
+      url: url(),
+      name: name ?? uniqueName('redis'),
+      connectTimeoutMs: 5_000,
+      reconnectMaxWaitMs: 500,
+    });
+  return {
+    kind: 'redis',
+    connect,
+    connectPeer: (_first, name) => connect(name),
+    detectsNoResponders: true,
+    server: redisObserver(url),
+  };
+}
+
 interface Connz {
   readonly connections?: ReadonlyArray<{ readonly name?: string; readonly subscriptions_list?: string[] }>;
 }
 
 /** Reads the shared NATS server's HTTP monitor (its port is in the service dir). */
 function natsMonitor(): ServerObserver {
-  const connz = async (name: string) => {
+  const connz = async () => {
     const dir = inject('serviceDirs').nats;
     if (dir === undefined) throw new Error('the NATS test server was not started');
     const port = (await readFile(join(dir, 'monitor_port'), 'utf8')).trim();
-    const response = await fetch(`http://127.0.0.1:${port}/connz?subs=1&limit=1024`);
-    const body = (await response.json()) as Connz;
-    return (body.connections ?? []).filter((connection) => connection.name === name);
+    const response = await fetch(`http://127.0.0.1:${port}/connz?subs=1&limit=4096`);
+    return ((await response.json()) as Connz).connections ?? [];
   };
   return {
-    connections: async (name) => (await connz(name)).length,
-    // Reply inboxes (request/reply, JetStream API) are the client's own plumbing.
-    subscriptions: async (name) =>
-      (await connz(name))
+    connections: async (name) => (await connz()).filter((connection) => connection.name === name).length,
+    subscribersOf: async (subject) =>
+      (await connz())
         .flatMap((connection) => connection.subscriptions_list ?? [])
-        .filter((subject) => !subject.startsWith('_INBOX.')),
+        .filter((sub) => sub === subject).length,
+  };
+}
+
+/** Asks the Redis server itself, over a connection of the test's own. */
+function redisObserver(url: () => string): ServerObserver {
+  const ask = async <T>(question: (redis: Redis) => Promise<T>): Promise<T> => {
+    const redis = new Redis(url(), { lazyConnect: true });
+    await redis.connect();
+    try {
+      return await question(redis);
+    } finally {
+      redis.disconnect();
+    }
+  };
+  return {
+    connections: (name) =>
+      ask(async (redis) => {
+        const list = String(await redis.client('LIST'));
+        return list
+          .split('\n')
+          .filter((line) => line.includes(` name=${name} `) || line.includes(` name=${name}-sub `)).length;
+      }),
+    subscribersOf: (subject) =>
+      ask(async (redis) => {
+        const [, count] = (await redis.pubsub('NUMSUB', subject)) as [string, number];
+        return Number(count);
+      }),
   };
 }
 

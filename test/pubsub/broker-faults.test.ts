@@ -7,10 +7,12 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker, BrokerHealth } from '../../src/pubsub/broker.ts';
 import { BrokerUnavailableError } from '../../src/pubsub/errors.ts';
 import { waitUntil } from '../helpers/async-queue.ts';
+import { startTestApp } from '../helpers/test-app.ts';
 import { type PrivateService, type ServiceName, startService } from '../setup/services.ts';
 import {
   type BackendUnderTest,
   natsBackend,
+  redisBackend,
   subscribed,
   text,
   textOf,
@@ -20,11 +22,16 @@ import {
 interface FaultCase {
   readonly service: ServiceName;
   readonly backend: (url: () => string) => BackendUnderTest;
+  /** The environment of a streamgate on this server. */
+  readonly env: (url: string) => Record<string, string>;
 }
 
-const cases: FaultCase[] = [{ service: 'nats', backend: natsBackend }];
+const cases: FaultCase[] = [
+  { service: 'nats', backend: natsBackend, env: (url) => ({ BROKER: 'nats', NATS_URL: url }) },
+  { service: 'redis', backend: redisBackend, env: (url) => ({ BROKER: 'redis', REDIS_URL: url }) },
+];
 
-describe.each(cases)('Broker faults: $service restarts', ({ service, backend: backendFor }) => {
+describe.each(cases)('Broker faults: $service restarts', ({ service, backend: backendFor, env }) => {
   let server: PrivateService;
   let backend: BackendUnderTest;
   const opened: Broker[] = [];
@@ -126,5 +133,34 @@ describe.each(cases)('Broker faults: $service restarts', ({ service, backend: ba
       'the responder to answer again',
     );
     expect(answer).toBe('re:b');
+  });
+
+  it('answers /health with 503 while the broker is down, and 200 again after', async () => {
+    const app = await startTestApp({ env: { ...env(server.url), BROKER_RECONNECT_MAX_WAIT: '500ms' } });
+    try {
+      expect((await fetch(`${app.url}/health`)).status).toBe(200);
+      await server.down();
+      await waitUntil(
+        () => app.app.services.broker.health().status === 'reconnecting',
+        10_000,
+        'the app to notice',
+      );
+      const down = await fetch(`${app.url}/health`);
+      expect(down.status).toBe(503);
+      expect(await down.json()).toMatchObject({ status: 'error', dependencies: { broker: 'error' } });
+      const graphql = await app.graphql<{
+        health: { dependencies: Array<{ name: string; error: string | null }> };
+      }>('{ health { dependencies { name error } } }');
+      const broker = graphql.data?.health.dependencies.find((dependency) => dependency.name === 'broker');
+      expect(broker?.error).toMatch(new RegExp(`^${service} broker reconnecting \\(attempt \\d+\\)`));
+      await server.up();
+      await waitUntil(
+        async () => (await fetch(`${app.url}/health`)).status === 200,
+        20_000,
+        '/health to recover',
+      );
+    } finally {
+      await app.stop();
+    }
   });
 });

@@ -20,6 +20,7 @@ describe('broker configuration', () => {
       connectTimeoutMs: 10_000,
       reconnectMaxWaitMs: 5_000,
       natsRetainStorage: 'file',
+      redisKeyPrefix: 'streamgate:',
     });
   });
 

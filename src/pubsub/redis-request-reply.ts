@@ -1,0 +1,166 @@
+import { randomUUID } from 'node:crypto';
+import type { Redis } from 'ioredis';
+import type { BrokerMessage, MessageHeaders, RequestHandler, Responder } from './broker.ts';
+import { NoRespondersError, RemoteError, RequestTimeoutError } from './errors.ts';
+import type { RedisChannelDispatcher } from './redis-channel-dispatcher.ts';
+import { decodeEnvelope, encodeEnvelope } from './redis-envelope.ts';
+import { hasWildcards, type RedisNames } from './redis-subject-mapping.ts';
+import { subjectMatches } from './subject-pattern.ts';
+
+/** How long a queue group's claim on one message is kept: far longer than any delivery takes. */
+export const CLAIM_TTL_MS = 30_000;
+
+interface PendingRequest {
+  readonly subject: string;
+  resolve(message: BrokerMessage): void;
+  reject(error: Error): void;
+}
+
+/**
+ * Request/reply over Redis pub/sub: a request goes to the subject's request channel carrying
+ * this connection's reply channel and a correlation id; PUBLISH tells how many responders
+ * listened, so "nobody" is known at once. Queue groups of responders claim each request with
+ * SET NX, so one member answers.
+ */
+export class RedisRequestReply {
+  private readonly pending = new Map<string, PendingRequest>();
+  private readonly inbox: string;
+  private inboxReady: Promise<void> | undefined;
+  private closeInbox: (() => void) | undefined;
+  private readonly responders = new Set<Responder>();
+
+  constructor(
+    private readonly commands: Redis,
+    private readonly dispatcher: RedisChannelDispatcher,
+    private readonly names: RedisNames,
+  ) {
+    this.inbox = names.inbox(randomUUID());
+  }
+
+  get responderCount(): number {
+    return this.responders.size;
+  }
+
+  async request(
+    subject: string,
+    payload: Uint8Array,
+    options: { timeoutMs: number; headers?: MessageHeaders },
+  ): Promise<BrokerMessage> {
+    await this.listenToInbox();
+    const correlation = randomUUID();
+    const reply = new Promise<BrokerMessage>((resolve, reject) => {
+      this.pending.set(correlation, { subject, resolve, reject });
+    });
+    // Settled by the timer even when the publish itself failed and nobody awaits it any more.
+    reply.catch(() => undefined);
+    const timer = setTimeout(() => {
+      this.pending.get(correlation)?.reject(new RequestTimeoutError(subject, options.timeoutMs));
+    }, options.timeoutMs);
+    try {
+      const envelope = encodeEnvelope(
+        { r: this.inbox, c: correlation, ...(options.headers ? { h: options.headers } : {}) },
+        payload,
+      );
+      const receivers = await this.commands.publish(this.names.requestChannel(subject), envelope);
+      if (receivers === 0) throw new NoRespondersError(subject);
+      return await reply;
+    } finally {
+      clearTimeout(timer);
+      this.pending.delete(correlation);
+    }
+  }
+
+  async respond(pattern: string, handler: RequestHandler, queue: string | undefined): Promise<Responder> {
+    const target = hasWildcards(pattern)
+      ? { glob: this.names.requestGlob(pattern) }
+      : { channel: this.names.requestChannel(pattern) };
+    const listening = this.dispatcher.listen(target, (channel, message) => {
+      const subject = this.names.subjectOfRequestChannel(channel);
+      if (subject === undefined || !subjectMatches(pattern, subject)) return;
+      void this.answer(subject, message, handler, queue);
+    });
+    await listening.ready;
+    const responder: Responder = {
+      stop: async () => {
+        this.responders.delete(responder);
+        listening.close();
+      },
+    };
+    this.responders.add(responder);
+    return responder;
+  }
+
+  /** Fails every waiting request and stops every responder. */
+  async close(error: Error): Promise<void> {
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
+    await Promise.all([...this.responders].map((responder) => responder.stop()));
+    this.closeInbox?.();
+  }
+
+  private listenToInbox(): Promise<void> {
+    if (!this.inboxReady) {
+      const listening = this.dispatcher.listen({ channel: this.inbox }, (_channel, message) =>
+        this.receiveReply(message),
+      );
+      this.closeInbox = listening.close;
+      this.inboxReady = listening.ready.catch((error: unknown) => {
+        this.inboxReady = undefined;
+        throw error;
+      });
+    }
+    return this.inboxReady;
+  }
+
+  private receiveReply(message: Buffer): void {
+    const { meta, payload } = decodeEnvelope(message);
+    const pending = meta.c === undefined ? undefined : this.pending.get(meta.c);
+    if (!pending) return; // late: the request timed out already
+    if (meta.e !== undefined) {
+      pending.reject(new RemoteError(meta.e));
+      return;
+    }
+    pending.resolve({
+      subject: pending.subject,
+      payload,
+      headers: meta.h ?? {},
+      timestamp: new Date(meta.t ?? Date.now()),
+      position: undefined,
+    });
+  }
+
+  private async answer(
+    subject: string,
+    message: Buffer,
+    handler: RequestHandler,
+    queue: string | undefined,
+  ): Promise<void> {
+    const { meta, payload } = decodeEnvelope(message);
+    if (meta.r === undefined || meta.c === undefined) return;
+    if (queue !== undefined) {
+      const claimed = await this.commands
+        .set(this.names.claim(`rpc:${queue}`, meta.c), '1', 'PX', CLAIM_TTL_MS, 'NX')
+        .catch(() => null);
+      if (claimed !== 'OK') return;
+    }
+    const request: BrokerMessage = {
+      subject,
+      payload,
+      headers: meta.h ?? {},
+      timestamp: new Date(meta.t ?? Date.now()),
+      position: undefined,
+    };
+    let reply: Buffer;
+    try {
+      const answer = await handler(request);
+      reply = encodeEnvelope({ c: meta.c, ...(answer.headers ? { h: answer.headers } : {}) }, answer.payload);
+    } catch (error) {
+      reply = encodeEnvelope(
+        { c: meta.c, e: error instanceof Error ? error.message : String(error) },
+        new Uint8Array(0),
+      );
+    }
+    // The requester may be gone or Redis down: a reply nobody can receive is dropped.
+    await this.commands.publish(meta.r, reply).catch(() => undefined);
+  }
+}
