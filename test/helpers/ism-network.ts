@@ -1,4 +1,5 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
+import type { SyncStoreStats } from '../../src/domain/states/sync-store-consumer.ts';
 import type { Broker } from '../../src/pubsub/broker.ts';
 import { AsyncQueue } from './async-queue.ts';
 import type { WsResult } from './graphql-ws-client.ts';
@@ -99,4 +100,10 @@ export async function primeStreams(
       // dropping the probes
     }
   }
+}
+
+/** Sync-store messages finished (persisted, ignored, rejected or failed), unlike `received`. */
+export function syncMessagesHandled(stats: SyncStoreStats): number {
+  const rejected = Object.values(stats.rejected).reduce((sum, count) => sum + (count ?? 0), 0);
+  return stats.persisted + stats.ignored + stats.failed + rejected;
 }

@@ -2,7 +2,13 @@ import { randomBytes } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitUntil } from '../helpers/async-queue.ts';
 import { connectWs, subscribeWs } from '../helpers/graphql-ws-client.ts';
-import { eventStream, type IsmNetwork, natsNetwork, primeStreams } from '../helpers/ism-network.ts';
+import {
+  eventStream,
+  type IsmNetwork,
+  natsNetwork,
+  primeStreams,
+  syncMessagesHandled,
+} from '../helpers/ism-network.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { serviceUrl } from '../setup/services.ts';
 
@@ -238,7 +244,7 @@ describe('ISM states on NATS and Postgres', () => {
       await network.publish(SYNC_SUBJECT, bad);
     }
     await waitUntil(
-      () => sync.stats().received - before.received === 5,
+      () => syncMessagesHandled(sync.stats()) - syncMessagesHandled(before) === 5,
       5_000,
       'the sync store to take 5 messages',
     );
@@ -259,5 +265,87 @@ describe('ISM states on NATS and Postgres', () => {
     expect(page.data?.stateEntries.edges.map((edge) => edge.node.data)).toEqual([{ k: 1 }, { k: 2 }]);
     const bad = await server.graphql(ENTRIES, { stateId: 'synced-bad' });
     expect(bad.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  });
+
+  it('persists each sync message once when several instances consume the subject (queue group)', async () => {
+    const databaseUrl = server.config.database.url ?? '';
+    const second = await startTestApp({
+      env: {
+        DATABASE_URL: databaseUrl,
+        BROKER: 'nats',
+        NATS_URL: serviceUrl('nats'),
+        SYNC_STORE_SUBJECT: SYNC_SUBJECT,
+      },
+    });
+    try {
+      const apps = [server, second];
+      const received = () => apps.reduce((sum, app) => sum + app.app.services.syncStore.stats().received, 0);
+      const persisted = () =>
+        apps.reduce((sum, app) => sum + app.app.services.syncStore.stats().persisted, 0);
+      const before = received();
+      const persistedBefore = persisted();
+      for (let index = 0; index < 20; index++) {
+        await network.publish(
+          SYNC_SUBJECT,
+          JSON.stringify({ type: 'query_state_direct', state_id: 'twice', query_state: [{ index }] }),
+        );
+      }
+      await waitUntil(
+        () => persisted() - persistedBefore === 20,
+        5_000,
+        'both instances to persist 20 messages',
+      );
+      expect(received() - before).toBe(20);
+      const page = await server.graphql<EntriesData>(ENTRIES, { stateId: 'twice', first: 100 });
+      expect(page.data?.stateEntries.totalCount).toBe(20);
+      const indexes = page.data?.stateEntries.edges.map(
+        (edge) => (edge.node.data as { index: number }).index,
+      );
+      expect([...(indexes ?? [])].sort((a, b) => a - b)).toEqual(
+        Array.from({ length: 20 }, (_, index) => index),
+      );
+      expect(page.data?.stateEntries.edges.map((edge) => edge.node.seq)).toEqual(
+        Array.from({ length: 20 }, (_, index) => index + 1),
+      );
+    } finally {
+      await second.stop();
+    }
+  });
+
+  it("reads states through a cache: own writes show at once, other instances' within STATE_CACHE_TTL", async () => {
+    const databaseUrl = server.config.database.url ?? '';
+    const shortCache = await startTestApp({
+      env: {
+        DATABASE_URL: databaseUrl,
+        BROKER: 'nats',
+        NATS_URL: serviceUrl('nats'),
+        SYNC_STORE_SUBJECT: SYNC_SUBJECT,
+        STATE_CACHE_TTL: '300ms',
+      },
+    });
+    try {
+      const find = (app: TestApp, id: string) => app.graphql(`{ state(id: "${id}") { id } }`);
+      // Own write: the cached "not found" is dropped by the create.
+      expect(await find(server, 'own')).toEqual({ data: { state: null } });
+      await server.graphql('mutation { createState(input: { id: "own" }) { id } }');
+      expect(await find(server, 'own')).toEqual({ data: { state: { id: 'own' } } });
+
+      // Another instance's write: the default 10 s cache still answers from memory...
+      expect(await find(server, 'elsewhere')).toEqual({ data: { state: null } });
+      expect(await find(shortCache, 'elsewhere')).toEqual({ data: { state: null } });
+      await shortCache.graphql('mutation { createState(input: { id: "elsewhere" }) { id } }');
+      expect(await find(shortCache, 'elsewhere')).toEqual({ data: { state: { id: 'elsewhere' } } });
+      expect(await find(server, 'elsewhere')).toEqual({ data: { state: null } });
+      // ...while a 300 ms cache sees the other instance's write once its entry expires.
+      expect(await find(shortCache, 'later')).toEqual({ data: { state: null } });
+      await server.graphql('mutation { createState(input: { id: "later" }) { id } }');
+      await waitUntil(
+        async () => (await find(shortCache, 'later')).data?.state != null,
+        5_000,
+        'the short cache to expire',
+      );
+    } finally {
+      await shortCache.stop();
+    }
   });
 });
