@@ -166,6 +166,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
   });
   const ismStreams = createIsmStreamRoutes({
     yoga,
+    auth,
     log,
     stats: transportStats,
     pingIntervalMs: config.ism.streamPingIntervalMs,

@@ -2,9 +2,13 @@ import type { IncomingMessage } from 'node:http';
 import { type DocumentNode, type ExecutionResult, parse } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { type WebSocket, WebSocketServer } from 'ws';
+import type { AuthService } from '../../domain/auth/auth-service.ts';
+import type { Viewer } from '../../domain/viewer.ts';
 import { AppError } from '../../errors.ts';
-import type { Logger } from '../../log.ts';
+import { type Logger, newCorrelationId } from '../../log.ts';
 import type { GraphQLContext } from '../../schema/context.ts';
+import { tokenFromIncomingMessage } from '../auth/token-source.ts';
+import type { InitialContext } from '../graphql-context.ts';
 import type { RouteParams } from '../http-routes.ts';
 import type { LegacyTransportContext } from '../ops/subscription-metrics-plugin.ts';
 import { TRANSPORTS, type TransportStats } from '../ops/transport-stats.ts';
@@ -22,6 +26,8 @@ type Yoga = YogaServerInstance<any, GraphQLContext>;
 
 export interface IsmStreamOptions {
   readonly yoga: Yoga;
+  /** Verifies the socket's token (`?token=` or the Authorization header) once, at connect. */
+  readonly auth: Pick<AuthService, 'authenticate'>;
   readonly log: Logger;
   readonly stats: TransportStats;
   /** A ping every interval; a client that has not answered the previous one is dropped. */
@@ -109,7 +115,9 @@ export function useLegacyStreamSocket(
   });
 
   const run = async () => {
-    const result = await subscribe(options.yoga, incoming, path);
+    const viewer = await options.auth.authenticate(tokenFromIncomingMessage(incoming, { allowQuery: true }));
+    if (closed) return;
+    const result = await subscribe(options.yoga, incoming, path, viewer);
     if (!isAsyncIterable(result)) {
       const error = result.errors?.[0];
       close(closeCodeFor(error?.extensions?.code), error?.message ?? 'the stream could not start');
@@ -153,14 +161,19 @@ export function useLegacyStreamSocket(
   });
 }
 
-/** Runs Subscription.stateStream for the socket's path, with the socket's request as context. */
+/**
+ * Runs Subscription.stateStream for the socket's path. The context carries the viewer verified
+ * at connect (as graphql-ws does), so the auth guard, tenancy and token expiry apply.
+ */
 async function subscribe(
   yoga: Yoga,
   incoming: IncomingMessage,
   path: StreamPath,
+  viewer: Viewer | null,
 ): Promise<ExecutionResult | AsyncIterable<ExecutionResult>> {
-  const initial: LegacyTransportContext & { request: Request } = {
+  const initial: LegacyTransportContext & InitialContext = {
     request: toFetchRequest(incoming),
+    extra: { viewer, correlationId: newCorrelationId() },
     legacyTransport: TRANSPORTS.LEGACY_WS,
   };
   const enveloped = yoga.getEnveloped(initial);
@@ -173,10 +186,7 @@ async function subscribe(
   })) as ExecutionResult | AsyncIterable<ExecutionResult>;
 }
 
-/**
- * The upgrade request as a Fetch Request, for the context factory. Old clients send their token
- * as `?token=`; it becomes the Authorization header, so auth reads it as for any request.
- */
+/** The upgrade request as a Fetch Request, for plugins that read one (metrics, logging). */
 function toFetchRequest(incoming: IncomingMessage): Request {
   const url = new URL(incoming.url ?? '/', `http://${incoming.headers.host ?? 'localhost'}`);
   const headers = new Headers();
@@ -184,8 +194,6 @@ function toFetchRequest(incoming: IncomingMessage): Request {
     if (value === undefined) continue;
     for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
   }
-  const token = url.searchParams.get('token');
-  if (token && !headers.has('authorization')) headers.set('authorization', `Bearer ${token}`);
   return new Request(url, { headers });
 }
 
