@@ -230,7 +230,8 @@ export function createStateService(options: {
         },
         config.ism,
       );
-      if (written.createdState) cache.delete(stateId);
+      // The state exists now, whoever created it: drop a cached "not found".
+      if (!existing || written.createdState) cache.delete(stateId);
       const flushed = await outbox.flush();
       const [stateRow] = written.outboxIds;
       const unpublished = written.outboxIds.filter((id) => !flushed.positions.has(id));
