@@ -38,6 +38,8 @@ export const DEFAULT_MUTATION_ROLES: Readonly<Record<string, readonly string[]>>
   startRecording: ['writer'],
   stopRecording: ['writer'],
   deleteRecording: ['writer'],
+  importRecording: ['writer'],
+  appendRecordingMessages: ['writer'],
 };
 
 /** Identity: token verification and the claims that make a Viewer. */

@@ -87,6 +87,25 @@ export interface Config {
   };
   /** Identity and mutation roles (issue 4): src/auth-config.ts, docs/auth.md. */
   readonly auth: AuthConfig;
+  /** Device telemetry: HTTP monitor ingest, buffer windows, recordings (docs/devices.md). */
+  readonly devices: {
+    /** Accept unauthenticated monitor ingest (as ApiGear Streams did) into `publicTenant`. @default false (MONITOR_PUBLIC) */
+    readonly monitorPublic: boolean;
+    /** The tenant that unauthenticated devices belong to when MONITOR_PUBLIC is on; unset = no tenant. (MONITOR_TENANT) */
+    readonly publicTenant: string | null;
+    /** Largest body of POST /monitor/{device}. @default MAX_PAYLOAD_BYTES (MONITOR_MAX_BODY_BYTES) */
+    readonly maxBodyBytes: number;
+    /** The buffer window a device gets when first seen, and setBufferWindow without a window; "off" = none. @default 5m (BUFFER_WINDOW_DEFAULT) */
+    readonly bufferWindowDefaultMs: number | null;
+    /** The largest buffer window setBufferWindow accepts. @default 1h (BUFFER_WINDOW_MAX) */
+    readonly bufferWindowMaxMs: number;
+    /** How long a stopped recording is kept when startRecording names no retention. @default 24h (RECORDING_RETENTION_DEFAULT) */
+    readonly retentionDefaultMs: number;
+    /** How often expired recordings are deleted. @default 1m (RECORDING_SWEEP_INTERVAL) */
+    readonly sweepIntervalMs: number;
+    /** Answer the legacy record RPC on `streams.record.rpc`. @default true (RECORD_RPC) */
+    readonly recordRpc: boolean;
+  };
   readonly log: {
     /** @default "info" (LOG_LEVEL) */
     readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -131,6 +150,7 @@ export function loadConfig(
   const read = new EnvReader(env);
   const deployment = read.string('STREAMGATE_ENV', read.string('NODE_ENV', 'development'));
   const host = read.string('HOST', '127.0.0.1');
+  const maxPayloadBytes = read.bytes('MAX_PAYLOAD_BYTES', 1024 * 1024);
   const config: Config = {
     env: deployment,
     version: options.version ?? '0.0.0',
@@ -140,7 +160,7 @@ export function loadConfig(
       host,
       graphiql: read.boolean('GRAPHIQL', true),
       shutdownTimeoutMs: read.duration('SHUTDOWN_TIMEOUT', 10_000),
-      maxPayloadBytes: read.bytes('MAX_PAYLOAD_BYTES', 1024 * 1024),
+      maxPayloadBytes,
     },
     database: {
       url: read.url('DATABASE_URL', ['postgres', 'postgresql']),
@@ -170,6 +190,7 @@ export function loadConfig(
       streamPingIntervalMs: read.duration('STREAM_WS_PING_INTERVAL', 30_000),
     },
     auth: readAuthConfig(read, host),
+    devices: readDevicesConfig(read, maxPayloadBytes),
     log: {
       level: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
       pretty: read.boolean('LOG_PRETTY', options.isTerminal ?? false),
@@ -216,4 +237,32 @@ function isValidSubject(subject: string): boolean {
   } catch {
     return false;
   }
+}
+function readDevicesConfig(read: EnvReader, maxPayloadBytes: number): Config['devices'] {
+  const bufferWindowMaxMs = read.duration('BUFFER_WINDOW_MAX', 3_600_000);
+  const defaultWindow = read.raw('BUFFER_WINDOW_DEFAULT');
+  const bufferWindowDefaultMs =
+    defaultWindow !== undefined && /^(off|none|0)$/i.test(defaultWindow)
+      ? null
+      : read.duration('BUFFER_WINDOW_DEFAULT', 300_000);
+  if (bufferWindowDefaultMs !== null && bufferWindowDefaultMs > bufferWindowMaxMs) {
+    read.report('BUFFER_WINDOW_DEFAULT', defaultWindow ?? '5m', 'a duration no longer than BUFFER_WINDOW_MAX');
+  }
+  const sweepIntervalMs = read.duration('RECORDING_SWEEP_INTERVAL', 60_000);
+  if (sweepIntervalMs < 100) {
+    read.report('RECORDING_SWEEP_INTERVAL', read.raw('RECORDING_SWEEP_INTERVAL') ?? '', 'at least 100ms');
+  }
+  const monitorPublic = read.boolean('MONITOR_PUBLIC', false);
+  return {
+    monitorPublic,
+    publicTenant: read.optionalString('MONITOR_TENANT') ?? null,
+    maxBodyBytes: read.raw('MONITOR_MAX_BODY_BYTES')
+      ? read.bytes('MONITOR_MAX_BODY_BYTES', maxPayloadBytes)
+      : maxPayloadBytes,
+    bufferWindowDefaultMs,
+    bufferWindowMaxMs,
+    retentionDefaultMs: read.duration('RECORDING_RETENTION_DEFAULT', 86_400_000),
+    sweepIntervalMs,
+    recordRpc: read.boolean('RECORD_RPC', true),
+  };
 }

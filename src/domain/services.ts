@@ -4,6 +4,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Broker } from '../pubsub/broker.ts';
 import type { AuthService } from './auth/auth-service.ts';
+import type { DeviceService } from './devices/device-service.ts';
 import type { HealthProbe } from './health.ts';
 import type { RouteService } from './routes/route-service.ts';
 import type { StateService } from './states/state-service.ts';
@@ -36,4 +37,6 @@ export interface AppServices {
   readonly routes: RouteService;
   /** ISM: the sync-store consumer; `stats()` has its counters. */
   readonly syncStore: SyncStoreConsumer;
+  /** Devices: ingest, buffer windows, recordings, replay (docs/devices.md). */
+  readonly devices: DeviceService;
 }

@@ -10,6 +10,7 @@ import './publish-result.ts';
 import './topics.ts';
 import './routes.ts';
 import './states.ts';
+import './devices.ts';
 
 /** The executable schema of streamgate: one file per domain, imported above. */
 export const schema = withoutEmptyRootTypes(builder.toSchema({ sortSchema: false }));

@@ -4,6 +4,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from '../config.ts';
 import { type Database, openDatabase } from '../db/create-database.ts';
 import { createAuthService } from '../domain/auth/auth-service.ts';
+import { createDeviceService } from '../domain/devices/device-service.ts';
 import { HEALTH_STATUS, type HealthProbe } from '../domain/health.ts';
 import { createRouteService } from '../domain/routes/route-service.ts';
 import { readRoutingFile } from '../domain/routes/routing-file.ts';
@@ -118,6 +119,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     states,
     routes: stateRoutes,
     syncStore,
+    devices: createDeviceService({ config, db, broker, log }),
   };
   const transportStats = createTransportStats(metrics, { windowMs: config.topics.statsWindowMs });
   const routes: HttpRoute[] = [
@@ -204,6 +206,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     await topics.close();
     await syncStore.stop();
     await states.outbox.stop();
+    await services.devices.stop();
     if (!dependencies.broker) await broker.close();
     if (!dependencies.db) await db.close();
     log.info('stopped');

@@ -1,0 +1,101 @@
+/**
+ * Buffer windows: the broker keeps each device's last `window` of messages on `monitor.{device}`
+ * (Broker.retain), so a recording can start in the past and `Device.buffered` can count them.
+ */
+import type { Config } from '../../config.ts';
+import type { Database } from '../../db/create-database.ts';
+import { BadUserInputError, NotFoundError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import type { Broker } from '../../pubsub/broker.ts';
+import { subjects } from '../../pubsub/subjects.ts';
+import { nextWithin, withSubscription } from './broker-reading.ts';
+import { deviceMessageFromBroker } from './device-message.ts';
+import { type Device, type DeviceScope, registerDevice, toDevice } from './device-store.ts';
+import { formatDuration } from '../../duration.ts';
+import { validateDeviceId } from './monitor-event.ts';
+
+export interface BufferWindowDependencies {
+  readonly db: Database;
+  readonly broker: Broker;
+  readonly log: Logger;
+  readonly config: Config['devices'];
+}
+
+/** How long to wait for the first buffered message before calling the window empty. */
+const FIRST_MESSAGE_WAIT_MS = 1_000;
+
+/**
+ * Sets the device's buffer window: `undefined` = the configured default, `null` = off. The device
+ * is registered if new. The window is applied on the broker before it is stored.
+ */
+export async function setBufferWindow(
+  deps: BufferWindowDependencies,
+  scope: DeviceScope,
+  deviceId: string,
+  windowMs: number | null | undefined,
+): Promise<Device> {
+  validateDeviceId(deviceId);
+  const window = windowMs === undefined ? deps.config.bufferWindowDefaultMs : windowMs;
+  if (window !== null) {
+    if (window <= 0) throw new BadUserInputError('window must be longer than 0 (null turns the buffer off)');
+    if (window > deps.config.bufferWindowMaxMs) {
+      throw new BadUserInputError(
+        `window ${formatDuration(window)} is longer than the maximum ${formatDuration(deps.config.bufferWindowMaxMs)} (BUFFER_WINDOW_MAX)`,
+      );
+    }
+  }
+  const registered = await registerDevice(deps.db, scope, deviceId, deps.config.bufferWindowDefaultMs);
+  if (!registered) throw new NotFoundError('device', deviceId);
+  if (window !== null) await deps.broker.retain(subjects.monitor(deviceId), { maxAgeMs: window });
+  // Turning the window off stops streamgate from using it; the Broker interface has no way to
+  // drop a retained window, so the broker ages out what it holds (docs/devices.md).
+  const row = await deps.db.prisma.device.update({ where: { id: deviceId }, data: { bufferWindowMs: window } });
+  return toDevice(row);
+}
+
+/** Applies every device's stored window on the broker again (a memory broker starts empty). */
+export async function reapplyBufferWindows(deps: BufferWindowDependencies): Promise<number> {
+  let applied = 0;
+  let after: string | undefined;
+  for (;;) {
+    const rows = await deps.db.prisma.device.findMany({
+      where: { bufferWindowMs: { not: null }, ...(after === undefined ? {} : { id: { gt: after } }) },
+      orderBy: { id: 'asc' },
+      select: { id: true, bufferWindowMs: true },
+      take: 500,
+    });
+    for (const row of rows) {
+      await deps.broker.retain(subjects.monitor(row.id), { maxAgeMs: row.bufferWindowMs as number });
+      applied += 1;
+    }
+    if (rows.length < 500) return applied;
+    after = rows.at(-1)?.id;
+  }
+}
+
+/**
+ * Messages in the device's buffer window now: the sequence of the oldest one still retained
+ * (read from the broker) to the device's last sequence. Messages published on `monitor.{device}`
+ * by anything other than streamgate's ingest carry no sequence and are not counted.
+ */
+export async function bufferedCount(deps: BufferWindowDependencies, device: Device): Promise<number> {
+  const window = device.bufferWindowMs;
+  if (window === null || device.lastSeq === 0) return 0;
+  const since = new Date(Date.now() - window);
+  if (device.lastSeenAt === null || device.lastSeenAt < since) return 0;
+  const oldestSeq = await withSubscription(
+    deps.broker.subscribe(subjects.monitor(device.id), { from: { time: since } }),
+    async (iterator) => {
+      for (;;) {
+        const message = await nextWithin(iterator, FIRST_MESSAGE_WAIT_MS);
+        if (!message) return undefined;
+        const { seq } = deviceMessageFromBroker(device.id, message);
+        if (seq > 0) return seq;
+      }
+    },
+  );
+  if (oldestSeq === undefined) return 0;
+  const current = await deps.db.prisma.device.findUnique({ where: { id: device.id }, select: { lastSeq: true } });
+  const lastSeq = current ? Number(current.lastSeq) : device.lastSeq;
+  return Math.max(0, lastSeq - oldestSeq + 1);
+}

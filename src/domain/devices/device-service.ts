@@ -1,0 +1,159 @@
+/**
+ * The device domain as one service (AppServices.devices): ingest, devices, buffer windows,
+ * recordings, replay, and the background work (retention sweeper, outbox relay, resuming
+ * recordings after a restart).
+ */
+import type { Config } from '../../config.ts';
+import type { Database } from '../../db/create-database.ts';
+import type { Logger } from '../../log.ts';
+import type { Broker } from '../../pubsub/broker.ts';
+import type { Page } from '../pagination.ts';
+import { type Viewer, tenantOf } from '../viewer.ts';
+import { bufferedCount, reapplyBufferWindows, setBufferWindow } from './buffer-window.ts';
+import type { DeviceMessage } from './device-message.ts';
+import { type Device, type DeviceScope, findDevice, listDevices, registerDevice } from './device-store.ts';
+import { ingestMonitorEvents, type IngestResult } from './ingest.ts';
+import { liveDeviceMessages } from './live-messages.ts';
+import { validateDeviceId } from './monitor-event.ts';
+import { relayOutbox } from './monitor-outbox.ts';
+import { appendImportedMessages, type ImportRecordingInput, importRecording } from './recording-import.ts';
+import {
+  findRecording,
+  listRecordings,
+  type Recording,
+  recordingMessagesPage,
+  recordingStats,
+} from './recording-store.ts';
+import {
+  deleteRecording,
+  resumeRecordings,
+  type StartRecordingInput,
+  startRecording,
+  stopRecording,
+  sweepExpiredRecordings,
+} from './recordings.ts';
+import { openReplay, type ReplayEvent, type ReplayOptions } from './replay.ts';
+import { NotFoundError } from '../../errors.ts';
+
+export interface DeviceServiceDependencies {
+  readonly config: Config;
+  readonly db: Database;
+  readonly broker: Broker;
+  readonly log: Logger;
+}
+
+/** @default 1s: how often the outbox relay looks for messages a broker failure held back. */
+const RELAY_INTERVAL_MS = 1_000;
+
+export type DeviceService = ReturnType<typeof createDeviceService>;
+
+/** Builds the device service; `start` runs the start-up work and timers, `stop` ends them. */
+export function createDeviceService(deps: DeviceServiceDependencies) {
+  const log = deps.log.child({ component: 'devices' });
+  const inner = { db: deps.db, broker: deps.broker, log, config: deps.config.devices };
+  const timers: NodeJS.Timeout[] = [];
+  let stopped = false;
+  let startup: Promise<void> | undefined;
+
+  /** Runs `task` every `intervalMs`, never two at once, logging failures. */
+  const every = (intervalMs: number, name: string, task: () => Promise<unknown>) => {
+    let running = false;
+    const timer = setInterval(() => {
+      if (running || stopped) return;
+      running = true;
+      task()
+        .catch((error: unknown) => log.warn({ err: error }, `${name} failed`))
+        .finally(() => {
+          running = false;
+        });
+    }, intervalMs);
+    timer.unref();
+    timers.push(timer);
+  };
+
+  return {
+    /** The tenant an operation acts in. */
+    scopeOf(viewer: Viewer | null): DeviceScope {
+      return { tenantId: tenantOf(viewer) };
+    },
+    /** The tenant a monitor ingest acts in: unauthenticated devices go to MONITOR_TENANT when MONITOR_PUBLIC is on. */
+    ingestScopeOf(viewer: Viewer | null): DeviceScope {
+      if (viewer === null && deps.config.devices.monitorPublic) return { tenantId: deps.config.devices.publicTenant };
+      return { tenantId: tenantOf(viewer) };
+    },
+
+    ingest: (scope: DeviceScope, deviceId: string, events: readonly unknown[]): Promise<IngestResult> =>
+      ingestMonitorEvents(inner, scope, deviceId, events),
+    device: (scope: DeviceScope, id: string): Promise<Device | null> => findDevice(deps.db, scope, id),
+    devices: (scope: DeviceScope, first?: number | null, after?: string | null): Promise<Page<Device>> =>
+      listDevices(deps.db, scope, first, after),
+    buffered: (device: Device): Promise<number> => bufferedCount(inner, device),
+    setBufferWindow: (scope: DeviceScope, deviceId: string, windowMs: number | null | undefined) =>
+      setBufferWindow(inner, scope, deviceId, windowMs),
+    /**
+     * Live messages of a device. An unknown device is registered for the caller (a device may be
+     * watched before it first sends); another tenant's is NOT_FOUND.
+     */
+    async liveMessages(scope: DeviceScope, deviceId: string): Promise<AsyncIterableIterator<DeviceMessage>> {
+      validateDeviceId(deviceId);
+      const registered = await registerDevice(deps.db, scope, deviceId, deps.config.devices.bufferWindowDefaultMs);
+      if (!registered) throw new NotFoundError('device', deviceId);
+      if (registered.created && registered.device.bufferWindowMs !== null) {
+        await deps.broker.retain(`monitor.${deviceId}`, { maxAgeMs: registered.device.bufferWindowMs });
+      }
+      return liveDeviceMessages(deps.broker, deviceId);
+    },
+
+    startRecording: (scope: DeviceScope, input: StartRecordingInput): Promise<Recording> =>
+      startRecording(inner, scope, input),
+    stopRecording: (scope: DeviceScope, id: string): Promise<Recording> => stopRecording(inner, scope, id),
+    deleteRecording: (scope: DeviceScope, id: string): Promise<boolean> => deleteRecording(inner, scope, id),
+    recording: (scope: DeviceScope, id: string): Promise<Recording | null> => findRecording(deps.db, scope, id),
+    recordings: (
+      scope: DeviceScope,
+      deviceId: string | null | undefined,
+      first: number | null | undefined,
+      after: string | null | undefined,
+      fallbackFirst = 50,
+    ): Promise<Page<Recording>> => listRecordings(deps.db, scope, deviceId, first, after, fallbackFirst),
+    recordingStats: (recording: Recording) => recordingStats(deps.db, recording.id),
+    recordingMessages: (recording: Recording, first?: number | null, after?: string | null) =>
+      recordingMessagesPage(deps.db, recording, first, after),
+    importRecording: (scope: DeviceScope, input: ImportRecordingInput, messages: readonly unknown[]) =>
+      importRecording(inner, scope, input, messages),
+    appendImportedMessages: (scope: DeviceScope, recordingId: string, messages: readonly unknown[]) =>
+      appendImportedMessages(deps.db, scope, recordingId, messages),
+    replay: (scope: DeviceScope, options: ReplayOptions): Promise<AsyncIterableIterator<ReplayEvent>> =>
+      openReplay(deps.db, scope, options),
+
+    /**
+     * Start-up work: buffer windows applied on the broker again, interrupted buffer copies
+     * repeated, then the sweeper and the relay on their timers. Resolves when the start-up work
+     * is done; failures are logged, not fatal (the next start repeats them).
+     */
+    start(): Promise<void> {
+      startup ??= (async () => {
+        try {
+          await reapplyBufferWindows(inner);
+          await relayOutbox(deps.db, deps.broker, log);
+          await resumeRecordings(inner);
+        } catch (error) {
+          log.error({ err: error }, 'device start-up work failed');
+        }
+        if (stopped) return;
+        every(deps.config.devices.sweepIntervalMs, 'recording sweeper', async () => {
+          const deleted = await sweepExpiredRecordings(deps.db);
+          if (deleted > 0) log.info({ deleted }, 'expired recordings deleted');
+        });
+        every(RELAY_INTERVAL_MS, 'monitor outbox relay', () => relayOutbox(deps.db, deps.broker, log));
+      })();
+      return startup;
+    },
+    /** Ends the timers; waits for the start-up work so nothing uses the database after it closes. */
+    async stop(): Promise<void> {
+      stopped = true;
+      for (const timer of timers) clearInterval(timer);
+      await startup;
+    },
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * Monitor ingest: the one path by which device messages enter (POST /monitor/{device} and the
+ * `ingest` mutation). Guarantees, per request (docs/devices.md):
+ * - every event is validated before anything happens; a bad one fails the request, naming it;
+ * - sequences are allocated under the device row lock, so concurrent ingests never share one;
+ * - the messages are appended to the device's active recording in the same transaction that
+ *   allocates their sequences, and that transaction commits only after the broker took them:
+ *   an acknowledged message is in the recording, whatever happens to the process or the broker;
+ * - all or nothing on the broker: if nothing could be published the transaction rolls back (503,
+ *   nothing recorded, no sequence used); if the broker fails part-way, the unpublished rest is
+ *   kept in the device outbox and published before any newer message of the device.
+ */
+import type { Config } from '../../config.ts';
+import type { Database } from '../../db/create-database.ts';
+import { NotFoundError, UnavailableError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import type { Broker, PublishReceipt } from '../../pubsub/broker.ts';
+import { subjects } from '../../pubsub/subjects.ts';
+import type { DeviceScope } from './device-store.ts';
+import { type MonitorTime, monitorHeaders, monitorTimeNow, validateDeviceId, validateMonitorEvents } from './monitor-event.ts';
+import { flushOutbox, type PendingMonitorMessage, storeInOutbox } from './monitor-outbox.ts';
+import { appendToActiveRecording } from './recording-store.ts';
+
+export interface IngestDependencies {
+  readonly db: Database;
+  readonly broker: Broker;
+  readonly log: Logger;
+  readonly config: Config['devices'];
+}
+
+/** What an ingest answers (PublishResult). */
+export interface IngestResult {
+  readonly accepted: number;
+  /** Broker position of the last message, when the broker has one. */
+  readonly position: string | null;
+}
+
+/** One message ready to publish and record. */
+export interface PreparedMessage extends PendingMonitorMessage {
+  readonly time: MonitorTime;
+  readonly eventId: string;
+  readonly type: string;
+  readonly symbol: string;
+  readonly data: unknown;
+}
+
+interface AllocatedDevice {
+  readonly lastSeq: bigint;
+  readonly created: boolean;
+  readonly bufferWindowMs: number | null;
+}
+
+/** Ingests monitor events for a device; see the guarantees above. */
+export async function ingestMonitorEvents(
+  deps: IngestDependencies,
+  scope: DeviceScope,
+  deviceId: string,
+  rawEvents: readonly unknown[],
+): Promise<IngestResult> {
+  validateDeviceId(deviceId);
+  const events = validateMonitorEvents(rawEvents);
+  if (events.length === 0) return { accepted: 0, position: null };
+  // Fail fast and whole while the broker is known to be down: nothing is published or written.
+  const health = deps.broker.health();
+  if (health.status !== 'connected') {
+    throw new UnavailableError(`the broker is ${health.status}; nothing was accepted, retry later`);
+  }
+  const payloads = events.map((event) => new TextEncoder().encode(JSON.stringify(event.data)));
+  const ingestTime = monitorTimeNow();
+  const count = events.length;
+
+  return deps.db.prisma.$transaction(
+    async (tx) => {
+      const now = ingestTime.date;
+      // The upsert takes the device row lock until commit: this serializes ingests, recording
+      // starts and stops of one device, across instances.
+      const rows = await tx.$queryRaw<AllocatedDevice[]>`
+        INSERT INTO "Device" ("id", "tenantId", "firstSeenAt", "lastSeenAt", "messageCount", "lastSeq", "bufferWindowMs")
+        VALUES (${deviceId}, ${scope.tenantId}, ${now}, ${now}, ${count}, ${count}, ${deps.config.bufferWindowDefaultMs})
+        ON CONFLICT ("id") DO UPDATE SET
+          "lastSeq" = "Device"."lastSeq" + ${count},
+          "messageCount" = "Device"."messageCount" + ${count},
+          "lastSeenAt" = ${now}
+        WHERE "Device"."tenantId" IS NOT DISTINCT FROM ${scope.tenantId}
+        RETURNING "lastSeq", (xmax = 0) AS "created", "bufferWindowMs"`;
+      const device = rows[0];
+      if (!device) throw new NotFoundError('device', deviceId);
+      const firstSeq = Number(device.lastSeq) - count + 1;
+      const messages: PreparedMessage[] = events.map((event, index) => {
+        const seq = firstSeq + index;
+        const time = event.timestamp ?? ingestTime;
+        const headers = monitorHeaders(deviceId, event, time, seq);
+        return {
+          seq,
+          time,
+          headers,
+          payload: payloads[index] as Uint8Array,
+          eventId: headers['X-Monitor-Id'] as string,
+          type: event.type,
+          symbol: event.symbol,
+          data: event.data,
+        };
+      });
+
+      if (device.created && device.bufferWindowMs !== null) {
+        await deps.broker.retain(subjects.monitor(deviceId), { maxAgeMs: device.bufferWindowMs });
+      }
+      // Messages held back by an earlier broker failure go first, so the device's order holds.
+      await flushOutbox(tx, deps.broker, deviceId);
+      await appendToActiveRecording(tx, deviceId, messages);
+
+      const receipts = await publishAll(deps.broker, deviceId, messages);
+      const failed = messages.filter((_, index) => receipts[index]?.status === 'rejected');
+      if (failed.length === count) {
+        const reason = firstRejection(receipts);
+        throw new UnavailableError('the broker did not take the messages; nothing was accepted, retry later', {
+          cause: reason,
+        });
+      }
+      if (failed.length > 0) {
+        const reason = String(firstRejection(receipts));
+        deps.log.warn(
+          { deviceId, failed: failed.length, of: count, err: firstRejection(receipts) },
+          'broker failed part-way through a monitor batch; the rest waits in the device outbox',
+        );
+        await storeInOutbox(tx, deviceId, failed, reason);
+      }
+      return { accepted: count, position: lastPosition(receipts) };
+    },
+    // Publishing happens inside the transaction, so it may take longer than Prisma's 5 s default.
+    { maxWait: 10_000, timeout: 30_000 },
+  );
+}
+
+/**
+ * Publishes in order without waiting for each receipt (the broker keeps the order of one
+ * connection), then waits for all of them.
+ */
+function publishAll(
+  broker: Broker,
+  deviceId: string,
+  messages: readonly PreparedMessage[],
+): Promise<PromiseSettledResult<PublishReceipt>[]> {
+  const subject = subjects.monitor(deviceId);
+  return Promise.allSettled(
+    messages.map((message) => broker.publish(subject, message.payload, { headers: message.headers })),
+  );
+}
+
+function firstRejection(results: readonly PromiseSettledResult<unknown>[]): unknown {
+  for (const result of results) if (result.status === 'rejected') return result.reason;
+  return undefined;
+}
+
+function lastPosition(results: readonly PromiseSettledResult<PublishReceipt>[]): string | null {
+  for (let index = results.length - 1; index >= 0; index--) {
+    const result = results[index];
+    if (result?.status === 'fulfilled') return result.value.position ?? null;
+  }
+  return null;
+}

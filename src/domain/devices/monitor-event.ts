@@ -1,0 +1,153 @@
+/**
+ * The ApiGear monitor event (legacy.md C): what POST /monitor/{device} and `ingest` accept, and the
+ * X-Monitor-* headers it is published with on `monitor.{device}`. Input is `unknown` until
+ * `validateMonitorEvents` has checked every event; nothing is published before that.
+ */
+import { BadUserInputError } from '../../errors.ts';
+import { isSubjectToken } from '../../pubsub/subjects.ts';
+
+/** Header names of a published monitor message. X-Monitor-Seq is streamgate's own addition. */
+export const MONITOR_HEADERS = {
+  device: 'X-Monitor-Device',
+  id: 'X-Monitor-Id',
+  type: 'X-Monitor-Type',
+  timestamp: 'X-Monitor-Timestamp',
+  symbol: 'X-Monitor-Symbol',
+  seq: 'X-Monitor-Seq',
+} as const;
+
+/** @default 200: longest device id; ids appear in broker subjects, so they stay short. */
+export const MAX_DEVICE_ID_LENGTH = 200;
+
+/** A point in time with the nanoseconds RFC3339 allows; JS dates keep milliseconds only. */
+export interface MonitorTime {
+  readonly date: Date;
+  /** RFC3339Nano in UTC, e.g. 2026-01-15T10:30:00.123456789Z (trailing zeros dropped, as Go does). */
+  readonly text: string;
+}
+
+/** One checked monitor event; `id` is empty when the device left it to the per-device counter. */
+export interface MonitorEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly symbol: string;
+  /** Absent: the time of ingest. */
+  readonly timestamp: MonitorTime | undefined;
+  readonly data: unknown;
+}
+
+/** Throws BAD_USER_INPUT unless `deviceId` can be one token of `monitor.{device}`. */
+export function validateDeviceId(deviceId: string): string {
+  if (deviceId.length === 0) throw new BadUserInputError('the device id is empty');
+  if (deviceId.length > MAX_DEVICE_ID_LENGTH) {
+    throw new BadUserInputError(`the device id is longer than ${MAX_DEVICE_ID_LENGTH} characters`);
+  }
+  if (!isSubjectToken(deviceId)) {
+    throw new BadUserInputError(
+      `the device id "${deviceId}" may not contain dots, "*", ">" or white space (it names the subject monitor.{device})`,
+    );
+  }
+  return deviceId;
+}
+
+function badEvent(index: number, reason: string): BadUserInputError {
+  return new BadUserInputError(`event ${index}: ${reason}`, { details: { index } });
+}
+
+function optionalString(event: Record<string, unknown>, field: string, index: number): string {
+  const value = event[field];
+  if (value === undefined || value === null) return '';
+  if (typeof value === 'string') return value;
+  // Devices that count their own events often send the id as a number.
+  if (field === 'id' && typeof value === 'number' && Number.isFinite(value)) return String(value);
+  throw badEvent(index, `"${field}" must be a string, got ${JSON.stringify(value)}`);
+}
+
+/** Checks every event (all before any is used) and returns them typed; BAD_USER_INPUT names the index. */
+export function validateMonitorEvents(events: readonly unknown[]): MonitorEvent[] {
+  return events.map((event, index) => {
+    if (typeof event !== 'object' || event === null || Array.isArray(event)) {
+      throw badEvent(index, `not an object (${event === null ? 'null' : Array.isArray(event) ? 'an array' : typeof event})`);
+    }
+    const record = event as Record<string, unknown>;
+    const rawTimestamp = record.timestamp;
+    let timestamp: MonitorTime | undefined;
+    if (rawTimestamp !== undefined && rawTimestamp !== null && rawTimestamp !== '') {
+      timestamp = typeof rawTimestamp === 'string' ? parseRfc3339(rawTimestamp) : undefined;
+      if (!timestamp) {
+        throw badEvent(
+          index,
+          `"timestamp" must be an RFC3339 date-time such as 2026-01-15T10:30:00.123Z, got ${JSON.stringify(rawTimestamp)}`,
+        );
+      }
+    }
+    return {
+      id: optionalString(record, 'id', index),
+      type: optionalString(record, 'type', index),
+      symbol: optionalString(record, 'symbol', index),
+      timestamp,
+      // The payload is `data` only; a missing one is published as an empty object.
+      data: record.data ?? {},
+    };
+  });
+}
+
+const RFC3339 = /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/;
+
+/** Parses RFC3339 (with up to nanoseconds); undefined when the text is not a valid date-time. */
+export function parseRfc3339(text: string): MonitorTime | undefined {
+  const match = RFC3339.exec(text);
+  if (!match) return undefined;
+  const [, day, time, fraction = '', zone = 'Z'] = match;
+  const wholeSeconds = new Date(`${day}T${time}${zone.toUpperCase()}`);
+  if (Number.isNaN(wholeSeconds.getTime())) return undefined;
+  // Date.parse rolls 2026-02-30 over into March; a real calendar date round-trips.
+  const local = new Date(`${day}T${time}Z`);
+  if (local.toISOString().slice(0, 19) !== `${day}T${time}`) return undefined;
+  const nanos = Number(fraction.padEnd(9, '0'));
+  return timeOf(wholeSeconds.getTime(), nanos);
+}
+
+/** The current time as a MonitorTime. */
+export function monitorTimeNow(now = new Date()): MonitorTime {
+  const ms = now.getTime();
+  const seconds = Math.floor(ms / 1000) * 1000;
+  return timeOf(seconds, (ms - seconds) * 1_000_000);
+}
+
+/** A MonitorTime from a JS date (millisecond precision). */
+export function monitorTimeOf(date: Date): MonitorTime {
+  return monitorTimeNow(date);
+}
+
+function timeOf(wholeSecondsMs: number, nanos: number): MonitorTime {
+  const base = new Date(wholeSecondsMs).toISOString().slice(0, 19);
+  const fraction = nanos === 0 ? '' : `.${String(nanos).padStart(9, '0').replace(/0+$/, '')}`;
+  return { date: new Date(wholeSecondsMs + Math.floor(nanos / 1_000_000)), text: `${base}${fraction}Z` };
+}
+
+/** The headers a monitor message is published with (legacy.md C), plus its device sequence. */
+export function monitorHeaders(
+  deviceId: string,
+  event: { readonly id: string; readonly type: string; readonly symbol: string },
+  time: MonitorTime,
+  seq: number,
+): Record<string, string> {
+  return {
+    [MONITOR_HEADERS.device]: deviceId,
+    [MONITOR_HEADERS.id]: event.id === '' ? String(seq) : event.id,
+    [MONITOR_HEADERS.type]: event.type,
+    [MONITOR_HEADERS.timestamp]: time.text,
+    [MONITOR_HEADERS.symbol]: event.symbol,
+    [MONITOR_HEADERS.seq]: String(seq),
+  };
+}
+
+/** A header by name, ignoring case (brokers differ in how they keep header case). */
+export function headerOf(headers: Readonly<Record<string, string>>, name: string): string | undefined {
+  const exact = headers[name];
+  if (exact !== undefined) return exact;
+  const lower = name.toLowerCase();
+  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === lower) return value;
+  return undefined;
+}

@@ -1,0 +1,102 @@
+/**
+ * The device outbox: messages of an acknowledged batch whose publish failed part-way. They are
+ * published before any newer message of the same device (whoever holds the device row lock
+ * flushes them first: the next ingest, startRecording, or the relay below).
+ */
+import type { Prisma } from '../../generated/prisma/client.ts';
+import type { Logger } from '../../log.ts';
+import type { Broker } from '../../pubsub/broker.ts';
+import { subjects } from '../../pubsub/subjects.ts';
+import type { Database } from '../../db/create-database.ts';
+
+/** One message that still has to reach the broker. */
+export interface PendingMonitorMessage {
+  readonly seq: number;
+  readonly headers: Record<string, string>;
+  readonly payload: Uint8Array;
+}
+
+/** Keeps messages for the relay; call inside the ingest transaction, before it commits. */
+export async function storeInOutbox(
+  tx: Prisma.TransactionClient,
+  deviceId: string,
+  messages: readonly PendingMonitorMessage[],
+  error: string,
+): Promise<void> {
+  await tx.monitorOutbox.createMany({
+    data: messages.map((message) => ({
+      deviceId,
+      seq: BigInt(message.seq),
+      headers: message.headers,
+      payload: Buffer.from(message.payload),
+      lastError: error,
+    })),
+  });
+}
+
+/**
+ * Publishes the device's outbox in order (up to `limit` messages) and removes what was published.
+ * The caller holds the device row lock, so no newer message of the device is published
+ * meanwhile. Throws when the broker fails; the transaction then rolls back and the messages stay
+ * for the next attempt (at least once, never reordered).
+ */
+export async function flushOutbox(
+  tx: Prisma.TransactionClient,
+  broker: Broker,
+  deviceId: string,
+  limit?: number,
+): Promise<number> {
+  const pending = await tx.monitorOutbox.findMany({
+    where: { deviceId },
+    orderBy: { seq: 'asc' },
+    ...(limit === undefined ? {} : { take: limit }),
+  });
+  const last = pending.at(-1);
+  if (!last) return 0;
+  for (const row of pending) {
+    await broker.publish(subjects.monitor(deviceId), new Uint8Array(row.payload), {
+      headers: row.headers as Record<string, string>,
+    });
+  }
+  await tx.monitorOutbox.deleteMany({ where: { deviceId, seq: { lte: last.seq } } });
+  return pending.length;
+}
+
+/** True when some device has messages waiting in the outbox. */
+export async function hasOutbox(db: Database, deviceId: string): Promise<boolean> {
+  return (await db.prisma.monitorOutbox.count({ where: { deviceId } })) > 0;
+}
+
+const RELAY_CHUNK = 200;
+
+/**
+ * Flushes every device's outbox in chunks, each in its own transaction under the device row lock,
+ * so a failure repeats at most one chunk. Returns how many messages were published.
+ */
+export async function relayOutbox(db: Database, broker: Broker, log: Logger): Promise<number> {
+  const devices = await db.prisma.monitorOutbox.findMany({ distinct: ['deviceId'], select: { deviceId: true } });
+  let total = 0;
+  for (const { deviceId } of devices) {
+    try {
+      for (;;) {
+        const published = await db.prisma.$transaction(
+          async (tx) => {
+            await tx.$queryRaw`SELECT 1 FROM "Device" WHERE "id" = ${deviceId} FOR UPDATE`;
+            return flushOutbox(tx, broker, deviceId, RELAY_CHUNK);
+          },
+          { maxWait: 10_000, timeout: 60_000 },
+        );
+        total += published;
+        if (published < RELAY_CHUNK) break;
+      }
+    } catch (error) {
+      log.warn({ err: error, deviceId }, 'monitor outbox: publishing failed; will retry');
+      await db.prisma.monitorOutbox.updateMany({
+        where: { deviceId },
+        data: { attempts: { increment: 1 }, lastError: error instanceof Error ? error.message : String(error) },
+      });
+    }
+  }
+  if (total > 0) log.info({ published: total }, 'monitor outbox: published messages held back by a broker failure');
+  return total;
+}

@@ -1,0 +1,212 @@
+/** Recordings and their messages in Postgres. */
+import type { Database } from '../../db/create-database.ts';
+import type { Prisma, Recording as RecordingRow } from '../../generated/prisma/client.ts';
+import { type Page, pageArgs, toPage } from '../pagination.ts';
+import { type DeviceMessage, deviceMessageFromRow } from './device-message.ts';
+import type { DeviceScope } from './device-store.ts';
+
+export const RECORDING_STATUS = { RECORDING: 'RECORDING', STOPPED: 'STOPPED' } as const;
+export type RecordingStatus = (typeof RECORDING_STATUS)[keyof typeof RECORDING_STATUS];
+
+/** A recording as the domain hands it out (Recording in the API). */
+export interface Recording {
+  readonly id: string;
+  readonly deviceId: string;
+  readonly tenantId: string | null;
+  readonly status: RecordingStatus;
+  readonly startedAt: Date;
+  readonly stoppedAt: Date | null;
+  readonly retentionMs: number;
+  readonly expiresAt: Date | null;
+  readonly note: string | null;
+  readonly seamSeq: number;
+  readonly preRollMs: number;
+  readonly bufferCopied: boolean;
+  readonly imported: boolean;
+}
+
+export function toRecording(row: RecordingRow): Recording {
+  return {
+    id: row.id,
+    deviceId: row.deviceId,
+    tenantId: row.tenantId,
+    status: row.status === RECORDING_STATUS.STOPPED ? RECORDING_STATUS.STOPPED : RECORDING_STATUS.RECORDING,
+    startedAt: row.startedAt,
+    stoppedAt: row.stoppedAt,
+    retentionMs: Number(row.retentionMs),
+    expiresAt: row.expiresAt,
+    note: row.note,
+    seamSeq: Number(row.seamSeq),
+    preRollMs: row.preRollMs,
+    bufferCopied: row.bufferCopiedAt !== null,
+    imported: row.imported,
+  };
+}
+
+/** A message to store in a recording. */
+export interface MessageToRecord {
+  readonly seq: number;
+  readonly time: { readonly date: Date };
+  readonly eventId: string;
+  readonly type: string;
+  readonly symbol: string;
+  readonly headers: Record<string, string>;
+  readonly data: unknown;
+}
+
+const emptyToNull = (value: string): string | null => (value === '' ? null : value);
+
+/** Inserts messages into a recording; with `skipDuplicates` a message already there is left as it is. */
+export async function insertRecordingMessages(
+  client: Prisma.TransactionClient | Database['prisma'],
+  recordingId: string,
+  messages: readonly MessageToRecord[],
+  options: { skipDuplicates?: boolean } = {},
+): Promise<number> {
+  if (messages.length === 0) return 0;
+  const result = await client.recordingMessage.createMany({
+    data: messages.map((message) => ({
+      recordingId,
+      seq: BigInt(message.seq),
+      timestamp: message.time.date,
+      eventId: emptyToNull(message.eventId),
+      type: emptyToNull(message.type),
+      symbol: emptyToNull(message.symbol),
+      headers: message.headers,
+      data: message.data as Prisma.InputJsonValue,
+    })),
+    skipDuplicates: options.skipDuplicates ?? false,
+  });
+  return result.count;
+}
+
+/**
+ * Appends freshly sequenced messages to the device's active recording, if it has one. Runs in the
+ * ingest transaction under the device row lock, so it sees exactly the recordings whose start
+ * committed before these sequences were allocated.
+ */
+export async function appendToActiveRecording(
+  tx: Prisma.TransactionClient,
+  deviceId: string,
+  messages: readonly MessageToRecord[],
+): Promise<string | null> {
+  const active = await tx.recording.findFirst({
+    where: { deviceId, status: RECORDING_STATUS.RECORDING },
+    select: { id: true },
+  });
+  if (!active) return null;
+  await insertRecordingMessages(tx, active.id, messages);
+  return active.id;
+}
+
+/** The recording, or null when it is unknown or another tenant's. */
+export async function findRecording(db: Database, scope: DeviceScope, id: string): Promise<Recording | null> {
+  const row = await db.prisma.recording.findUnique({ where: { id } });
+  return row && row.tenantId === scope.tenantId ? toRecording(row) : null;
+}
+
+/** The device's active recording, if any. */
+export async function findActiveRecording(
+  client: Prisma.TransactionClient | Database['prisma'],
+  deviceId: string,
+): Promise<Recording | null> {
+  const row = await client.recording.findFirst({ where: { deviceId, status: RECORDING_STATUS.RECORDING } });
+  return row ? toRecording(row) : null;
+}
+
+/** Recordings of the scope (of one device, when given), newest first. */
+export async function listRecordings(
+  db: Database,
+  scope: DeviceScope,
+  deviceId: string | null | undefined,
+  first: number | null | undefined,
+  after: string | null | undefined,
+  fallbackFirst: number,
+): Promise<Page<Recording>> {
+  const page = pageArgs(first, after, fallbackFirst);
+  const cursor = page.after === undefined ? undefined : parseRecordingCursor(page.after);
+  const rows = await db.prisma.recording.findMany({
+    where: {
+      tenantId: scope.tenantId,
+      ...(deviceId == null ? {} : { deviceId }),
+      ...(cursor
+        ? {
+            OR: [
+              { startedAt: { lt: cursor.startedAt } },
+              { startedAt: cursor.startedAt, id: { lt: cursor.id } },
+            ],
+          }
+        : {}),
+    },
+    orderBy: [{ startedAt: 'desc' }, { id: 'desc' }],
+    take: page.first + 1,
+  });
+  return toPage(rows, page.first, (row) => `${row.startedAt.getTime()}:${row.id}`, toRecording);
+}
+
+function parseRecordingCursor(key: string): { startedAt: Date; id: string } {
+  const colon = key.indexOf(':');
+  return { startedAt: new Date(Number(key.slice(0, colon))), id: key.slice(colon + 1) };
+}
+
+/** Count and first/last message time of a recording (first and last in recorded order). */
+export async function recordingStats(
+  db: Database,
+  recordingId: string,
+): Promise<{ messageCount: number; firstMessageAt: Date | null; lastMessageAt: Date | null }> {
+  const [messageCount, first, last] = await Promise.all([
+    db.prisma.recordingMessage.count({ where: { recordingId } }),
+    db.prisma.recordingMessage.findFirst({
+      where: { recordingId },
+      orderBy: { seq: 'asc' },
+      select: { timestamp: true },
+    }),
+    db.prisma.recordingMessage.findFirst({
+      where: { recordingId },
+      orderBy: { seq: 'desc' },
+      select: { timestamp: true },
+    }),
+  ]);
+  return { messageCount, firstMessageAt: first?.timestamp ?? null, lastMessageAt: last?.timestamp ?? null };
+}
+
+/** One page of a recording's messages, in recorded order. */
+export async function recordingMessagesPage(
+  db: Database,
+  recording: Recording,
+  first: number | null | undefined,
+  after: string | null | undefined,
+): Promise<Page<DeviceMessage>> {
+  const page = pageArgs(first, after, 100);
+  const afterSeq = page.after === undefined ? undefined : parseSeqCursor(page.after);
+  const rows = await db.prisma.recordingMessage.findMany({
+    where: { recordingId: recording.id, ...(afterSeq === undefined ? {} : { seq: { gt: afterSeq } }) },
+    orderBy: { seq: 'asc' },
+    take: page.first + 1,
+  });
+  return toPage(
+    rows,
+    page.first,
+    (row) => String(row.seq),
+    (row) => deviceMessageFromRow(recording.deviceId, row),
+  );
+}
+
+function parseSeqCursor(key: string): bigint {
+  if (!/^\d+$/.test(key)) return 0n;
+  return BigInt(key);
+}
+
+/** Reads a recording's messages in order, one page at a time (never the whole recording). */
+export async function readRecordingPage(
+  db: Database,
+  recordingId: string,
+  afterSeq: bigint,
+  take: number,
+): Promise<Array<Prisma.RecordingMessageGetPayload<object>>> {
+  return db.prisma.recordingMessage.findMany({
+    where: { recordingId, seq: { gt: afterSeq } },
+    orderBy: { seq: 'asc' },
+    take,
+  });
+}

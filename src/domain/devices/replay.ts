@@ -1,0 +1,180 @@
+/**
+ * Replay of a recording (legacy.md C pacing): original order; the delay before message i is
+ * (t[i] − t[i−1]) / speed. Due times are computed from one anchor taken at the first message, so
+ * timer lateness never adds up (no drift); speed 0 sends as fast as the consumer pulls. Messages
+ * are read from Postgres a page at a time with one page read ahead: memory stays bounded
+ * whatever the recording's size.
+ */
+import type { Database } from '../../db/create-database.ts';
+import { BadUserInputError, NotFoundError } from '../../errors.ts';
+import { type DeviceMessage, deviceMessageFromRow } from './device-message.ts';
+import type { DeviceScope } from './device-store.ts';
+import { findRecording, readRecordingPage } from './recording-store.ts';
+
+export interface ReplayOptions {
+  readonly recordingId: string;
+  /** Start at the first message at or after this instant. */
+  readonly from?: Date | null;
+  /** 1 = real time, 2 = twice as fast, 0 = as fast as the client reads. @default 1 */
+  readonly speed?: number | null;
+  /** Start again at the end instead of completing. @default false */
+  readonly loop?: boolean | null;
+}
+
+/** One replayed message (ReplayEvent). */
+export interface ReplayEvent {
+  readonly recordingId: string;
+  readonly message: DeviceMessage;
+  /** 0..1: the message's place in the whole recording. */
+  readonly progress: number;
+}
+
+/** @default 500: messages read from Postgres at a time. */
+export const REPLAY_PAGE_SIZE = 500;
+
+/** Checks a replay speed: finite and ≥ 0. */
+export function validateSpeed(speed: number): number {
+  if (!Number.isFinite(speed) || speed < 0) {
+    throw new BadUserInputError(`speed must be a finite number ≥ 0 (0 = as fast as you read), got ${speed}`);
+  }
+  return speed;
+}
+
+/**
+ * Checks the arguments and the recording, then returns the replay stream. Errors (bad speed,
+ * unknown recording) are thrown here, before any event, so a subscription fails at once.
+ */
+export async function openReplay(
+  db: Database,
+  scope: DeviceScope,
+  options: ReplayOptions,
+): Promise<AsyncIterableIterator<ReplayEvent>> {
+  const speed = validateSpeed(options.speed ?? 1);
+  const recording = await findRecording(db, scope, options.recordingId);
+  if (!recording) throw new NotFoundError('recording', options.recordingId);
+  const total = await db.prisma.recordingMessage.count({ where: { recordingId: recording.id } });
+  let startAfterSeq = 0n;
+  let skipped = 0;
+  if (options.from) {
+    const first = await db.prisma.recordingMessage.findFirst({
+      where: { recordingId: recording.id, timestamp: { gte: options.from } },
+      orderBy: { seq: 'asc' },
+      select: { seq: true },
+    });
+    startAfterSeq = first ? first.seq - 1n : BigInt(Number.MAX_SAFE_INTEGER);
+    skipped = first
+      ? await db.prisma.recordingMessage.count({ where: { recordingId: recording.id, seq: { lt: first.seq } } })
+      : total;
+  }
+  const controller = new AbortController();
+  const source = replayMessages({
+    db,
+    recordingId: recording.id,
+    deviceId: recording.deviceId,
+    startAfterSeq,
+    skipped,
+    total,
+    speed,
+    loop: options.loop === true,
+    signal: controller.signal,
+  });
+  return cancellable(source, controller);
+}
+
+interface ReplayPlan {
+  readonly db: Database;
+  readonly recordingId: string;
+  readonly deviceId: string;
+  readonly startAfterSeq: bigint;
+  readonly skipped: number;
+  readonly total: number;
+  readonly speed: number;
+  readonly loop: boolean;
+  readonly signal: AbortSignal;
+}
+
+async function* replayMessages(plan: ReplayPlan): AsyncGenerator<ReplayEvent> {
+  const { db, recordingId, speed, signal } = plan;
+  do {
+    let afterSeq = plan.startAfterSeq;
+    let index = plan.skipped;
+    let anchor: number | undefined;
+    let dueOffset = 0;
+    let previousTime: number | undefined;
+    let sent = 0;
+    let next = readRecordingPage(db, recordingId, afterSeq, REPLAY_PAGE_SIZE);
+    for (;;) {
+      const page = await next;
+      if (page.length === 0) break;
+      const last = page.at(-1);
+      afterSeq = last ? last.seq : afterSeq;
+      // Read ahead while this page is replayed; a full page means there may be more.
+      next =
+        page.length === REPLAY_PAGE_SIZE
+          ? readRecordingPage(db, recordingId, afterSeq, REPLAY_PAGE_SIZE)
+          : Promise.resolve([]);
+      next.catch(() => undefined); // awaited on the next turn; do not let it go unhandled meanwhile
+      for (const row of page) {
+        if (signal.aborted) return;
+        const time = row.timestamp.getTime();
+        if (speed > 0) {
+          if (anchor === undefined) anchor = performance.now();
+          else dueOffset += Math.max(0, time - (previousTime ?? time)) / speed;
+          await sleepUntil(anchor + dueOffset, signal);
+          if (signal.aborted) return;
+        }
+        previousTime = time;
+        index += 1;
+        sent += 1;
+        yield {
+          recordingId,
+          message: deviceMessageFromRow(plan.deviceId, row),
+          progress: plan.total === 0 ? 1 : index / plan.total,
+        };
+      }
+    }
+    // A loop over nothing would spin forever.
+    if (sent === 0) return;
+  } while (plan.loop && !signal.aborted);
+}
+
+/** Resolves at `deadline` (a performance.now() value), or at once when aborted. */
+function sleepUntil(deadline: number, signal: AbortSignal): Promise<void> {
+  const wait = deadline - performance.now();
+  if (wait <= 0 || signal.aborted) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = () => {
+      clearTimeout(timer);
+      signal.removeEventListener('abort', done);
+      resolve();
+    };
+    const timer = setTimeout(done, wait);
+    signal.addEventListener('abort', done, { once: true });
+  });
+}
+
+/**
+ * An async generator cannot be returned while it awaits a timer; this wrapper aborts the wait
+ * first, so a client that unsubscribes during a long gap is let go at once.
+ */
+function cancellable<T>(
+  source: AsyncGenerator<T>,
+  controller: AbortController,
+): AsyncIterableIterator<T> {
+  return {
+    next: () => source.next(),
+    async return() {
+      controller.abort();
+      await source.return(undefined);
+      return { done: true, value: undefined };
+    },
+    async throw(error: unknown) {
+      controller.abort();
+      await source.return(undefined);
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
