@@ -246,7 +246,11 @@ function readDevicesConfig(read: EnvReader, maxPayloadBytes: number): Config['de
       ? null
       : read.duration('BUFFER_WINDOW_DEFAULT', 300_000);
   if (bufferWindowDefaultMs !== null && bufferWindowDefaultMs > bufferWindowMaxMs) {
-    read.report('BUFFER_WINDOW_DEFAULT', defaultWindow ?? '5m', 'a duration no longer than BUFFER_WINDOW_MAX');
+    read.report(
+      'BUFFER_WINDOW_DEFAULT',
+      defaultWindow ?? '5m',
+      'a duration no longer than BUFFER_WINDOW_MAX',
+    );
   }
   const sweepIntervalMs = read.duration('RECORDING_SWEEP_INTERVAL', 60_000);
   if (sweepIntervalMs < 100) {

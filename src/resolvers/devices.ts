@@ -19,15 +19,19 @@ export function resolveIngest(
   return service(context).ingest(service(context).ingestScopeOf(context.viewer), deviceId, messages);
 }
 
-export const resolveDevice = (context: GraphQLContext, id: string) => service(context).device(scope(context), id);
+export const resolveDevice = (context: GraphQLContext, id: string) =>
+  service(context).device(scope(context), id);
 
 export const resolveDevices = (context: GraphQLContext, first?: number | null, after?: string | null) =>
   service(context).devices(scope(context), first, after);
 
 export const resolveBuffered = (context: GraphQLContext, device: Device) => service(context).buffered(device);
 
-export const resolveSetBufferWindow = (context: GraphQLContext, deviceId: string, windowMs: number | null | undefined) =>
-  service(context).setBufferWindow(scope(context), deviceId, windowMs);
+export const resolveSetBufferWindow = (
+  context: GraphQLContext,
+  deviceId: string,
+  windowMs: number | null | undefined,
+) => service(context).setBufferWindow(scope(context), deviceId, windowMs);
 
 export const resolveDeviceMessages = (context: GraphQLContext, deviceId: string) =>
   service(context).liveMessages(scope(context), deviceId);
@@ -76,3 +80,6 @@ export const resolveAppendRecordingMessages = (
 
 export const resolveReplay = (context: GraphQLContext, options: ReplayOptions) =>
   service(context).replay(scope(context), options);
+
+export const resolveActiveRecording = (context: GraphQLContext, device: Device) =>
+  service(context).activeRecording(device);

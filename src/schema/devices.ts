@@ -4,6 +4,7 @@ import type { Device } from '../domain/devices/device-store.ts';
 import { RECORDING_STATUS, type Recording } from '../domain/devices/recording-store.ts';
 import type { ReplayEvent } from '../domain/devices/replay.ts';
 import {
+  resolveActiveRecording,
   resolveAppendRecordingMessages,
   resolveBuffered,
   resolveDeleteRecording,
@@ -14,8 +15,8 @@ import {
   resolveIngest,
   resolveRecording,
   resolveRecordingMessages,
-  resolveRecordings,
   resolveRecordingStats,
+  resolveRecordings,
   resolveReplay,
   resolveSetBufferWindow,
   resolveStartRecording,
@@ -82,7 +83,10 @@ export const RecordingRef = builder.objectRef<Recording>('Recording').implement(
         description: 'When the recording is deleted; null while it records.',
         resolve: (recording) => recording.expiresAt,
       }),
-      note: t.exposeString('note', { nullable: true, description: 'Free text given when recording started or was imported.' }),
+      note: t.exposeString('note', {
+        nullable: true,
+        description: 'Free text given when recording started or was imported.',
+      }),
       messageCount: t.float({
         resolve: async (recording, _args, context) => (await stats(recording, context)).messageCount,
       }),
@@ -101,7 +105,8 @@ export const RecordingRef = builder.objectRef<Recording>('Recording').implement(
         type: DeviceMessageConnectionRef,
         description: 'The recorded messages in order (by sequence).',
         args: { first: t.arg.int({ defaultValue: 100 }), after: t.arg.string() },
-        resolve: (recording, { first, after }, context) => resolveRecordingMessages(context, recording, first, after),
+        resolve: (recording, { first, after }, context) =>
+          resolveRecordingMessages(context, recording, first, after),
       }),
     };
   },
@@ -121,6 +126,12 @@ export const DeviceRef = builder.objectRef<Device>('Device').implement({
       description: 'Messages held in the buffer window now.',
       resolve: (device, _args, context) => resolveBuffered(context, device),
     }),
+    activeRecording: t.field({
+      type: RecordingRef,
+      nullable: true,
+      description: 'The recording running now, if any (one per device).',
+      resolve: (device, _args, context) => resolveActiveRecording(context, device),
+    }),
     recordings: t.field({
       type: RecordingConnectionRef,
       description: "The device's recordings, newest first.",
@@ -139,7 +150,9 @@ const ReplayEventRef = builder.objectRef<ReplayEvent>('ReplayEvent').implement({
   fields: (t) => ({
     recordingId: t.exposeID('recordingId'),
     message: t.field({ type: DeviceMessageRef, resolve: (event) => event.message }),
-    progress: t.exposeFloat('progress', { description: '0..1: how far through the recording this message lies.' }),
+    progress: t.exposeFloat('progress', {
+      description: '0..1: how far through the recording this message lies.',
+    }),
   }),
 });
 
@@ -185,7 +198,8 @@ builder.queryFields((t) => ({
     type: RecordingConnectionRef,
     description: 'Recordings, newest first; deviceId narrows to one device.',
     args: { deviceId: t.arg.id(), first: t.arg.int({ defaultValue: 50 }), after: t.arg.string() },
-    resolve: (_root, { deviceId, first, after }, context) => resolveRecordings(context, deviceId, first, after),
+    resolve: (_root, { deviceId, first, after }, context) =>
+      resolveRecordings(context, deviceId, first, after),
   }),
 }));
 
@@ -295,7 +309,12 @@ builder.subscriptionFields((t) => ({
       loop: t.arg.boolean({ defaultValue: false }),
     },
     subscribe: (_root, args, context) =>
-      resolveReplay(context, { recordingId: args.recordingId, from: args.from, speed: args.speed, loop: args.loop }),
+      resolveReplay(context, {
+        recordingId: args.recordingId,
+        from: args.from,
+        speed: args.speed,
+        loop: args.loop,
+      }),
     resolve: (event: ReplayEvent) => event,
   }),
 }));

@@ -26,6 +26,8 @@ import { createContextFactory, type InitialContext } from './graphql-context.ts'
 import { createGraphqlWsServer } from './graphql-ws.ts';
 import { healthRoute } from './health-route.ts';
 import { type HttpRoute, useHttpRoutes } from './http-routes.ts';
+import { monitorRoutes } from './legacy-apigear/monitor-route.ts';
+import { startRecordRpc } from './legacy-apigear/record-rpc.ts';
 import { createIsmStreamRoutes } from './legacy-ism/stream-socket.ts';
 import { useHttpMetrics } from './ops/http-metrics-plugin.ts';
 import { metricsRoute } from './ops/metrics-route.ts';
@@ -126,6 +128,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     healthRoute(services),
     metricsRoute(metrics),
     statsRoute(services, transportStats),
+    ...monitorRoutes({ yoga: () => yoga, auth, config: config.devices }),
   ];
 
   const maskError = createErrorMasker(log);
@@ -176,6 +179,11 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     maxPayloadBytes: config.http.maxPayloadBytes,
   });
   routeUpgrades(httpServer, [{ path: '/graphql', server: graphqlWs.server }, ...ismStreams.routes]);
+  const recordRpc = config.devices.recordRpc
+    ? await startRecordRpc({ yoga: () => yoga, broker, auth, config: config.devices, log })
+    : undefined;
+  // In the background: resuming recordings may wait on the broker; ingest does not depend on it.
+  void services.devices.start();
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -206,6 +214,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     await topics.close();
     await syncStore.stop();
     await states.outbox.stop();
+    await recordRpc?.stop();
     await services.devices.stop();
     if (!dependencies.broker) await broker.close();
     if (!dependencies.db) await db.close();

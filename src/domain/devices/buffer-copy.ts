@@ -38,7 +38,9 @@ export async function copyBuffer(deps: BufferCopyDependencies, recording: Record
         let batch: MessageToRecord[] = [];
         let total = 0;
         const flush = async () => {
-          total += await insertRecordingMessages(deps.db.prisma, recording.id, batch, { skipDuplicates: true });
+          total += await insertRecordingMessages(deps.db.prisma, recording.id, batch, {
+            skipDuplicates: true,
+          });
           batch = [];
         };
         for (;;) {
@@ -65,7 +67,10 @@ export async function copyBuffer(deps: BufferCopyDependencies, recording: Record
       },
     );
   }
-  await deps.db.prisma.recording.updateMany({ where: { id: recording.id }, data: { bufferCopiedAt: new Date() } });
+  await deps.db.prisma.recording.updateMany({
+    where: { id: recording.id },
+    data: { bufferCopiedAt: new Date() },
+  });
   deps.log.debug({ recordingId: recording.id, copied }, 'buffer window copied into the recording');
   return copied;
 }

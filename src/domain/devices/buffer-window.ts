@@ -4,6 +4,7 @@
  */
 import type { Config } from '../../config.ts';
 import type { Database } from '../../db/create-database.ts';
+import { formatDuration } from '../../duration.ts';
 import { BadUserInputError, NotFoundError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Broker } from '../../pubsub/broker.ts';
@@ -11,7 +12,6 @@ import { subjects } from '../../pubsub/subjects.ts';
 import { nextWithin, withSubscription } from './broker-reading.ts';
 import { deviceMessageFromBroker } from './device-message.ts';
 import { type Device, type DeviceScope, registerDevice, toDevice } from './device-store.ts';
-import { formatDuration } from '../../duration.ts';
 import { validateDeviceId } from './monitor-event.ts';
 
 export interface BufferWindowDependencies {
@@ -49,7 +49,10 @@ export async function setBufferWindow(
   if (window !== null) await deps.broker.retain(subjects.monitor(deviceId), { maxAgeMs: window });
   // Turning the window off stops streamgate from using it; the Broker interface has no way to
   // drop a retained window, so the broker ages out what it holds (docs/devices.md).
-  const row = await deps.db.prisma.device.update({ where: { id: deviceId }, data: { bufferWindowMs: window } });
+  const row = await deps.db.prisma.device.update({
+    where: { id: deviceId },
+    data: { bufferWindowMs: window },
+  });
   return toDevice(row);
 }
 
@@ -95,7 +98,10 @@ export async function bufferedCount(deps: BufferWindowDependencies, device: Devi
     },
   );
   if (oldestSeq === undefined) return 0;
-  const current = await deps.db.prisma.device.findUnique({ where: { id: device.id }, select: { lastSeq: true } });
+  const current = await deps.db.prisma.device.findUnique({
+    where: { id: device.id },
+    select: { lastSeq: true },
+  });
   const lastSeq = current ? Number(current.lastSeq) : device.lastSeq;
   return Math.max(0, lastSeq - oldestSeq + 1);
 }

@@ -42,9 +42,10 @@ export function deviceMessageFromBroker(deviceId: string, message: BrokerMessage
     type: emptyToNull(headerOf(headers, MONITOR_HEADERS.type)),
     symbol: emptyToNull(headerOf(headers, MONITOR_HEADERS.symbol)),
     data,
-    headers: stampText === undefined
-      ? { ...headers, [MONITOR_HEADERS.timestamp]: monitorTimeOf(message.timestamp).text }
-      : headers,
+    headers:
+      stampText === undefined
+        ? { ...headers, [MONITOR_HEADERS.timestamp]: monitorTimeOf(message.timestamp).text }
+        : headers,
   };
 }
 

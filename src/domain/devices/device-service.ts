@@ -5,19 +5,22 @@
  */
 import type { Config } from '../../config.ts';
 import type { Database } from '../../db/create-database.ts';
+import { NotFoundError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Broker } from '../../pubsub/broker.ts';
+import { subjects } from '../../pubsub/subjects.ts';
 import type { Page } from '../pagination.ts';
-import { type Viewer, tenantOf } from '../viewer.ts';
+import { tenantOf, type Viewer } from '../viewer.ts';
 import { bufferedCount, reapplyBufferWindows, setBufferWindow } from './buffer-window.ts';
 import type { DeviceMessage } from './device-message.ts';
 import { type Device, type DeviceScope, findDevice, listDevices, registerDevice } from './device-store.ts';
-import { ingestMonitorEvents, type IngestResult } from './ingest.ts';
+import { type IngestResult, ingestMonitorEvents } from './ingest.ts';
 import { liveDeviceMessages } from './live-messages.ts';
 import { validateDeviceId } from './monitor-event.ts';
 import { relayOutbox } from './monitor-outbox.ts';
 import { appendImportedMessages, type ImportRecordingInput, importRecording } from './recording-import.ts';
 import {
+  findActiveRecording,
   findRecording,
   listRecordings,
   type Recording,
@@ -33,7 +36,6 @@ import {
   sweepExpiredRecordings,
 } from './recordings.ts';
 import { openReplay, type ReplayEvent, type ReplayOptions } from './replay.ts';
-import { NotFoundError } from '../../errors.ts';
 
 export interface DeviceServiceDependencies {
   readonly config: Config;
@@ -78,7 +80,8 @@ export function createDeviceService(deps: DeviceServiceDependencies) {
     },
     /** The tenant a monitor ingest acts in: unauthenticated devices go to MONITOR_TENANT when MONITOR_PUBLIC is on. */
     ingestScopeOf(viewer: Viewer | null): DeviceScope {
-      if (viewer === null && deps.config.devices.monitorPublic) return { tenantId: deps.config.devices.publicTenant };
+      if (viewer === null && deps.config.devices.monitorPublic)
+        return { tenantId: deps.config.devices.publicTenant };
       return { tenantId: tenantOf(viewer) };
     },
 
@@ -96,10 +99,15 @@ export function createDeviceService(deps: DeviceServiceDependencies) {
      */
     async liveMessages(scope: DeviceScope, deviceId: string): Promise<AsyncIterableIterator<DeviceMessage>> {
       validateDeviceId(deviceId);
-      const registered = await registerDevice(deps.db, scope, deviceId, deps.config.devices.bufferWindowDefaultMs);
+      const registered = await registerDevice(
+        deps.db,
+        scope,
+        deviceId,
+        deps.config.devices.bufferWindowDefaultMs,
+      );
       if (!registered) throw new NotFoundError('device', deviceId);
       if (registered.created && registered.device.bufferWindowMs !== null) {
-        await deps.broker.retain(`monitor.${deviceId}`, { maxAgeMs: registered.device.bufferWindowMs });
+        await deps.broker.retain(subjects.monitor(deviceId), { maxAgeMs: registered.device.bufferWindowMs });
       }
       return liveDeviceMessages(deps.broker, deviceId);
     },
@@ -108,7 +116,10 @@ export function createDeviceService(deps: DeviceServiceDependencies) {
       startRecording(inner, scope, input),
     stopRecording: (scope: DeviceScope, id: string): Promise<Recording> => stopRecording(inner, scope, id),
     deleteRecording: (scope: DeviceScope, id: string): Promise<boolean> => deleteRecording(inner, scope, id),
-    recording: (scope: DeviceScope, id: string): Promise<Recording | null> => findRecording(deps.db, scope, id),
+    activeRecording: (device: Device): Promise<Recording | null> =>
+      findActiveRecording(deps.db.prisma, device.id),
+    recording: (scope: DeviceScope, id: string): Promise<Recording | null> =>
+      findRecording(deps.db, scope, id),
     recordings: (
       scope: DeviceScope,
       deviceId: string | null | undefined,

@@ -65,7 +65,8 @@ export async function registerDevice(
   defaultWindowMs: number | null,
 ): Promise<{ device: Device; created: boolean } | null> {
   const existing = await db.prisma.device.findUnique({ where: { id } });
-  if (existing) return existing.tenantId === scope.tenantId ? { device: toDevice(existing), created: false } : null;
+  if (existing)
+    return existing.tenantId === scope.tenantId ? { device: toDevice(existing), created: false } : null;
   const rows = await db.prisma.$queryRaw<DeviceRow[]>`
     INSERT INTO "Device" ("id", "tenantId", "firstSeenAt", "bufferWindowMs")
     VALUES (${id}, ${scope.tenantId}, ${new Date()}, ${defaultWindowMs})

@@ -17,7 +17,13 @@ import type { Logger } from '../../log.ts';
 import type { Broker, PublishReceipt } from '../../pubsub/broker.ts';
 import { subjects } from '../../pubsub/subjects.ts';
 import type { DeviceScope } from './device-store.ts';
-import { type MonitorTime, monitorHeaders, monitorTimeNow, validateDeviceId, validateMonitorEvents } from './monitor-event.ts';
+import {
+  type MonitorTime,
+  monitorHeaders,
+  monitorTimeNow,
+  validateDeviceId,
+  validateMonitorEvents,
+} from './monitor-event.ts';
 import { flushOutbox, type PendingMonitorMessage, storeInOutbox } from './monitor-outbox.ts';
 import { appendToActiveRecording } from './recording-store.ts';
 
@@ -113,9 +119,12 @@ export async function ingestMonitorEvents(
       const failed = messages.filter((_, index) => receipts[index]?.status === 'rejected');
       if (failed.length === count) {
         const reason = firstRejection(receipts);
-        throw new UnavailableError('the broker did not take the messages; nothing was accepted, retry later', {
-          cause: reason,
-        });
+        throw new UnavailableError(
+          'the broker did not take the messages; nothing was accepted, retry later',
+          {
+            cause: reason,
+          },
+        );
       }
       if (failed.length > 0) {
         const reason = String(firstRejection(receipts));

@@ -11,7 +11,9 @@ export function liveDeviceMessages(broker: Broker, deviceId: string): AsyncItera
   const subscription: Subscription = broker.subscribe(subjects.monitor(deviceId));
   const iterator = subscription[Symbol.asyncIterator]();
   const map = (result: IteratorResult<BrokerMessage>): IteratorResult<DeviceMessage> =>
-    result.done ? { done: true, value: undefined } : { done: false, value: deviceMessageFromBroker(deviceId, result.value) };
+    result.done
+      ? { done: true, value: undefined }
+      : { done: false, value: deviceMessageFromBroker(deviceId, result.value) };
   return {
     next: () => iterator.next().then(map),
     async return() {

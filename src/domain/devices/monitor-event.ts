@@ -67,7 +67,10 @@ function optionalString(event: Record<string, unknown>, field: string, index: nu
 export function validateMonitorEvents(events: readonly unknown[]): MonitorEvent[] {
   return events.map((event, index) => {
     if (typeof event !== 'object' || event === null || Array.isArray(event)) {
-      throw badEvent(index, `not an object (${event === null ? 'null' : Array.isArray(event) ? 'an array' : typeof event})`);
+      throw badEvent(
+        index,
+        `not an object (${event === null ? 'null' : Array.isArray(event) ? 'an array' : typeof event})`,
+      );
     }
     const record = event as Record<string, unknown>;
     const rawTimestamp = record.timestamp;

@@ -3,11 +3,12 @@
  * published before any newer message of the same device (whoever holds the device row lock
  * flushes them first: the next ingest, startRecording, or the relay below).
  */
+
+import type { Database } from '../../db/create-database.ts';
 import type { Prisma } from '../../generated/prisma/client.ts';
 import type { Logger } from '../../log.ts';
 import type { Broker } from '../../pubsub/broker.ts';
 import { subjects } from '../../pubsub/subjects.ts';
-import type { Database } from '../../db/create-database.ts';
 
 /** One message that still has to reach the broker. */
 export interface PendingMonitorMessage {
@@ -74,7 +75,10 @@ const RELAY_CHUNK = 200;
  * so a failure repeats at most one chunk. Returns how many messages were published.
  */
 export async function relayOutbox(db: Database, broker: Broker, log: Logger): Promise<number> {
-  const devices = await db.prisma.monitorOutbox.findMany({ distinct: ['deviceId'], select: { deviceId: true } });
+  const devices = await db.prisma.monitorOutbox.findMany({
+    distinct: ['deviceId'],
+    select: { deviceId: true },
+  });
   let total = 0;
   for (const { deviceId } of devices) {
     try {
@@ -93,10 +97,14 @@ export async function relayOutbox(db: Database, broker: Broker, log: Logger): Pr
       log.warn({ err: error, deviceId }, 'monitor outbox: publishing failed; will retry');
       await db.prisma.monitorOutbox.updateMany({
         where: { deviceId },
-        data: { attempts: { increment: 1 }, lastError: error instanceof Error ? error.message : String(error) },
+        data: {
+          attempts: { increment: 1 },
+          lastError: error instanceof Error ? error.message : String(error),
+        },
       });
     }
   }
-  if (total > 0) log.info({ published: total }, 'monitor outbox: published messages held back by a broker failure');
+  if (total > 0)
+    log.info({ published: total }, 'monitor outbox: published messages held back by a broker failure');
   return total;
 }

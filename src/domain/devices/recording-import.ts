@@ -5,12 +5,24 @@
  */
 import type { Database } from '../../db/create-database.ts';
 import { BadUserInputError, NotFoundError } from '../../errors.ts';
-import { isPrismaUniqueViolation } from './prisma-errors.ts';
 import { type DeviceScope, registerDevice } from './device-store.ts';
 import { headerOf, MONITOR_HEADERS, parseRfc3339, validateDeviceId } from './monitor-event.ts';
+import { isPrismaUniqueViolation } from './prisma-errors.ts';
 import { parseMessageHeaders, type RecordedMessage } from './recording-jsonl.ts';
-import { findRecording, insertRecordingMessages, type MessageToRecord, RECORDING_STATUS, type Recording, toRecording } from './recording-store.ts';
-import { newRecordingId, type RecordingDependencies, retentionOrDefault, validateRecordingId } from './recordings.ts';
+import {
+  findRecording,
+  insertRecordingMessages,
+  type MessageToRecord,
+  RECORDING_STATUS,
+  type Recording,
+  toRecording,
+} from './recording-store.ts';
+import {
+  newRecordingId,
+  type RecordingDependencies,
+  retentionOrDefault,
+  validateRecordingId,
+} from './recordings.ts';
 
 export interface ImportRecordingInput {
   readonly id?: string | null;
@@ -39,9 +51,12 @@ function toRows(messages: readonly unknown[], lastSeq: number, deviceId: string)
     const stamp = headerOf(headers, MONITOR_HEADERS.timestamp);
     const time = stamp === undefined ? undefined : parseRfc3339(stamp);
     if (!time) {
-      throw new BadUserInputError(`${where}: header ${MONITOR_HEADERS.timestamp} must be an RFC3339 date-time`, {
-        details: { index },
-      });
+      throw new BadUserInputError(
+        `${where}: header ${MONITOR_HEADERS.timestamp} must be an RFC3339 date-time`,
+        {
+          details: { index },
+        },
+      );
     }
     const own = Number(headerOf(headers, MONITOR_HEADERS.seq));
     seq = Number.isSafeInteger(own) && own > seq ? own : seq + 1;
@@ -113,7 +128,9 @@ export async function appendImportedMessages(
   const recording = await findRecording(db, scope, recordingId);
   if (!recording) throw new NotFoundError('recording', recordingId);
   if (!recording.imported) {
-    throw new BadUserInputError(`recording "${recordingId}" was not imported; only imported recordings take appended messages`);
+    throw new BadUserInputError(
+      `recording "${recordingId}" was not imported; only imported recordings take appended messages`,
+    );
   }
   await db.prisma.$transaction(async (tx) => {
     const last = await tx.recordingMessage.findFirst({

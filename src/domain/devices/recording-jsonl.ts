@@ -121,7 +121,11 @@ function isObject(value: unknown): value is Record<string, unknown> {
 function optionalTime(line: number, field: string, value: unknown): Date | null {
   if (value === undefined || value === null || value === '') return null;
   const parsed = typeof value === 'string' ? parseRfc3339(value) : undefined;
-  if (!parsed) throw new JsonlFormatError(line, `metadata.${field} must be an RFC3339 date-time, got ${JSON.stringify(value)}`);
+  if (!parsed)
+    throw new JsonlFormatError(
+      line,
+      `metadata.${field} must be an RFC3339 date-time, got ${JSON.stringify(value)}`,
+    );
   return parsed.date;
 }
 
@@ -152,7 +156,8 @@ export function parseJsonlLine(text: string, line: number): JsonlLine {
     const text = (field: string): string | null => {
       const field_value = metadata[field];
       if (field_value === undefined || field_value === null) return null;
-      if (typeof field_value !== 'string') throw new JsonlFormatError(line, `metadata.${field} must be a string`);
+      if (typeof field_value !== 'string')
+        throw new JsonlFormatError(line, `metadata.${field} must be a string`);
       return field_value;
     };
     const deviceId = text('device_id');
@@ -184,7 +189,10 @@ export function parseJsonlLine(text: string, line: number): JsonlLine {
   try {
     headers = parseMessageHeaders(value.headers ?? {}, `line ${line}`);
   } catch (error) {
-    throw new JsonlFormatError(line, error instanceof Error ? error.message.replace(/^line \d+: /, '') : String(error));
+    throw new JsonlFormatError(
+      line,
+      error instanceof Error ? error.message.replace(/^line \d+: /, '') : String(error),
+    );
   }
   return { kind: 'message', message: { headers, data: value.data } };
 }
@@ -193,7 +201,9 @@ export function parseJsonlLine(text: string, line: number): JsonlLine {
  * Reads an export line by line: the metadata line first (blank lines are skipped), then messages.
  * Throws JsonlFormatError at the first bad line.
  */
-export async function* readRecordingJsonl(lines: AsyncIterable<string> | Iterable<string>): AsyncGenerator<JsonlLine> {
+export async function* readRecordingJsonl(
+  lines: AsyncIterable<string> | Iterable<string>,
+): AsyncGenerator<JsonlLine> {
   let number = 0;
   let sawMetadata = false;
   for await (const raw of lines) {
@@ -202,7 +212,8 @@ export async function* readRecordingJsonl(lines: AsyncIterable<string> | Iterabl
     if (text === '') continue;
     const parsed = parseJsonlLine(text, number);
     if (!sawMetadata) {
-      if (parsed.kind !== 'metadata') throw new JsonlFormatError(number, 'the first line must be {"metadata":{…}}');
+      if (parsed.kind !== 'metadata')
+        throw new JsonlFormatError(number, 'the first line must be {"metadata":{…}}');
       sawMetadata = true;
     } else if (parsed.kind === 'metadata') {
       throw new JsonlFormatError(number, 'a second metadata line');
@@ -240,7 +251,15 @@ export function parseRetention(text: string): number | undefined {
   const short = parseDuration(text);
   if (short !== undefined) return short;
   if (!GO_DURATION.test(text)) return undefined;
-  const scale: Record<string, number> = { h: 3_600_000, m: 60_000, s: 1_000, ms: 1, us: 1e-3, µs: 1e-3, ns: 1e-6 };
+  const scale: Record<string, number> = {
+    h: 3_600_000,
+    m: 60_000,
+    s: 1_000,
+    ms: 1,
+    us: 1e-3,
+    µs: 1e-3,
+    ns: 1e-6,
+  };
   let total = 0;
   for (const [, amount, unit] of text.matchAll(/(\d+(?:\.\d+)?)(h|ms|m|s|us|µs|ns)/g)) {
     total += Number(amount) * (scale[unit as string] ?? 0);

@@ -60,7 +60,10 @@ export function validateRecordingId(id: string): string {
 }
 
 /** Checks a retention, or returns the configured default. */
-export function retentionOrDefault(config: Config['devices'], retentionMs: number | null | undefined): number {
+export function retentionOrDefault(
+  config: Config['devices'],
+  retentionMs: number | null | undefined,
+): number {
   if (retentionMs == null) return config.retentionDefaultMs;
   if (retentionMs <= 0) throw new BadUserInputError('retention must be longer than 0');
   return retentionMs;
@@ -83,7 +86,8 @@ export async function startRecording(
   const deviceId = validateDeviceId(input.deviceId);
   const retentionMs = retentionOrDefault(deps.config, input.retentionMs);
   const id = input.id == null ? newRecordingId() : validateRecordingId(input.id);
-  if (input.preRollMs != null && input.preRollMs < 0) throw new BadUserInputError('preRoll may not be negative');
+  if (input.preRollMs != null && input.preRollMs < 0)
+    throw new BadUserInputError('preRoll may not be negative');
   if (input.id != null) {
     const existing = await deps.db.prisma.recording.findUnique({ where: { id }, select: { status: true } });
     if (existing) {
@@ -189,7 +193,11 @@ export async function stopRecording(
 }
 
 /** Deletes a recording and its messages (an active one stops recording). */
-export async function deleteRecording(deps: RecordingDependencies, scope: DeviceScope, id: string): Promise<boolean> {
+export async function deleteRecording(
+  deps: RecordingDependencies,
+  scope: DeviceScope,
+  id: string,
+): Promise<boolean> {
   const recording = await findRecording(deps.db, scope, id);
   if (!recording) throw new NotFoundError('recording', id);
   await deps.db.prisma.recording.deleteMany({ where: { id } });

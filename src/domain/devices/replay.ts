@@ -63,7 +63,9 @@ export async function openReplay(
     });
     startAfterSeq = first ? first.seq - 1n : BigInt(Number.MAX_SAFE_INTEGER);
     skipped = first
-      ? await db.prisma.recordingMessage.count({ where: { recordingId: recording.id, seq: { lt: first.seq } } })
+      ? await db.prisma.recordingMessage.count({
+          where: { recordingId: recording.id, seq: { lt: first.seq } },
+        })
       : total;
   }
   const controller = new AbortController();
@@ -157,10 +159,7 @@ function sleepUntil(deadline: number, signal: AbortSignal): Promise<void> {
  * An async generator cannot be returned while it awaits a timer; this wrapper aborts the wait
  * first, so a client that unsubscribes during a long gap is let go at once.
  */
-function cancellable<T>(
-  source: AsyncGenerator<T>,
-  controller: AbortController,
-): AsyncIterableIterator<T> {
+function cancellable<T>(source: AsyncGenerator<T>, controller: AbortController): AsyncIterableIterator<T> {
   return {
     next: () => source.next(),
     async return() {

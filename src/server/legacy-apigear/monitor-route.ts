@@ -1,0 +1,127 @@
+/**
+ * POST /monitor/{device}: the ApiGear HTTP monitor (legacy.md C), as a translator onto the
+ * `ingest` mutation. Answers 200 {"accepted":N}; 400 for an empty device, a body that is not JSON
+ * or not an array, or a bad event (naming its index); 413 over MONITOR_MAX_BODY_BYTES; 401/403
+ * for auth; 503 when the broker is down (nothing of the request is published or recorded).
+ */
+import { parse } from 'graphql';
+import type { Config } from '../../config.ts';
+import type { AuthService } from '../../domain/auth/auth-service.ts';
+import { validateMonitorEvents } from '../../domain/devices/monitor-event.ts';
+import type { Viewer } from '../../domain/viewer.ts';
+import { isAppError } from '../../errors.ts';
+import { tokenFromRequest } from '../auth/token-source.ts';
+import { errorCodeOf, executeOperation, type Yoga } from '../execute-operation.ts';
+import type { HttpRoute } from '../http-routes.ts';
+import { MonitorBodyError, parseMonitorBody, readBodyText } from './monitor-body.ts';
+
+const INGEST = parse(`
+  mutation MonitorIngest($deviceId: ID!, $messages: [JSON!]!) {
+    ingest(deviceId: $deviceId, messages: $messages) { accepted }
+  }
+`);
+
+const STATUS_OF_CODE: Record<string, number> = {
+  BAD_USER_INPUT: 400,
+  UNAUTHENTICATED: 401,
+  FORBIDDEN: 403,
+  NOT_FOUND: 404,
+  PAYLOAD_TOO_LARGE: 413,
+  RATE_LIMITED: 429,
+  LIMIT_EXCEEDED: 429,
+  UNAVAILABLE: 503,
+  TIMEOUT: 503,
+};
+
+/** Methods that carry no body: the monitor refuses them (legacy: "other methods with a body"). */
+const BODILESS = new Set(['GET', 'HEAD', 'OPTIONS']);
+
+export interface MonitorRouteOptions {
+  readonly yoga: () => Yoga;
+  readonly auth: AuthService;
+  readonly config: Config['devices'];
+}
+
+function jsonError(status: number, error: string, message: string, details: Record<string, unknown> = {}) {
+  return Response.json({ error, message, ...details }, { status });
+}
+
+/**
+ * The identity of a monitor request: with a token (Bearer or `?token=`), the request carries it to
+ * the context; without one and MONITOR_PUBLIC on, the device is let in as MONITOR_TENANT with the
+ * roles ingest needs (as ApiGear Streams let every device in); otherwise anonymous, which the
+ * auth guard refuses when auth is configured.
+ */
+function callerOf(request: Request, options: MonitorRouteOptions): { request: Request } | { viewer: Viewer } {
+  const token = tokenFromRequest(request, { allowQuery: true });
+  if (token === undefined && options.config.monitorPublic) {
+    return {
+      viewer: {
+        userId: 'monitor-public',
+        tenantId: options.config.publicTenant,
+        roles: options.auth.rolesFor('ingest'),
+      },
+    };
+  }
+  const headers = new Headers(request.headers);
+  if (token !== undefined) headers.set('authorization', `Bearer ${token}`);
+  return { request: new Request(request.url, { method: 'POST', headers }) };
+}
+
+/** The monitor routes: /monitor/{device} and /monitor (which names no device: 400). */
+export function monitorRoutes(options: MonitorRouteOptions): HttpRoute[] {
+  const handle = async (request: Request, deviceId: string): Promise<Response> => {
+    if (BODILESS.has(request.method)) {
+      return Response.json(
+        { error: 'METHOD_NOT_ALLOWED', message: `${request.method} has no body; POST the events` },
+        { status: 405, headers: { allow: 'POST, PUT, PATCH' } },
+      );
+    }
+    if (deviceId.trim() === '')
+      return jsonError(400, 'BAD_USER_INPUT', 'the device id is empty: POST /monitor/{device}');
+    let caller: ReturnType<typeof callerOf>;
+    let events: unknown[];
+    try {
+      caller = callerOf(request, options);
+      events = parseMonitorBody(
+        await readBodyText(request, options.config.maxBodyBytes),
+        request.headers.get('content-type'),
+      );
+      // Checked here too so that a null event is named like any other bad one, not by GraphQL coercion.
+      validateMonitorEvents(events);
+    } catch (error) {
+      if (error instanceof MonitorBodyError) {
+        return jsonError(
+          error.status,
+          error.status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_USER_INPUT',
+          error.message,
+          {
+            ...error.details,
+          },
+        );
+      }
+      if (isAppError(error)) {
+        const { code, ...details } = error.extensions;
+        return jsonError(STATUS_OF_CODE[error.code] ?? 500, error.code, error.message, details);
+      }
+      throw error;
+    }
+    const result = await executeOperation(options.yoga(), caller, INGEST, { deviceId, messages: events });
+    const [first] = result.errors ?? [];
+    if (first) {
+      const code = errorCodeOf(first);
+      const { code: _code, http: _http, ...details } = first.extensions ?? {};
+      return jsonError(STATUS_OF_CODE[code] ?? 500, code, first.message, details);
+    }
+    const data = result.data as { ingest: { accepted: number } };
+    return Response.json({ accepted: data.ingest.accepted });
+  };
+  return [
+    {
+      methods: '*',
+      path: '/monitor/:device',
+      handle: (request, params) => handle(request, params.device ?? ''),
+    },
+    { methods: '*', path: '/monitor', handle: (request) => handle(request, '') },
+  ];
+}

@@ -1,0 +1,70 @@
+/** Helpers for the device suites: posting to the HTTP monitor, building events, backends. */
+import { randomBytes } from 'node:crypto';
+import { serviceUrl } from '../setup/services.ts';
+import type { TestApp, TestAppOptions } from './test-app.ts';
+
+/** A device id no other test uses. */
+export function uniqueDevice(prefix = 'dev'): string {
+  return `${prefix}-${randomBytes(5).toString('hex')}`;
+}
+
+export interface MonitorAnswer {
+  readonly status: number;
+  readonly body: Record<string, unknown>;
+}
+
+/** POSTs a body to /monitor/{device} over real HTTP and reads the JSON answer. */
+export async function postMonitor(
+  server: TestApp,
+  device: string,
+  body: unknown,
+  options: { contentType?: string; token?: string; query?: string; method?: string; raw?: boolean } = {},
+): Promise<MonitorAnswer> {
+  const response = await fetch(`${server.url}/monitor/${device}${options.query ?? ''}`, {
+    method: options.method ?? 'POST',
+    headers: {
+      'content-type': options.contentType ?? 'application/json',
+      ...(options.token ? { authorization: `Bearer ${options.token}` } : {}),
+    },
+    body: options.raw || typeof body === 'string' ? (body as string) : JSON.stringify(body),
+  });
+  const text = await response.text();
+  let parsed: Record<string, unknown>;
+  try {
+    parsed = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    parsed = { text };
+  }
+  return { status: response.status, body: parsed };
+}
+
+/** `count` monitor events with increasing timestamps `stepMs` apart from `start`. */
+export function monitorEvents(
+  count: number,
+  options: { start?: Date; stepMs?: number; from?: number; symbol?: string } = {},
+): Array<Record<string, unknown>> {
+  const start = options.start?.getTime() ?? Date.now();
+  const from = options.from ?? 0;
+  return Array.from({ length: count }, (_, index) => ({
+    id: `e${from + index}`,
+    type: 'signal',
+    symbol: options.symbol ?? 'demo.Counter',
+    timestamp: new Date(start + index * (options.stepMs ?? 1)).toISOString(),
+    data: { n: from + index },
+  }));
+}
+
+/** The app options of a backend: memory broker on PGlite, or NATS on Postgres. */
+export type BackendName = 'memory' | 'nats';
+
+export function backendOptions(backend: BackendName, env: Record<string, string> = {}): TestAppOptions {
+  return backend === 'memory'
+    ? { env }
+    : {
+        database: 'postgres',
+        env: { BROKER: 'nats', NATS_URL: serviceUrl('nats'), BROKER_RECONNECT_MAX_WAIT: '500ms', ...env },
+      };
+}
+
+/** The backends the device suites run on: the embedded default, and the real NATS + Postgres. */
+export const DEVICE_BACKENDS: readonly BackendName[] = ['memory', 'nats'];
