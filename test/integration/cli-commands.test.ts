@@ -262,7 +262,7 @@ describe('data generate', () => {
 
 describe('data publish input', () => {
   it.each([
-    ['a bad line', '{"data":1}\n{"data":\n', 'line 2 is not valid JSON'],
+    ['a bad line', '{"data":1}\n{"data":\n', 'line 2 is not valid JSON: Unexpected end of JSON input'],
     ['no events', '\n\n', 'holds no events'],
   ])('a file with %s exits 1 before posting anything', async (_name, text, message) => {
     const file = join(dir, 'bad.jsonl');
