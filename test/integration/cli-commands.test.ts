@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { CITIES, EMAIL_DOMAINS, FIRST_NAMES, LAST_NAMES } from '../../src/cli/fake-data.ts';
 import { killCliProcesses, runCli, startCli } from '../helpers/cli-process.ts';
-import { startTestApp } from '../helpers/test-app.ts';
+import { startTestApp, type TestApp } from '../helpers/test-app.ts';
+import { authEnv, signToken } from '../helpers/tokens.ts';
 
 let dir: string;
 beforeAll(async () => {
@@ -282,36 +283,69 @@ describe('data publish input', () => {
 });
 
 describe('streamgate status against a running server', () => {
-  it('prints the health over GraphQL, as text and as JSON', async () => {
-    const server = await startTestApp();
-    try {
-      const text = await runCli(['status'], { STREAMGATE_URL: server.url });
-      expect(text.stderr).toBe('');
-      expect(text.code).toBe(0);
-      expect(text.stdout).toMatch(new RegExp(`^${server.url}: OK \\(version \\S+, up \\d+ s\\)\n`));
-      expect(text.stdout).toMatch(/^ {2}database: OK [\d.]+ ms$/m);
-      expect(text.stdout).toMatch(/^ {2}broker: OK( [\d.]+ ms)?$/m);
+  let server: TestApp;
+  beforeAll(async () => {
+    server = await startTestApp();
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
 
-      const json = await runCli(['status', '--json', '--server', server.url]);
-      expect(json.code).toBe(0);
-      expect(JSON.parse(json.stdout)).toMatchObject({
-        status: 'OK',
-        dependencies: expect.arrayContaining([expect.objectContaining({ name: 'database', status: 'OK' })]),
-      });
-    } finally {
-      await server.stop();
-    }
+  it('prints the health over GraphQL, as text and as JSON', async () => {
+    const text = await runCli(['status'], { STREAMGATE_URL: server.url });
+    expect(text.stderr).toBe('');
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(new RegExp(`^${server.url}: OK \\(version \\S+, up \\d+ s\\)\n`));
+    expect(text.stdout).toMatch(/^ {2}database: OK [\d.]+ ms$/m);
+    expect(text.stdout).toMatch(/^ {2}broker: OK( [\d.]+ ms)?$/m);
+
+    const json = await runCli(['status', '--json', '--server', server.url]);
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({
+      status: 'OK',
+      dependencies: expect.arrayContaining([expect.objectContaining({ name: 'database', status: 'OK' })]),
+    });
   });
 
   it('--server wins over STREAMGATE_URL', async () => {
-    const server = await startTestApp();
-    try {
-      const down = `http://127.0.0.1:${await freePort()}`;
-      const result = await runCli(['status', '--server', server.url], { STREAMGATE_URL: down });
-      expect(result.code).toBe(0);
-    } finally {
-      await server.stop();
-    }
+    const down = `http://127.0.0.1:${await freePort()}`;
+    const result = await runCli(['status', '--server', server.url], { STREAMGATE_URL: down });
+    expect(result.code).toBe(0);
+  });
+});
+
+describe('--token and STREAMGATE_TOKEN against a server with JWT auth', () => {
+  let server: TestApp;
+  beforeAll(async () => {
+    server = await startTestApp({ env: authEnv() });
+  });
+  afterAll(async () => {
+    await server?.stop();
+  });
+
+  it('sends --token as a bearer token', async () => {
+    const token = await signToken({ sub: 'cli-user' });
+    const result = await runCli(['status', '--server', server.url, '--token', token]);
+    expect(result).toMatchObject({ code: 0, stderr: '' });
+  });
+
+  it('reads STREAMGATE_TOKEN, and --token wins over it', async () => {
+    const token = await signToken({ sub: 'cli-user' });
+    const fromEnv = await runCli(['status'], { STREAMGATE_URL: server.url, STREAMGATE_TOKEN: token });
+    expect(fromEnv).toMatchObject({ code: 0, stderr: '' });
+    const overridden = await runCli(['status', '--token', 'not-a-jwt'], {
+      STREAMGATE_URL: server.url,
+      STREAMGATE_TOKEN: token,
+    });
+    expect(overridden.code).toBe(1);
+    expect(overridden.stderr).toMatch(/^error: token is malformed: .* \(UNAUTHENTICATED\)\n$/);
+  });
+
+  it("an expired token exits 1 with the server's reason", async () => {
+    const token = await signToken({ sub: 'cli-user', expiresIn: -120 });
+    const result = await runCli(['status', '--server', server.url, '--token', token]);
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(/^error: token expired at \S+ \(UNAUTHENTICATED\)\n$/);
   });
 });
 
