@@ -106,6 +106,21 @@ export interface Config {
     /** Answer the legacy record RPC on `streams.record.rpc`. @default true (RECORD_RPC) */
     readonly recordRpc: boolean;
   };
+  /** Data sources: request/reply between requesters and connected providers (docs/datasources.md). */
+  readonly dataSources: {
+    /**
+     * How long one provider may take to answer a request before it is skipped and the next
+     * provider is tried (once). @default 5s (DATASOURCE_PROVIDER_TIMEOUT)
+     */
+    readonly providerTimeoutMs: number;
+    /** Largest `timeoutMs` that queryDataSource accepts. @default 60s (DATASOURCE_MAX_TIMEOUT) */
+    readonly maxTimeoutMs: number;
+    /**
+     * Ping interval of the legacy /ws/ds sockets; a provider that has not answered the previous
+     * ping by the next one is dropped. @default 30s (DATASOURCE_WS_PING_INTERVAL)
+     */
+    readonly pingIntervalMs: number;
+  };
   readonly log: {
     /** @default "info" (LOG_LEVEL) */
     readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -191,6 +206,11 @@ export function loadConfig(
     },
     auth: readAuthConfig(read, host),
     devices: readDevicesConfig(read, maxPayloadBytes),
+    dataSources: {
+      providerTimeoutMs: read.duration('DATASOURCE_PROVIDER_TIMEOUT', 5_000),
+      maxTimeoutMs: read.duration('DATASOURCE_MAX_TIMEOUT', 60_000),
+      pingIntervalMs: read.duration('DATASOURCE_WS_PING_INTERVAL', 30_000),
+    },
     log: {
       level: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
       pretty: read.boolean('LOG_PRETTY', options.isTerminal ?? false),
@@ -202,6 +222,13 @@ export function loadConfig(
       config.ism.syncStoreSubject,
       'a broker subject such as processor.state.sync',
     );
+  }
+  for (const [variable, ms] of [
+    ['DATASOURCE_PROVIDER_TIMEOUT', config.dataSources.providerTimeoutMs],
+    ['DATASOURCE_MAX_TIMEOUT', config.dataSources.maxTimeoutMs],
+    ['DATASOURCE_WS_PING_INTERVAL', config.dataSources.pingIntervalMs],
+  ] as const) {
+    if (ms <= 0) read.report(variable, env[variable] ?? '', 'a duration above zero');
   }
   if (read.problems.length > 0) throw new ConfigError(read.problems);
   return config;

@@ -4,6 +4,7 @@ import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
 import type { Broker } from '../pubsub/broker.ts';
 import type { AuthService } from './auth/auth-service.ts';
+import type { DataSourceService } from './datasources/data-source-service.ts';
 import type { DeviceService } from './devices/device-service.ts';
 import type { HealthProbe } from './health.ts';
 import type { RouteService } from './routes/route-service.ts';
@@ -39,4 +40,6 @@ export interface AppServices {
   readonly syncStore: SyncStoreConsumer;
   /** Devices: ingest, buffer windows, recordings, replay (docs/devices.md). */
   readonly devices: DeviceService;
+  /** Data sources: requesters, providers and `datasource.{ds}` on the broker. */
+  readonly dataSources: DataSourceService;
 }

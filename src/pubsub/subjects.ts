@@ -12,6 +12,15 @@ export const subjects = {
   defaultSyncStore: 'processor.state.sync',
   /** ISM: request/reply to the providers of a data source. */
   dataSource: (dataSourceId: string) => `datasource.${dataSourceId}`,
+  /** ISM: every data source's request subject; streamgate answers them all (queue group). */
+  anyDataSource: 'datasource.*',
+  /**
+   * Internal: instances with a provider of the data source listen here (queue group), so an
+   * instance without one can hand a request over (docs/datasources.md).
+   */
+  dataSourceProviders: (dataSourceId: string) => `streamgate.datasource.${dataSourceId}`,
+  /** Internal: answers to requests that one instance sent and another instance received. */
+  dataSourceAnswers: (instanceId: string) => `streamgate.datasource-answer.${instanceId}`,
   /** ApiGear: the live telemetry of one device (legacy.md C). */
   monitor: (deviceId: string) => `monitor.${deviceId}`,
   /** ApiGear: the recording RPC. */

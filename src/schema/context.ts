@@ -8,5 +8,10 @@ export interface GraphQLContext {
   readonly viewer: Viewer | null;
   /** Correlation id of the request or connection; it is in every log line of it. */
   readonly correlationId: string;
+  /**
+   * The persistent connection the operation came over (a graphql-ws socket or a legacy
+   * WebSocket); null over HTTP and SSE. Tells one provider's answers from another's.
+   */
+  readonly connectionId: string | null;
   readonly log: Logger;
 }

@@ -11,6 +11,7 @@ import './topics.ts';
 import './routes.ts';
 import './states.ts';
 import './devices.ts';
+import './data-sources.ts';
 
 /** The executable schema of streamgate: one file per domain, imported above. */
 export const schema = withoutEmptyRootTypes(builder.toSchema({ sortSchema: false }));

@@ -4,6 +4,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from '../config.ts';
 import { type Database, openDatabase } from '../db/create-database.ts';
 import { createAuthService } from '../domain/auth/auth-service.ts';
+import { createDataSourceService } from '../domain/datasources/data-source-service.ts';
 import { createDeviceService } from '../domain/devices/device-service.ts';
 import { HEALTH_STATUS, type HealthProbe } from '../domain/health.ts';
 import { createRouteService } from '../domain/routes/route-service.ts';
@@ -28,7 +29,9 @@ import { healthRoute } from './health-route.ts';
 import { type HttpRoute, useHttpRoutes } from './http-routes.ts';
 import { monitorRoutes } from './legacy-apigear/monitor-route.ts';
 import { startRecordRpc } from './legacy-apigear/record-rpc.ts';
+import { createLegacyDataSourceRoute } from './legacy-datasource/socket.ts';
 import { createIsmStreamRoutes } from './legacy-ism/stream-socket.ts';
+import { createLocalOperations } from './local-operations.ts';
 import { useHttpMetrics } from './ops/http-metrics-plugin.ts';
 import { metricsRoute } from './ops/metrics-route.ts';
 import { statsRoute } from './ops/stats-route.ts';
@@ -102,6 +105,8 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     log,
     metrics,
   });
+  const dataSources = createDataSourceService({ config, db, broker, log });
+  await dataSources.start();
 
   const services: AppServices = {
     config,
@@ -122,6 +127,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     routes: stateRoutes,
     syncStore,
     devices: createDeviceService({ config, db, broker, log }),
+    dataSources,
   };
   const transportStats = createTransportStats(metrics, { windowMs: config.topics.statsWindowMs });
   const routes: HttpRoute[] = [
@@ -178,7 +184,18 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     maxBufferedBytes: LEGACY_STREAM_BUFFER_BYTES,
     maxPayloadBytes: config.http.maxPayloadBytes,
   });
-  routeUpgrades(httpServer, [{ path: '/graphql', server: graphqlWs.server }, ...ismStreams.routes]);
+  const legacyDataSources = createLegacyDataSourceRoute({
+    operations: createLocalOperations(yoga, maskError),
+    log,
+    maxPayloadBytes: config.http.maxPayloadBytes,
+    pingIntervalMs: config.dataSources.pingIntervalMs,
+    stats: transportStats,
+  });
+  routeUpgrades(httpServer, [
+    { path: '/graphql', server: graphqlWs.server },
+    ...ismStreams.routes,
+    legacyDataSources.route,
+  ]);
   const recordRpc = config.devices.recordRpc
     ? await startRecordRpc({ yoga: () => yoga, broker, auth, config: config.devices, log })
     : undefined;
@@ -200,6 +217,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     await new Promise((resolve) => setImmediate(resolve));
     await graphqlWs.dispose();
     await ismStreams.dispose();
+    await legacyDataSources.dispose();
     httpServer.closeIdleConnections();
     const forced = setTimeout(
       () => httpServer.closeAllConnections(),
@@ -216,6 +234,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     await states.outbox.stop();
     await recordRpc?.stop();
     await services.devices.stop();
+    await dataSources.stop();
     if (!dependencies.broker) await broker.close();
     if (!dependencies.db) await db.close();
     log.info('stopped');

@@ -10,8 +10,13 @@ import { acceptsEventStream, tokenFromRequest } from './auth/token-source.ts';
 export interface InitialContext {
   readonly request?: Request;
   readonly connectionParams?: Readonly<Record<string, unknown>>;
-  /** graphql-ws: set by onConnect, once per connection (graphql-ws.ts). */
-  readonly extra?: { readonly correlationId?: string; readonly viewer?: Viewer | null };
+  /** graphql-ws: set by onConnect, once per connection (graphql-ws.ts); legacy sockets set their own. */
+  readonly extra?: {
+    readonly correlationId?: string;
+    readonly viewer?: Viewer | null;
+    /** The persistent connection (graphql-ws or legacy WebSocket) the operation came over. */
+    readonly connectionId?: string;
+  };
 }
 
 /**
@@ -37,6 +42,7 @@ export function createContextFactory(services: AppServices) {
       services,
       viewer,
       correlationId,
+      connectionId: initial.extra?.connectionId ?? null,
       log: services.log.child({ correlationId, ...(viewer ? { userId: viewer.userId } : {}) }),
     };
   };

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import type { ExecutionArgs, GraphQLError, GraphQLFormattedError } from 'graphql';
 import type { Disposable } from 'graphql-ws';
 import { useServer } from 'graphql-ws/use/ws';
@@ -25,6 +26,8 @@ interface ConnectionExtra {
   correlationId?: string;
   /** Set once at connect: the token's Viewer, or null for an anonymous caller. */
   viewer?: Viewer | null;
+  /** Names the connection, so a data-source provider's answers are told from another's. */
+  connectionId?: string;
 }
 
 /**
@@ -46,6 +49,7 @@ export function createGraphqlWsServer(
       onConnect: async (ctx) => {
         const extra = ctx.extra as unknown as ConnectionExtra;
         extra.correlationId = newCorrelationId();
+        extra.connectionId = randomUUID();
         const log = options.log.child({ correlationId: extra.correlationId });
         let viewer: Viewer | null;
         try {

@@ -57,10 +57,12 @@ describe('NATS interoperability with plain NATS clients', () => {
     expect(await received.next()).toEqual({ data: 'tokens', origin: 'streamgate', hasHeaders: true });
   });
 
-  it('answers a plain NATS requester on datasource.X', async () => {
-    const dataSource = uniqueSubject();
+  // Not on datasource.X: every streamgate instance on the network answers datasource.* (the
+  // data-source requests of legacy.md A, docs/datasources.md), and test apps share this server.
+  it('answers a plain NATS requester with the raw bytes of the reply', async () => {
+    const subject = `interop.request.${uniqueSubject()}`;
     await broker.respond(
-      subjects.dataSource(dataSource),
+      subject,
       (request) => ({
         payload: text(
           JSON.stringify({ requestId: (JSON.parse(textOf(request)) as { id: string }).id, payload: [1] }),
@@ -69,7 +71,7 @@ describe('NATS interoperability with plain NATS clients', () => {
       { queue: 'streamgate' },
     );
     const reply = await plain.request(
-      subjects.dataSource(dataSource),
+      subject,
       JSON.stringify({ id: 'r-1', processId: 'p', operation: 'op', payload: [] }),
       { timeout: 5_000 },
     );

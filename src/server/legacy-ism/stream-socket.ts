@@ -187,7 +187,7 @@ async function subscribe(
 }
 
 /** The upgrade request as a Fetch Request, for plugins that read one (metrics, logging). */
-function toFetchRequest(incoming: IncomingMessage): Request {
+export function toFetchRequest(incoming: IncomingMessage): Request {
   const url = new URL(incoming.url ?? '/', `http://${incoming.headers.host ?? 'localhost'}`);
   const headers = new Headers();
   for (const [name, value] of Object.entries(incoming.headers)) {

@@ -1,0 +1,416 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import type { Config } from '../../config.ts';
+import type { Database } from '../../db/create-database.ts';
+import {
+  AppError,
+  BadUserInputError,
+  isAppError,
+  NoProviderError,
+  NotFoundError,
+  TimeoutError,
+  UnavailableError,
+} from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import type { Broker, BrokerMessage, MessageHeaders, Reply, Responder } from '../../pubsub/broker.ts';
+import { NoRespondersError, RequestTimeoutError } from '../../pubsub/errors.ts';
+import { isSubjectToken, subjects } from '../../pubsub/subjects.ts';
+import {
+  decodeAnswerHandover,
+  encodeAnswerHandover,
+  encodeHandoverResult,
+  parseHandoverResult,
+} from './answer-handover.ts';
+import { createDataSourceStore } from './data-source-store.ts';
+import { dispatchRequest, MAX_RETRIES } from './dispatch-request.ts';
+import {
+  encodeReply,
+  encodeRequest,
+  errorReply,
+  isErrorReply,
+  NETWORK_ERRORS,
+  type NetworkError,
+  type NetworkRequest,
+  parseNetworkReply,
+  parseNetworkRequest,
+  TIMEOUT_HEADER,
+} from './network-protocol.ts';
+import { createPendingRequests, type ProviderAnswer } from './pending-requests.ts';
+import type { DataSourceRequest, Provider, ProviderIdentity } from './provider.ts';
+import { createProviderRegistry } from './provider-registry.ts';
+import { createProviderStream } from './provider-stream.ts';
+
+/** A data source as the API shows it. */
+export interface DataSourceInfo {
+  readonly id: string;
+  /** Providers connected to this instance (not cluster-wide; docs/datasources.md). */
+  readonly connectedProviders: number;
+}
+
+/** Data sources: the requesters' side, the providers' side, and the network in between. */
+export interface DataSourceService {
+  /** The data sources of a tenant. */
+  list(tenantId: string | null): Promise<DataSourceInfo[]>;
+  /** Sends a request through the broker and returns the provider's answer (queryDataSource). */
+  query(requester: QueryRequester, dataSourceId: string, query: unknown, timeoutMs: number): Promise<unknown>;
+  /** Makes the caller a provider of the data source until the returned stream ends. */
+  provide(
+    identity: ProviderIdentity,
+    dataSourceId: string,
+  ): Promise<AsyncIterableIterator<DataSourceRequest>>;
+  /** Delivers a provider's answer to the request it was sent (answerDataSource). */
+  answer(identity: ProviderIdentity, requestId: string, answer: ProviderAnswer): Promise<void>;
+  /** Starts answering `datasource.*` on the broker. */
+  start(): Promise<void>;
+  /** Stops answering; pending requests end. */
+  stop(): Promise<void>;
+}
+
+export interface QueryRequester {
+  readonly tenantId: string | null;
+  /** Sent as the request's `processId`, so a provider's log can be matched with ours. */
+  readonly correlationId: string;
+}
+
+interface ProviderState {
+  /** Counted in connectedProviders. */
+  ready: boolean;
+  /** Its stream has ended. */
+  released: boolean;
+}
+
+/** Queue group of every streamgate instance: one of them answers each request. */
+export const QUEUE_GROUP = 'streamgate-datasource';
+
+/** Extra time an instance handing a request over waits beyond the request's own budget. */
+const HANDOVER_GRACE_MS = 1_000;
+/** How long an answer handed to the instance that sent the request may take. */
+const ANSWER_HANDOVER_TIMEOUT_MS = 5_000;
+/** Longest data source id: it is a broker subject token and a primary key. */
+const MAX_ID_LENGTH = 200;
+
+export interface DataSourceServiceDependencies {
+  readonly config: Pick<Config, 'dataSources'>;
+  readonly db: Database;
+  readonly broker: Broker;
+  readonly log: Logger;
+}
+
+export function createDataSourceService(deps: DataSourceServiceDependencies): DataSourceService {
+  const { broker, log } = deps;
+  const { providerTimeoutMs, maxTimeoutMs } = deps.config.dataSources;
+  /** Names this instance inside request ids, so answers find their way back (pending-requests.ts). */
+  const instanceId = randomBytes(4).toString('hex');
+  const store = createDataSourceStore(deps.db.prisma);
+  const registry = createProviderRegistry();
+  const pending = createPendingRequests(instanceId);
+  const dispatchDeps = { registry, pending, providerTimeoutMs };
+  /** Providers counted in connectedProviders: those whose data source is reachable from other instances. */
+  const readyCounts = new Map<string, number>();
+  const providerResponders = new Map<string, { responder: Responder | undefined; chain: Promise<void> }>();
+  const globalResponders: Responder[] = [];
+  let stopped = false;
+
+  /** The requester's budget: its Streamgate-Timeout-Ms header, else one provider turn per try. */
+  const budgetOf = (headers: MessageHeaders): number => {
+    const entry = Object.entries(headers).find(
+      ([name]) => name.toLowerCase() === TIMEOUT_HEADER.toLowerCase(),
+    );
+    const value = entry ? Number(entry[1]) : Number.NaN;
+    if (Number.isInteger(value) && value > 0) return Math.min(value, maxTimeoutMs);
+    return providerTimeoutMs * (MAX_RETRIES + 1);
+  };
+
+  const errorMessage = (
+    code: NetworkError,
+    request: Parameters<typeof errorReply>[1],
+    message: string,
+  ): Reply => ({
+    payload: encodeReply(errorReply(code, request, message)),
+  });
+
+  /** Never throws: whatever happens, the requester gets a reply in the legacy shape. */
+  const guarded =
+    (serve: (message: BrokerMessage, dataSourceId: string) => Promise<Reply>, prefix: string) =>
+    async (message: BrokerMessage): Promise<Reply> => {
+      const dataSourceId = message.subject.slice(prefix.length);
+      try {
+        return await serve(message, dataSourceId);
+      } catch (error) {
+        const correlationId = randomUUID();
+        log.error({ err: error, correlationId, subject: message.subject }, 'data source request failed');
+        return errorMessage(
+          NETWORK_ERRORS.INTERNAL,
+          undefined,
+          `internal error (correlation id ${correlationId})`,
+        );
+      }
+    };
+
+  const serveLocally = async (message: BrokerMessage, dataSourceId: string): Promise<Reply> => {
+    const parsed = parseNetworkRequest(message.payload);
+    if (!parsed.ok) {
+      log.warn({ subject: message.subject, reason: parsed.message }, 'malformed data source request');
+      return errorMessage(NETWORK_ERRORS.BAD_REQUEST, { id: parsed.requestId }, parsed.message);
+    }
+    const reply = await dispatchRequest(
+      dispatchDeps,
+      dataSourceId,
+      parsed.request,
+      budgetOf(message.headers),
+    );
+    return { payload: encodeReply(reply) };
+  };
+
+  /** `datasource.{ds}`: served here when a provider is connected here, else handed over. */
+  const serveNetworkRequest = async (message: BrokerMessage, dataSourceId: string): Promise<Reply> => {
+    if (registry.count(dataSourceId) > 0) return serveLocally(message, dataSourceId);
+    const parsed = parseNetworkRequest(message.payload);
+    if (!parsed.ok) return serveLocally(message, dataSourceId); // answers BAD_REQUEST
+    const budgetMs = budgetOf(message.headers);
+    try {
+      const reply = await broker.request(subjects.dataSourceProviders(dataSourceId), message.payload, {
+        timeoutMs: budgetMs + HANDOVER_GRACE_MS,
+        headers: { [TIMEOUT_HEADER]: String(budgetMs) },
+      });
+      return { payload: reply.payload };
+    } catch (error) {
+      if (error instanceof NoRespondersError)
+        return errorMessage(
+          NETWORK_ERRORS.NO_PROVIDER,
+          parsed.request,
+          `no provider of data source "${dataSourceId}" is connected`,
+        );
+      if (error instanceof RequestTimeoutError)
+        return errorMessage(
+          NETWORK_ERRORS.TIMEOUT,
+          parsed.request,
+          `data source "${dataSourceId}" did not answer within ${budgetMs} ms`,
+        );
+      throw error;
+    }
+  };
+
+  /** Keeps `streamgate.datasource.{ds}` subscribed exactly while this instance has a provider of it. */
+  const reconcile = (dataSourceId: string): Promise<void> => {
+    let entry = providerResponders.get(dataSourceId);
+    if (!entry) {
+      entry = { responder: undefined, chain: Promise.resolve() };
+      providerResponders.set(dataSourceId, entry);
+    }
+    const current = entry;
+    const run = current.chain.then(async () => {
+      const wanted = !stopped && registry.count(dataSourceId) > 0;
+      if (wanted && !current.responder) {
+        current.responder = await broker.respond(
+          subjects.dataSourceProviders(dataSourceId),
+          guarded(serveLocally, subjects.dataSourceProviders('')),
+          { queue: QUEUE_GROUP },
+        );
+      } else if (!wanted && current.responder) {
+        const { responder } = current;
+        current.responder = undefined;
+        await responder.stop();
+      }
+    });
+    current.chain = run.catch(() => undefined);
+    // Forget an idle entry, unless another change queued behind this one.
+    const chained = current.chain;
+    void chained.then(() => {
+      if (current.chain === chained && !current.responder) providerResponders.delete(dataSourceId);
+    });
+    return run;
+  };
+
+  const release = (provider: Provider, state: ProviderState) => {
+    state.released = true;
+    registry.remove(provider);
+    if (state.ready) {
+      state.ready = false;
+      const count = (readyCounts.get(provider.dataSourceId) ?? 1) - 1;
+      if (count > 0) readyCounts.set(provider.dataSourceId, count);
+      else readyCounts.delete(provider.dataSourceId);
+    }
+    // After leaving the registry, so that the retry of its requests picks another provider.
+    pending.providerGone(provider);
+    reconcile(provider.dataSourceId).catch((error: unknown) =>
+      log.error(
+        { err: error, dataSourceId: provider.dataSourceId },
+        'could not stop a data source responder',
+      ),
+    );
+  };
+
+  /** `streamgate.datasource-answer.{instance}`: answers that reached another instance first. */
+  const serveAnswerHandover = async (message: BrokerMessage): Promise<Reply> => {
+    const handover = decodeAnswerHandover(message.payload);
+    if (!handover)
+      return { payload: encodeHandoverResult({ code: 'BAD_USER_INPUT', message: 'malformed answer' }) };
+    try {
+      if (!pending.answer(handover.requestId, handover.identity, handover.answer))
+        throw new NotFoundError('data source request', handover.requestId);
+      return { payload: encodeHandoverResult({ code: 'OK' }) };
+    } catch (error) {
+      if (!isAppError(error)) throw error;
+      return { payload: encodeHandoverResult({ code: error.code, message: error.message }) };
+    }
+  };
+
+  return {
+    async list(tenantId) {
+      const records = await store.listForTenant(tenantId);
+      return records.map((record) => ({
+        id: record.id,
+        connectedProviders: readyCounts.get(record.id) ?? 0,
+      }));
+    },
+
+    async query(requester, dataSourceId, query, timeoutMs) {
+      assertDataSourceId(dataSourceId);
+      if (!Number.isInteger(timeoutMs) || timeoutMs <= 0 || timeoutMs > maxTimeoutMs)
+        throw new BadUserInputError(
+          `timeoutMs must be a whole number of milliseconds from 1 to ${maxTimeoutMs} (DATASOURCE_MAX_TIMEOUT), got ${timeoutMs}`,
+        );
+      const record = await store.find(dataSourceId);
+      if (record && record.tenantId !== requester.tenantId)
+        throw new NotFoundError('data source', dataSourceId);
+      const request: NetworkRequest = {
+        id: randomUUID(),
+        processId: requester.correlationId,
+        operation: operationOf(query),
+        payload: query,
+      };
+      let message: BrokerMessage;
+      try {
+        message = await broker.request(subjects.dataSource(dataSourceId), encodeRequest(request), {
+          timeoutMs,
+          headers: { [TIMEOUT_HEADER]: String(timeoutMs) },
+        });
+      } catch (error) {
+        if (error instanceof NoRespondersError)
+          throw new NoProviderError(`no provider of data source "${dataSourceId}" is connected`, {
+            cause: error,
+          });
+        if (error instanceof RequestTimeoutError)
+          throw new TimeoutError(`data source "${dataSourceId}" did not answer within ${timeoutMs} ms`, {
+            cause: error,
+          });
+        throw error;
+      }
+      const reply = parseNetworkReply(message.payload);
+      if (!reply)
+        throw new UnavailableError(`data source "${dataSourceId}" sent a reply that streamgate cannot read`);
+      if (isErrorReply(reply)) throw errorOfReply(dataSourceId, timeoutMs, reply.error, reply.message);
+      if (reply.error !== undefined)
+        throw new UnavailableError(`data source "${dataSourceId}" answered with an error: ${reply.error}`, {
+          details: { providerError: reply.error },
+        });
+      return reply.payload;
+    },
+
+    async provide(identity, dataSourceId) {
+      assertDataSourceId(dataSourceId);
+      if (stopped) throw new UnavailableError('the server is shutting down');
+      const record = await store.claim(dataSourceId, identity.tenantId);
+      if (record.tenantId !== identity.tenantId) throw new NotFoundError('data source', dataSourceId);
+      const state: ProviderState = { ready: false, released: false };
+      const stream = createProviderStream(() => release(provider, state));
+      const provider: Provider = {
+        id: randomUUID(),
+        dataSourceId,
+        identity,
+        inFlight: 0,
+        deliver: (request) => stream.push(request),
+      };
+      registry.add(provider);
+      try {
+        await reconcile(dataSourceId);
+      } catch (error) {
+        await stream.iterable.return?.();
+        throw new UnavailableError(`could not register the provider of data source "${dataSourceId}"`, {
+          cause: error,
+        });
+      }
+      // Counted once other instances can hand requests over, unless it already ended meanwhile.
+      if (!state.released) {
+        state.ready = true;
+        readyCounts.set(dataSourceId, (readyCounts.get(dataSourceId) ?? 0) + 1);
+      }
+      return stream.iterable;
+    },
+
+    async answer(identity, requestId, answer) {
+      if (pending.answer(requestId, identity, answer)) return;
+      const owner = requestId.slice(0, 8);
+      if (owner === instanceId || !/^[0-9a-f]{8}-/.test(requestId.slice(0, 9)))
+        throw new NotFoundError('data source request', requestId);
+      let message: BrokerMessage;
+      try {
+        message = await broker.request(
+          subjects.dataSourceAnswers(owner),
+          encodeAnswerHandover({ requestId, identity, answer }),
+          { timeoutMs: ANSWER_HANDOVER_TIMEOUT_MS },
+        );
+      } catch (error) {
+        // The instance that sent the request is gone, and with it the request.
+        if (error instanceof NoRespondersError) throw new NotFoundError('data source request', requestId);
+        throw error;
+      }
+      const result = parseHandoverResult(message.payload);
+      if (result.code === 'OK') return;
+      throw new AppError(
+        result.code,
+        result.message ?? `data source request "${requestId}" was not accepted`,
+      );
+    },
+
+    async start() {
+      globalResponders.push(
+        await broker.respond(subjects.anyDataSource, guarded(serveNetworkRequest, subjects.dataSource('')), {
+          queue: QUEUE_GROUP,
+        }),
+        await broker.respond(subjects.dataSourceAnswers(instanceId), serveAnswerHandover),
+      );
+    },
+
+    async stop() {
+      stopped = true;
+      await Promise.allSettled(globalResponders.splice(0).map((responder) => responder.stop()));
+      pending.clear();
+      await Promise.allSettled([...providerResponders.keys()].map((dataSourceId) => reconcile(dataSourceId)));
+    },
+  };
+}
+
+function assertDataSourceId(id: string): void {
+  if (!isSubjectToken(id) || id.length > MAX_ID_LENGTH)
+    throw new BadUserInputError(
+      `data source id "${id.slice(0, MAX_ID_LENGTH)}" must be 1 to ${MAX_ID_LENGTH} characters with no dots, wildcards (* >) or white space: it is a broker subject token`,
+    );
+}
+
+/** legacy.md A: an `operation` field in the query, if any, becomes the request's operation. */
+function operationOf(query: unknown): string | null {
+  if (typeof query !== 'object' || query === null || Array.isArray(query)) return null;
+  const { operation } = query as Record<string, unknown>;
+  return typeof operation === 'string' ? operation : null;
+}
+
+function errorOfReply(
+  dataSourceId: string,
+  timeoutMs: number,
+  code: NetworkError,
+  message?: string,
+): AppError {
+  switch (code) {
+    case NETWORK_ERRORS.NO_PROVIDER:
+      return new NoProviderError(message ?? `no provider of data source "${dataSourceId}" is connected`);
+    case NETWORK_ERRORS.TIMEOUT:
+      return new TimeoutError(
+        message ?? `data source "${dataSourceId}" did not answer within ${timeoutMs} ms`,
+      );
+    case NETWORK_ERRORS.BAD_REQUEST:
+      return new BadUserInputError(message ?? 'the data source request was malformed');
+    case NETWORK_ERRORS.INTERNAL:
+      return new UnavailableError(message ?? `the instance serving data source "${dataSourceId}" failed`);
+  }
+}

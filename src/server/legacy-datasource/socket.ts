@@ -1,0 +1,97 @@
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { type Logger, newCorrelationId } from '../../log.ts';
+import type { InitialContext } from '../graphql-context.ts';
+import type { RouteParams } from '../http-routes.ts';
+import { toFetchRequest } from '../legacy-ism/stream-socket.ts';
+import type { LocalOperations } from '../local-operations.ts';
+import type { LegacyTransportContext } from '../ops/subscription-metrics-plugin.ts';
+import { TRANSPORTS, type TransportStats } from '../ops/transport-stats.ts';
+import { keepAlive } from '../socket-liveness.ts';
+import type { UpgradeRoute } from '../upgrade-router.ts';
+import { CLOSE_CODES } from './protocol.ts';
+import { startLegacyDataSourceSession } from './session.ts';
+
+/** @default 8 MiB: unsent request bytes at which a provider that does not read is closed. */
+export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
+
+export interface LegacyDataSourceRouteOptions {
+  readonly operations: LocalOperations;
+  readonly log: Logger;
+  readonly stats: TransportStats;
+  /** Largest frame accepted (MAX_PAYLOAD_BYTES); `ws` closes with 1009 beyond it. */
+  readonly maxPayloadBytes: number;
+  /** DATASOURCE_WS_PING_INTERVAL. */
+  readonly pingIntervalMs: number;
+}
+
+/** `GET /ws/ds/:ds`: the socket is a provider of data source `ds` (legacy.md A). */
+export function createLegacyDataSourceRoute(options: LegacyDataSourceRouteOptions): {
+  readonly route: UpgradeRoute;
+  /** Closes every provider socket with 1001 (graceful shutdown). */
+  dispose(): Promise<void>;
+} {
+  const server = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes });
+
+  server.on('connection', (socket: WebSocket, request: IncomingMessage, params: RouteParams) => {
+    const dataSourceId = params.ds ?? '';
+    const correlationId = newCorrelationId();
+    const log = options.log.child({ correlationId, route: 'ws/ds', dataSourceId });
+    const { stats } = options;
+    stats.connectionOpened(TRANSPORTS.LEGACY_WS);
+    keepAlive(socket, options.pingIntervalMs);
+    // Every operation of the socket runs with its upgrade request (the `?token=` becomes its
+    // Authorization header, as for /ws/stream) and its own connection id. As a POST: yoga
+    // refuses mutations (answerDataSource) on a GET request.
+    const initial: InitialContext & LegacyTransportContext = {
+      request: new Request(toFetchRequest(request), { method: 'POST' }),
+      legacyTransport: TRANSPORTS.LEGACY_WS,
+      extra: { correlationId, connectionId: randomUUID() },
+    };
+    const session = startLegacyDataSourceSession({
+      dataSourceId,
+      socket,
+      operations: options.operations,
+      initial,
+      log,
+      maxBufferedBytes: MAX_BUFFERED_BYTES,
+    });
+    socket.on('message', (data: RawData, isBinary: boolean) => {
+      stats.messageReceived(TRANSPORTS.LEGACY_WS);
+      void session.receive(isBinary ? toBytes(data) : data.toString());
+    });
+    socket.on('error', (error) => log.debug({ err: error }, 'socket error'));
+    socket.once('close', (code: number) => {
+      stats.connectionClosed(TRANSPORTS.LEGACY_WS);
+      log.debug({ code }, 'data source provider socket closed');
+      session.end();
+    });
+    log.debug('data source provider socket opened');
+  });
+
+  return {
+    route: { path: '/ws/ds/:ds', server },
+    async dispose() {
+      const closed = [...server.clients].map(
+        (socket) =>
+          new Promise<void>((resolve) => {
+            socket.once('close', () => resolve());
+            socket.close(CLOSE_CODES.GOING_AWAY, 'GOING_AWAY: the server is shutting down');
+          }),
+      );
+      // A peer that does not complete the closing handshake is cut after a moment.
+      const cut = setTimeout(() => {
+        for (const socket of server.clients) socket.terminate();
+      }, 1_000);
+      await Promise.all(closed);
+      clearTimeout(cut);
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+function toBytes(data: RawData): Uint8Array {
+  if (Array.isArray(data)) return Buffer.concat(data);
+  return data instanceof ArrayBuffer ? new Uint8Array(data) : data;
+}
