@@ -190,6 +190,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     maxPayloadBytes: config.http.maxPayloadBytes,
     pingIntervalMs: config.dataSources.pingIntervalMs,
     stats: transportStats,
+    auth,
   });
   routeUpgrades(httpServer, [
     { path: '/graphql', server: graphqlWs.server },

@@ -15,6 +15,7 @@ import { connectWs, subscribeWs, type WsResult } from '../helpers/graphql-ws-cli
 import { connectRaw, type RawWsClient } from '../helpers/raw-ws-client.ts';
 import { readSse } from '../helpers/sse-client.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
+import { authEnv, signToken } from '../helpers/tokens.ts';
 import { createTestDatabase, serviceUrl } from '../setup/services.ts';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/;
@@ -760,6 +761,116 @@ describe('two streamgate instances on one NATS', () => {
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(replies.pending).toHaveLength(0);
     inbox.unsubscribe();
+  });
+});
+
+describe('data sources with JWT auth and tenants', () => {
+  let app: TestApp;
+  let nc: NatsConnection;
+  const cleanups: Array<() => Promise<unknown> | unknown> = [];
+
+  beforeAll(async () => {
+    app = await startTestApp({
+      env: authEnv({
+        BROKER: 'nats',
+        NATS_URL: serviceUrl('nats'),
+        DATABASE_URL: await createTestDatabase(),
+      }),
+    });
+    nc = await connect({ servers: serviceUrl('nats') });
+  });
+  afterAll(async () => {
+    for (const cleanup of cleanups.splice(0)) await cleanup();
+    await nc?.close();
+    await app?.stop();
+  });
+
+  const dsUrl = (ds: string, token?: string) =>
+    `${app.url.replace(/^http/, 'ws')}/ws/ds/${ds}${token === undefined ? '' : `?token=${token}`}`;
+  async function open(url: string) {
+    const client = await connectRaw(url);
+    cleanups.push(() => client.close());
+    return client;
+  }
+
+  it('refuses a /ws/ds socket without a token or with a bad one: error frame, then 4401', async () => {
+    const missing = await open(dsUrl(uniqueDataSource()));
+    expect(await missing.nextJson()).toMatchObject({ type: 'error', error: 'UNAUTHENTICATED' });
+    expect((await missing.closes.next()).code).toBe(4401);
+    const bad = await open(dsUrl(uniqueDataSource(), 'not-a-jwt'));
+    expect(await bad.nextJson()).toMatchObject({
+      type: 'error',
+      error: 'UNAUTHENTICATED',
+      message: expect.stringContaining('malformed'),
+    });
+    const closed = await bad.closes.next();
+    expect(closed.code).toBe(4401);
+    expect(closed.reason).toMatch(/^UNAUTHENTICATED: token is malformed/);
+  });
+
+  it("keeps a data source to its first provider's tenant across /ws/ds, graphql-ws and queryDataSource", async () => {
+    const ds = uniqueDataSource();
+    const alice = await signToken({ sub: 'alice', tenantId: 'tenant-a' });
+    const bob = await signToken({ sub: 'bob', tenantId: 'tenant-b' });
+    const provider = await open(dsUrl(ds, alice));
+    await waitUntil(async () => {
+      const result = await app.graphql<{ dataSources: Array<{ id: string; connectedProviders: number }> }>(
+        LIST,
+        {},
+        { token: alice },
+      );
+      return (
+        result.data?.dataSources.some((source) => source.id === ds && source.connectedProviders === 1) ??
+        false
+      );
+    });
+    const listedForBob = await app.graphql<{ dataSources: Array<{ id: string }> }>(LIST, {}, { token: bob });
+    expect(listedForBob.data?.dataSources.map((source) => source.id)).not.toContain(ds);
+
+    // Another tenant's provider: refused on both transports.
+    const intruder = await open(dsUrl(ds, bob));
+    expect(await intruder.nextJson()).toEqual({
+      type: 'error',
+      error: 'NOT_FOUND',
+      message: `data source "${ds}" not found`,
+    });
+    expect((await intruder.closes.next()).code).toBe(4404);
+    const { client } = connectWs(app.wsUrl, { connectionParams: { authorization: `Bearer ${bob}` } });
+    cleanups.push(() => client.dispose());
+    const refused = subscribeWs(client, SUBSCRIBE, { id: ds });
+    expect((await refused.results.next()).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+
+    // Another tenant's query: NOT_FOUND, and the provider is never asked.
+    const bobAsks = await app.graphql(QUERY, { id: ds, query: [1] }, { token: bob });
+    expect(bobAsks.errors?.[0]).toMatchObject({
+      message: `data source "${ds}" not found`,
+      extensions: { code: 'NOT_FOUND' },
+    });
+
+    // The owner's query reaches the provider; an answer by another tenant is NOT_FOUND, by the
+    // same user over HTTP it is accepted (rule 2 of docs/datasources.md).
+    const aliceAsks = app.graphql(QUERY, { id: ds, query: [2] }, { token: alice });
+    const frame = await provider.nextJson();
+    expect(frame.payload).toEqual([2]);
+    const wrongTenant = await app.graphql(ANSWER, { requestId: frame.id, result: ['b'] }, { token: bob });
+    expect(wrongTenant.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect(await app.graphql(ANSWER, { requestId: frame.id, result: ['a'] }, { token: alice })).toEqual({
+      data: { answerDataSource: true },
+    });
+    expect(await aliceAsks).toEqual({ data: { queryDataSource: ['a'] } });
+
+    // A plain NATS requester carries no identity: the network is trusted, as before.
+    const reply = nc.request(`datasource.${ds}`, JSON.stringify({ id: 'n', operation: 'x', payload: [3] }), {
+      timeout: 5_000,
+    });
+    const networkFrame = await provider.nextJson();
+    provider.send({ id: 'p', payload: ['network'], requestId: networkFrame.id });
+    expect((await reply).json()).toEqual({ id: 'p', payload: ['network'], requestId: 'n' });
+  });
+
+  it('refuses GraphQL data source operations without a token (UNAUTHENTICATED)', async () => {
+    const result = await app.graphql(QUERY, { id: uniqueDataSource(), query: [] });
+    expect(result.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');
   });
 });
 

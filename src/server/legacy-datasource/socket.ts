@@ -1,7 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import type { AuthService } from '../../domain/auth/auth-service.ts';
+import type { Viewer } from '../../domain/viewer.ts';
+import { ERROR_CODES, isAppError } from '../../errors.ts';
 import { type Logger, newCorrelationId } from '../../log.ts';
+import { onTokenExpiry } from '../auth/token-expiry-plugin.ts';
+import { tokenFromIncomingMessage } from '../auth/token-source.ts';
 import type { InitialContext } from '../graphql-context.ts';
 import type { RouteParams } from '../http-routes.ts';
 import { toFetchRequest } from '../legacy-ism/stream-socket.ts';
@@ -10,8 +15,8 @@ import type { LegacyTransportContext } from '../ops/subscription-metrics-plugin.
 import { TRANSPORTS, type TransportStats } from '../ops/transport-stats.ts';
 import { keepAlive } from '../socket-liveness.ts';
 import type { UpgradeRoute } from '../upgrade-router.ts';
-import { CLOSE_CODES } from './protocol.ts';
-import { startLegacyDataSourceSession } from './session.ts';
+import { CLOSE_CODES, closeCodeOf, closeReason, errorFrame } from './protocol.ts';
+import { type LegacyDataSourceSession, startLegacyDataSourceSession } from './session.ts';
 
 /** @default 8 MiB: unsent request bytes at which a provider that does not read is closed. */
 export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
@@ -20,6 +25,8 @@ export interface LegacyDataSourceRouteOptions {
   readonly operations: LocalOperations;
   readonly log: Logger;
   readonly stats: TransportStats;
+  /** Verifies the socket's token once, at connect (docs/auth.md, legacy adapters). */
+  readonly auth: AuthService;
   /** Largest frame accepted (MAX_PAYLOAD_BYTES); `ws` closes with 1009 beyond it. */
   readonly maxPayloadBytes: number;
   /** DATASOURCE_WS_PING_INTERVAL. */
@@ -41,15 +48,59 @@ export function createLegacyDataSourceRoute(options: LegacyDataSourceRouteOption
     const { stats } = options;
     stats.connectionOpened(TRANSPORTS.LEGACY_WS);
     keepAlive(socket, options.pingIntervalMs);
-    // Every operation of the socket runs with its upgrade request (the `?token=` becomes its
-    // Authorization header, as for /ws/stream) and its own connection id. As a POST: yoga
-    // refuses mutations (answerDataSource) on a GET request.
+    const session = openSession(socket, request, dataSourceId, correlationId, log);
+    // Frames that arrive while the token is checked wait for the session, in order.
+    socket.on('message', (data: RawData, isBinary: boolean) => {
+      stats.messageReceived(TRANSPORTS.LEGACY_WS);
+      void session.then((opened) => opened?.receive(isBinary ? toBytes(data) : data.toString()));
+    });
+    socket.on('error', (error) => log.debug({ err: error }, 'socket error'));
+    socket.once('close', (code: number) => {
+      stats.connectionClosed(TRANSPORTS.LEGACY_WS);
+      log.debug({ code }, 'data source provider socket closed');
+      void session.then((opened) => opened?.end());
+    });
+    log.debug('data source provider socket opened');
+  });
+
+  /** Identifies the caller by its `?token=` (or header), then starts translating. */
+  async function openSession(
+    socket: WebSocket,
+    request: IncomingMessage,
+    dataSourceId: string,
+    correlationId: string,
+    log: Logger,
+  ): Promise<LegacyDataSourceSession | undefined> {
+    let viewer: Viewer | null;
+    try {
+      viewer = await options.auth.authenticate(tokenFromIncomingMessage(request, { allowQuery: true }));
+    } catch (error) {
+      const code = isAppError(error) ? error.code : ERROR_CODES.INTERNAL;
+      const message = isAppError(error) ? error.message : 'the token could not be checked';
+      if (!isAppError(error)) log.error({ err: error }, 'authenticating a data source provider failed');
+      socket.send(errorFrame(code, message));
+      socket.close(closeCodeOf(code), closeReason(`${code}: ${message}`));
+      return undefined;
+    }
+    if (socket.readyState !== socket.OPEN) return undefined;
+    if (viewer?.expiresAt !== undefined) {
+      const expiresAt = viewer.expiresAt;
+      const cancel = onTokenExpiry(expiresAt, () =>
+        socket.close(
+          CLOSE_CODES.UNAUTHENTICATED,
+          closeReason(`UNAUTHENTICATED: token expired at ${new Date(expiresAt).toISOString()}`),
+        ),
+      );
+      socket.once('close', cancel);
+    }
+    // Every operation of the socket runs with this viewer and connection id, and with the upgrade
+    // request (as a POST: yoga refuses the answerDataSource mutation on a GET request).
     const initial: InitialContext & LegacyTransportContext = {
       request: new Request(toFetchRequest(request), { method: 'POST' }),
       legacyTransport: TRANSPORTS.LEGACY_WS,
-      extra: { correlationId, connectionId: randomUUID() },
+      extra: { correlationId, connectionId: randomUUID(), viewer },
     };
-    const session = startLegacyDataSourceSession({
+    return startLegacyDataSourceSession({
       dataSourceId,
       socket,
       operations: options.operations,
@@ -57,18 +108,7 @@ export function createLegacyDataSourceRoute(options: LegacyDataSourceRouteOption
       log,
       maxBufferedBytes: MAX_BUFFERED_BYTES,
     });
-    socket.on('message', (data: RawData, isBinary: boolean) => {
-      stats.messageReceived(TRANSPORTS.LEGACY_WS);
-      void session.receive(isBinary ? toBytes(data) : data.toString());
-    });
-    socket.on('error', (error) => log.debug({ err: error }, 'socket error'));
-    socket.once('close', (code: number) => {
-      stats.connectionClosed(TRANSPORTS.LEGACY_WS);
-      log.debug({ code }, 'data source provider socket closed');
-      session.end();
-    });
-    log.debug('data source provider socket opened');
-  });
+  }
 
   return {
     route: { path: '/ws/ds/:ds', server },
