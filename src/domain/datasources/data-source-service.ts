@@ -4,36 +4,27 @@ import type { Database } from '../../db/create-database.ts';
 import {
   AppError,
   BadUserInputError,
-  isAppError,
   NoProviderError,
   NotFoundError,
   TimeoutError,
   UnavailableError,
 } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
-import type { Broker, BrokerMessage, MessageHeaders, Reply, Responder } from '../../pubsub/broker.ts';
+import type { Broker, BrokerMessage } from '../../pubsub/broker.ts';
 import { NoRespondersError, RequestTimeoutError } from '../../pubsub/errors.ts';
 import { isSubjectToken, subjects } from '../../pubsub/subjects.ts';
-import {
-  decodeAnswerHandover,
-  encodeAnswerHandover,
-  encodeHandoverResult,
-  parseHandoverResult,
-} from './answer-handover.ts';
+import { encodeAnswerHandover, parseHandoverResult } from './answer-handover.ts';
 import { createDataSourceStore } from './data-source-store.ts';
-import { dispatchRequest, MAX_RETRIES } from './dispatch-request.ts';
 import {
-  encodeReply,
   encodeRequest,
-  errorReply,
   isErrorReply,
   NETWORK_ERRORS,
   type NetworkError,
   type NetworkRequest,
   parseNetworkReply,
-  parseNetworkRequest,
   TIMEOUT_HEADER,
 } from './network-protocol.ts';
+import { createNetworkResponders } from './network-responders.ts';
 import { createPendingRequests, type ProviderAnswer } from './pending-requests.ts';
 import type { DataSourceRequest, Provider, ProviderIdentity } from './provider.ts';
 import { createProviderRegistry } from './provider-registry.ts';
@@ -78,11 +69,6 @@ interface ProviderState {
   released: boolean;
 }
 
-/** Queue group of every streamgate instance: one of them answers each request. */
-export const QUEUE_GROUP = 'streamgate-datasource';
-
-/** Extra time an instance handing a request over waits beyond the request's own budget. */
-const HANDOVER_GRACE_MS = 1_000;
 /** How long an answer handed to the instance that sent the request may take. */
 const ANSWER_HANDOVER_TIMEOUT_MS = 5_000;
 /** Longest data source id: it is a broker subject token and a primary key. */
@@ -103,123 +89,18 @@ export function createDataSourceService(deps: DataSourceServiceDependencies): Da
   const store = createDataSourceStore(deps.db.prisma);
   const registry = createProviderRegistry();
   const pending = createPendingRequests(instanceId);
-  const dispatchDeps = { registry, pending, providerTimeoutMs };
+  const network = createNetworkResponders({
+    broker,
+    log,
+    registry,
+    pending,
+    instanceId,
+    providerTimeoutMs,
+    maxTimeoutMs,
+  });
   /** Providers counted in connectedProviders: those whose data source is reachable from other instances. */
   const readyCounts = new Map<string, number>();
-  const providerResponders = new Map<string, { responder: Responder | undefined; chain: Promise<void> }>();
-  const globalResponders: Responder[] = [];
   let stopped = false;
-
-  /** The requester's budget: its Streamgate-Timeout-Ms header, else one provider turn per try. */
-  const budgetOf = (headers: MessageHeaders): number => {
-    const entry = Object.entries(headers).find(
-      ([name]) => name.toLowerCase() === TIMEOUT_HEADER.toLowerCase(),
-    );
-    const value = entry ? Number(entry[1]) : Number.NaN;
-    if (Number.isInteger(value) && value > 0) return Math.min(value, maxTimeoutMs);
-    return providerTimeoutMs * (MAX_RETRIES + 1);
-  };
-
-  const errorMessage = (
-    code: NetworkError,
-    request: Parameters<typeof errorReply>[1],
-    message: string,
-  ): Reply => ({
-    payload: encodeReply(errorReply(code, request, message)),
-  });
-
-  /** Never throws: whatever happens, the requester gets a reply in the legacy shape. */
-  const guarded =
-    (serve: (message: BrokerMessage, dataSourceId: string) => Promise<Reply>, prefix: string) =>
-    async (message: BrokerMessage): Promise<Reply> => {
-      const dataSourceId = message.subject.slice(prefix.length);
-      try {
-        return await serve(message, dataSourceId);
-      } catch (error) {
-        const correlationId = randomUUID();
-        log.error({ err: error, correlationId, subject: message.subject }, 'data source request failed');
-        return errorMessage(
-          NETWORK_ERRORS.INTERNAL,
-          undefined,
-          `internal error (correlation id ${correlationId})`,
-        );
-      }
-    };
-
-  const serveLocally = async (message: BrokerMessage, dataSourceId: string): Promise<Reply> => {
-    const parsed = parseNetworkRequest(message.payload);
-    if (!parsed.ok) {
-      log.warn({ subject: message.subject, reason: parsed.message }, 'malformed data source request');
-      return errorMessage(NETWORK_ERRORS.BAD_REQUEST, { id: parsed.requestId }, parsed.message);
-    }
-    const reply = await dispatchRequest(
-      dispatchDeps,
-      dataSourceId,
-      parsed.request,
-      budgetOf(message.headers),
-    );
-    return { payload: encodeReply(reply) };
-  };
-
-  /** `datasource.{ds}`: served here when a provider is connected here, else handed over. */
-  const serveNetworkRequest = async (message: BrokerMessage, dataSourceId: string): Promise<Reply> => {
-    if (registry.count(dataSourceId) > 0) return serveLocally(message, dataSourceId);
-    const parsed = parseNetworkRequest(message.payload);
-    if (!parsed.ok) return serveLocally(message, dataSourceId); // answers BAD_REQUEST
-    const budgetMs = budgetOf(message.headers);
-    try {
-      const reply = await broker.request(subjects.dataSourceProviders(dataSourceId), message.payload, {
-        timeoutMs: budgetMs + HANDOVER_GRACE_MS,
-        headers: { [TIMEOUT_HEADER]: String(budgetMs) },
-      });
-      return { payload: reply.payload };
-    } catch (error) {
-      if (error instanceof NoRespondersError)
-        return errorMessage(
-          NETWORK_ERRORS.NO_PROVIDER,
-          parsed.request,
-          `no provider of data source "${dataSourceId}" is connected`,
-        );
-      if (error instanceof RequestTimeoutError)
-        return errorMessage(
-          NETWORK_ERRORS.TIMEOUT,
-          parsed.request,
-          `data source "${dataSourceId}" did not answer within ${budgetMs} ms`,
-        );
-      throw error;
-    }
-  };
-
-  /** Keeps `streamgate.datasource.{ds}` subscribed exactly while this instance has a provider of it. */
-  const reconcile = (dataSourceId: string): Promise<void> => {
-    let entry = providerResponders.get(dataSourceId);
-    if (!entry) {
-      entry = { responder: undefined, chain: Promise.resolve() };
-      providerResponders.set(dataSourceId, entry);
-    }
-    const current = entry;
-    const run = current.chain.then(async () => {
-      const wanted = !stopped && registry.count(dataSourceId) > 0;
-      if (wanted && !current.responder) {
-        current.responder = await broker.respond(
-          subjects.dataSourceProviders(dataSourceId),
-          guarded(serveLocally, subjects.dataSourceProviders('')),
-          { queue: QUEUE_GROUP },
-        );
-      } else if (!wanted && current.responder) {
-        const { responder } = current;
-        current.responder = undefined;
-        await responder.stop();
-      }
-    });
-    current.chain = run.catch(() => undefined);
-    // Forget an idle entry, unless another change queued behind this one.
-    const chained = current.chain;
-    void chained.then(() => {
-      if (current.chain === chained && !current.responder) providerResponders.delete(dataSourceId);
-    });
-    return run;
-  };
 
   const release = (provider: Provider, state: ProviderState) => {
     state.released = true;
@@ -232,27 +113,14 @@ export function createDataSourceService(deps: DataSourceServiceDependencies): Da
     }
     // After leaving the registry, so that the retry of its requests picks another provider.
     pending.providerGone(provider);
-    reconcile(provider.dataSourceId).catch((error: unknown) =>
-      log.error(
-        { err: error, dataSourceId: provider.dataSourceId },
-        'could not stop a data source responder',
-      ),
-    );
-  };
-
-  /** `streamgate.datasource-answer.{instance}`: answers that reached another instance first. */
-  const serveAnswerHandover = async (message: BrokerMessage): Promise<Reply> => {
-    const handover = decodeAnswerHandover(message.payload);
-    if (!handover)
-      return { payload: encodeHandoverResult({ code: 'BAD_USER_INPUT', message: 'malformed answer' }) };
-    try {
-      if (!pending.answer(handover.requestId, handover.identity, handover.answer))
-        throw new NotFoundError('data source request', handover.requestId);
-      return { payload: encodeHandoverResult({ code: 'OK' }) };
-    } catch (error) {
-      if (!isAppError(error)) throw error;
-      return { payload: encodeHandoverResult({ code: error.code, message: error.message }) };
-    }
+    network
+      .reconcile(provider.dataSourceId)
+      .catch((error: unknown) =>
+        log.error(
+          { err: error, dataSourceId: provider.dataSourceId },
+          'could not stop a data source responder',
+        ),
+      );
   };
 
   return {
@@ -323,7 +191,7 @@ export function createDataSourceService(deps: DataSourceServiceDependencies): Da
       };
       registry.add(provider);
       try {
-        await reconcile(dataSourceId);
+        await network.reconcile(dataSourceId);
       } catch (error) {
         await stream.iterable.return?.();
         throw new UnavailableError(`could not register the provider of data source "${dataSourceId}"`, {
@@ -363,20 +231,12 @@ export function createDataSourceService(deps: DataSourceServiceDependencies): Da
       );
     },
 
-    async start() {
-      globalResponders.push(
-        await broker.respond(subjects.anyDataSource, guarded(serveNetworkRequest, subjects.dataSource('')), {
-          queue: QUEUE_GROUP,
-        }),
-        await broker.respond(subjects.dataSourceAnswers(instanceId), serveAnswerHandover),
-      );
-    },
+    start: () => network.start(),
 
     async stop() {
       stopped = true;
-      await Promise.allSettled(globalResponders.splice(0).map((responder) => responder.stop()));
+      await network.stop();
       pending.clear();
-      await Promise.allSettled([...providerResponders.keys()].map((dataSourceId) => reconcile(dataSourceId)));
     },
   };
 }
