@@ -2,8 +2,9 @@
  * Data sources (legacy.md A, docs/datasources.md): plain NATS requesters on `datasource.{ds}` are
  * answered by providers connected as `/ws/ds/{ds}` sockets (raw `ws`) or as GraphQL
  * `dataSourceRequests` subscribers (graphql-ws, SSE); queryDataSource goes through the broker.
- * Every case runs on real NATS with two streamgate instances sharing it and one Postgres, and on
- * the embedded memory broker.
+ * Every case runs with two streamgate instances sharing one Postgres and one broker: real NATS
+ * (requests from a plain NATS client), real Redis and the embedded memory broker (requests through
+ * the Broker interface).
  */
 import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
@@ -49,7 +50,7 @@ interface Requester {
 }
 
 interface Backend {
-  readonly kind: 'nats' | 'memory';
+  readonly kind: 'nats' | 'redis' | 'memory';
   /** Environment and shared dependencies of both instances. */
   setup(): Promise<{ env: Record<string, string>; shared: Parameters<typeof startTestApp>[0] }>;
   requester(app: TestApp): Promise<Requester>;
@@ -72,6 +73,29 @@ const backends: Backend[] = [
           return reply.json<Json>();
         },
         close: () => nc.close(),
+      };
+    },
+  },
+  {
+    kind: 'redis',
+    setup: async () => ({
+      env: { BROKER: 'redis', REDIS_URL: serviceUrl('redis'), DATABASE_URL: await createTestDatabase() },
+      shared: {},
+    }),
+    async requester(app) {
+      const { broker } = app.app.services;
+      return {
+        async request(dataSourceId, body, timeoutMs = 5_000) {
+          const reply = await broker.request(
+            `datasource.${dataSourceId}`,
+            Buffer.from(JSON.stringify(body)),
+            {
+              timeoutMs,
+            },
+          );
+          return JSON.parse(Buffer.from(reply.payload).toString('utf8')) as Json;
+        },
+        close: async () => undefined,
       };
     },
   },
