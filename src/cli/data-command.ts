@@ -1,7 +1,9 @@
 import { readFile } from 'node:fs/promises';
 import { type Command, Option } from 'commander';
 import { CliError } from './cli-errors.ts';
+import { graphql } from './gql/index.ts';
 import { openLineOutput } from './line-output.ts';
+import { writeDeviceMessage } from './message-output.ts';
 import { parseDurationMs, parseId, parseInstant, parsePositiveInt } from './option-parsers.ts';
 import { createProgress } from './progress-bar.ts';
 import { createRandom } from './seeded-random.ts';
@@ -12,9 +14,17 @@ import { compileTemplate, HELPER_USAGE } from './template.ts';
 /** With --seed and no --start, timestamps start here so the output is the same on every run. */
 const SEEDED_START = '2026-01-01T00:00:00.000Z';
 
-/** `streamgate data generate|publish`. */
+const DeviceTail = graphql(`
+  subscription DeviceTail($deviceId: ID!) {
+    deviceMessages(deviceId: $deviceId) {
+      ...DeviceMessageFields
+    }
+  }
+`);
+
+/** `streamgate data generate|publish|tail`. */
 export function registerDataCommands(program: Command): void {
-  const data = program.command('data').description('generate and publish device telemetry');
+  const data = program.command('data').description('generate, publish and tail device telemetry');
 
   data
     .command('generate')
@@ -59,6 +69,16 @@ export function registerDataCommands(program: Command): void {
           'Example: streamgate data publish --device-id demo-1 --file counter.jsonl --interval 200ms',
       ),
   ).action(async (options: PublishOptions) => publish(options));
+
+  withServerOptions(
+    data
+      .command('tail')
+      .description("print a device's live messages, one JSON line each, until interrupted")
+      .requiredOption('-d, --device-id <id>', 'device to follow', parseId)
+      .option('--pretty', 'indented JSON instead of one line per message')
+      .option('-n, --count <n>', 'exit after this many messages', parsePositiveInt)
+      .addHelpText('after', '\nExample: streamgate data tail --device-id demo-1 --pretty'),
+  ).action(async (options: TailOptions) => tail(options));
 }
 
 interface GenerateOptions {
@@ -121,6 +141,32 @@ async function publish(options: PublishOptions): Promise<void> {
   }
   progress.finish();
   process.stderr.write(`published ${sent} event${sent === 1 ? '' : 's'} to device ${options.deviceId}\n`);
+}
+
+interface TailOptions {
+  deviceId: string;
+  pretty?: boolean;
+  count?: number;
+  server: string;
+  token?: string;
+}
+
+async function tail(options: TailOptions): Promise<void> {
+  const client = createStreamgateClient(serverOptionsOf(options));
+  const output = await openLineOutput(undefined);
+  let received = 0;
+  try {
+    for await (const result of client.subscribe(DeviceTail, { deviceId: options.deviceId })) {
+      await writeDeviceMessage(output, result.deviceMessages, options.pretty);
+      received += 1;
+      if (options.count !== undefined && received >= options.count) break;
+    }
+  } finally {
+    await client.close();
+  }
+  if (options.count !== undefined && received < options.count) {
+    throw new CliError(`the server ended the stream after ${received} of ${options.count} messages`);
+  }
 }
 
 /** Reads a file named by an option; a missing or unreadable file is a runtime error naming it. */

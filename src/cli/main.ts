@@ -2,6 +2,8 @@ import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { CliError, EXIT, messageOf } from './cli-errors.ts';
 import { registerDataCommands } from './data-command.ts';
+import { registerRecordCommands } from './record-command.ts';
+import { registerReplayCommand } from './replay-command.ts';
 import { registerServeCommand } from './serve-command.ts';
 import { registerStatusCommand } from './status-command.ts';
 
@@ -24,6 +26,8 @@ export function createProgram(): Command {
   registerServeCommand(program);
   registerStatusCommand(program);
   registerDataCommands(program);
+  registerRecordCommands(program);
+  registerReplayCommand(program);
   return program;
 }
 
@@ -44,5 +48,21 @@ export async function runCli(argv: readonly string[]): Promise<number> {
   }
 }
 
-// Sockets and timers of a finished command must not keep the process alive; `serve` never returns.
-process.exit(await runCli(process.argv.slice(2)));
+// `streamgate replay … | head` closes the pipe early: that is the reader's choice, not an error.
+process.stdout.on('error', (error: NodeJS.ErrnoException) => {
+  if (error.code === 'EPIPE') process.exit(EXIT.OK);
+  throw error;
+});
+
+/** Resolves once everything written to the stream so far has been handed to the OS. */
+function flushed(stream: NodeJS.WriteStream): Promise<void> {
+  // Writes complete in order, so the callback of an empty write means all before it are out.
+  return new Promise((resolve) => stream.write('', () => resolve()));
+}
+
+// Sockets and timers of a finished command must not keep the process alive (`serve` never
+// returns), but process.exit drops what a pipe has not taken yet: stdout to a pipe is
+// asynchronous, so flush first.
+const exitCode = await runCli(process.argv.slice(2));
+await Promise.all([flushed(process.stdout), flushed(process.stderr)]);
+process.exit(exitCode);

@@ -80,6 +80,49 @@ describe('usage errors exit 2 with one clear line', () => {
       ['data', 'publish', '--device-id', '', '--file', 'f'],
       "argument '' is invalid. Expected a non-empty id",
     ],
+    [['data', 'tail'], "error: required option '-d, --device-id <id>' not specified"],
+    [
+      ['data', 'tail', '--device-id', 'd', '--server', 'ftp://host'],
+      "argument 'ftp://host' is invalid. Expected an http(s) URL",
+    ],
+    [
+      ['data', 'tail', '--device-id', 'd', '--count', 'x'],
+      "argument 'x' is invalid. Expected a whole number",
+    ],
+    [['record', 'start'], "error: required option '-d, --device-id <id>' not specified"],
+    [
+      ['record', 'start', '--device-id', 'd', '--retention', 'forever'],
+      "argument 'forever' is invalid. Expected a duration",
+    ],
+    [
+      ['record', 'start', '--device-id', 'd', '--pre-roll', '5'],
+      "argument '5' is invalid. Expected a duration",
+    ],
+    [['record', 'stop'], "error: missing required argument 'id'"],
+    [['record', 'show'], "error: missing required argument 'id'"],
+    [['record', 'rm', 'a', 'b'], 'error: too many arguments'],
+    [['record', 'export'], "error: missing required argument 'id'"],
+    [['record', 'import'], "error: missing required argument 'file'"],
+    [
+      ['record', 'import', 'f.jsonl', '--id', 'x', '--new-id'],
+      "error: option '--new-id' cannot be used with option '--id <id>'",
+    ],
+    [['replay'], "error: required option '-r, --recording <id>' not specified"],
+    [
+      ['replay', '--recording', 'r', '--speed', '-1'],
+      "argument '-1' is invalid. Expected a finite number of at least 0",
+    ],
+    [['replay', '--recording', 'r', '--speed', 'NaN'], "argument 'NaN' is invalid. Expected a finite number"],
+    [
+      ['replay', '--recording', 'r', '--speed', 'Infinity'],
+      "argument 'Infinity' is invalid. Expected a finite number",
+    ],
+    [['replay', '--recording', 'r', '--speed', ''], "argument '' is invalid. Expected a finite number"],
+    [
+      ['replay', '--recording', 'r', '--from', 'yesterday'],
+      "argument 'yesterday' is invalid. Expected an ISO-8601",
+    ],
+    [['replay', '--recording', 'r', '--bogus'], "error: unknown option '--bogus'"],
     [['serve', '--port', '70000'], "argument '70000' is invalid. Expected a port from 0 to 65535"],
   ])('%j', async (args, message) => {
     const result = await runCli(args);
@@ -370,6 +413,19 @@ describe('with the server down', () => {
     } finally {
       await new Promise((resolve) => other.close(resolve));
     }
+  });
+
+  it.each([
+    [['record', 'ls']],
+    [['record', 'show', 'rec_1']],
+    [['record', 'start', '--device-id', 'd1']],
+    [['data', 'tail', '--device-id', 'd1']],
+    [['replay', '--recording', 'rec_1']],
+  ])('%j exits 1 saying the server cannot be reached', async (args) => {
+    const server = `http://127.0.0.1:${await freePort()}`;
+    const result = await runCli(args, { STREAMGATE_URL: server });
+    expect(result).toMatchObject({ code: 1, stdout: '' });
+    expect(result.stderr).toBe(`error: cannot reach streamgate at ${server}: ECONNREFUSED\n`);
   });
 
   it('data publish exits 1 before posting anything', async () => {
