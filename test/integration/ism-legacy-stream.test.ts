@@ -209,23 +209,34 @@ describe.each([
   });
 
   it('closes a client that does not read with 4413 once its outbound queue passes 1 MiB', async () => {
-    const state = `slow${nats ? 'N' : 'M'}`;
-    const slow = openLegacySocket(`${wsBase}/ws/stream/${state}`);
-    await slow.opened;
-    await primeStreams([textStream(slow.frames)], (text) =>
-      network.publish(`processor.state.${state}`, text),
-    );
-    const rawSocket = (slow.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
-    rawSocket.pause();
-    const big = 'x'.repeat(512 * 1024);
-    // Enough to fill the loopback buffers and the 1 MiB limit several times over.
-    for (let index = 0; index < 60 && slow.closes.pending.length === 0; index++) {
-      await network.publish(`processor.state.${state}`, big);
-      if (index % 10 === 9 && server.app.services.broker.kind === 'memory') await new Promise(setImmediate);
+    // A paused client cannot answer pings either: on this suite's 200 ms ping interval it would be
+    // dropped as dead (1006) before its queue fills, so it gets a server with the default interval.
+    const slowServer = nats
+      ? await startTestApp({ database: 'postgres', env: { BROKER: 'nats', NATS_URL: serviceUrl('nats') } })
+      : await startTestApp();
+    const slowNetwork = nats ? network : brokerNetwork(slowServer.app.services.broker);
+    try {
+      const state = `slow${nats ? 'N' : 'M'}`;
+      const slow = openLegacySocket(`${slowServer.url.replace(/^http/, 'ws')}/ws/stream/${state}`);
+      await slow.opened;
+      await primeStreams([textStream(slow.frames)], (text) =>
+        slowNetwork.publish(`processor.state.${state}`, text),
+      );
+      const rawSocket = (slow.socket as unknown as { _socket: { pause(): void; resume(): void } })._socket;
+      rawSocket.pause();
+      const big = 'x'.repeat(512 * 1024);
+      // Enough to fill the loopback buffers and the 1 MiB limit several times over.
+      for (let index = 0; index < 60 && slow.closes.pending.length === 0; index++) {
+        await slowNetwork.publish(`processor.state.${state}`, big);
+        if (index % 10 === 9 && slowServer.app.services.broker.kind === 'memory')
+          await new Promise(setImmediate);
+      }
+      rawSocket.resume();
+      const close = await slow.closes.next(20_000, 'the slow consumer to be closed');
+      expect(close.code).toBe(4413);
+      expect(close.reason).toContain('too slow');
+    } finally {
+      await slowServer.stop();
     }
-    rawSocket.resume();
-    const close = await slow.closes.next(20_000, 'the slow consumer to be closed');
-    expect(close.code).toBe(4413);
-    expect(close.reason).toContain('too slow');
   });
 });

@@ -51,7 +51,8 @@ async function waitForListening(lines: AsyncQueue<string>): Promise<void> {
   }
 }
 
-describe('the streamgate process', () => {
+// Each test starts real processes (tsx compiles at start-up): generous time under a loaded CI machine.
+describe('the streamgate process', { timeout: 120_000 }, () => {
   it('exits 2 naming PORT when PORT is not a number', async () => {
     const run = startProcess({ PORT: 'abc' });
     expect(await run.exited).toBe(2);
