@@ -1,5 +1,6 @@
 import { type AuthConfig, readAuthConfig } from './auth-config.ts';
 import { ConfigError, EnvReader } from './env-reader.ts';
+import { type LimitsConfig, readLimitsConfig } from './limits-config.ts';
 import { assertSubject } from './pubsub/subject-pattern.ts';
 import { subjects } from './pubsub/subjects.ts';
 
@@ -121,6 +122,8 @@ export interface Config {
      */
     readonly pingIntervalMs: number;
   };
+  /** Connections, rates, documents, client buffers (issue 4): src/limits-config.ts, docs/limits.md. */
+  readonly limits: LimitsConfig;
   readonly log: {
     /** @default "info" (LOG_LEVEL) */
     readonly level: 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
@@ -211,6 +214,7 @@ export function loadConfig(
       maxTimeoutMs: read.duration('DATASOURCE_MAX_TIMEOUT', 60_000),
       pingIntervalMs: read.duration('DATASOURCE_WS_PING_INTERVAL', 30_000),
     },
+    limits: readLimitsConfig(read),
     log: {
       level: read.oneOf('LOG_LEVEL', LOG_LEVELS, 'info'),
       pretty: read.boolean('LOG_PRETTY', options.isTerminal ?? false),

@@ -7,6 +7,7 @@ import type { AuthService } from './auth/auth-service.ts';
 import type { DataSourceService } from './datasources/data-source-service.ts';
 import type { DeviceService } from './devices/device-service.ts';
 import type { HealthProbe } from './health.ts';
+import type { ConnectionLimiter } from './limits/connection-limiter.ts';
 import type { RouteService } from './routes/route-service.ts';
 import type { StateService } from './states/state-service.ts';
 import type { SyncStoreConsumer } from './states/sync-store-consumer.ts';
@@ -27,6 +28,11 @@ export interface AppServices {
   readonly topics: TopicService;
   /** Identity: token verification, mutation roles, the dev token (issue 4, docs/auth.md). */
   readonly auth: AuthService;
+  /**
+   * Connection slots (MAX_WS_CONNECTIONS, MAX_SSE_CONNECTIONS, per user, per tenant): every
+   * transport that holds a connection open acquires one (docs/limits.md).
+   */
+  readonly connectionLimiter: ConnectionLimiter;
   readonly healthProbes: readonly HealthProbe[];
   /** Epoch ms of start-up, for uptime. */
   readonly startedAt: number;

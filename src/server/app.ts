@@ -1,3 +1,4 @@
+import { setMaxListeners } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
@@ -7,6 +8,7 @@ import { createAuthService } from '../domain/auth/auth-service.ts';
 import { createDataSourceService } from '../domain/datasources/data-source-service.ts';
 import { createDeviceService } from '../domain/devices/device-service.ts';
 import { HEALTH_STATUS, type HealthProbe } from '../domain/health.ts';
+import { createConnectionLimiter } from '../domain/limits/connection-limiter.ts';
 import { createRouteService } from '../domain/routes/route-service.ts';
 import { readRoutingFile } from '../domain/routes/routing-file.ts';
 import type { AppServices } from '../domain/services.ts';
@@ -31,6 +33,12 @@ import { monitorRoutes } from './legacy-apigear/monitor-route.ts';
 import { startRecordRpc } from './legacy-apigear/record-rpc.ts';
 import { createLegacyDataSourceRoute } from './legacy-datasource/socket.ts';
 import { createIsmStreamRoutes } from './legacy-ism/stream-socket.ts';
+import {
+  limitRefusals,
+  useDocumentLimits,
+  useMutationRateLimit,
+  useSseConnectionLimit,
+} from './limits/limits-plugins.ts';
 import { createLocalOperations } from './local-operations.ts';
 import { useHttpMetrics } from './ops/http-metrics-plugin.ts';
 import { metricsRoute } from './ops/metrics-route.ts';
@@ -64,12 +72,6 @@ export interface AppDependencies {
   readonly broker?: Broker;
 }
 
-/**
- * What one legacy /ws/stream socket may have waiting unsent before it is closed as a slow
- * consumer. To be replaced by MAX_CLIENT_BUFFER from auth/limits when that lands.
- */
-const LEGACY_STREAM_BUFFER_BYTES = 1024 * 1024;
-
 /** Wires a streamgate from its config; `main.ts` only listens and drains. */
 export async function buildApp(config: Config, dependencies: AppDependencies = {}): Promise<App> {
   // Before anything is opened: a MUTATION_ROLES typo is a config error (exit 2).
@@ -80,8 +82,16 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
   const db = dependencies.db ?? (await openDatabase(config));
   const broker = dependencies.broker ?? (await createBroker(config));
   const shutdown = new AbortController();
+  // Every live subscription listens for shutdown; thousands of them are normal, not a leak.
+  setMaxListeners(0, shutdown.signal);
   const metrics = createMetrics();
   const auth = await createAuthService(config.auth, { extraRoles: config.topics.publisherRoles });
+  const connectionLimiter = createConnectionLimiter({
+    maxWebSocket: config.limits.maxWsConnections,
+    maxSse: config.limits.maxSseConnections,
+    maxPerUser: config.limits.maxConnectionsPerUser,
+    maxPerTenant: config.limits.maxConnectionsPerTenant,
+  });
   const topics = createTopicService({ config, log, prisma: db.prisma, broker, metrics });
   try {
     await topics.start();
@@ -116,6 +126,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     metrics,
     topics,
     auth,
+    connectionLimiter,
     healthProbes: mergeProbesByName([
       databaseProbe(db),
       ...brokerProbes(broker),
@@ -148,6 +159,8 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     healthCheckEndpoint: '/__yoga/health',
     context: (initial) => buildContext(initial as InitialContext),
     maskedErrors: { maskError },
+    // MAX_PAYLOAD_BYTES: yoga answers 413 past it, also for chunked bodies.
+    maxRequestBodySize: config.http.maxPayloadBytes,
     logging: {
       debug: (...args) => log.debug(args.map(String).join(' ')),
       info: (...args) => log.info(args.map(String).join(' ')),
@@ -157,7 +170,10 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     plugins: [
       useHttpMetrics(metrics, ['/graphql', ...routes.map((route) => route.path)]),
       useHttpRoutes(routes),
+      useDocumentLimits(config.limits, metrics),
       useAuthGuard(auth),
+      useMutationRateLimit(config.limits, metrics),
+      useSseConnectionLimit(connectionLimiter, metrics),
       useTokenExpiry(),
       useSubscriptionMetrics(transportStats),
       useEndSubscriptionsOnShutdown(shutdown.signal),
@@ -170,6 +186,9 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     maxPayloadBytes: config.http.maxPayloadBytes,
     maskError,
     auth,
+    limiter: connectionLimiter,
+    limits: config.limits,
+    onRefused: (limit) => limitRefusals(metrics).inc({ limit }),
   });
   graphqlWs.server.on('connection', (socket) => {
     transportStats.connectionOpened(TRANSPORTS.GRAPHQL_WS);
@@ -181,7 +200,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     log,
     stats: transportStats,
     pingIntervalMs: config.ism.streamPingIntervalMs,
-    maxBufferedBytes: LEGACY_STREAM_BUFFER_BYTES,
+    maxBufferedBytes: config.limits.maxClientBufferBytes,
     maxPayloadBytes: config.http.maxPayloadBytes,
   });
   const legacyDataSources = createLegacyDataSourceRoute({

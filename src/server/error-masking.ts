@@ -35,6 +35,12 @@ export function createErrorMasker(log: Logger) {
       // Made by graphql-js or yoga about the request itself: syntax, validation, bad HTTP.
       const code = cause.extensions.code;
       if (graphqlError && typeof code === 'string' && code in ERROR_CODES) return graphqlError;
+      // Yoga's own answer to a body over maxRequestBodySize (MAX_PAYLOAD_BYTES).
+      if (code === 'REQUEST_ENTITY_TOO_LARGE') {
+        return new GraphQLError('the request body is larger than MAX_PAYLOAD_BYTES allows', {
+          extensions: { ...cause.extensions, code: ERROR_CODES.PAYLOAD_TOO_LARGE },
+        });
+      }
       return new GraphQLError(graphqlError?.message ?? cause.message, {
         ...location,
         extensions: { ...cause.extensions, ...http, code: ERROR_CODES.BAD_USER_INPUT },

@@ -1,17 +1,21 @@
 import { randomUUID } from 'node:crypto';
 import type { ExecutionArgs, GraphQLError, GraphQLFormattedError } from 'graphql';
-import type { Disposable } from 'graphql-ws';
-import { useServer } from 'graphql-ws/use/ws';
+import { GraphQLError as GraphQLErrorClass } from 'graphql';
+import { handleProtocols, makeServer } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
-import { type WebSocket, WebSocketServer } from 'ws';
+import { WebSocketServer } from 'ws';
 import type { AuthService } from '../domain/auth/auth-service.ts';
-import type { Viewer } from '../domain/viewer.ts';
-import { ERROR_CODES, isAppError } from '../errors.ts';
+import { CONNECTION_KINDS, type ConnectionLimiter } from '../domain/limits/connection-limiter.ts';
+import { tenantOf, type Viewer } from '../domain/viewer.ts';
+import { ERROR_CODES, isAppError, LimitExceededError } from '../errors.ts';
+import type { LimitsConfig } from '../limits-config.ts';
 import { type Logger, newCorrelationId } from '../log.ts';
 import type { GraphQLContext } from '../schema/context.ts';
+import { selectedOperation } from './auth/root-fields.ts';
 import { onTokenExpiry } from './auth/token-expiry-plugin.ts';
 import { tokenFromAuthorization, tokenFromConnectionParams } from './auth/token-source.ts';
 import { CLOSE_CODES, closeReason } from './close-codes.ts';
+import { type SocketExtra, serveGraphqlWs } from './graphql-ws-socket.ts';
 
 /** The per-operation executors yoga's envelop hands over, carried to execute/subscribe. */
 interface EnvelopedRoot {
@@ -20,9 +24,7 @@ interface EnvelopedRoot {
 }
 
 /** What streamgate keeps per graphql-ws connection, beside graphql-ws's own socket and request. */
-interface ConnectionExtra {
-  readonly socket: WebSocket;
-  readonly request: import('node:http').IncomingMessage;
+interface ConnectionExtra extends SocketExtra {
   correlationId?: string;
   /** Set once at connect: the token's Viewer, or null for an anonymous caller. */
   viewer?: Viewer | null;
@@ -39,90 +41,139 @@ interface ConnectionExtra {
 export function createGraphqlWsServer(
   // biome-ignore lint/suspicious/noExplicitAny: yoga's server context type is irrelevant here
   yoga: YogaServerInstance<any, GraphQLContext>,
-  options: { log: Logger; maxPayloadBytes: number; maskError: (error: unknown) => Error; auth: AuthService },
+  options: {
+    log: Logger;
+    maxPayloadBytes: number;
+    maskError: (error: unknown) => Error;
+    auth: AuthService;
+    limiter: ConnectionLimiter;
+    limits: LimitsConfig;
+    /** Counts a refusal or cut-off by the limit's name (limit_refusals_total). */
+    onRefused: (limit: string) => void;
+  },
 ): { server: WebSocketServer; dispose(): Promise<void> } {
-  const server = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes });
-  const disposable: Disposable = useServer(
-    {
-      execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
-      subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
-      onConnect: async (ctx) => {
-        const extra = ctx.extra as unknown as ConnectionExtra;
-        extra.correlationId = newCorrelationId();
-        extra.connectionId = randomUUID();
-        const log = options.log.child({ correlationId: extra.correlationId });
-        let viewer: Viewer | null;
-        try {
-          const token =
-            tokenFromConnectionParams(ctx.connectionParams) ??
-            tokenFromAuthorization(extra.request.headers.authorization);
-          viewer = await options.auth.identify(token);
-        } catch (error) {
-          const refused = isAppError(error) && error.code === ERROR_CODES.UNAUTHENTICATED;
-          log.info(
-            { reason: isAppError(error) ? error.message : 'internal' },
-            'graphql-ws connection refused',
-          );
-          if (!isAppError(error)) log.error({ err: error }, 'authentication failed');
-          // Closed here with the reason; graphql-ws's own close for `false` is then a no-op.
+  const server = new WebSocketServer({
+    noServer: true,
+    maxPayload: options.maxPayloadBytes,
+    handleProtocols,
+  });
+  const { limits } = options;
+  const graphqlWs = makeServer<Record<string, unknown> | undefined, SocketExtra>({
+    execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
+    subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
+    onConnect: async (ctx) => {
+      const extra = ctx.extra as unknown as ConnectionExtra;
+      extra.correlationId = newCorrelationId();
+      extra.connectionId = randomUUID();
+      const log = options.log.child({ correlationId: extra.correlationId });
+      let viewer: Viewer | null;
+      try {
+        const token =
+          tokenFromConnectionParams(ctx.connectionParams) ??
+          tokenFromAuthorization(extra.request.headers.authorization);
+        viewer = await options.auth.identify(token);
+      } catch (error) {
+        const refused = isAppError(error) && error.code === ERROR_CODES.UNAUTHENTICATED;
+        log.info({ reason: isAppError(error) ? error.message : 'internal' }, 'graphql-ws connection refused');
+        if (!isAppError(error)) log.error({ err: error }, 'authentication failed');
+        // Closed here with the reason; graphql-ws's own close for `false` is then a no-op.
+        extra.socket.close(
+          refused ? CLOSE_CODES.UNAUTHENTICATED : CLOSE_CODES.UNAVAILABLE,
+          closeReason(
+            isAppError(error) ? `${error.code}: ${error.message}` : 'INTERNAL: authentication failed',
+          ),
+        );
+        return false;
+      }
+      try {
+        const lease = options.limiter.acquire({
+          kind: CONNECTION_KINDS.WEBSOCKET,
+          userId: viewer?.userId ?? null,
+          tenantId: tenantOf(viewer),
+        });
+        extra.socket.once('close', () => lease.release());
+      } catch (error) {
+        if (!(error instanceof LimitExceededError)) throw error;
+        options.onRefused(String(error.details?.limit ?? 'connections'));
+        extra.socket.close(CLOSE_CODES.LIMIT_EXCEEDED, closeReason(`${error.code}: ${error.message}`));
+        return false;
+      }
+      extra.viewer = viewer;
+      extra.activeIds = () => Object.keys(ctx.subscriptions);
+      if (viewer?.expiresAt !== undefined) {
+        const cancel = onTokenExpiry(viewer.expiresAt, () => {
+          log.info('graphql-ws token expired');
           extra.socket.close(
-            refused ? CLOSE_CODES.UNAUTHENTICATED : CLOSE_CODES.UNAVAILABLE,
+            CLOSE_CODES.UNAUTHENTICATED,
             closeReason(
-              isAppError(error) ? `${error.code}: ${error.message}` : 'INTERNAL: authentication failed',
+              `UNAUTHENTICATED: token expired at ${new Date(viewer.expiresAt as number).toISOString()}`,
             ),
           );
-          return false;
-        }
-        extra.viewer = viewer;
-        if (viewer?.expiresAt !== undefined) {
-          const cancel = onTokenExpiry(viewer.expiresAt, () => {
-            log.info('graphql-ws token expired');
-            extra.socket.close(
-              CLOSE_CODES.UNAUTHENTICATED,
-              closeReason(
-                `UNAUTHENTICATED: token expired at ${new Date(viewer.expiresAt as number).toISOString()}`,
-              ),
-            );
-          });
-          extra.socket.once('close', cancel);
-        }
-        log.debug({ userId: viewer?.userId }, 'graphql-ws connection');
-        return true;
-      },
-      // `extensions.http` tells yoga the HTTP status; it means nothing on a socket.
-      onNext: (_ctx, _id, _payload, _args, result) =>
-        result.errors ? { ...result, errors: result.errors.map(withoutHttpExtension) } : undefined,
-      onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttpExtension),
-      onSubscribe: async (ctx, _id, payload) => {
-        const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-          ...ctx,
-          req: ctx.extra.request,
-          socket: ctx.extra.socket,
-          params: payload,
         });
-        let document: ReturnType<typeof parse>;
-        try {
-          document = parse(payload.query);
-        } catch (error) {
-          return [options.maskError(error) as GraphQLError];
-        }
-        const errors = validate(schema, document);
-        if (errors.length > 0)
-          return errors.map((error: GraphQLError) => options.maskError(error) as GraphQLError);
-        const root: EnvelopedRoot = { execute, subscribe };
-        return {
-          schema,
-          operationName: payload.operationName,
-          document,
-          variableValues: payload.variables,
-          contextValue: await contextFactory(),
-          rootValue: root,
-        };
-      },
+        extra.socket.once('close', cancel);
+      }
+      log.debug({ userId: viewer?.userId }, 'graphql-ws connection');
+      return true;
     },
+    // `extensions.http` tells yoga the HTTP status; it means nothing on a socket.
+    onNext: (_ctx, _id, _payload, _args, result) =>
+      result.errors ? { ...result, errors: result.errors.map(withoutHttpExtension) } : undefined,
+    onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttpExtension),
+    onSubscribe: async (ctx, _id, payload) => {
+      const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
+        ...ctx,
+        req: ctx.extra.request,
+        socket: ctx.extra.socket,
+        params: payload,
+      });
+      let document: ReturnType<typeof parse>;
+      try {
+        document = parse(payload.query);
+      } catch (error) {
+        return [options.maskError(error) as GraphQLError];
+      }
+      const errors = validate(schema, document);
+      if (errors.length > 0)
+        return errors.map((error: GraphQLError) => options.maskError(error) as GraphQLError);
+      if (isSubscription(document, payload.operationName)) {
+        // Running subscriptions hold an iterator; queries in flight are null until answered.
+        const running = Object.values(ctx.subscriptions).filter((entry) => entry !== null).length;
+        if (running >= limits.maxSubscriptionsPerConnection) {
+          options.onRefused('MAX_SUBSCRIPTIONS_PER_CONNECTION');
+          return [
+            new GraphQLErrorClass(
+              `this connection runs its maximum of ${limits.maxSubscriptionsPerConnection} subscriptions (MAX_SUBSCRIPTIONS_PER_CONNECTION)`,
+              { extensions: { code: ERROR_CODES.LIMIT_EXCEEDED, limit: 'MAX_SUBSCRIPTIONS_PER_CONNECTION' } },
+            ),
+          ];
+        }
+      }
+      const root: EnvelopedRoot = { execute, subscribe };
+      return {
+        schema,
+        operationName: payload.operationName,
+        document,
+        variableValues: payload.variables,
+        contextValue: await contextFactory(),
+        rootValue: root,
+      };
+    },
+  });
+  serveGraphqlWs(graphqlWs, server, {
+    log: options.log,
+    maxSockets: limits.maxWsConnections,
+    maxBufferedBytes: limits.maxClientBufferBytes,
+    messageRate: limits.messageRate,
+    messageBurst: limits.messageBurst,
+    onRefused: options.onRefused,
+  });
+  return {
     server,
-  );
-  return { server, dispose: () => Promise.resolve(disposable.dispose()) };
+    async dispose() {
+      for (const client of server.clients) client.close(CLOSE_CODES.GOING_AWAY, 'Going away');
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
 }
 
 function withoutHttpExtension(error: GraphQLError | GraphQLFormattedError): GraphQLFormattedError {
@@ -133,4 +184,11 @@ function withoutHttpExtension(error: GraphQLError | GraphQLFormattedError): Grap
   if (!formatted.extensions || !('http' in formatted.extensions)) return formatted;
   const { http: _http, ...extensions } = formatted.extensions;
   return { ...formatted, extensions };
+}
+
+function isSubscription(
+  document: Parameters<typeof selectedOperation>[0],
+  operationName: string | null | undefined,
+): boolean {
+  return selectedOperation(document, operationName)?.operation === 'subscription';
 }

@@ -139,6 +139,7 @@ describe.each([
     open.abort();
 
     const guarded = await sse('subscription { topicMessages(topics: ["prices"]) { topic } }');
+    expect(guarded.response.status).toBe(401);
     const events = await collectUntilComplete(guarded.events);
     expect(events.map((event) => event.event)).toEqual(['next', 'complete']);
     expect(JSON.parse(events[0]?.data ?? '{}')).toEqual({

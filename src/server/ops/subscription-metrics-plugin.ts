@@ -40,11 +40,13 @@ export function useSubscriptionMetrics(stats: TransportStats): Plugin {
   };
 }
 
-function transportOf(context: Record<string, unknown>): Transport | undefined {
+/** The transport an operation arrived on, from its context (legacy adapters name theirs). */
+export function transportOf(context: Record<string, unknown>): Transport | undefined {
   const legacy = (context as LegacyTransportContext).legacyTransport;
   if (legacy) return legacy;
   if (context.socket !== undefined) return TRANSPORTS.GRAPHQL_WS;
-  if (context.request instanceof Request) return TRANSPORTS.GRAPHQL_SSE;
+  // Behind the Node server yoga's request is whatwg-node's PonyfillRequest, not a global Request.
+  if (isFetchRequest(context.request)) return TRANSPORTS.GRAPHQL_SSE;
   return undefined;
 }
 
@@ -90,4 +92,11 @@ function counted<T>(
       return this;
     },
   };
+}
+
+function isFetchRequest(value: unknown): value is Request {
+  return (
+    value instanceof Request ||
+    (typeof value === 'object' && value !== null && typeof (value as Request).headers?.get === 'function')
+  );
 }

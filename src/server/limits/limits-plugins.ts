@@ -1,0 +1,171 @@
+import type { Plugin } from 'graphql-yoga';
+import {
+  CONNECTION_KINDS,
+  type ConnectionLease,
+  type ConnectionLimiter,
+} from '../../domain/limits/connection-limiter.ts';
+import { createKeyedTokenBuckets } from '../../domain/limits/token-bucket.ts';
+import { tenantOf } from '../../domain/viewer.ts';
+import { isAppError, PayloadTooLargeError, RateLimitedError } from '../../errors.ts';
+import type { LimitsConfig } from '../../limits-config.ts';
+import type { Metrics } from '../../metrics.ts';
+import type { GraphQLContext } from '../../schema/context.ts';
+import { withHttpStatus } from '../auth/http-error.ts';
+import { selectedOperation } from '../auth/root-fields.ts';
+import { transportOf } from '../ops/subscription-metrics-plugin.ts';
+import { TRANSPORTS } from '../ops/transport-stats.ts';
+import { maxAliasesRule, maxCostRule, maxDepthRule, noIntrospectionRule } from './document-rules.ts';
+
+/** Counts every refusal for a limit, labelled by which (docs/limits.md). */
+export function limitRefusals(metrics: Metrics) {
+  return metrics.counter({
+    name: 'limit_refusals_total',
+    help: 'Requests, messages and connections refused or closed for a limit, by limit.',
+    labelNames: ['limit'],
+  });
+}
+
+/**
+ * What one document may be: MAX_DOCUMENT_BYTES (PAYLOAD_TOO_LARGE before parsing), depth,
+ * aliases and estimated cost (LIMIT_EXCEEDED at validation), and no introspection when
+ * INTROSPECTION=false. Every transport parses and validates through here.
+ */
+export function useDocumentLimits(limits: LimitsConfig, metrics: Metrics): Plugin {
+  const refusals = limitRefusals(metrics);
+  const rules = [
+    maxDepthRule(limits.maxDepth),
+    maxAliasesRule(limits.maxAliases),
+    maxCostRule(limits.maxCost),
+    ...(limits.introspection ? [] : [noIntrospectionRule]),
+  ];
+  return {
+    onParse({ params }) {
+      const source: unknown = params.source;
+      const text = typeof source === 'string' ? source : (source as { body?: unknown } | null)?.body;
+      if (typeof text === 'string' && Buffer.byteLength(text) > limits.maxDocumentBytes) {
+        refusals.inc({ limit: 'MAX_DOCUMENT_BYTES' });
+        throw withHttpStatus(
+          new PayloadTooLargeError(
+            `the document is ${Buffer.byteLength(text)} bytes; at most ${limits.maxDocumentBytes} are allowed (MAX_DOCUMENT_BYTES)`,
+          ),
+        );
+      }
+    },
+    onValidate({ addValidationRule }) {
+      for (const rule of rules) addValidationRule(rule);
+      return ({ result }) => {
+        for (const error of result) {
+          const limit = error.extensions?.limit;
+          if (typeof limit === 'string') refusals.inc({ limit });
+        }
+      };
+    },
+  };
+}
+
+/** Mutations per user per second (MUTATION_RATE, MUTATION_BURST): RATE_LIMITED (HTTP 429) past it. */
+export function useMutationRateLimit(limits: LimitsConfig, metrics: Metrics): Plugin<GraphQLContext> {
+  const refusals = limitRefusals(metrics);
+  const buckets = createKeyedTokenBuckets({
+    ratePerSecond: limits.mutationRate,
+    burst: limits.mutationBurst,
+  });
+  return {
+    onExecute({ args, setResultAndStopExecution }) {
+      const viewer = (args.contextValue as GraphQLContext).viewer;
+      // Anonymous callers exist only in dev mode and with AUTH_DISABLED; they have no key.
+      if (!viewer) return;
+      if (selectedOperation(args.document, args.operationName)?.operation !== 'mutation') return;
+      if (buckets.take(`${tenantOf(viewer) ?? ''}\u0000${viewer.userId}`)) return;
+      refusals.inc({ limit: 'MUTATION_RATE' });
+      setResultAndStopExecution({
+        errors: [
+          withHttpStatus(
+            new RateLimitedError(
+              `more than ${limits.mutationRate} mutations per second (burst ${limits.mutationBurst}); slow down`,
+            ),
+          ),
+        ],
+      });
+    },
+  };
+}
+
+/**
+ * GraphQL over SSE holds a connection per subscription: it takes a connection slot (MAX_SSE_
+ * CONNECTIONS, per user, per tenant) for as long as the stream lives; over a limit the stream
+ * answers LIMIT_EXCEEDED (HTTP 429) before any data.
+ */
+export function useSseConnectionLimit(limiter: ConnectionLimiter, metrics: Metrics): Plugin<GraphQLContext> {
+  const refusals = limitRefusals(metrics);
+  return {
+    onSubscribe({ args }) {
+      const context = args.contextValue as unknown as GraphQLContext & Record<string, unknown>;
+      if (transportOf(context) !== TRANSPORTS.GRAPHQL_SSE) return undefined;
+      let lease: ConnectionLease;
+      try {
+        lease = limiter.acquire({
+          kind: CONNECTION_KINDS.SSE,
+          userId: context.viewer?.userId ?? null,
+          tenantId: tenantOf(context.viewer),
+        });
+      } catch (error) {
+        if (!isAppError(error)) throw error;
+        refusals.inc({ limit: String(error.details?.limit ?? 'connections') });
+        // Thrown, not set as the result: yoga then answers with the status (429) before streaming.
+        throw withHttpStatus(error);
+      }
+      return {
+        onSubscribeResult({ result, setResult }) {
+          if (!isAsyncIterable(result)) {
+            lease.release();
+            return;
+          }
+          setResult(releasedAtEnd(result, () => lease.release()));
+        },
+        onSubscribeError() {
+          lease.release();
+        },
+      };
+    },
+  };
+}
+
+function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
+  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}
+
+/** Passes a stream through and calls `onEnd` once when it finishes, fails or is cancelled. */
+function releasedAtEnd<T>(source: AsyncIterable<T>, onEnd: () => void): AsyncIterableIterator<T> {
+  const iterator = source[Symbol.asyncIterator]();
+  let ended = false;
+  const end = () => {
+    if (ended) return;
+    ended = true;
+    onEnd();
+  };
+  return {
+    async next() {
+      try {
+        const result = await iterator.next();
+        if (result.done) end();
+        return result;
+      } catch (error) {
+        end();
+        throw error;
+      }
+    },
+    async return() {
+      end();
+      return (await iterator.return?.()) ?? { done: true, value: undefined };
+    },
+    async throw(error: unknown) {
+      end();
+      if (iterator.throw) return iterator.throw(error);
+      throw error;
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
