@@ -91,6 +91,11 @@ export function createGraphqlWsServer(
           userId: viewer?.userId ?? null,
           tenantId: tenantOf(viewer),
         });
+        // The client may have gone while the token was verified; then 'close' has fired already.
+        if (extra.socket.readyState !== extra.socket.OPEN) {
+          lease.release();
+          return false;
+        }
         extra.socket.once('close', () => lease.release());
       } catch (error) {
         if (!(error instanceof LimitExceededError)) throw error;
