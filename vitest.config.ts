@@ -11,7 +11,8 @@ export default defineConfig({
     // Starts real Postgres, NATS, Redis and Kafka once per run (scripts/services/).
     globalSetup: ['test/setup/global-setup.ts'],
     pool: 'forks',
-    testTimeout: 30_000,
+    // Generous: CI runs every suite on 2 cores beside four real servers, Kafka among them.
+    testTimeout: 60_000,
     hookTimeout: 180_000,
     teardownTimeout: 60_000,
     // A run prints what failed and why; no retries, so a flaky test shows up as flaky.
