@@ -1,40 +1,11 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AsyncQueue } from '../helpers/async-queue.ts';
+import { createProcessRunner } from '../helpers/streamgate-process.ts';
 import { startTestApp } from '../helpers/test-app.ts';
 import { signToken, startJwksServer } from '../helpers/tokens.ts';
 
-const root = new URL('../..', import.meta.url).pathname;
-const children: ChildProcess[] = [];
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-/** Runs `src/main.ts` as `npm start` does; output lines are queued. */
-function startProcess(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', LOG_PRETTY: 'false', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const lines = new AsyncQueue<string>();
-  let output = '';
-  for (const stream of [child.stdout, child.stderr]) {
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      output += chunk;
-      for (const line of chunk.split('\n')) if (line.trim()) lines.push(line);
-    });
-  }
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, lines, exited, output: () => output };
-}
+const processes = createProcessRunner();
+afterAll(() => processes.cleanup());
+const startProcess = (env: Record<string, string>) => processes.start(env);
 
 describe('dev mode (no JWT configuration)', () => {
   it('refuses to bind a non-loopback HOST without AUTH_DISABLED: exit 2 naming HOST', async () => {
@@ -44,8 +15,7 @@ describe('dev mode (no JWT configuration)', () => {
   });
 
   it('warns and prints a dev token at start-up that the server accepts', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'streamgate-dev-'));
-    dirs.push(dir);
+    const dir = await processes.tempDir('streamgate-dev-');
     const run = startProcess({ PORT: '0', PGLITE_DIR: dir });
     let url: string | undefined;
     let token: string | undefined;

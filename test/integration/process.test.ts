@@ -1,40 +1,13 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AsyncQueue } from '../helpers/async-queue.ts';
+import type { AsyncQueue } from '../helpers/async-queue.ts';
 import { connectWs, subscribeWs } from '../helpers/graphql-ws-client.ts';
+import { createProcessRunner } from '../helpers/streamgate-process.ts';
 
-const root = new URL('../..', import.meta.url).pathname;
-const children: ChildProcess[] = [];
-const dirs: string[] = [];
-afterAll(async () => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-/** Runs `src/main.ts` as `npm start` does, with its own environment; lines of output are queued. */
-function startProcess(env: Record<string, string>) {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', LOG_PRETTY: 'false', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const lines = new AsyncQueue<string>();
-  let output = '';
-  for (const stream of [child.stdout, child.stderr]) {
-    stream.setEncoding('utf8');
-    stream.on('data', (chunk: string) => {
-      output += chunk;
-      for (const line of chunk.split('\n')) if (line.trim()) lines.push(line);
-    });
-  }
-  const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
-  return { child, lines, exited, output: () => output };
-}
+const processes = createProcessRunner();
+afterAll(() => processes.cleanup());
+const startProcess = (env: Record<string, string>) => processes.start(env);
 
 async function freePort(): Promise<number> {
   const server = createServer();
@@ -60,8 +33,7 @@ describe('the streamgate process', { timeout: 120_000 }, () => {
   });
 
   it('on SIGTERM completes open subscriptions, closes graphql-ws with 1001 and exits 0', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'streamgate-process-'));
-    dirs.push(dir);
+    const dir = await processes.tempDir('streamgate-process-');
     const port = await freePort();
     const run = startProcess({ PORT: String(port), PGLITE_DIR: join(dir, 'db') });
     await waitForListening(run.lines);
@@ -81,8 +53,7 @@ describe('the streamgate process', { timeout: 120_000 }, () => {
   });
 
   it('keeps the PGlite data across a restart', async () => {
-    const dir = await mkdtemp(join(tmpdir(), 'streamgate-process-'));
-    dirs.push(dir);
+    const dir = await processes.tempDir('streamgate-process-');
     const env = { PGLITE_DIR: join(dir, 'db') };
 
     const first = startProcess({ ...env, PORT: String(await freePort()) });

@@ -1,0 +1,56 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { AsyncQueue } from './async-queue.ts';
+
+const root = new URL('../..', import.meta.url).pathname;
+
+/** A streamgate started as `npm start` starts it; every output line is queued. */
+export interface StreamgateProcess {
+  readonly child: ChildProcess;
+  readonly lines: AsyncQueue<string>;
+  readonly exited: Promise<number | null>;
+  output(): string;
+}
+
+/**
+ * Starts and tracks real streamgate processes and their temporary directories; `cleanup` (in
+ * afterAll) kills what is still running and removes the directories.
+ */
+export function createProcessRunner() {
+  const children: ChildProcess[] = [];
+  const dirs: string[] = [];
+  return {
+    /** Runs `src/main.ts` with only PATH and the given environment. */
+    start(env: Record<string, string>): StreamgateProcess {
+      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+        cwd: root,
+        env: { PATH: process.env.PATH ?? '', LOG_PRETTY: 'false', ...env },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      children.push(child);
+      const lines = new AsyncQueue<string>();
+      let output = '';
+      for (const stream of [child.stdout, child.stderr]) {
+        stream?.setEncoding('utf8');
+        stream?.on('data', (chunk: string) => {
+          output += chunk;
+          for (const line of chunk.split('\n')) if (line.trim()) lines.push(line);
+        });
+      }
+      const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+      return { child, lines, exited, output: () => output };
+    },
+    /** A temporary directory removed by `cleanup`. */
+    async tempDir(prefix: string): Promise<string> {
+      const dir = await mkdtemp(join(tmpdir(), prefix));
+      dirs.push(dir);
+      return dir;
+    },
+    async cleanup(): Promise<void> {
+      for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+      await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+    },
+  };
+}
