@@ -1,5 +1,6 @@
 import { type AuthConfig, readAuthConfig } from './auth-config.ts';
 import { ConfigError, EnvReader } from './env-reader.ts';
+import { type KafkaBrokerConfig, readKafkaBrokerConfig } from './kafka-broker-config.ts';
 import { type LimitsConfig, readLimitsConfig } from './limits-config.ts';
 import { assertSubject } from './pubsub/subject-pattern.ts';
 import { subjects } from './pubsub/subjects.ts';
@@ -62,6 +63,8 @@ export interface Config {
     readonly redisKeyPrefix: string;
     /** Where JetStream keeps the retained windows: `file` survives a NATS restart. @default "file" (NATS_RETAIN_STORAGE) */
     readonly natsRetainStorage: 'file' | 'memory';
+    /** TLS, SASL and the subject → topic mapping of the Kafka broker. */
+    readonly kafka: KafkaBrokerConfig;
   };
   readonly topics: TopicsConfig;
   /** The ISM network: states, entries, the sync store, the state router (docs/ism.md). */
@@ -195,6 +198,7 @@ export function loadConfig(
       reconnectMaxWaitMs: read.duration('BROKER_RECONNECT_MAX_WAIT', 5_000),
       redisKeyPrefix: read.string('REDIS_KEY_PREFIX', 'streamgate:'),
       natsRetainStorage: read.oneOf('NATS_RETAIN_STORAGE', ['file', 'memory'] as const, 'file'),
+      kafka: readKafkaBrokerConfig(read),
     },
     topics: readTopicsConfig(read, env, deployment),
     ism: {

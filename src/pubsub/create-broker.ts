@@ -1,11 +1,13 @@
 import type { Config } from '../config.ts';
+import type { Logger } from '../log.ts';
 import type { Broker } from './broker.ts';
+import { createKafkaBroker } from './kafka-broker.ts';
 import { createMemoryBroker } from './memory-broker.ts';
 import { createNatsBroker } from './nats-broker.ts';
 import { createRedisBroker } from './redis-broker.ts';
 
-/** The broker the config names, connected. */
-export async function createBroker(config: Pick<Config, 'broker'>): Promise<Broker> {
+/** The broker the config names, connected; `log` receives the Kafka client's warnings. */
+export async function createBroker(config: Pick<Config, 'broker' | 'topics'>, log?: Logger): Promise<Broker> {
   const { broker } = config;
   switch (broker.kind) {
     case 'memory':
@@ -24,7 +26,15 @@ export async function createBroker(config: Pick<Config, 'broker'>): Promise<Brok
         connectTimeoutMs: broker.connectTimeoutMs,
         reconnectMaxWaitMs: broker.reconnectMaxWaitMs,
       });
-    default:
-      throw new Error(`BROKER=${broker.kind} is not available yet`);
+    case 'kafka':
+      return createKafkaBroker({
+        brokers: broker.kafkaBrokers,
+        clientId: broker.kafkaClientId,
+        kafka: broker.kafka,
+        groupPrefix: config.topics.kafkaGroupId,
+        connectTimeoutMs: broker.connectTimeoutMs,
+        reconnectMaxWaitMs: broker.reconnectMaxWaitMs,
+        log,
+      });
   }
 }

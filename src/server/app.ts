@@ -80,7 +80,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
   // Read before anything is opened: a bad routing file stops start-up with nothing to clean up.
   const fileRoutes = config.ism.routingFile ? await readRoutingFile(config.ism.routingFile) : undefined;
   const db = dependencies.db ?? (await openDatabase(config));
-  const broker = dependencies.broker ?? (await createBroker(config));
+  const broker = dependencies.broker ?? (await createBroker(config, log));
   const shutdown = new AbortController();
   // Every live subscription listens for shutdown; thousands of them are normal, not a leak.
   setMaxListeners(0, shutdown.signal);

@@ -18,6 +18,15 @@ const brokers = [
     env: () => ({ BROKER: 'redis', REDIS_URL: serviceUrl('redis') }),
     dependencies: { broker: 'ok', redis: 'ok' },
   },
+  {
+    kind: 'kafka',
+    env: () => ({
+      BROKER: 'kafka',
+      KAFKA_BROKERS: serviceUrl('kafka'),
+      KAFKA_CONSUMER_GROUP: 'two-instances',
+    }),
+    dependencies: { broker: 'ok', kafka: 'ok' },
+  },
 ];
 
 describe.each(brokers)('two streamgate instances on one $kind broker', ({ kind, env, dependencies }) => {

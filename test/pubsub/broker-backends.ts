@@ -8,7 +8,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { inject } from 'vitest';
+import { loadConfig } from '../../src/config.ts';
 import type { Broker, BrokerMessage, Subscription } from '../../src/pubsub/broker.ts';
+import { createKafkaBroker } from '../../src/pubsub/kafka-broker.ts';
 import { createMemoryBroker } from '../../src/pubsub/memory-broker.ts';
 import { createNatsBroker } from '../../src/pubsub/nats-broker.ts';
 import { createRedisBroker } from '../../src/pubsub/redis-broker.ts';
@@ -76,6 +78,31 @@ export function redisBackend(url = (): string => serviceUrl('redis')): BackendUn
     connectPeer: (_first, name) => connect(name),
     detectsNoResponders: true,
     server: redisObserver(url),
+  };
+}
+
+/**
+ * Kafka with the default subject mapping. All connections share the group prefix, as the
+ * instances of one deployment do (KAFKA_CONSUMER_GROUP), so their queue groups are one group.
+ */
+export function kafkaBackend(brokers = (): string => serviceUrl('kafka')): BackendUnderTest {
+  const groupPrefix = uniqueName('test-deployment');
+  const connect = (name?: string) => {
+    const clientId = name ?? uniqueName('kafka');
+    return createKafkaBroker({
+      brokers: [brokers()],
+      clientId,
+      kafka: loadConfig({}).broker.kafka,
+      groupPrefix,
+      connectTimeoutMs: 30_000,
+      reconnectMaxWaitMs: 500,
+    });
+  };
+  return {
+    kind: 'kafka',
+    connect,
+    connectPeer: (_first, name) => connect(name),
+    detectsNoResponders: false,
   };
 }
 

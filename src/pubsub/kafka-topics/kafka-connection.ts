@@ -1,6 +1,7 @@
 import { Kafka, type LogEntry, logLevel } from 'kafkajs';
 import type { Config } from '../../config.ts';
 import type { Logger } from '../../log.ts';
+import { kafkaSecurity } from '../kafka-client.ts';
 
 /**
  * A kafkajs client for the Kafka-sourced topics, logging through pino. Creating it opens no
@@ -11,6 +12,8 @@ export function createKafkaConnection(config: Pick<Config, 'broker'>, log: Logge
   return new Kafka({
     clientId: config.broker.kafkaClientId,
     brokers: [...config.broker.kafkaBrokers],
+    // TLS and SASL (KAFKA_SSL, KAFKA_SASL_*) hold for every Kafka client of the server.
+    ...kafkaSecurity(config.broker.kafka),
     connectionTimeout: 3_000,
     logLevel: logLevel.WARN,
     logCreator:

@@ -1,0 +1,315 @@
+import { createHash, randomUUID } from 'node:crypto';
+import { Partitioners } from 'kafkajs';
+import { isAppError } from '../errors.ts';
+import type { KafkaBrokerConfig } from '../kafka-broker-config.ts';
+import type { Logger } from '../log.ts';
+import type {
+  Broker,
+  BrokerHealth,
+  BrokerMessage,
+  BrokerStats,
+  PublishOptions,
+  PublishReceipt,
+  RequestHandler,
+  RequestOptions,
+  Responder,
+  RespondOptions,
+  ResumeFrom,
+  RetainOptions,
+  SubscribeOptions,
+  Subscription,
+} from './broker.ts';
+import { BrokerUnavailableError, MessageTooLargeError, NotRetainedError } from './errors.ts';
+import { createKafkaClient, KafkaHealthMonitor } from './kafka-client.ts';
+import {
+  type ConsumedRecord,
+  INTERNAL_HEADERS,
+  type KafkaFeedDependencies,
+  openKafkaFeed,
+} from './kafka-consumer-feed.ts';
+import { decodeKafkaPosition, encodeKafkaPosition } from './kafka-position.ts';
+import { KafkaPublisher } from './kafka-publisher.ts';
+import { KafkaRequestReply } from './kafka-request-reply.ts';
+import { KafkaSubjectMapping } from './kafka-subject-mapping.ts';
+import { KafkaTopicAdmin, type PartitionOffsets } from './kafka-topic-admin.ts';
+import { assertRetainOptions } from './retain-options.ts';
+import { rejectQueueWithFrom } from './sequence-position.ts';
+import { type BrokerFeed, type FeedSink, SharedSubscriptions } from './shared-subscriptions.ts';
+import { assertPattern, assertSubject, patternCovers } from './subject-pattern.ts';
+
+export interface KafkaBrokerOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly kafka: KafkaBrokerConfig;
+  /** Prefix of the consumer groups the broker creates (KAFKA_CONSUMER_GROUP). */
+  readonly groupPrefix: string;
+  readonly connectTimeoutMs: number;
+  readonly reconnectMaxWaitMs: number;
+  readonly log?: Logger;
+}
+
+/** How long close() waits for consumers to leave their groups. */
+const CLOSE_TIMEOUT_MS = 10_000;
+
+/**
+ * The Kafka backend. Subjects map to topics and keys (kafka-subject-mapping.ts); every
+ * subscription is a consumer whose group's offsets are set before it joins (its own group for
+ * fan-out, a shared one for a queue group); `from` starts each partition at a cursor or a
+ * time; request/reply goes over a reply topic with correlation ids. Kafka keeps every topic
+ * for its retention, so a retained window only bounds what a replay returns.
+ */
+export async function createKafkaBroker(options: KafkaBrokerOptions): Promise<Broker> {
+  const clientOptions = {
+    brokers: options.brokers,
+    clientId: options.clientId,
+    security: options.kafka,
+    reconnectMaxWaitMs: options.reconnectMaxWaitMs,
+    log: options.log,
+  };
+  const monitor = await KafkaHealthMonitor.start({
+    ...clientOptions,
+    connectTimeoutMs: options.connectTimeoutMs,
+  });
+  const kafka = createKafkaClient(clientOptions);
+  const admin = kafka.admin();
+  // Few retries: a publish during an outage should fail in seconds, not hang.
+  const producer = kafka.producer({
+    allowAutoTopicCreation: false,
+    maxInFlightRequests: 1,
+    retry: { retries: 3 },
+    // KafkaPublisher picks partitions with this same partitioner; naming it also silences
+    // kafkajs's warning about its v2 default.
+    createPartitioner: Partitioners.DefaultPartitioner,
+  });
+  try {
+    await Promise.all([admin.connect(), producer.connect()]);
+  } catch (error) {
+    await monitor.stop();
+    throw new BrokerUnavailableError(`cannot connect to Kafka: ${(error as Error).message}`, {
+      cause: error,
+    });
+  }
+  const topics = new KafkaTopicAdmin(admin, {
+    autoCreate: options.kafka.autoCreateTopics,
+    partitions: options.kafka.topicPartitions,
+    replicationFactor: options.kafka.replicationFactor,
+  });
+  const mapping = new KafkaSubjectMapping(options.kafka);
+  const replyTopic = `${options.kafka.topicPrefix}_replies`;
+  const dependencies: KafkaFeedDependencies = {
+    kafka,
+    topics,
+    mapping,
+    closing: new Set(),
+    reservedTopics: new Set([replyTopic]),
+  };
+  const publisher = new KafkaPublisher(producer, topics);
+  const rpc = new KafkaRequestReply(dependencies, publisher, {
+    replyTopic,
+    groupPrefix: options.groupPrefix,
+  });
+  const windows = new Map<string, RetainOptions>();
+  let closed = false;
+
+  const ensureOpen = () => {
+    if (closed) throw new BrokerUnavailableError('the Kafka broker is closed');
+  };
+  const ensureConnected = () => {
+    ensureOpen();
+    const health = monitor.health.current;
+    if (health.status === 'reconnecting') {
+      throw new BrokerUnavailableError(`Kafka is unreachable (reconnecting, attempt ${health.attempt})`);
+    }
+  };
+
+  const toMessage = (record: ConsumedRecord): BrokerMessage => ({
+    subject: record.subject,
+    payload: record.payload,
+    headers: record.headers,
+    timestamp: record.timestamp,
+    position: record.position,
+  });
+
+  const openLiveFeed = (pattern: string, queue: string | undefined, sink: FeedSink): BrokerFeed =>
+    openKafkaFeed(
+      dependencies,
+      {
+        pattern,
+        selection: mapping.topicsOf(pattern),
+        groupId:
+          queue === undefined
+            ? `${options.groupPrefix}.subscriber.${randomUUID()}`
+            : `${options.groupPrefix}.queue.${queue}.${hashOf(pattern)}`,
+        group: queue === undefined ? 'own' : 'shared',
+        start: (topic) => topics.endOffsets(topic),
+        trackPositions: queue === undefined,
+        createTopics: true,
+      },
+      (record) => sink.deliver(toMessage(record)),
+      (error) =>
+        sink.fail(new BrokerUnavailableError(`the Kafka consumer of "${pattern}" failed`, { cause: error })),
+    );
+
+  /**
+   * Each partition starts after the cursor (or, for a partition the cursor does not name, at
+   * its time), or at the time asked; a window's maxMessages bounds how far back it reaches.
+   */
+  const openResumedFeed = (pattern: string, from: ResumeFrom, sink: FeedSink): BrokerFeed => {
+    const cursor = 'after' in from ? decodeKafkaPosition(from.after) : undefined;
+    const window = [...windows].find(([retained]) => patternCovers(retained, pattern))?.[1];
+    const openedAt = Date.now();
+    const oldest = window ? openedAt - window.maxAgeMs : Number.NEGATIVE_INFINITY;
+    const notBefore = 'time' in from ? from.time.getTime() : Number.NEGATIVE_INFINITY;
+    const start = async (topic: string): Promise<PartitionOffsets> => {
+      if (!(await topics.exists(topic))) throw new NotRetainedError(pattern);
+      const end = await topics.endOffsets(topic);
+      const byTime = await topics.offsetsAt(topic, cursor ? cursor.t : notBefore);
+      const offsets: PartitionOffsets = new Map();
+      for (const [partition, last] of end) {
+        let offset = cursor?.o[topic]?.[String(partition)] ?? byTime.get(partition) ?? last;
+        if (window?.maxMessages !== undefined) offset = Math.max(offset, last - window.maxMessages);
+        offsets.set(partition, Math.min(offset, last));
+      }
+      return offsets;
+    };
+    return openKafkaFeed(
+      dependencies,
+      {
+        pattern,
+        selection: mapping.topicsOf(pattern),
+        groupId: `${options.groupPrefix}.replay.${randomUUID()}`,
+        group: 'own',
+        start,
+        trackPositions: true,
+        createTopics: false,
+      },
+      (record) => {
+        // What the window's age has dropped, or what is older than the time asked, is skipped.
+        if (record.timestamp.getTime() < oldest || record.timestamp.getTime() < notBefore) return;
+        sink.deliver(toMessage(record));
+      },
+      (error) =>
+        sink.fail(new BrokerUnavailableError(`the Kafka consumer of "${pattern}" failed`, { cause: error })),
+    );
+  };
+
+  const shared = new SharedSubscriptions(openLiveFeed);
+
+  return {
+    kind: 'kafka',
+
+    async publish(
+      subject: string,
+      payload: Uint8Array,
+      publishOptions?: PublishOptions,
+    ): Promise<PublishReceipt> {
+      ensureConnected();
+      assertSubject(subject);
+      const { topic, key } = mapping.addressOf(subject);
+      const timestamp = Date.now();
+      try {
+        const written = await publisher.publish({
+          topic,
+          key,
+          value: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+          headers: { ...publishOptions?.headers, [INTERNAL_HEADERS.subject]: subject },
+          timestamp,
+        });
+        return {
+          position: encodeKafkaPosition({
+            t: timestamp,
+            o: { [topic]: { [String(written.partition)]: written.offset + 1 } },
+          }),
+        };
+      } catch (error) {
+        if (error instanceof Error && /MESSAGE_TOO_LARGE|too large/i.test(error.message)) {
+          throw new MessageTooLargeError(subject, payload.byteLength, undefined);
+        }
+        throw new BrokerUnavailableError(
+          `Kafka could not take the message on "${subject}": ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error },
+        );
+      }
+    },
+
+    subscribe(pattern: string, subscribeOptions?: SubscribeOptions): Subscription {
+      ensureOpen();
+      assertPattern(pattern);
+      const from = subscribeOptions?.from;
+      if (from === undefined) return shared.subscribe(pattern, subscribeOptions?.queue);
+      rejectQueueWithFrom(subscribeOptions);
+      if ('after' in from) decodeKafkaPosition(from.after);
+      return shared.subscribeAlone(pattern, (sink) => openResumedFeed(pattern, from, sink));
+    },
+
+    async request(
+      subject: string,
+      payload: Uint8Array,
+      requestOptions: RequestOptions,
+    ): Promise<BrokerMessage> {
+      ensureConnected();
+      assertSubject(subject);
+      try {
+        return await rpc.request(subject, payload, requestOptions);
+      } catch (error) {
+        if (isAppError(error)) throw error;
+        throw new BrokerUnavailableError(
+          `Kafka could not carry the request on "${subject}": ${error instanceof Error ? error.message : String(error)}`,
+          { cause: error },
+        );
+      }
+    },
+
+    async respond(
+      subject: string,
+      handler: RequestHandler,
+      respondOptions?: RespondOptions,
+    ): Promise<Responder> {
+      ensureOpen();
+      assertPattern(subject);
+      return rpc.respond(subject, handler, respondOptions?.queue);
+    },
+
+    async retain(pattern: string, retainOptions: RetainOptions): Promise<void> {
+      ensureConnected();
+      assertPattern(pattern);
+      assertRetainOptions(retainOptions);
+      const selection = mapping.topicsOf(pattern);
+      if ('topics' in selection) {
+        await topics.ensureTopics(selection.topics);
+        for (const topic of selection.topics) await topics.ensureRetention(topic, retainOptions.maxAgeMs);
+      }
+      windows.set(pattern, retainOptions);
+    },
+
+    health(): BrokerHealth {
+      return closed ? { status: 'closed' } : monitor.health.current;
+    },
+
+    stats(): BrokerStats {
+      return {
+        subscriptions: shared.subscriptionCount,
+        brokerSubscriptions: shared.feedCount,
+        responders: rpc.responderCount,
+      };
+    },
+
+    async close(): Promise<void> {
+      if (closed) return;
+      closed = true;
+      shared.closeAll();
+      const error = new BrokerUnavailableError('the Kafka broker is closed');
+      await rpc.close(error);
+      publisher.abandon(error);
+      await Promise.race([
+        Promise.allSettled([...dependencies.closing]),
+        new Promise((resolve) => setTimeout(resolve, CLOSE_TIMEOUT_MS).unref()),
+      ]);
+      await Promise.allSettled([producer.disconnect(), admin.disconnect(), monitor.stop()]);
+    },
+  };
+}
+
+function hashOf(text: string): string {
+  return createHash('sha256').update(text).digest('hex').slice(0, 16);
+}

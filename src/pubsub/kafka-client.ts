@@ -1,0 +1,117 @@
+import { type Admin, Kafka, type KafkaConfig, type LogEntry, logLevel } from 'kafkajs';
+import type { KafkaBrokerConfig } from '../kafka-broker-config.ts';
+import type { Logger } from '../log.ts';
+import { ConnectionHealth, reconnectDelayMs } from './connection-health.ts';
+import { BrokerUnavailableError } from './errors.ts';
+
+export interface KafkaClientOptions {
+  readonly brokers: readonly string[];
+  readonly clientId: string;
+  readonly security: Pick<KafkaBrokerConfig, 'ssl' | 'sasl'>;
+  readonly reconnectMaxWaitMs: number;
+  /** kafkajs warnings and errors go here; none when absent. */
+  readonly log?: Logger;
+}
+
+/** TLS and SASL for kafkajs from the config, shared by every Kafka client of the server. */
+export function kafkaSecurity(
+  config: Pick<KafkaBrokerConfig, 'ssl' | 'sasl'>,
+): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+  const { sasl } = config;
+  return {
+    ssl: config.ssl,
+    ...(sasl
+      ? { sasl: { mechanism: sasl.mechanism, username: sasl.username, password: sasl.password } }
+      : {}),
+  } as Pick<KafkaConfig, 'ssl' | 'sasl'>;
+}
+
+/** A kafkajs client whose own retries back off up to the reconnect limit. */
+export function createKafkaClient(options: KafkaClientOptions, retries = 8): Kafka {
+  const log = options.log?.child({ component: 'kafka-broker' });
+  return new Kafka({
+    clientId: options.clientId,
+    brokers: [...options.brokers],
+    ...kafkaSecurity(options.security),
+    connectionTimeout: 3_000,
+    requestTimeout: 10_000,
+    retry: { initialRetryTime: 100, maxRetryTime: options.reconnectMaxWaitMs, retries },
+    logLevel: log ? logLevel.WARN : logLevel.NOTHING,
+    logCreator:
+      () =>
+      ({ level, log: entry }: LogEntry) => {
+        if (!log) return;
+        const { message, ...fields } = entry;
+        if (level <= logLevel.ERROR) log.error(fields, message);
+        else log.warn(fields, message);
+      },
+  });
+}
+
+/**
+ * Kafka clients connect per request and have no connection state of their own to report, so
+ * health is asked: a metadata request every second while connected, and with a doubling delay
+ * while Kafka is unreachable (each one counts as a reconnect attempt).
+ */
+export class KafkaHealthMonitor {
+  readonly health = new ConnectionHealth();
+  private timer: NodeJS.Timeout | undefined;
+  private stopped = false;
+
+  private constructor(private readonly admin: Admin) {}
+
+  /** Connects and waits for Kafka to answer, up to `connectTimeoutMs`. */
+  static async start(
+    options: KafkaClientOptions & { connectTimeoutMs: number },
+  ): Promise<KafkaHealthMonitor> {
+    // No retries of its own: every failed probe is one attempt of ours.
+    const admin = createKafkaClient({ ...options, log: undefined }, 0).admin();
+    const monitor = new KafkaHealthMonitor(admin);
+    const deadline = Date.now() + options.connectTimeoutMs;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        await admin.connect();
+        await admin.describeCluster();
+        break;
+      } catch (error) {
+        const wait = reconnectDelayMs(attempt, options.reconnectMaxWaitMs);
+        if (Date.now() + wait > deadline) {
+          await admin.disconnect().catch(() => undefined);
+          throw new BrokerUnavailableError(
+            `cannot reach Kafka at ${options.brokers.join(',')} within ${options.connectTimeoutMs} ms: ${(error as Error).message}`,
+            { cause: error },
+          );
+        }
+        await new Promise((resolve) => setTimeout(resolve, wait));
+      }
+    }
+    monitor.schedule(1_000, options.reconnectMaxWaitMs);
+    return monitor;
+  }
+
+  async stop(): Promise<void> {
+    this.stopped = true;
+    clearTimeout(this.timer);
+    this.health.closed();
+    await this.admin.disconnect().catch(() => undefined);
+  }
+
+  private schedule(delayMs: number, maxWaitMs: number): void {
+    if (this.stopped) return;
+    this.timer = setTimeout(() => void this.probe(maxWaitMs), delayMs);
+    this.timer.unref();
+  }
+
+  private async probe(maxWaitMs: number): Promise<void> {
+    try {
+      await this.admin.describeCluster();
+      this.health.connected();
+      this.schedule(1_000, maxWaitMs);
+    } catch (error) {
+      if (this.stopped) return;
+      if (this.health.current.status === 'connected') this.health.lost(error);
+      this.health.attempting(error);
+      this.schedule(reconnectDelayMs(this.health.attempt, maxWaitMs), maxWaitMs);
+    }
+  }
+}

@@ -1,0 +1,223 @@
+import type { Consumer, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
+import type { MessageHeaders } from './broker.ts';
+import { encodeKafkaPosition } from './kafka-position.ts';
+import type { KafkaSubjectMapping, KafkaTopicSelection } from './kafka-subject-mapping.ts';
+import type { KafkaTopicAdmin, PartitionOffsets } from './kafka-topic-admin.ts';
+import type { BrokerFeed } from './shared-subscriptions.ts';
+import { subjectMatches } from './subject-pattern.ts';
+
+/** Headers streamgate adds for itself; they are not passed on to subscribers. */
+export const INTERNAL_HEADERS = {
+  subject: 'streamgate-subject',
+  replyTo: 'streamgate-reply-to',
+  correlation: 'streamgate-correlation',
+  error: 'streamgate-error',
+} as const;
+const INTERNAL_PREFIX = 'streamgate-';
+
+/** One consumed Kafka record, with its subject and headers sorted out. */
+export interface ConsumedRecord {
+  readonly topic: string;
+  readonly partition: number;
+  readonly offset: number;
+  readonly subject: string;
+  readonly payload: Uint8Array;
+  readonly headers: MessageHeaders;
+  readonly internal: Readonly<Partial<Record<keyof typeof INTERNAL_HEADERS, string>>>;
+  readonly timestamp: Date;
+  /** The cursor after this record, when the feed tracks positions. */
+  readonly position: string | undefined;
+}
+
+export interface KafkaFeedDependencies {
+  readonly kafka: Kafka;
+  readonly topics: KafkaTopicAdmin;
+  readonly mapping: KafkaSubjectMapping;
+  /** Closings in progress, so that the broker's close can wait for them. */
+  readonly closing: Set<Promise<void>>;
+  /** Topics of the broker's own plumbing (replies), never read by a wildcard subscription. */
+  readonly reservedTopics: ReadonlySet<string>;
+}
+
+export interface KafkaFeedSpec {
+  /** Records whose subject does not match are skipped. */
+  readonly pattern: string;
+  readonly selection: KafkaTopicSelection;
+  readonly groupId: string;
+  /**
+   * `own`: a group of this feed alone, started at `start` and deleted on close. `shared`: a
+   * queue group; it keeps its committed offsets, and starts at the end (as of opening) of
+   * partitions it has none for.
+   */
+  readonly group: 'own' | 'shared';
+  /** Where each topic starts for an `own` group. */
+  readonly start?: (topic: string) => Promise<PartitionOffsets>;
+  /** Give each record the cursor position after it. */
+  readonly trackPositions: boolean;
+  /** Create missing topics (subscribers); a replay needs them to exist already. */
+  readonly createTopics: boolean;
+}
+
+/**
+ * A kafkajs consumer as a broker feed: the group's offsets are set before it joins, so there
+ * is no window in which it reads from the wrong place, and `ready` resolves once it has joined.
+ */
+export function openKafkaFeed(
+  dependencies: KafkaFeedDependencies,
+  spec: KafkaFeedSpec,
+  onRecord: (record: ConsumedRecord) => void,
+  onFailure: (error: Error) => void,
+): BrokerFeed {
+  const { kafka, topics, mapping } = dependencies;
+  let consumer: Consumer | undefined;
+  let stopped = false;
+  const cursor: Record<string, Record<string, number>> = {};
+
+  const ready = (async () => {
+    const names =
+      'topics' in spec.selection
+        ? [...spec.selection.topics]
+        : (await topics.matching(spec.selection.regex)).filter(
+            (topic) => !dependencies.reservedTopics.has(topic),
+          );
+    if (names.length === 0) return; // nothing to read (yet): a wildcard over no existing topic
+    if (spec.createTopics) await topics.ensureTopics(names);
+    const starts = new Map<string, PartitionOffsets>();
+    for (const topic of names) {
+      const offsets =
+        spec.group === 'own' ? await startOf(spec, topic) : await unsetToEnd(topics, spec.groupId, topic);
+      starts.set(topic, offsets);
+      if (spec.trackPositions)
+        cursor[topic] = Object.fromEntries([...offsets].map(([p, o]) => [String(p), o]));
+    }
+    if (stopped) return;
+    const member = kafka.consumer({
+      groupId: spec.groupId,
+      allowAutoTopicCreation: false,
+      maxWaitTimeInMs: 250,
+      sessionTimeout: 10_000,
+      rebalanceTimeout: 10_000,
+      heartbeatInterval: 1_000,
+      retry: { retries: 10, restartOnFailure: async () => true },
+    });
+    consumer = member;
+    let firstJoin = true;
+    const joined = new Promise<void>((resolve) => {
+      member.on(member.events.GROUP_JOIN, ({ payload }) => {
+        // Seeks made here apply before the first fetch, and kafkajs commits them, so a
+        // restarted consumer resumes there too. Only the first join: later ones (rebalances,
+        // restarts) resume from what the group committed since.
+        if (firstJoin) {
+          firstJoin = false;
+          for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
+            for (const partition of partitions) {
+              const offset = starts.get(topic)?.get(partition);
+              if (offset !== undefined) member.seek({ topic, partition, offset: String(offset) });
+            }
+          }
+        }
+        resolve();
+      });
+    });
+    member.on(member.events.CRASH, ({ payload }) => {
+      if (!payload.restart && !stopped) onFailure(payload.error);
+    });
+    await member.connect();
+    await member.subscribe({ topics: names, fromBeginning: false });
+    await member.run({
+      eachMessage: async ({ topic, partition, message }) => {
+        const record = toRecord(mapping, topic, partition, message, spec.trackPositions ? cursor : undefined);
+        if (record && subjectMatches(spec.pattern, record.subject)) onRecord(record);
+      },
+    });
+    await joined;
+  })();
+
+  return {
+    ready,
+    close: () => {
+      stopped = true;
+      const closing = (async () => {
+        await ready.catch(() => undefined);
+        await consumer?.disconnect().catch(() => undefined);
+        if (spec.group === 'own') await topics.deleteGroup(spec.groupId).catch(() => undefined);
+      })();
+      dependencies.closing.add(closing);
+      void closing.finally(() => dependencies.closing.delete(closing));
+    },
+  };
+}
+
+async function startOf(spec: KafkaFeedSpec, topic: string): Promise<PartitionOffsets> {
+  if (!spec.start) throw new Error(`no start for the own group ${spec.groupId}`);
+  return spec.start(topic);
+}
+
+/** A queue group starts at the end of partitions it has no committed offset for. */
+async function unsetToEnd(
+  topics: KafkaTopicAdmin,
+  groupId: string,
+  topic: string,
+): Promise<PartitionOffsets> {
+  const [committed, end] = await Promise.all([
+    topics.committedOffsets(groupId, topic),
+    topics.endOffsets(topic),
+  ]);
+  const unset: PartitionOffsets = new Map();
+  for (const [partition, offset] of end)
+    if ((committed.get(partition) ?? -1) < 0) unset.set(partition, offset);
+  return unset;
+}
+
+function toRecord(
+  mapping: KafkaSubjectMapping,
+  topic: string,
+  partition: number,
+  message: KafkaMessage,
+  cursor: Record<string, Record<string, number>> | undefined,
+): ConsumedRecord | undefined {
+  const { headers, internal } = splitHeaders(message.headers);
+  const subject = mapping.subjectOf(topic, message.key?.toString(), internal.subject);
+  if (subject === undefined) return undefined;
+  const offset = Number(message.offset);
+  const timestamp = Number(message.timestamp);
+  let position: string | undefined;
+  if (cursor) {
+    const partitions = cursor[topic] ?? {};
+    partitions[String(partition)] = offset + 1;
+    cursor[topic] = partitions;
+    position = encodeKafkaPosition({ t: timestamp, o: cursor });
+  }
+  const value = message.value ?? Buffer.alloc(0);
+  return {
+    topic,
+    partition,
+    offset,
+    subject,
+    payload: new Uint8Array(value.buffer, value.byteOffset, value.byteLength),
+    headers,
+    internal,
+    timestamp: new Date(timestamp),
+    position,
+  };
+}
+
+function splitHeaders(raw: IHeaders | undefined): {
+  headers: Record<string, string>;
+  internal: Partial<Record<keyof typeof INTERNAL_HEADERS, string>>;
+} {
+  const headers: Record<string, string> = {};
+  const internal: Partial<Record<keyof typeof INTERNAL_HEADERS, string>> = {};
+  for (const [key, value] of Object.entries(raw ?? {})) {
+    if (value === undefined) continue;
+    const text = Array.isArray(value) ? value.map(String).join(', ') : value.toString();
+    if (!key.startsWith(INTERNAL_PREFIX)) {
+      headers[key] = text;
+      continue;
+    }
+    for (const [name, header] of Object.entries(INTERNAL_HEADERS)) {
+      if (header === key) internal[name as keyof typeof INTERNAL_HEADERS] = text;
+    }
+  }
+  return { headers, internal };
+}

@@ -1,0 +1,200 @@
+import { createHash, randomUUID } from 'node:crypto';
+import type { BrokerMessage, MessageHeaders, RequestHandler, Responder } from './broker.ts';
+import { RemoteError, RequestTimeoutError } from './errors.ts';
+import {
+  type ConsumedRecord,
+  INTERNAL_HEADERS,
+  type KafkaFeedDependencies,
+  openKafkaFeed,
+} from './kafka-consumer-feed.ts';
+import type { KafkaPublisher } from './kafka-publisher.ts';
+import type { BrokerFeed } from './shared-subscriptions.ts';
+
+interface PendingRequest {
+  readonly subject: string;
+  resolve(message: BrokerMessage): void;
+  reject(error: Error): void;
+}
+
+export interface KafkaRequestReplyOptions {
+  /** The topic every instance's replies go to, keyed by the instance. */
+  readonly replyTopic: string;
+  /** Prefix of consumer group names. */
+  readonly groupPrefix: string;
+}
+
+/**
+ * Request/reply over Kafka: a request is a message on the subject's topic carrying this
+ * instance's id and a correlation id in headers; responders consume the topic (a queue group
+ * shares one consumer group) and write the reply to the reply topic, where this instance
+ * picks it up by correlation id. Kafka cannot tell that nobody listens, so a request without
+ * responders ends in TIMEOUT.
+ */
+export class KafkaRequestReply {
+  private readonly pending = new Map<string, PendingRequest>();
+  private readonly instanceId = randomUUID();
+  private replies: { feed: BrokerFeed; ready: Promise<void> } | undefined;
+  private readonly responders = new Set<Responder>();
+
+  constructor(
+    private readonly dependencies: KafkaFeedDependencies,
+    private readonly publisher: KafkaPublisher,
+    private readonly options: KafkaRequestReplyOptions,
+  ) {}
+
+  get responderCount(): number {
+    return this.responders.size;
+  }
+
+  async request(
+    subject: string,
+    payload: Uint8Array,
+    request: { timeoutMs: number; headers?: MessageHeaders },
+  ): Promise<BrokerMessage> {
+    await this.listenForReplies();
+    const correlation = randomUUID();
+    const reply = new Promise<BrokerMessage>((resolve, reject) => {
+      this.pending.set(correlation, { subject, resolve, reject });
+    });
+    reply.catch(() => undefined);
+    const timer = setTimeout(
+      () => this.pending.get(correlation)?.reject(new RequestTimeoutError(subject, request.timeoutMs)),
+      request.timeoutMs,
+    );
+    try {
+      const { topic, key } = this.dependencies.mapping.addressOf(subject);
+      await this.publisher.publish({
+        topic,
+        key,
+        value: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+        headers: {
+          ...request.headers,
+          [INTERNAL_HEADERS.subject]: subject,
+          [INTERNAL_HEADERS.replyTo]: this.instanceId,
+          [INTERNAL_HEADERS.correlation]: correlation,
+        },
+        timestamp: Date.now(),
+      });
+      return await reply;
+    } finally {
+      clearTimeout(timer);
+      this.pending.delete(correlation);
+    }
+  }
+
+  async respond(pattern: string, handler: RequestHandler, queue: string | undefined): Promise<Responder> {
+    const patternId = createHash('sha256').update(pattern).digest('hex').slice(0, 16);
+    const groupId =
+      queue === undefined
+        ? `${this.options.groupPrefix}.responder.${randomUUID()}`
+        : `${this.options.groupPrefix}.rpc.${queue}.${patternId}`;
+    const { topics, mapping } = this.dependencies;
+    const feed = openKafkaFeed(
+      this.dependencies,
+      {
+        pattern,
+        selection: mapping.topicsOf(pattern),
+        groupId,
+        group: queue === undefined ? 'own' : 'shared',
+        start: (topic) => topics.endOffsets(topic),
+        trackPositions: false,
+        createTopics: true,
+      },
+      (record) => void this.answer(record, handler),
+      () => undefined,
+    );
+    await feed.ready;
+    const responder: Responder = {
+      stop: async () => {
+        this.responders.delete(responder);
+        feed.close();
+      },
+    };
+    this.responders.add(responder);
+    return responder;
+  }
+
+  async close(error: Error): Promise<void> {
+    for (const pending of this.pending.values()) pending.reject(error);
+    this.pending.clear();
+    await Promise.all([...this.responders].map((responder) => responder.stop()));
+    this.replies?.feed.close();
+  }
+
+  private listenForReplies(): Promise<void> {
+    if (!this.replies) {
+      const { topics } = this.dependencies;
+      const feed = openKafkaFeed(
+        this.dependencies,
+        {
+          pattern: '>',
+          selection: { topics: [this.options.replyTopic] },
+          groupId: `${this.options.groupPrefix}.replies.${this.instanceId}`,
+          group: 'own',
+          start: (topic) => topics.endOffsets(topic),
+          trackPositions: false,
+          createTopics: true,
+        },
+        (record) => this.receiveReply(record),
+        () => undefined,
+      );
+      const ready = feed.ready.catch((error: unknown) => {
+        this.replies = undefined;
+        throw error;
+      });
+      this.replies = { feed, ready };
+    }
+    return this.replies.ready;
+  }
+
+  private receiveReply(record: ConsumedRecord): void {
+    if (record.internal.replyTo !== this.instanceId || record.internal.correlation === undefined) return;
+    const pending = this.pending.get(record.internal.correlation);
+    if (!pending) return; // late: the request timed out already
+    if (record.internal.error !== undefined) {
+      pending.reject(new RemoteError(record.internal.error));
+      return;
+    }
+    pending.resolve({
+      subject: pending.subject,
+      payload: record.payload,
+      headers: record.headers,
+      timestamp: record.timestamp,
+      position: undefined,
+    });
+  }
+
+  private async answer(record: ConsumedRecord, handler: RequestHandler): Promise<void> {
+    const { replyTo, correlation } = record.internal;
+    if (replyTo === undefined || correlation === undefined) return; // a plain message, not a request
+    const request: BrokerMessage = {
+      subject: record.subject,
+      payload: record.payload,
+      headers: record.headers,
+      timestamp: record.timestamp,
+      position: undefined,
+    };
+    let payload: Uint8Array = new Uint8Array(0);
+    let headers: Record<string, string> = {};
+    try {
+      const reply = await handler(request);
+      payload = reply.payload;
+      headers = { ...reply.headers };
+    } catch (error) {
+      headers[INTERNAL_HEADERS.error] = error instanceof Error ? error.message : String(error);
+    }
+    headers[INTERNAL_HEADERS.replyTo] = replyTo;
+    headers[INTERNAL_HEADERS.correlation] = correlation;
+    headers[INTERNAL_HEADERS.subject] = record.subject;
+    await this.publisher
+      .publish({
+        topic: this.options.replyTopic,
+        key: replyTo,
+        value: Buffer.from(payload.buffer, payload.byteOffset, payload.byteLength),
+        headers,
+        timestamp: Date.now(),
+      })
+      // The requester gave up or Kafka is down: a reply nobody can receive is dropped.
+      .catch(() => undefined);
+  }
+}

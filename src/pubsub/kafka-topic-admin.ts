@@ -1,0 +1,181 @@
+import kafkajs, { type Admin, type PartitionMetadata } from 'kafkajs';
+
+// kafkajs is CommonJS; Node's ESM loader only sees some of its exports as named ones.
+const { ConfigResourceTypes, ConfigSource } = kafkajs;
+
+export interface TopicCreation {
+  /** Create missing topics, or fail on them. */
+  readonly autoCreate: boolean;
+  readonly partitions: number;
+  /** -1: the cluster's default. */
+  readonly replicationFactor: number;
+}
+
+/**
+ * Created topics accept messages up to this size (Kafka's default, 1 MiB + 12 bytes, leaves no
+ * room for a 1 MiB payload with its headers).
+ */
+const CREATED_TOPIC_MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
+
+/** Partition → offset. */
+export type PartitionOffsets = Map<number, number>;
+
+/**
+ * The admin work of the Kafka broker: topics that must exist, their partitions, offsets by
+ * position and time, and the offsets of a consumer group before it starts.
+ */
+export class KafkaTopicAdmin {
+  private readonly known = new Set<string>();
+  private readonly metadata = new Map<string, PartitionMetadata[]>();
+  private readonly creating = new Map<string, Promise<void>>();
+
+  constructor(
+    private readonly admin: Admin,
+    private readonly creation: TopicCreation,
+  ) {}
+
+  /** Makes sure the topics exist (creating them when allowed); rejects naming a missing one. */
+  async ensureTopics(topics: readonly string[]): Promise<void> {
+    const missing = topics.filter((topic) => !this.known.has(topic));
+    if (missing.length === 0) return;
+    const existing = new Set(await this.admin.listTopics());
+    for (const topic of existing) this.known.add(topic);
+    const absent = missing.filter((topic) => !existing.has(topic));
+    if (absent.length === 0) return;
+    if (!this.creation.autoCreate) {
+      throw new Error(`Kafka topic "${absent[0]}" does not exist and KAFKA_AUTO_CREATE_TOPICS is off`);
+    }
+    await Promise.all(absent.map((topic) => this.create(topic)));
+  }
+
+  /** True when the topic exists (no creation). */
+  async exists(topic: string): Promise<boolean> {
+    if (this.known.has(topic)) return true;
+    const existing = await this.admin.listTopics();
+    for (const name of existing) this.known.add(name);
+    return this.known.has(topic);
+  }
+
+  /** Every existing topic a regular expression matches. */
+  async matching(regex: RegExp): Promise<string[]> {
+    const existing = await this.admin.listTopics();
+    for (const name of existing) this.known.add(name);
+    return existing.filter((topic) => regex.test(topic) && !topic.startsWith('__'));
+  }
+
+  /** The partitions of a topic (cached; `refresh` after an error that hints at a change). */
+  async partitionsOf(topic: string, refresh = false): Promise<PartitionMetadata[]> {
+    const cached = this.metadata.get(topic);
+    if (cached && !refresh) return cached;
+    const { topics } = await this.admin.fetchTopicMetadata({ topics: [topic] });
+    const partitions = topics[0]?.partitions ?? [];
+    this.metadata.set(topic, partitions);
+    return partitions;
+  }
+
+  /** The next offset to be written, per partition. */
+  async endOffsets(topic: string): Promise<PartitionOffsets> {
+    const offsets = await this.settled(topic, () => this.admin.fetchTopicOffsets(topic));
+    return new Map(offsets.map(({ partition, high }) => [partition, Number(high)]));
+  }
+
+  /** The first offset at or after `timestampMs` per partition (the end when there is none). */
+  async offsetsAt(topic: string, timestampMs: number): Promise<PartitionOffsets> {
+    const offsets = await this.settled(topic, () =>
+      this.admin.fetchTopicOffsetsByTimestamp(topic, timestampMs),
+    );
+    return new Map(offsets.map(({ partition, offset }) => [partition, Number(offset)]));
+  }
+
+  /** Where a group would start: its committed offsets (-1 where none). */
+  async committedOffsets(groupId: string, topic: string): Promise<PartitionOffsets> {
+    const [entry] = await this.admin.fetchOffsets({ groupId, topics: [topic] });
+    return new Map((entry?.partitions ?? []).map(({ partition, offset }) => [partition, Number(offset)]));
+  }
+
+  /**
+   * Raises the topic's retention.ms to at least `retentionMs` (never lowers it). AlterConfigs
+   * replaces a topic's whole configuration, so the topic's own settings are sent along.
+   */
+  async ensureRetention(topic: string, retentionMs: number): Promise<void> {
+    const { resources } = await this.admin.describeConfigs({
+      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }],
+      includeSynonyms: false,
+    });
+    const entries = resources[0]?.configEntries ?? [];
+    const current = Number(entries.find((entry) => entry.configName === 'retention.ms')?.configValue ?? -1);
+    if (current < 0 || current >= retentionMs) return;
+    const own = entries
+      .filter(
+        (entry) => entry.configSource === ConfigSource.TOPIC_CONFIG && entry.configName !== 'retention.ms',
+      )
+      .map((entry) => ({ name: entry.configName, value: entry.configValue }));
+    await this.admin.alterConfigs({
+      validateOnly: false,
+      resources: [
+        {
+          type: ConfigResourceTypes.TOPIC,
+          name: topic,
+          configEntries: [...own, { name: 'retention.ms', value: String(retentionMs) }],
+        },
+      ],
+    });
+  }
+
+  async deleteGroup(groupId: string): Promise<void> {
+    await this.admin.deleteGroups([groupId]);
+  }
+
+  /**
+   * Runs a request about a topic, retrying while the cluster is still settling a new topic's
+   * leaders (kafkajs does not refresh its metadata for these by itself).
+   */
+  private async settled<T>(topic: string, request: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await request();
+      } catch (error) {
+        const settling =
+          error instanceof Error &&
+          /leader|UNKNOWN_TOPIC_OR_PARTITION|does not host/i.test(`${error.name} ${error.message}`);
+        if (!settling || attempt >= 20) throw error;
+        await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * attempt)));
+        await this.admin.fetchTopicMetadata({ topics: [topic] }).catch(() => undefined);
+      }
+    }
+  }
+
+  private create(topic: string): Promise<void> {
+    let pending = this.creating.get(topic);
+    if (!pending) {
+      pending = this.admin
+        .createTopics({
+          topics: [
+            {
+              topic,
+              numPartitions: this.creation.partitions,
+              replicationFactor: this.creation.replicationFactor,
+              configEntries: [{ name: 'max.message.bytes', value: String(CREATED_TOPIC_MAX_MESSAGE_BYTES) }],
+            },
+          ],
+          waitForLeaders: true,
+        })
+        .then(
+          () => {
+            this.known.add(topic);
+          },
+          (error: unknown) => {
+            // Another instance created it first: that is as good.
+            if (error instanceof Error && /already exists/i.test(error.message)) {
+              this.known.add(topic);
+              return;
+            }
+            throw error;
+          },
+        )
+        .finally(() => this.creating.delete(topic));
+      this.creating.set(topic, pending);
+    }
+    return pending;
+  }
+}
