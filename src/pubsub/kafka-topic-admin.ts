@@ -63,14 +63,19 @@ export class KafkaTopicAdmin {
     return existing.filter((topic) => regex.test(topic) && !topic.startsWith('__'));
   }
 
-  /** The partitions of a topic (cached; `refresh` after an error that hints at a change). */
+  /** The partitions of a topic, once each has a leader (cached; `refresh` after a change). */
   async partitionsOf(topic: string, refresh = false): Promise<PartitionMetadata[]> {
     const cached = this.metadata.get(topic);
     if (cached && !refresh) return cached;
-    const { topics } = await this.admin.fetchTopicMetadata({ topics: [topic] });
-    const partitions = topics[0]?.partitions ?? [];
-    this.metadata.set(topic, partitions);
-    return partitions;
+    return this.settled(topic, async () => {
+      const { topics } = await this.admin.fetchTopicMetadata({ topics: [topic] });
+      const partitions = topics[0]?.partitions ?? [];
+      if (partitions.length === 0 || partitions.some((partition) => partition.leader < 0)) {
+        throw new Error(`the partitions of "${topic}" have no leader yet`);
+      }
+      this.metadata.set(topic, partitions);
+      return partitions;
+    });
   }
 
   /** The next offset to be written, per partition. */
@@ -98,10 +103,12 @@ export class KafkaTopicAdmin {
    * replaces a topic's whole configuration, so the topic's own settings are sent along.
    */
   async ensureRetention(topic: string, retentionMs: number): Promise<void> {
-    const { resources } = await this.admin.describeConfigs({
-      resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }],
-      includeSynonyms: false,
-    });
+    const { resources } = await this.settled(topic, () =>
+      this.admin.describeConfigs({
+        resources: [{ type: ConfigResourceTypes.TOPIC, name: topic }],
+        includeSynonyms: false,
+      }),
+    );
     const entries = resources[0]?.configEntries ?? [];
     const current = Number(entries.find((entry) => entry.configName === 'retention.ms')?.configValue ?? -1);
     if (current < 0 || current >= retentionMs) return;
@@ -164,13 +171,17 @@ export class KafkaTopicAdmin {
           () => {
             this.known.add(topic);
           },
-          (error: unknown) => {
+          async (error: unknown) => {
+            const message = error instanceof Error ? error.message : String(error);
             // Another instance created it first: that is as good.
-            if (error instanceof Error && /already exists/i.test(error.message)) {
+            if (/already exists/i.test(message)) {
               this.known.add(topic);
               return;
             }
-            throw error;
+            // Created, but kafkajs gave up waiting for the leaders: wait on our own terms.
+            if (!isSettling(error)) throw error;
+            await this.partitionsOf(topic, true);
+            this.known.add(topic);
           },
         )
         .finally(() => this.creating.delete(topic));
@@ -178,4 +189,12 @@ export class KafkaTopicAdmin {
     }
     return pending;
   }
+}
+
+/** Errors of a topic whose partitions are still being placed: worth another try shortly. */
+function isSettling(error: unknown): boolean {
+  return (
+    error instanceof Error &&
+    /leader|UNKNOWN_TOPIC_OR_PARTITION|does not host/i.test(`${error.name} ${error.message}`)
+  );
 }
