@@ -2,7 +2,7 @@ import type { Consumer, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import type { MessageHeaders } from './broker.ts';
 import { encodeKafkaPosition } from './kafka-position.ts';
 import type { KafkaSubjectMapping, KafkaTopicSelection } from './kafka-subject-mapping.ts';
-import type { KafkaTopicAdmin, PartitionOffsets } from './kafka-topic-admin.ts';
+import { type KafkaTopicAdmin, type PartitionOffsets, retrySettling } from './kafka-topic-admin.ts';
 import type { BrokerFeed } from './shared-subscriptions.ts';
 import { subjectMatches } from './subject-pattern.ts';
 
@@ -123,7 +123,7 @@ export function openKafkaFeed(
       if (!payload.restart && !stopped) onFailure(payload.error);
     });
     await member.connect();
-    await member.subscribe({ topics: names, fromBeginning: false });
+    await retrySettling(() => member.subscribe({ topics: names, fromBeginning: false }));
     await member.run({
       eachMessage: async ({ topic, partition, message }) => {
         const record = toRecord(mapping, topic, partition, message, spec.trackPositions ? cursor : undefined);

@@ -38,7 +38,7 @@ export class KafkaTopicAdmin {
   async ensureTopics(topics: readonly string[]): Promise<void> {
     const missing = topics.filter((topic) => !this.known.has(topic));
     if (missing.length === 0) return;
-    const existing = new Set(await this.admin.listTopics());
+    const existing = new Set(await this.listTopics());
     for (const topic of existing) this.known.add(topic);
     const absent = missing.filter((topic) => !existing.has(topic));
     if (absent.length === 0) return;
@@ -51,14 +51,14 @@ export class KafkaTopicAdmin {
   /** True when the topic exists (no creation). */
   async exists(topic: string): Promise<boolean> {
     if (this.known.has(topic)) return true;
-    const existing = await this.admin.listTopics();
+    const existing = await this.listTopics();
     for (const name of existing) this.known.add(name);
     return this.known.has(topic);
   }
 
   /** Every existing topic a regular expression matches. */
   async matching(regex: RegExp): Promise<string[]> {
-    const existing = await this.admin.listTopics();
+    const existing = await this.listTopics();
     for (const name of existing) this.known.add(name);
     return existing.filter((topic) => regex.test(topic) && !topic.startsWith('__'));
   }
@@ -94,7 +94,7 @@ export class KafkaTopicAdmin {
 
   /** Where a group would start: its committed offsets (-1 where none). */
   async committedOffsets(groupId: string, topic: string): Promise<PartitionOffsets> {
-    const [entry] = await this.admin.fetchOffsets({ groupId, topics: [topic] });
+    const [entry] = await this.settled(topic, () => this.admin.fetchOffsets({ groupId, topics: [topic] }));
     return new Map((entry?.partitions ?? []).map(({ partition, offset }) => [partition, Number(offset)]));
   }
 
@@ -133,23 +133,16 @@ export class KafkaTopicAdmin {
     await this.admin.deleteGroups([groupId]);
   }
 
+  private listTopics(): Promise<string[]> {
+    return retrySettling(() => this.admin.listTopics());
+  }
+
   /**
    * Runs a request about a topic, retrying while the cluster is still settling a new topic's
    * leaders (kafkajs does not refresh its metadata for these by itself).
    */
-  private async settled<T>(topic: string, request: () => Promise<T>): Promise<T> {
-    for (let attempt = 1; ; attempt++) {
-      try {
-        return await request();
-      } catch (error) {
-        const settling =
-          error instanceof Error &&
-          /leader|UNKNOWN_TOPIC_OR_PARTITION|does not host/i.test(`${error.name} ${error.message}`);
-        if (!settling || attempt >= 20) throw error;
-        await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * attempt)));
-        await this.admin.fetchTopicMetadata({ topics: [topic] }).catch(() => undefined);
-      }
-    }
+  private settled<T>(topic: string, request: () => Promise<T>): Promise<T> {
+    return retrySettling(request, () => this.admin.fetchTopicMetadata({ topics: [topic] }));
   }
 
   private create(topic: string): Promise<void> {
@@ -188,6 +181,26 @@ export class KafkaTopicAdmin {
       this.creating.set(topic, pending);
     }
     return pending;
+  }
+}
+
+/**
+ * Runs a Kafka request, retrying (about 15 s in all) while the cluster is still placing a new
+ * topic's partitions, which kafkajs reports as errors instead of waiting; `between` may
+ * refresh metadata before the next try.
+ */
+export async function retrySettling<T>(
+  request: () => Promise<T>,
+  between?: () => Promise<unknown>,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await request();
+    } catch (error) {
+      if (!isSettling(error) || attempt >= 20) throw error;
+      await new Promise((resolve) => setTimeout(resolve, Math.min(1_000, 50 * attempt)));
+      await between?.().catch(() => undefined);
+    }
   }
 }
 
