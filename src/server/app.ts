@@ -15,6 +15,7 @@ import type { AppServices } from '../domain/services.ts';
 import { createStateService } from '../domain/states/state-service.ts';
 import { startSyncStoreConsumer } from '../domain/states/sync-store-consumer.ts';
 import { createTopicService } from '../domain/topics/topic-service.ts';
+import { readTopicsFile } from '../domain/topics/topics-file.ts';
 import { createLogger, type Logger } from '../log.ts';
 import { createMetrics } from '../metrics.ts';
 import type { Broker } from '../pubsub/broker.ts';
@@ -39,6 +40,10 @@ import {
   useMutationRateLimit,
   useSseConnectionLimit,
 } from './limits/limits-plugins.ts';
+import { createLegacyAccess } from './legacy-topics/legacy-access.ts';
+import { useLegacySse } from './legacy-topics/sse-stream.ts';
+import { useLegacyStreamSocket } from './legacy-topics/stream-socket.ts';
+import { createTopicOperations } from './legacy-topics/topic-operations.ts';
 import { createLocalOperations } from './local-operations.ts';
 import { useHttpMetrics } from './ops/http-metrics-plugin.ts';
 import { metricsRoute } from './ops/metrics-route.ts';
@@ -79,13 +84,18 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
   const log = dependencies.log ?? createLogger(config);
   // Read before anything is opened: a bad routing file stops start-up with nothing to clean up.
   const fileRoutes = config.ism.routingFile ? await readRoutingFile(config.ism.routingFile) : undefined;
+  const fileTopics = config.topics.file ? await readTopicsFile(config.topics.file) : undefined;
   const db = dependencies.db ?? (await openDatabase(config));
   const broker = dependencies.broker ?? (await createBroker(config, log));
   const shutdown = new AbortController();
   // Every live subscription listens for shutdown; thousands of them are normal, not a leak.
   setMaxListeners(0, shutdown.signal);
   const metrics = createMetrics();
-  const auth = await createAuthService(config.auth, { extraRoles: config.topics.publisherRoles });
+  // The dev token may also subscribe to every topic of TOPICS_FILE.
+  const topicRoles = fileTopics?.flatMap((topic) => topic.requiredRoles) ?? [];
+  const auth = await createAuthService(config.auth, {
+    extraRoles: [...config.topics.publisherRoles, ...topicRoles],
+  });
   const connectionLimiter = createConnectionLimiter({
     maxWebSocket: config.limits.maxWsConnections,
     maxSse: config.limits.maxSseConnections,
@@ -93,15 +103,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     maxPerTenant: config.limits.maxConnectionsPerTenant,
   });
   const topics = createTopicService({ config, log, prisma: db.prisma, broker, metrics });
-  try {
-    await topics.start();
-  } catch (error) {
-    // A bad TOPICS_FILE stops start-up; release what this call opened before saying so.
-    await topics.close();
-    if (!dependencies.broker) await broker.close();
-    if (!dependencies.db) await db.close();
-    throw error;
-  }
+  await topics.start(fileTopics);
 
   const stateRoutes = createRouteService({ db, log, cacheTtlMs: config.ism.stateCacheTtlMs });
   if (fileRoutes) await stateRoutes.loadFileRoutes(fileRoutes);
@@ -141,11 +143,34 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     dataSources,
   };
   const transportStats = createTransportStats(metrics, { windowMs: config.topics.statsWindowMs });
+  // The legacy adapters run GraphQL operations through yoga, which serves their routes.
+  const topicOperations = createTopicOperations(() => yoga);
+  const legacyAccess = createLegacyAccess(auth);
+  const legacySse = useLegacySse({
+    operations: topicOperations,
+    access: legacyAccess,
+    stats: transportStats,
+    log,
+    heartbeatMs: config.topics.sseHeartbeatMs,
+    outboundLimitBytes: config.topics.subscriberBufferBytes,
+    maxPayloadBytes: config.http.maxPayloadBytes,
+  });
+  const legacySocket = useLegacyStreamSocket({
+    operations: topicOperations,
+    access: legacyAccess,
+    stats: transportStats,
+    log,
+    maxPayloadBytes: config.http.maxPayloadBytes,
+    heartbeatTimeoutMs: config.topics.heartbeatTimeoutMs,
+    framesPerSecond: config.topics.legacyFrameRate,
+    outboundLimitBytes: config.topics.subscriberBufferBytes,
+  });
   const routes: HttpRoute[] = [
     healthRoute(services),
     metricsRoute(metrics),
     statsRoute(services, transportStats),
     ...monitorRoutes({ yoga: () => yoga, auth, config: config.devices }),
+    ...legacySse.routes,
   ];
 
   const maskError = createErrorMasker(log);
@@ -221,6 +246,11 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     : undefined;
   // In the background: resuming recordings may wait on the broker; ingest does not depend on it.
   void services.devices.start();
+  routeUpgrades(httpServer, [
+    { path: '/graphql', server: graphqlWs.server },
+    ...ismStreams.routes,
+    legacySocket,
+  ]);
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -238,6 +268,8 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     await graphqlWs.dispose();
     await ismStreams.dispose();
     await legacyDataSources.dispose();
+    await legacySocket.dispose();
+    legacySse.dispose();
     httpServer.closeIdleConnections();
     const forced = setTimeout(
       () => httpServer.closeAllConnections(),

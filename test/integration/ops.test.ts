@@ -3,6 +3,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readTopicsFile } from '../../src/domain/topics/topics-file.ts';
 import { waitUntil } from '../helpers/async-queue.ts';
 import { connectWs, subscribeWs } from '../helpers/graphql-ws-client.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
@@ -129,7 +130,7 @@ describe('TOPICS_FILE at start-up', () => {
         'two',
       ]);
       await writeFile(file, 'topics:\n  - name: two\n    description: now on the broker\n');
-      await first.app.services.topics.start();
+      await first.app.services.topics.start(await readTopicsFile(file));
       expect(await first.app.services.topics.registry.list()).toEqual([
         {
           name: 'two',

@@ -25,7 +25,6 @@ import type { TopicDelivery } from './topic-message.ts';
 import { decodePosition, type TopicCursor } from './topic-position.ts';
 import { createTopicRegistry, type TopicRegistry } from './topic-registry.ts';
 import { TopicSubscriber } from './topic-subscriber.ts';
-import { readTopicsFile } from './topics-file.ts';
 
 /** @default 50: topics one subscription may name. */
 export const MAX_TOPICS_PER_SUBSCRIPTION = 50;
@@ -47,8 +46,11 @@ export interface TopicStats {
 /** Topics: the registry, entitlements, live subscriptions with filters and resume, publishing. */
 export interface TopicService {
   readonly registry: TopicRegistry;
-  /** Seeds the registry from TOPICS_FILE and keeps a window of broker topics for `after`. */
-  start(): Promise<void>;
+  /**
+   * Makes the registry hold exactly `fileTopics` (TOPICS_FILE, read by the caller before anything
+   * is opened) when given, and keeps a window of broker topics for `after`.
+   */
+  start(fileTopics?: readonly TopicDefinition[]): Promise<void>;
   /** Topics the caller may subscribe to. */
   list(viewer: Viewer | null): Promise<TopicDefinition[]>;
   /** The topic, when the caller may subscribe to it. */
@@ -180,11 +182,10 @@ export function createTopicService(dependencies: TopicServiceDependencies): Topi
   return {
     registry,
 
-    async start() {
-      if (config.topics.file) {
-        const topics = await readTopicsFile(config.topics.file);
-        await registry.replaceAll(topics);
-        log.info({ file: config.topics.file, topics: topics.length }, 'topics loaded');
+    async start(fileTopics) {
+      if (fileTopics) {
+        await registry.replaceAll(fileTopics);
+        log.info({ file: config.topics.file, topics: fileTopics.length }, 'topics loaded');
       }
       try {
         await broker.retain(subjects.topic('>'), { maxAgeMs: config.topics.brokerRetentionMs });

@@ -1,13 +1,8 @@
 import { LimitExceededError } from '../../errors.ts';
 import { createDeliveryQueue, type DeliveryQueue } from './delivery-queue.ts';
 import type { CompiledFilter } from './message-filter.ts';
-import type { FeedMessage, TopicDelivery } from './topic-message.ts';
+import type { FeedMessage, TopicDelivery, TopicMessage } from './topic-message.ts';
 import { encodePosition, type TopicCursor } from './topic-position.ts';
-
-type MutableCursor =
-  | { kind: 'kafka'; next: Map<number, bigint> }
-  | { kind: 'broker'; after: string }
-  | { kind: 'broker'; since: Date };
 
 /**
  * One topicMessages subscription: its filter, its cursor in each topic, and its bounded
@@ -18,7 +13,11 @@ type MutableCursor =
 export class TopicSubscriber {
   readonly filter: CompiledFilter;
   readonly queue: DeliveryQueue<TopicDelivery>;
-  private readonly cursors = new Map<string, MutableCursor>();
+  /**
+   * Replaced, never changed, on every delivery: each message keeps the cursors as they were
+   * after it, and only encodes them into a position if somebody reads it.
+   */
+  private cursors: ReadonlyMap<string, TopicCursor> = new Map();
 
   constructor(options: { filter: CompiledFilter; bufferBytes: number; onEnd: () => void }) {
     this.filter = options.filter;
@@ -36,10 +35,7 @@ export class TopicSubscriber {
 
   /** Where this subscriber starts in `topic`. */
   start(topic: string, cursor: TopicCursor): void {
-    this.cursors.set(
-      topic,
-      cursor.kind === 'kafka' ? { kind: 'kafka', next: new Map(cursor.next) } : { ...cursor },
-    );
+    this.cursors = new Map(this.cursors).set(topic, cursor);
   }
 
   /** Queues a message that passed the filter, unless this subscriber is already past it. */
@@ -48,31 +44,53 @@ export class TopicSubscriber {
     if (cursor?.kind === 'kafka' && message.kafkaOffset !== null && message.partition !== null) {
       const next = cursor.next.get(message.partition);
       if (next !== undefined && message.kafkaOffset < next) return;
-      cursor.next.set(message.partition, message.kafkaOffset + 1n);
+      const advanced = new Map(cursor.next).set(message.partition, message.kafkaOffset + 1n);
+      this.cursors = new Map(this.cursors).set(message.topic, { kind: 'kafka', next: advanced });
     } else if (cursor?.kind === 'broker' && message.brokerPosition !== undefined) {
-      this.cursors.set(message.topic, { kind: 'broker', after: message.brokerPosition });
+      this.cursors = new Map(this.cursors).set(message.topic, {
+        kind: 'broker',
+        after: message.brokerPosition,
+      });
     }
-    this.queue.push(
-      {
-        kind: 'message',
-        message: {
-          topic: message.topic,
-          key: message.key,
-          data: message.data,
-          timestamp: message.timestamp,
-          partition: message.partition,
-          offset:
-            message.kafkaOffset !== null ? message.kafkaOffset.toString() : (message.brokerPosition ?? null),
-          position: encodePosition(this.cursors),
-        },
-      },
-      message.bytes,
-    );
+    const delivered = new DeliveredMessage(message, this.cursors);
+    this.queue.push({ kind: 'message', message: delivered }, message.bytes);
   }
 
   /** Ends the stream with an error the client sees (e.g. the source went away). */
   fail(error: TopicDelivery & { kind: 'failure' }): void {
     this.queue.push(error, 0);
     this.queue.end();
+  }
+}
+
+/** A message as one subscriber got it; the position is encoded only if read. */
+class DeliveredMessage implements TopicMessage {
+  private encoded: string | undefined;
+  constructor(
+    private readonly source: FeedMessage,
+    private readonly cursors: ReadonlyMap<string, TopicCursor>,
+  ) {}
+  get topic() {
+    return this.source.topic;
+  }
+  get key() {
+    return this.source.key;
+  }
+  get data() {
+    return this.source.data;
+  }
+  get timestamp() {
+    return this.source.timestamp;
+  }
+  get partition() {
+    return this.source.partition;
+  }
+  get offset() {
+    const { kafkaOffset, brokerPosition } = this.source;
+    return kafkaOffset !== null ? kafkaOffset.toString() : (brokerPosition ?? null);
+  }
+  get position() {
+    this.encoded ??= encodePosition(this.cursors);
+    return this.encoded;
   }
 }

@@ -1,0 +1,167 @@
+import type { Viewer } from '../../domain/viewer.ts';
+import type { Logger } from '../../log.ts';
+import type { Transport } from '../ops/transport-stats.ts';
+import { filtersPerTopic, translateLegacyFilter } from './legacy-filters.ts';
+import { type FailedTopic, TOPIC_FAILURES } from './protocol.ts';
+import type { LegacyTopicMessage, OperationError, TopicOperations, TopicStream } from './topic-operations.ts';
+
+export interface TopicSessionOptions {
+  readonly viewer: Viewer;
+  readonly transport: Transport;
+  readonly request: Request;
+  readonly operations: TopicOperations;
+  readonly log: Logger;
+  /** Every message of every subscribed topic, in order per topic. */
+  readonly onData: (message: LegacyTopicMessage) => void;
+  /** A topic's stream ended with an error (the topic is no longer subscribed). */
+  readonly onStreamError: (topic: string, error: OperationError) => void;
+}
+
+export type SubscribeOutcome =
+  | { readonly ok: true; readonly subscribed: readonly string[]; readonly failed: readonly FailedTopic[] }
+  | { readonly ok: false; readonly problem: string };
+
+interface Entry {
+  readonly stream: TopicStream;
+}
+
+/**
+ * The topic subscriptions of one legacy connection (WebSocket or SSE), whatever carries it:
+ * one `topicMessages` operation per topic, so that each topic has its own filter and can be
+ * unsubscribed alone. Socket-agnostic; the transports wire it (STYLE.md example 2).
+ */
+export class TopicSession {
+  private readonly entries = new Map<string, Entry>();
+  /** Position after the last message delivered per subscribed topic. */
+  private readonly positions = new Map<string, string>();
+  private closed = false;
+
+  constructor(private readonly options: TopicSessionOptions) {}
+
+  get topics(): string[] {
+    return [...this.entries.keys()];
+  }
+
+  /**
+   * Subscribes each topic with its filter (shared or keyed by topic). A topic already subscribed
+   * is subscribed again with the new filter, after the last message delivered, so that the
+   * switch loses nothing and repeats nothing. `resumeOf` names where other topics start (SSE
+   * Last-Event-ID); by default they start from now.
+   */
+  async subscribe(
+    topics: readonly string[],
+    filters: unknown,
+    resumeOf: (topic: string) => string | null = () => null,
+  ): Promise<SubscribeOutcome> {
+    const unique = [...new Set(topics)];
+    const perTopic = filtersPerTopic(unique, filters);
+    const translated = new Map<string, ReturnType<typeof translateLegacyFilter>>();
+    for (const topic of unique) {
+      const translation = translateLegacyFilter(perTopic.get(topic), `filters for "${topic}"`);
+      if (!translation.ok) return { ok: false, problem: translation.problem };
+      translated.set(topic, translation);
+    }
+    const subscribed: string[] = [];
+    const failed: FailedTopic[] = [];
+    await Promise.all(
+      unique.map(async (topic) => {
+        const translation = translated.get(topic);
+        let start: Awaited<ReturnType<TopicOperations['subscribe']>>;
+        try {
+          start = await this.options.operations.subscribe({
+            viewer: this.options.viewer,
+            topic,
+            filter: translation?.ok ? translation.filter : null,
+            after: this.positions.get(topic) ?? resumeOf(topic),
+            transport: this.options.transport,
+            request: this.options.request,
+          });
+        } catch (error) {
+          this.options.log.error({ err: error, topic }, 'legacy subscribe failed');
+          failed.push({ topic, error: 'INTERNAL', message: 'the subscription could not be started' });
+          return;
+        }
+        if (!start.ok) {
+          failed.push({ topic, error: topicFailure(start), message: start.message });
+          return;
+        }
+        if (this.closed) {
+          await start.stream.return?.();
+          return;
+        }
+        const previous = this.entries.get(topic);
+        const entry: Entry = { stream: start.stream };
+        this.entries.set(topic, entry);
+        await previous?.stream.return?.();
+        subscribed.push(topic);
+        void this.pump(topic, entry);
+      }),
+    );
+    // Replies list topics in the order the client gave them.
+    const order = (topic: string) => unique.indexOf(topic);
+    subscribed.sort((a, b) => order(a) - order(b));
+    failed.sort((a, b) => order(a.topic) - order(b.topic));
+    return { ok: true, subscribed, failed };
+  }
+
+  /** Ends the subscriptions of these topics; topics not subscribed are ignored. */
+  async unsubscribe(topics: readonly string[]): Promise<void> {
+    await Promise.all(
+      topics.map(async (topic) => {
+        const entry = this.entries.get(topic);
+        if (!entry) return;
+        this.entries.delete(topic);
+        this.positions.delete(topic);
+        await entry.stream.return?.();
+      }),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await this.unsubscribe(this.topics);
+  }
+
+  private async pump(topic: string, entry: Entry): Promise<void> {
+    try {
+      for (;;) {
+        const next = await entry.stream.next();
+        if (next.done || this.entries.get(topic) !== entry) break;
+        if ('error' in next.value) {
+          this.entries.delete(topic);
+          this.positions.delete(topic);
+          await entry.stream.return?.();
+          this.options.onStreamError(topic, next.value.error);
+          return;
+        }
+        this.positions.set(topic, next.value.message.position);
+        this.options.onData(next.value.message);
+      }
+    } catch (error) {
+      this.options.log.error({ err: error, topic }, 'legacy topic stream failed');
+      if (this.entries.get(topic) === entry) {
+        this.entries.delete(topic);
+        this.positions.delete(topic);
+        this.options.onStreamError(topic, {
+          code: 'INTERNAL',
+          message: 'the topic stream failed',
+          reason: undefined,
+        });
+      }
+      return;
+    }
+    // The stream completed on its own (the server is shutting down): the topic is gone.
+    if (this.entries.get(topic) === entry) {
+      this.entries.delete(topic);
+      this.positions.delete(topic);
+    }
+  }
+}
+
+/** The legacy `failed_topics` reason for a GraphQL error of topicMessages. */
+function topicFailure(error: OperationError): string {
+  if (error.reason === TOPIC_FAILURES.INVALID_TOPIC_FORMAT) return TOPIC_FAILURES.INVALID_TOPIC_FORMAT;
+  if (error.code === 'NOT_FOUND') return TOPIC_FAILURES.UNKNOWN_TOPIC;
+  if (error.code === 'SUBSCRIPTION_DENIED') return TOPIC_FAILURES.SUBSCRIPTION_DENIED;
+  return error.code;
+}
