@@ -240,17 +240,13 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     { path: '/graphql', server: graphqlWs.server },
     ...ismStreams.routes,
     legacyDataSources.route,
+    legacySocket,
   ]);
   const recordRpc = config.devices.recordRpc
     ? await startRecordRpc({ yoga: () => yoga, broker, auth, config: config.devices, log })
     : undefined;
   // In the background: resuming recordings may wait on the broker; ingest does not depend on it.
   void services.devices.start();
-  routeUpgrades(httpServer, [
-    { path: '/graphql', server: graphqlWs.server },
-    ...ismStreams.routes,
-    legacySocket,
-  ]);
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
