@@ -155,8 +155,6 @@ export interface TopicsConfig {
   readonly kafkaIdleTimeoutMs: number;
   /** A legacy WebSocket client that sends nothing for this long is closed. @default 30s (ACCESS_HEARTBEAT_TIMEOUT; a bare number is seconds) */
   readonly heartbeatTimeoutMs: number;
-  /** Frames per second a legacy WebSocket client may send (a burst of as many) before RATE_LIMITED. @default 50 (LEGACY_WS_FRAME_RATE) */
-  readonly legacyFrameRate: number;
   /** Interval of the heartbeat comment on legacy SSE streams. @default 15s (SSE_HEARTBEAT_INTERVAL) */
   readonly sseHeartbeatMs: number;
   /** Window over which /stats computes messages_per_second. @default 60s (STATS_WINDOW) */
@@ -262,7 +260,6 @@ function readTopicsConfig(
     heartbeatTimeoutMs: /^\d+$/.test(env.ACCESS_HEARTBEAT_TIMEOUT?.trim() ?? '')
       ? Number(env.ACCESS_HEARTBEAT_TIMEOUT) * 1000
       : read.duration('ACCESS_HEARTBEAT_TIMEOUT', 30_000),
-    legacyFrameRate: read.int('LEGACY_WS_FRAME_RATE', 50, { min: 1, max: 100_000 }),
     sseHeartbeatMs: read.duration('SSE_HEARTBEAT_INTERVAL', 15_000),
     statsWindowMs: read.duration('STATS_WINDOW', 60_000),
   };

@@ -34,16 +34,16 @@ import { monitorRoutes } from './legacy-apigear/monitor-route.ts';
 import { startRecordRpc } from './legacy-apigear/record-rpc.ts';
 import { createLegacyDataSourceRoute } from './legacy-datasource/socket.ts';
 import { createIsmStreamRoutes } from './legacy-ism/stream-socket.ts';
+import { createLegacyAccess } from './legacy-topics/legacy-access.ts';
+import { useLegacySse } from './legacy-topics/sse-stream.ts';
+import { useLegacyStreamSocket } from './legacy-topics/stream-socket.ts';
+import { createTopicOperations } from './legacy-topics/topic-operations.ts';
 import {
   limitRefusals,
   useDocumentLimits,
   useMutationRateLimit,
   useSseConnectionLimit,
 } from './limits/limits-plugins.ts';
-import { createLegacyAccess } from './legacy-topics/legacy-access.ts';
-import { useLegacySse } from './legacy-topics/sse-stream.ts';
-import { useLegacyStreamSocket } from './legacy-topics/stream-socket.ts';
-import { createTopicOperations } from './legacy-topics/topic-operations.ts';
 import { createLocalOperations } from './local-operations.ts';
 import { useHttpMetrics } from './ops/http-metrics-plugin.ts';
 import { metricsRoute } from './ops/metrics-route.ts';
@@ -145,15 +145,16 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
   const transportStats = createTransportStats(metrics, { windowMs: config.topics.statsWindowMs });
   // The legacy adapters run GraphQL operations through yoga, which serves their routes.
   const topicOperations = createTopicOperations(() => yoga);
-  const legacyAccess = createLegacyAccess(auth);
+  const legacyAccess = createLegacyAccess({ auth, limiter: connectionLimiter, metrics });
   const legacySse = useLegacySse({
     operations: topicOperations,
     access: legacyAccess,
     stats: transportStats,
     log,
     heartbeatMs: config.topics.sseHeartbeatMs,
-    outboundLimitBytes: config.topics.subscriberBufferBytes,
+    outboundLimitBytes: config.limits.maxClientBufferBytes,
     maxPayloadBytes: config.http.maxPayloadBytes,
+    metrics,
   });
   const legacySocket = useLegacyStreamSocket({
     operations: topicOperations,
@@ -162,8 +163,9 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     log,
     maxPayloadBytes: config.http.maxPayloadBytes,
     heartbeatTimeoutMs: config.topics.heartbeatTimeoutMs,
-    framesPerSecond: config.topics.legacyFrameRate,
-    outboundLimitBytes: config.topics.subscriberBufferBytes,
+    messageRate: { ratePerSecond: config.limits.messageRate, burst: config.limits.messageBurst },
+    outboundLimitBytes: config.limits.maxClientBufferBytes,
+    metrics,
   });
   const routes: HttpRoute[] = [
     healthRoute(services),

@@ -336,3 +336,70 @@ describe('legacy topic protocol (WebSocket /ws/stream and SSE, memory broker)', 
     second.close();
   });
 });
+
+describe('legacy topic routes under limits', () => {
+  let server: TestApp;
+  let alice: string;
+  beforeAll(async () => {
+    alice = await signToken({ sub: 'alice', tenantId: 'tenant-1', roles: [] });
+    server = await startTestApp({
+      env: authEnv({ MAX_CONNECTIONS_PER_USER: '1', MESSAGE_RATE: '1', MESSAGE_BURST: '3' }),
+    });
+  });
+  afterAll(() => server.stop());
+
+  const wsUrl = (token: string) => `${server.url.replace(/^http/, 'ws')}/ws/stream?token=${token}`;
+
+  it('refuses a connection over the limit: CONNECTION_LIMIT_EXCEEDED and 4429 (SSE: 429)', async () => {
+    const first = await connectLegacy(wsUrl(alice));
+    await first.next('connection_established');
+    const second = await connectLegacy(wsUrl(alice));
+    expect(await second.next('error')).toMatchObject({
+      error: 'CONNECTION_LIMIT_EXCEEDED',
+      message: expect.stringContaining('user has the maximum of 1 open connections'),
+    });
+    expect(await second.closed).toMatchObject({ code: 4429 });
+    const sse = await fetch(`${server.url}/sse/stream?token=${alice}`);
+    expect(sse.status).toBe(429);
+    expect(await sse.json()).toMatchObject({ error: 'CONNECTION_LIMIT_EXCEEDED' });
+    await first.close();
+    // The slot is free again once the first connection is gone.
+    await waitUntil(
+      async () => {
+        const again = await connectLegacy(wsUrl(alice));
+        const frame = await again.frames.next(5_000);
+        await again.close();
+        return frame.type === 'connection_established';
+      },
+      5_000,
+      'the slot to be released',
+    );
+    const metrics = await (await fetch(`${server.url}/metrics`)).text();
+    expect(metrics).toMatch(/limit_refusals_total\{limit="MAX_CONNECTIONS_PER_USER"\} [1-9]/);
+  });
+
+  it('answers a flood of frames with RATE_LIMITED and keeps the socket', async () => {
+    const client = await connectLegacy(wsUrl(alice));
+    await client.next('connection_established');
+    for (let i = 0; i < 6; i++) client.send({ action: 'ping' });
+    const replies = await client.frames.take(6, 5_000, 'the replies to the flood');
+    expect(replies.filter((frame) => frame.type === 'pong')).toHaveLength(3);
+    expect(replies.filter((frame) => frame.type === 'error')).toEqual(
+      Array.from({ length: 3 }, () => expect.objectContaining({ error: 'RATE_LIMITED' })),
+    );
+    // The budget refills at MESSAGE_RATE: a later ping is answered again on the same socket.
+    const seen: string[] = [];
+    await waitUntil(
+      async () => {
+        client.send({ action: 'ping' });
+        const frame = await client.frames.next(5_000);
+        seen.push(String(frame.type));
+        return frame.type === 'pong';
+      },
+      10_000,
+      'a pong after the flood',
+    );
+    expect(seen.at(-1)).toBe('pong');
+    await client.close();
+  });
+});

@@ -1,8 +1,12 @@
 import type { IncomingMessage } from 'node:http';
 import type { AuthService } from '../../domain/auth/auth-service.ts';
 import { TokenError } from '../../domain/auth/token-error.ts';
+import { CONNECTION_KINDS, type ConnectionLimiter } from '../../domain/limits/connection-limiter.ts';
 import type { Viewer } from '../../domain/viewer.ts';
+import { isAppError } from '../../errors.ts';
+import type { Metrics } from '../../metrics.ts';
 import { tokenFromIncomingMessage, tokenFromRequest } from '../auth/token-source.ts';
+import { limitRefusals } from '../limits/limits-plugins.ts';
 
 /** The outcome of checking a legacy client's token. */
 export type AccessCheck =
@@ -24,7 +28,13 @@ export interface LegacyAccess {
   openConnection(viewer: Viewer, kind: 'websocket' | 'sse'): ConnectionSlot;
 }
 
-export function createLegacyAccess(auth: AuthService): LegacyAccess {
+export function createLegacyAccess(options: {
+  auth: AuthService;
+  limiter: ConnectionLimiter;
+  metrics: Metrics;
+}): LegacyAccess {
+  const { auth, limiter } = options;
+  const refusals = limitRefusals(options.metrics);
   return {
     async authenticate(request) {
       try {
@@ -41,7 +51,20 @@ export function createLegacyAccess(auth: AuthService): LegacyAccess {
         throw error;
       }
     },
-    openConnection: () => ({ ok: true, release: () => undefined }),
+    openConnection(viewer, kind) {
+      try {
+        const lease = limiter.acquire({
+          kind: kind === 'sse' ? CONNECTION_KINDS.SSE : CONNECTION_KINDS.WEBSOCKET,
+          userId: viewer.userId,
+          tenantId: viewer.tenantId,
+        });
+        return { ok: true, release: () => lease.release() };
+      } catch (error) {
+        if (!isAppError(error)) throw error;
+        refusals.inc({ limit: String(error.details?.limit ?? 'connections') });
+        return { ok: false, message: error.message };
+      }
+    },
   };
 }
 

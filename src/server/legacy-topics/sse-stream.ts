@@ -2,8 +2,10 @@ import { randomUUID } from 'node:crypto';
 import { decodePosition, encodePosition, type TopicCursor } from '../../domain/topics/topic-position.ts';
 import type { Viewer } from '../../domain/viewer.ts';
 import type { Logger } from '../../log.ts';
+import type { Metrics } from '../../metrics.ts';
 import { onTokenExpiry } from '../auth/token-expiry-plugin.ts';
 import type { HttpRoute } from '../http-routes.ts';
+import { limitRefusals } from '../limits/limits-plugins.ts';
 import { TRANSPORTS, type TransportStats } from '../ops/transport-stats.ts';
 import type { LegacyAccess } from './legacy-access.ts';
 import { filtersPerTopic, translateLegacyFilter } from './legacy-filters.ts';
@@ -18,8 +20,10 @@ export interface LegacySseOptions {
   readonly log: Logger;
   /** Interval of the `: heartbeat` comment. */
   readonly heartbeatMs: number;
-  /** What may wait unsent on one stream before it is ended as a slow consumer. */
+  /** What may wait unsent on one stream before it is ended as a slow consumer (MAX_CLIENT_BUFFER). */
   readonly outboundLimitBytes: number;
+  /** For `limit_refusals_total`. */
+  readonly metrics: Metrics;
   /** Largest POST /sse/subscribe body. */
   readonly maxPayloadBytes: number;
 }
@@ -46,6 +50,7 @@ const encoder = new TextEncoder();
  */
 export function useLegacySse(options: LegacySseOptions): { routes: HttpRoute[]; dispose(): void } {
   const connections = new Map<string, SseConnection>();
+  const refusals = limitRefusals(options.metrics);
 
   const json = (status: number, body: object) => Response.json(body, { status });
 
@@ -80,6 +85,7 @@ export function useLegacySse(options: LegacySseOptions): { routes: HttpRoute[]; 
         if (ended) return;
         if ((controller.desiredSize ?? 0) < 0) {
           // The client reads slower than it is sent to: end rather than buffer without bound.
+          refusals.inc({ limit: 'MAX_CLIENT_BUFFER' });
           write0(
             event('error', { error: LEGACY_ERRORS.SLOW_CONSUMER, message: 'outbound queue limit reached' }),
           );

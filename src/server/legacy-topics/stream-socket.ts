@@ -1,8 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
+import { createTokenBucket } from '../../domain/limits/token-bucket.ts';
 import type { Logger } from '../../log.ts';
+import type { Metrics } from '../../metrics.ts';
 import { onTokenExpiry } from '../auth/token-expiry-plugin.ts';
+import { limitRefusals } from '../limits/limits-plugins.ts';
 import { TRANSPORTS, type TransportStats } from '../ops/transport-stats.ts';
 import type { UpgradeRoute } from '../upgrade-router.ts';
 import type { LegacyAccess } from './legacy-access.ts';
@@ -19,10 +22,12 @@ export interface LegacyStreamSocketOptions {
   readonly maxPayloadBytes: number;
   /** A client silent for this long is closed. */
   readonly heartbeatTimeoutMs: number;
-  /** Client frames per second before RATE_LIMITED (burst of as many). */
-  readonly framesPerSecond: number;
-  /** What may wait unsent on one socket before it is closed as a slow consumer. */
+  /** Client frames per second and burst before RATE_LIMITED (MESSAGE_RATE, MESSAGE_BURST). */
+  readonly messageRate: { readonly ratePerSecond: number; readonly burst: number };
+  /** What may wait unsent on one socket before it is closed as a slow consumer (MAX_CLIENT_BUFFER). */
   readonly outboundLimitBytes: number;
+  /** For `limit_refusals_total`. */
+  readonly metrics: Metrics;
 }
 
 /** A route plus the means to close every socket on shutdown. */
@@ -40,6 +45,7 @@ export function useLegacyStreamSocket(options: LegacyStreamSocketOptions): Legac
   // error frame; beyond that `ws` closes with 1009 before buffering it all.
   const server = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes * 4 });
   const sessions = new Set<() => Promise<void>>();
+  const refusals = limitRefusals(options.metrics);
 
   server.on('connection', (socket: WebSocket, request: IncomingMessage) => {
     void accept(socket, request).catch((error: unknown) => {
@@ -52,11 +58,15 @@ export function useLegacyStreamSocket(options: LegacyStreamSocketOptions): Legac
     const url = new URL(incoming.url ?? '/', 'http://streamgate.local');
     const send = (frame: object) => {
       if (socket.readyState !== socket.OPEN) return;
-      if (socket.bufferedAmount > options.outboundLimitBytes) {
-        socket.close(LEGACY_CLOSE_CODES.SLOW_CONSUMER, 'slow consumer: outbound queue limit reached');
-        return;
-      }
       socket.send(JSON.stringify(frame));
+      if (socket.bufferedAmount <= options.outboundLimitBytes) return;
+      refusals.inc({ limit: 'MAX_CLIENT_BUFFER' });
+      socket.close(
+        LEGACY_CLOSE_CODES.SLOW_CONSUMER,
+        `SLOW_CONSUMER: more than ${options.outboundLimitBytes} bytes waiting to be sent`,
+      );
+      // The close frame waits behind the unread data; do not wait for a client that does not read.
+      setTimeout(() => socket.terminate(), 1_000).unref();
     };
     // Frames that arrive while the token is checked are kept and handled in order afterwards.
     const early: RawData[] = [];
@@ -113,38 +123,33 @@ export function useLegacyStreamSocket(options: LegacyStreamSocketOptions): Legac
       }, options.heartbeatTimeoutMs);
     };
 
-    // A token bucket: a burst of `framesPerSecond`, refilled continuously.
-    let tokens = options.framesPerSecond;
-    let refilledAt = performance.now();
-    const allowFrame = () => {
-      const now = performance.now();
-      tokens = Math.min(
-        options.framesPerSecond,
-        tokens + ((now - refilledAt) / 1000) * options.framesPerSecond,
-      );
-      refilledAt = now;
-      if (tokens < 1) return false;
-      tokens -= 1;
-      return true;
-    };
+    const frameBudget = createTokenBucket(options.messageRate);
 
     // Frames are handled one after the other, so replies keep the order of the requests.
     let queue = Promise.resolve();
     const onFrame = (data: RawData) => {
       options.stats.messageReceived(TRANSPORTS.LEGACY_WS);
       refreshHeartbeat();
+      // Counted as frames arrive, not as they are handled, so a slow reply cannot hide a flood.
+      if (!frameBudget.take()) {
+        refusals.inc({ limit: 'MESSAGE_RATE' });
+        const { ratePerSecond, burst } = options.messageRate;
+        queue = queue.then(() =>
+          send(
+            frames.error(
+              LEGACY_ERRORS.RATE_LIMITED,
+              `more than ${ratePerSecond} frames per second (burst ${burst}); slow down`,
+            ),
+          ),
+        );
+        return;
+      }
       queue = queue
         .then(() => handle(data))
         .catch((error: unknown) => log.error({ err: error }, 'legacy frame failed'));
     };
 
     const handle = async (data: RawData) => {
-      if (!allowFrame()) {
-        send(
-          frames.error(LEGACY_ERRORS.RATE_LIMITED, `more than ${options.framesPerSecond} frames per second`),
-        );
-        return;
-      }
       const size = Array.isArray(data)
         ? data.reduce((sum, part) => sum + part.byteLength, 0)
         : data.byteLength;
