@@ -1,5 +1,6 @@
 /** Recordings and their messages in Postgres. */
 import type { Database } from '../../db/create-database.ts';
+import { BadUserInputError } from '../../errors.ts';
 import type { Prisma, Recording as RecordingRow } from '../../generated/prisma/client.ts';
 import { type Page, pageArgs, toPage } from '../pagination.ts';
 import { type DeviceMessage, deviceMessageFromRow } from './device-message.ts';
@@ -145,8 +146,9 @@ export async function listRecordings(
 }
 
 function parseRecordingCursor(key: string): { startedAt: Date; id: string } {
-  const colon = key.indexOf(':');
-  return { startedAt: new Date(Number(key.slice(0, colon))), id: key.slice(colon + 1) };
+  const match = /^(\d+):(.+)$/.exec(key);
+  if (!match) throw new BadUserInputError('after: not a cursor of this list');
+  return { startedAt: new Date(Number(match[1])), id: match[2] as string };
 }
 
 /** Count and first/last message time of a recording (first and last in recorded order). */
@@ -193,7 +195,7 @@ export async function recordingMessagesPage(
 }
 
 function parseSeqCursor(key: string): bigint {
-  if (!/^\d+$/.test(key)) return 0n;
+  if (!/^\d+$/.test(key)) throw new BadUserInputError('after: not a cursor of this list');
   return BigInt(key);
 }
 

@@ -18,6 +18,7 @@ import { copyBuffer } from './buffer-copy.ts';
 import { type DeviceScope, registerDevice } from './device-store.ts';
 import { validateDeviceId } from './monitor-event.ts';
 import { flushOutbox } from './monitor-outbox.ts';
+import { isPrismaUniqueViolation } from './prisma-errors.ts';
 import {
   findActiveRecording,
   findRecording,
@@ -102,56 +103,67 @@ export async function startRecording(
   const registered = await registerDevice(deps.db, scope, deviceId, deps.config.bufferWindowDefaultMs);
   if (!registered) throw new NotFoundError('device', deviceId);
 
-  const recording = await deps.db.prisma.$transaction(
-    async (tx) => {
-      const [device] = await tx.$queryRaw<
-        Array<{ lastSeq: bigint; lastSeenAt: Date | null; bufferWindowMs: number | null }>
-      >`SELECT "lastSeq", "lastSeenAt", "bufferWindowMs" FROM "Device" WHERE "id" = ${deviceId} FOR UPDATE`;
-      if (!device) throw new NotFoundError('device', deviceId);
-      const active = await findActiveRecording(tx, deviceId);
-      if (active) {
-        throw new BadUserInputError(`device "${deviceId}" is already recording (recording "${active.id}")`, {
-          details: { activeRecordingId: active.id },
-        });
-      }
-      const window = device.bufferWindowMs;
-      let preRollMs = 0;
-      if (input.includeBuffer !== false) {
-        if (input.preRollMs != null && input.preRollMs > (window ?? 0)) {
+  const recording = await deps.db.prisma
+    .$transaction(
+      async (tx) => {
+        const [device] = await tx.$queryRaw<
+          Array<{ lastSeq: bigint; lastSeenAt: Date | null; bufferWindowMs: number | null }>
+        >`SELECT "lastSeq", "lastSeenAt", "bufferWindowMs" FROM "Device" WHERE "id" = ${deviceId} FOR UPDATE`;
+        if (!device) throw new NotFoundError('device', deviceId);
+        const active = await findActiveRecording(tx, deviceId);
+        if (active) {
           throw new BadUserInputError(
-            window === null
-              ? `pre-roll ${formatDuration(input.preRollMs)}: device "${deviceId}" has no buffer window`
-              : `pre-roll ${formatDuration(input.preRollMs)} exceeds the buffer window ${formatDuration(window)}`,
+            `device "${deviceId}" is already recording (recording "${active.id}")`,
+            {
+              details: { activeRecordingId: active.id },
+            },
           );
         }
-        preRollMs = input.preRollMs ?? window ?? 0;
+        const window = device.bufferWindowMs;
+        let preRollMs = 0;
+        if (input.includeBuffer !== false) {
+          if (input.preRollMs != null && input.preRollMs > (window ?? 0)) {
+            throw new BadUserInputError(
+              window === null
+                ? `pre-roll ${formatDuration(input.preRollMs)}: device "${deviceId}" has no buffer window`
+                : `pre-roll ${formatDuration(input.preRollMs)} exceeds the buffer window ${formatDuration(window)}`,
+            );
+          }
+          preRollMs = input.preRollMs ?? window ?? 0;
+        }
+        // Everything up to the seam must be on the broker before the buffer is read.
+        await flushOutbox(tx, deps.broker, deviceId);
+        const startedAt = new Date();
+        const nothingToCopy =
+          preRollMs === 0 ||
+          device.lastSeq === 0n ||
+          device.lastSeenAt === null ||
+          device.lastSeenAt.getTime() < startedAt.getTime() - preRollMs;
+        const row = await tx.recording.create({
+          data: {
+            id,
+            deviceId,
+            tenantId: scope.tenantId,
+            status: RECORDING_STATUS.RECORDING,
+            startedAt,
+            retentionMs: BigInt(retentionMs),
+            note: input.note ?? null,
+            seamSeq: device.lastSeq,
+            preRollMs,
+            bufferCopiedAt: nothingToCopy ? startedAt : null,
+          },
+        });
+        return toRecording(row);
+      },
+      { maxWait: 10_000, timeout: 30_000 },
+    )
+    .catch((error: unknown) => {
+      // Two starts with the same explicit id raced past the check above.
+      if (isPrismaUniqueViolation(error)) {
+        throw new BadUserInputError(`recording "${id}" already exists`, { details: { recordingId: id } });
       }
-      // Everything up to the seam must be on the broker before the buffer is read.
-      await flushOutbox(tx, deps.broker, deviceId);
-      const startedAt = new Date();
-      const nothingToCopy =
-        preRollMs === 0 ||
-        device.lastSeq === 0n ||
-        device.lastSeenAt === null ||
-        device.lastSeenAt.getTime() < startedAt.getTime() - preRollMs;
-      const row = await tx.recording.create({
-        data: {
-          id,
-          deviceId,
-          tenantId: scope.tenantId,
-          status: RECORDING_STATUS.RECORDING,
-          startedAt,
-          retentionMs: BigInt(retentionMs),
-          note: input.note ?? null,
-          seamSeq: device.lastSeq,
-          preRollMs,
-          bufferCopiedAt: nothingToCopy ? startedAt : null,
-        },
-      });
-      return toRecording(row);
-    },
-    { maxWait: 10_000, timeout: 30_000 },
-  );
+      throw error;
+    });
   if (!recording.bufferCopied) await copyBuffer(deps, recording);
   deps.log.info({ recordingId: recording.id, deviceId }, 'recording started');
   return { ...recording, bufferCopied: true };

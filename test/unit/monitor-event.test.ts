@@ -1,0 +1,73 @@
+import { describe, expect, it } from 'vitest';
+import {
+  monitorHeaders,
+  monitorTimeNow,
+  parseRfc3339,
+  validateDeviceId,
+  validateMonitorEvents,
+} from '../../src/domain/devices/monitor-event.ts';
+
+describe('RFC3339 timestamps of monitor events', () => {
+  it.each([
+    ['2026-01-15T10:30:00Z', '2026-01-15T10:30:00Z', '2026-01-15T10:30:00.000Z'],
+    ['2026-01-15T10:30:00.5Z', '2026-01-15T10:30:00.5Z', '2026-01-15T10:30:00.500Z'],
+    ['2026-01-15T10:30:00.123456789Z', '2026-01-15T10:30:00.123456789Z', '2026-01-15T10:30:00.123Z'],
+    ['2026-01-15T10:30:00.120000+02:00', '2026-01-15T08:30:00.12Z', '2026-01-15T08:30:00.120Z'],
+    ['2026-01-15t10:30:00z', '2026-01-15T10:30:00Z', '2026-01-15T10:30:00.000Z'],
+    ['2026-01-01T00:30:00-01:00', '2026-01-01T01:30:00Z', '2026-01-01T01:30:00.000Z'],
+  ])('%s → %s', (text, nano, iso) => {
+    const time = parseRfc3339(text);
+    expect(time?.text).toBe(nano);
+    expect(time?.date.toISOString()).toBe(iso);
+  });
+
+  it.each([
+    'yesterday',
+    '2026-01-15',
+    '2026-01-15T10:30:00',
+    '2026-02-30T10:00:00Z',
+    '2026-13-01T10:00:00Z',
+    '2026-01-15T25:00:00Z',
+    '2026-01-15T10:30:00.1234567890Z',
+  ])('rejects %s', (text) => {
+    expect(parseRfc3339(text)).toBeUndefined();
+  });
+
+  it('formats now with milliseconds', () => {
+    expect(monitorTimeNow(new Date('2026-01-15T10:30:00.250Z')).text).toBe('2026-01-15T10:30:00.25Z');
+  });
+});
+
+describe('monitor events', () => {
+  it('keeps id, type, symbol, timestamp and data; a missing data is an empty object', () => {
+    const [event] = validateMonitorEvents([{ id: 7, type: 'call', symbol: 's', timestamp: '2026-01-15T10:30:00Z' }]);
+    expect(event).toMatchObject({ id: '7', type: 'call', symbol: 's', data: {} });
+    expect(event?.timestamp?.text).toBe('2026-01-15T10:30:00Z');
+  });
+
+  it.each([
+    [[1], /event 0: not an object \(number\)/],
+    [[{}, 'x'], /event 1: not an object \(string\)/],
+    [[{ id: true }], /event 0: "id" must be a string/],
+    [[{ symbol: {} }], /event 0: "symbol" must be a string/],
+    [[{ timestamp: 1700000000 }], /event 0: "timestamp" must be an RFC3339/],
+  ])('rejects %j naming the event', (events, message) => {
+    expect(() => validateMonitorEvents(events)).toThrow(message);
+  });
+
+  it('headers: an empty id becomes the sequence', () => {
+    const time = monitorTimeNow(new Date('2026-01-15T10:30:00Z'));
+    expect(monitorHeaders('d1', { id: '', type: 'signal', symbol: 'x.Y' }, time, 42)).toEqual({
+      'X-Monitor-Device': 'd1',
+      'X-Monitor-Id': '42',
+      'X-Monitor-Type': 'signal',
+      'X-Monitor-Timestamp': '2026-01-15T10:30:00Z',
+      'X-Monitor-Symbol': 'x.Y',
+      'X-Monitor-Seq': '42',
+    });
+  });
+
+  it.each(['', 'a.b', 'a*', 'a>', 'a b', 'x'.repeat(201)])('refuses the device id %j', (id) => {
+    expect(() => validateDeviceId(id)).toThrow(/device id/);
+  });
+});
