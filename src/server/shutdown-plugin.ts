@@ -1,4 +1,5 @@
 import type { Plugin } from 'graphql-yoga';
+import { createInterruption } from './interruption.ts';
 
 /**
  * Ends every live subscription when the server shuts down, on every transport: graphql-ws sends
@@ -26,20 +27,18 @@ function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
  */
 function endOnAbort<T>(source: AsyncIterable<T>, signal: AbortSignal): AsyncIterableIterator<T> {
   const iterator = source[Symbol.asyncIterator]();
-  let onAbort: (() => void) | undefined;
-  const aborted = new Promise<IteratorResult<T>>((resolve) => {
-    onAbort = () => resolve({ done: true, value: undefined });
-    if (signal.aborted) onAbort();
-    else signal.addEventListener('abort', onAbort, { once: true });
-  });
+  const aborted = createInterruption<IteratorResult<T>>();
+  const onAbort = () => aborted.fire({ done: true, value: undefined });
+  if (signal.aborted) onAbort();
+  else signal.addEventListener('abort', onAbort, { once: true });
   const finish = async (): Promise<IteratorResult<T>> => {
-    if (onAbort) signal.removeEventListener('abort', onAbort);
+    signal.removeEventListener('abort', onAbort);
     await iterator.return?.();
     return { done: true, value: undefined };
   };
   return {
     async next() {
-      const result = await Promise.race([iterator.next(), aborted]);
+      const result = await aborted.race(iterator.next());
       return result.done ? finish() : result;
     },
     return: finish,

@@ -40,7 +40,9 @@ describe('RFC3339 timestamps of monitor events', () => {
 
 describe('monitor events', () => {
   it('keeps id, type, symbol, timestamp and data; a missing data is an empty object', () => {
-    const [event] = validateMonitorEvents([{ id: 7, type: 'call', symbol: 's', timestamp: '2026-01-15T10:30:00Z' }]);
+    const [event] = validateMonitorEvents([
+      { id: 7, type: 'call', symbol: 's', timestamp: '2026-01-15T10:30:00Z' },
+    ]);
     expect(event).toMatchObject({ id: '7', type: 'call', symbol: 's', data: {} });
     expect(event?.timestamp?.text).toBe('2026-01-15T10:30:00Z');
   });

@@ -1,7 +1,7 @@
 /** Recordings and their messages in Postgres. */
 import type { Database } from '../../db/create-database.ts';
 import { BadUserInputError } from '../../errors.ts';
-import type { Prisma, Recording as RecordingRow } from '../../generated/prisma/client.ts';
+import { Prisma, type Recording as RecordingRow } from '../../generated/prisma/client.ts';
 import { type Page, pageArgs, toPage } from '../pagination.ts';
 import { type DeviceMessage, deviceMessageFromRow } from './device-message.ts';
 import type { DeviceScope } from './device-store.ts';
@@ -57,7 +57,11 @@ export interface MessageToRecord {
 
 const emptyToNull = (value: string): string | null => (value === '' ? null : value);
 
-/** Inserts messages into a recording; with `skipDuplicates` a message already there is left as it is. */
+/**
+ * Inserts messages into a recording; with `skipDuplicates` a message already there is left as it
+ * is. One statement with the rows as one JSON parameter: several times faster than createMany,
+ * which binds every column of every row separately.
+ */
 export async function insertRecordingMessages(
   client: Prisma.TransactionClient | Database['prisma'],
   recordingId: string,
@@ -65,20 +69,25 @@ export async function insertRecordingMessages(
   options: { skipDuplicates?: boolean } = {},
 ): Promise<number> {
   if (messages.length === 0) return 0;
-  const result = await client.recordingMessage.createMany({
-    data: messages.map((message) => ({
-      recordingId,
-      seq: BigInt(message.seq),
-      timestamp: message.time.date,
+  const rows = JSON.stringify(
+    messages.map((message) => ({
+      seq: message.seq,
+      // UTC, as Prisma keeps DateTime in a timestamp column without time zone.
+      timestamp: message.time.date.toISOString(),
       eventId: emptyToNull(message.eventId),
       type: emptyToNull(message.type),
       symbol: emptyToNull(message.symbol),
       headers: message.headers,
-      data: message.data as Prisma.InputJsonValue,
+      data: message.data ?? null,
     })),
-    skipDuplicates: options.skipDuplicates ?? false,
-  });
-  return result.count;
+  );
+  const conflict = options.skipDuplicates ? Prisma.sql`ON CONFLICT DO NOTHING` : Prisma.empty;
+  return client.$executeRaw`
+    INSERT INTO "RecordingMessage" ("recordingId", "seq", "timestamp", "eventId", "type", "symbol", "headers", "data")
+    SELECT ${recordingId}, r."seq", r."timestamp", r."eventId", r."type", r."symbol", r."headers", COALESCE(r."data", 'null'::jsonb)
+    FROM jsonb_to_recordset(${rows}::jsonb)
+      AS r("seq" bigint, "timestamp" timestamp(3), "eventId" text, "type" text, "symbol" text, "headers" jsonb, "data" jsonb)
+    ${conflict}`;
 }
 
 /**

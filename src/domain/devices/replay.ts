@@ -108,6 +108,10 @@ async function* replayMessages(plan: ReplayPlan): AsyncGenerator<ReplayEvent> {
     for (;;) {
       const page = await next;
       if (page.length === 0) break;
+      // At speed 0 nothing here waits on a timer, and an embedded database answers without I/O:
+      // give the event loop a turn per page so sockets and timers are not starved.
+      await new Promise((resolve) => setImmediate(resolve));
+      if (signal.aborted) return;
       const last = page.at(-1);
       afterSeq = last ? last.seq : afterSeq;
       // Read ahead while this page is replayed; a full page means there may be more.
@@ -119,9 +123,8 @@ async function* replayMessages(plan: ReplayPlan): AsyncGenerator<ReplayEvent> {
       for (const row of page) {
         if (signal.aborted) return;
         const time = row.timestamp.getTime();
-        if (speed > 0) {
-          if (anchor === undefined) anchor = performance.now();
-          else dueOffset += Math.max(0, time - (previousTime ?? time)) / speed;
+        if (speed > 0 && anchor !== undefined) {
+          dueOffset += Math.max(0, time - (previousTime ?? time)) / speed;
           await sleepUntil(anchor + dueOffset, signal);
           if (signal.aborted) return;
         }
@@ -133,6 +136,9 @@ async function* replayMessages(plan: ReplayPlan): AsyncGenerator<ReplayEvent> {
           message: deviceMessageFromRow(plan.deviceId, row),
           progress: plan.total === 0 ? 1 : index / plan.total,
         };
+        // The consumer pulls the next message once it has sent this one: the schedule starts
+        // from the first message's delivery, not from before it, so the span is the recorded one.
+        anchor ??= performance.now();
       }
     }
     // A loop over nothing would spin forever.

@@ -2,6 +2,7 @@ import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { invalidToken } from '../../domain/auth/token-error.ts';
 import type { GraphQLContext } from '../../schema/context.ts';
+import { createInterruption } from '../interruption.ts';
 
 // setTimeout's longest delay; a later expiry is re-armed when that fires.
 const MAX_TIMER_MS = 2_147_483_647;
@@ -58,11 +59,8 @@ function endAtExpiry<T>(
   expiresAt: number,
 ): AsyncIterableIterator<T | { errors: GraphQLError[] }> {
   const iterator = source[Symbol.asyncIterator]();
-  let expire: (() => void) | undefined;
-  const expired = new Promise<'expired'>((resolve) => {
-    expire = () => resolve('expired');
-  });
-  const cancel = onTokenExpiry(expiresAt, () => expire?.());
+  const expired = createInterruption<'expired'>();
+  const cancel = onTokenExpiry(expiresAt, () => expired.fire('expired'));
   let state: 'live' | 'told' | 'done' = 'live';
   const finish = async (): Promise<IteratorResult<never>> => {
     const wasLive = state === 'live';
@@ -74,7 +72,7 @@ function endAtExpiry<T>(
   return {
     async next() {
       if (state !== 'live') return finish();
-      const result = await Promise.race([iterator.next(), expired]);
+      const result = await expired.race(iterator.next());
       if (result === 'expired') {
         state = 'told';
         // The source ends now; the client still gets the error result before `complete`.

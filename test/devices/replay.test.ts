@@ -1,0 +1,162 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { validateSpeed } from '../../src/domain/devices/replay.ts';
+import { backendOptions, DEVICE_BACKENDS, uniqueDevice } from '../helpers/devices.ts';
+import { connectWs, subscribeWs, type WsResult } from '../helpers/graphql-ws-client.ts';
+import { startTestApp, type TestApp } from '../helpers/test-app.ts';
+
+const IMPORT = `mutation($input: ImportRecordingInput!, $messages: [RecordedMessageInput!]!) {
+  importRecording(input: $input, messages: $messages) { id messageCount }
+}`;
+const APPEND = `mutation($id: ID!, $messages: [RecordedMessageInput!]!) {
+  appendRecordingMessages(recordingId: $id, messages: $messages) { id messageCount }
+}`;
+const REPLAY = `subscription($id: ID!, $from: DateTime, $speed: Float, $loop: Boolean) {
+  replay(recordingId: $id, from: $from, speed: $speed, loop: $loop) { recordingId progress message { seq timestamp data } }
+}`;
+
+interface ReplayEvent {
+  readonly recordingId: string;
+  readonly progress: number;
+  readonly message: { seq: number; timestamp: string; data: { n: number } };
+}
+
+const START = Date.parse('2026-01-15T10:00:00Z');
+
+/** Exported message lines: `count` messages `stepMs` apart from START, numbered from `from`. */
+function lines(count: number, stepMs: number, from = 0) {
+  return Array.from({ length: count }, (_, index) => ({
+    headers: {
+      'X-Monitor-Id': `e${from + index}`,
+      'X-Monitor-Type': 'signal',
+      'X-Monitor-Symbol': 'demo.Counter',
+      'X-Monitor-Timestamp': new Date(START + (from + index) * stepMs).toISOString(),
+    },
+    data: { n: from + index },
+  }));
+}
+
+/** Imports a recording of `count` messages `stepMs` apart, in chunks. */
+async function importRecording(server: TestApp, count: number, stepMs: number): Promise<string> {
+  const chunk = 5_000;
+  const first = await server.graphql<{ importRecording: { id: string } }>(IMPORT, {
+    input: { deviceId: uniqueDevice('replay') },
+    messages: lines(Math.min(chunk, count), stepMs),
+  });
+  if (first.errors) throw new Error(JSON.stringify(first.errors));
+  const id = first.data?.importRecording.id as string;
+  for (let from = chunk; from < count; from += chunk) {
+    const next = await server.graphql(APPEND, {
+      id,
+      messages: lines(Math.min(chunk, count - from), stepMs, from),
+    });
+    if (next.errors) throw new Error(JSON.stringify(next.errors));
+  }
+  return id;
+}
+
+const eventOf = (result: WsResult) => (result.data as { replay: ReplayEvent }).replay;
+
+describe.each(DEVICE_BACKENDS)('replay (%s)', (backend) => {
+  let server: TestApp;
+  let tenSeconds: string;
+  beforeAll(async () => {
+    server = await startTestApp(backendOptions(backend));
+    // 101 messages 100 ms apart: the recording spans exactly 10 s.
+    tenSeconds = await importRecording(server, 101, 100);
+  });
+  afterAll(() => server?.stop());
+
+  /** Replays and records when each event arrived (performance.now()). */
+  async function timedReplay(variables: Record<string, unknown>, count: number) {
+    const { client } = connectWs(server.wsUrl);
+    try {
+      const replay = subscribeWs(client, REPLAY, variables);
+      const arrivals: number[] = [];
+      const events: ReplayEvent[] = [];
+      for (let index = 0; index < count; index++) {
+        events.push(eventOf(await replay.results.next(30_000, `replayed message ${index}`)));
+        arrivals.push(performance.now());
+      }
+      await replay.done;
+      return { events, arrivals };
+    } finally {
+      await client.dispose();
+    }
+  }
+
+  it('speed 1 over a 10 s recording takes 10 s ± 2 %, in original order, progress to 1, then completes', async () => {
+    const { events, arrivals } = await timedReplay({ id: tenSeconds }, 101);
+    const took = (arrivals.at(-1) as number) - (arrivals[0] as number);
+    expect(took).toBeGreaterThanOrEqual(9_800);
+    expect(took).toBeLessThanOrEqual(10_200);
+    expect(events.map((event) => event.message.data.n)).toEqual(
+      Array.from({ length: 101 }, (_, index) => index),
+    );
+    expect(events.at(-1)?.progress).toBe(1);
+    expect(events[0]?.progress).toBeCloseTo(1 / 101, 6);
+    expect(
+      events.every((event, index) => index === 0 || event.progress > (events[index - 1]?.progress ?? 0)),
+    ).toBe(true);
+    // Each gap tracks the recorded 100 ms (against the start, so no drift accumulates).
+    const lateness = arrivals.map((arrival, index) => arrival - (arrivals[0] as number) - index * 100);
+    expect(Math.max(...lateness.map(Math.abs))).toBeLessThan(200);
+  }, 40_000);
+
+  it('speed 10 over the same recording takes 1 s ± 5 %', async () => {
+    const { arrivals } = await timedReplay({ id: tenSeconds, speed: 10 }, 101);
+    const took = (arrivals.at(-1) as number) - (arrivals[0] as number);
+    expect(took).toBeGreaterThanOrEqual(950);
+    expect(took).toBeLessThanOrEqual(1_050);
+  });
+
+  it('from skips to that instant; progress counts from the start of the recording', async () => {
+    const from = new Date(START + 9_000).toISOString();
+    const { events } = await timedReplay({ id: tenSeconds, from, speed: 0 }, 11);
+    expect(events.map((event) => event.message.data.n)).toEqual([
+      90, 91, 92, 93, 94, 95, 96, 97, 98, 99, 100,
+    ]);
+    expect(events[0]?.progress).toBeCloseTo(91 / 101, 6);
+    expect(events[0]?.message.timestamp).toBe(from);
+  });
+
+  it('loop starts again at the end instead of completing', async () => {
+    const id = await importRecording(server, 3, 10);
+    const { client } = connectWs(server.wsUrl);
+    try {
+      const replay = subscribeWs(client, REPLAY, { id, speed: 0, loop: true });
+      const events = (await replay.results.take(9, 10_000, 'looped messages')).map(eventOf);
+      expect(events.map((event) => event.message.data.n)).toEqual([0, 1, 2, 0, 1, 2, 0, 1, 2]);
+      replay.unsubscribe();
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it.each([
+    [{ speed: -1 }, 'BAD_USER_INPUT', /speed must be a finite number ≥ 0/],
+    [{ from: 'yesterday' }, 'BAD_USER_INPUT', /ISO-8601/],
+    [{ id: 'rec_missing' }, 'NOT_FOUND', /recording "rec_missing" not found/],
+  ])('bad arguments %j: %s before any message', async (variables, code, message) => {
+    const { client } = connectWs(server.wsUrl);
+    try {
+      const replay = subscribeWs(client, REPLAY, { id: tenSeconds, ...variables });
+      const result = await replay.results.next(10_000, 'the error result');
+      expect(result.data ?? null).toBeNull();
+      expect(result.errors?.[0]?.extensions?.code).toBe(code);
+      expect(result.errors?.[0]?.message).toMatch(message);
+      await replay.done;
+      expect(replay.results.pending).toEqual([]);
+    } finally {
+      await client.dispose();
+    }
+  });
+});
+
+describe('replay speed checks', () => {
+  it.each([Number.NaN, Number.POSITIVE_INFINITY, -0.5])('refuses %s', (speed) => {
+    expect(() => validateSpeed(speed)).toThrow(/speed must be a finite number/);
+  });
+  it.each([0, 0.5, 1, 100])('accepts %s', (speed) => {
+    expect(validateSpeed(speed)).toBe(speed);
+  });
+});
