@@ -91,9 +91,9 @@ export class KafkaPublisher {
       const written = byTopicPartition.get(`${result.topicName}\u0000${result.partition}`) ?? [];
       const base = Number(result.baseOffset ?? result.offset ?? Number.NaN);
       // Messages of one partition in one request get consecutive offsets, in request order.
-      written.forEach((pending, index) =>
-        pending.resolve({ topic: result.topicName, partition: result.partition, offset: base + index }),
-      );
+      written.forEach((pending, index) => {
+        pending.resolve({ topic: result.topicName, partition: result.partition, offset: base + index });
+      });
       byTopicPartition.delete(`${result.topicName}\u0000${result.partition}`);
     }
     for (const leftover of byTopicPartition.values()) {
