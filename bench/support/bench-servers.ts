@@ -1,0 +1,35 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+export type ServerName = 'nats' | 'redis' | 'kafka';
+
+/** A throwaway server started with scripts/services/<name>.sh; `stop()` removes it. */
+export interface BenchServer {
+  readonly url: string;
+  stop(): void;
+}
+
+const SCRIPTS = fileURLToPath(new URL('../../scripts/services/', import.meta.url));
+
+/** Starts a server of the benchmark's own (never a shared one); throws with the script's report. */
+export function startServer(name: ServerName): BenchServer {
+  const dir = mkdtempSync(join(tmpdir(), `streamgate-bench-${name}-`));
+  const script = `${SCRIPTS}${name}.sh`;
+  const started = spawnSync('bash', [script, 'start', dir], {
+    encoding: 'utf8',
+    env: { ...process.env, STREAMGATE_SERVICES_OWNER_PID: String(process.pid) },
+  });
+  const url = /^URL=(.+)$/m.exec(started.stdout ?? '')?.[1];
+  if (started.status !== 0 || url === undefined) {
+    throw new Error(`${name}.sh start failed:\n${started.stderr}`);
+  }
+  return {
+    url,
+    stop: () => {
+      spawnSync('bash', [script, 'stop', dir], { stdio: 'ignore' });
+    },
+  };
+}
