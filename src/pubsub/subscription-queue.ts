@@ -1,5 +1,6 @@
 import type { BrokerMessage, Subscription } from './broker.ts';
 import { BrokerUnavailableError } from './errors.ts';
+import { Fifo } from './message-fifo.ts';
 
 /** A subscriber let its queue grow past the byte limit; it is ended rather than grow memory. */
 export class SlowConsumerError extends BrokerUnavailableError {
@@ -31,7 +32,7 @@ export function createSubscriptionQueue(
   onEnd: () => void,
   limitBytes = DEFAULT_SUBSCRIBER_BUFFER_BYTES,
 ): SubscriptionQueue {
-  const buffered: BrokerMessage[] = [];
+  const buffered = new Fifo<BrokerMessage>();
   let bufferedBytes = 0;
   let waiting: ((result: IteratorResult<BrokerMessage>) => void) | undefined;
   let failWaiting: ((error: Error) => void) | undefined;
@@ -84,7 +85,7 @@ export function createSubscriptionQueue(
       });
     },
     return() {
-      buffered.length = 0;
+      buffered.clear();
       bufferedBytes = 0;
       finish();
       return Promise.resolve({ value: undefined, done: true });
@@ -95,7 +96,7 @@ export function createSubscriptionQueue(
     pattern,
     ready,
     unsubscribe: () => {
-      buffered.length = 0;
+      buffered.clear();
       bufferedBytes = 0;
       finish();
     },
@@ -119,7 +120,7 @@ export function createSubscriptionQueue(
       buffered.push(message);
       bufferedBytes += message.payload.byteLength;
       if (bufferedBytes > limitBytes) {
-        buffered.length = 0;
+        buffered.clear();
         bufferedBytes = 0;
         finish(new SlowConsumerError(pattern, limitBytes));
       }
