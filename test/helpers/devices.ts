@@ -57,12 +57,21 @@ export function monitorEvents(
 /** The app options of a backend: memory broker on PGlite, or NATS on Postgres. */
 export type BackendName = 'memory' | 'nats';
 
-export function backendOptions(backend: BackendName, env: Record<string, string> = {}): TestAppOptions {
+export function backendOptions(
+  backend: BackendName,
+  env: Record<string, string> = {},
+  natsUrl?: string,
+): TestAppOptions {
   return backend === 'memory'
     ? { env }
     : {
         database: 'postgres',
-        env: { BROKER: 'nats', NATS_URL: serviceUrl('nats'), BROKER_RECONNECT_MAX_WAIT: '500ms', ...env },
+        env: {
+          BROKER: 'nats',
+          NATS_URL: natsUrl ?? serviceUrl('nats'),
+          BROKER_RECONNECT_MAX_WAIT: '500ms',
+          ...env,
+        },
       };
 }
 

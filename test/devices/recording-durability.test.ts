@@ -1,0 +1,212 @@
+/**
+ * A recording survives restarts: of streamgate (killed with SIGKILL mid-stream, then started
+ * again on the same database) and of the broker. A producer keeps posting throughout; every
+ * message the monitor acknowledged must be in the recording, once, in order.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { createServer } from 'node:net';
+import { afterAll, describe, expect, it } from 'vitest';
+import { AsyncQueue, waitUntil } from '../helpers/async-queue.ts';
+import { monitorEvents, uniqueDevice } from '../helpers/devices.ts';
+import { startTestApp } from '../helpers/test-app.ts';
+import { createTestDatabase, type PrivateService, serviceUrl, startService } from '../setup/services.ts';
+
+const root = new URL('../..', import.meta.url).pathname;
+const children: ChildProcess[] = [];
+afterAll(() => {
+  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
+});
+
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** `src/main.ts` as a real process; resolves once it listens. */
+async function startStreamgate(env: Record<string, string>): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', LOG_PRETTY: 'false', LOG_LEVEL: 'info', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  children.push(child);
+  const lines = new AsyncQueue<string>();
+  for (const stream of [child.stdout, child.stderr]) {
+    stream?.setEncoding('utf8');
+    stream?.on('data', (chunk: string) => {
+      for (const line of chunk.split('\n')) if (line.trim()) lines.push(line);
+    });
+  }
+  for (;;) {
+    const line = await lines.next(60_000, 'streamgate to listen');
+    if (line.includes('streamgate is listening')) return child;
+  }
+}
+
+async function graphql<T>(url: string, query: string, variables: Record<string, unknown>): Promise<T> {
+  const response = await fetch(`${url}/graphql`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ query, variables }),
+  });
+  const body = (await response.json()) as { data?: T; errors?: unknown };
+  if (body.errors) throw new Error(JSON.stringify(body.errors));
+  return body.data as T;
+}
+
+/** Posts numbered batches until stopped; remembers which numbers were acknowledged. */
+function startProducer(url: () => string, device: string) {
+  const acknowledged: number[] = [];
+  let refused = 0;
+  let next = 0;
+  let running = true;
+  const done = (async () => {
+    while (running) {
+      const batch = monitorEvents(10, { from: next });
+      next += 10;
+      try {
+        const response = await fetch(`${url()}/monitor/${device}`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json' },
+          body: JSON.stringify(batch),
+        });
+        if (response.status === 200)
+          acknowledged.push(...batch.map((event) => (event.data as { n: number }).n));
+        else refused += 1;
+      } catch {
+        refused += 1; // the server is down or the connection was cut: not acknowledged
+        await new Promise((resolve) => setTimeout(resolve, 50)); // do not spin while it is down
+      }
+    }
+  })();
+  return {
+    acknowledged,
+    refusedCount: () => refused,
+    async stop() {
+      running = false;
+      await done;
+    },
+  };
+}
+
+const START = 'mutation($d: ID!) { startRecording(deviceId: $d, includeBuffer: false) { id } }';
+const STOP = 'mutation($id: ID!) { stopRecording(id: $id) { status messageCount } }';
+const MESSAGES = `query($id: ID!, $after: String) {
+  recording(id: $id) { status messages(first: 1000, after: $after) { edges { node { seq data } } pageInfo { hasNextPage endCursor } } }
+}`;
+
+interface MessagesPage {
+  recording: {
+    status: string;
+    messages: {
+      edges: Array<{ node: { seq: number; data: { n: number } } }>;
+      pageInfo: { hasNextPage: boolean; endCursor: string };
+    };
+  };
+}
+
+async function recordedNumbers(url: string, id: string): Promise<{ ns: number[]; seqs: number[] }> {
+  const ns: number[] = [];
+  const seqs: number[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page: MessagesPage = await graphql<MessagesPage>(url, MESSAGES, { id, after });
+    for (const edge of page.recording.messages.edges) {
+      ns.push(edge.node.data.n);
+      seqs.push(edge.node.seq);
+    }
+    if (!page.recording.messages.pageInfo.hasNextPage) return { ns, seqs };
+    after = page.recording.messages.pageInfo.endCursor;
+  }
+}
+
+function expectComplete(recorded: { ns: number[]; seqs: number[] }, acknowledged: readonly number[]) {
+  const recordedSet = new Set(recorded.ns);
+  const missing = acknowledged.filter((n) => !recordedSet.has(n));
+  expect(missing, 'acknowledged messages missing from the recording').toEqual([]);
+  expect(recordedSet.size, 'a message recorded twice').toBe(recorded.ns.length);
+  // In recorded order, the producer's numbers only go up (a refused batch leaves a hole).
+  expect(recorded.ns.every((n, index) => index === 0 || n > (recorded.ns[index - 1] as number))).toBe(true);
+  expect(recorded.seqs.every((seq, index) => index === 0 || seq > (recorded.seqs[index - 1] as number))).toBe(
+    true,
+  );
+}
+
+describe('recording durability', () => {
+  it('streamgate killed (SIGKILL) and restarted mid-recording: every acknowledged message is recorded', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const env = {
+      PORT: String(port),
+      DATABASE_URL: await createTestDatabase(),
+      BROKER: 'nats',
+      NATS_URL: serviceUrl('nats'),
+    };
+    let child = await startStreamgate(env);
+    const device = uniqueDevice('durable');
+    const { startRecording } = await graphql<{ startRecording: { id: string } }>(url, START, { d: device });
+    const producer = startProducer(() => url, device);
+    try {
+      await waitUntil(() => producer.acknowledged.length >= 300, 30_000, '300 acknowledged messages');
+      child.kill('SIGKILL');
+      await new Promise((resolve) => child.once('exit', resolve));
+      const refusedBefore = producer.refusedCount();
+      child = await startStreamgate(env);
+      const acknowledgedAtRestart = producer.acknowledged.length;
+      await waitUntil(
+        () => producer.acknowledged.length >= acknowledgedAtRestart + 300,
+        30_000,
+        '300 more acknowledged messages after the restart',
+      );
+      expect(producer.refusedCount()).toBeGreaterThan(refusedBefore); // the outage was real
+    } finally {
+      await producer.stop();
+    }
+    const stopped = await graphql<{ stopRecording: { status: string; messageCount: number } }>(url, STOP, {
+      id: startRecording.id,
+    });
+    expect(stopped.stopRecording.status).toBe('STOPPED');
+    expectComplete(await recordedNumbers(url, startRecording.id), producer.acknowledged);
+    child.kill('SIGTERM');
+  }, 180_000);
+
+  describe('broker restarted mid-recording (private NATS)', () => {
+    let nats: PrivateService;
+    afterAll(() => nats?.stop());
+
+    it('every acknowledged message is recorded; posts during the outage are refused with 503', async () => {
+      nats = await startService('nats');
+      const server = await startTestApp({
+        database: 'postgres',
+        env: { BROKER: 'nats', NATS_URL: nats.url, BROKER_RECONNECT_MAX_WAIT: '200ms' },
+      });
+      const device = uniqueDevice('broker');
+      try {
+        const started = await server.graphql<{ startRecording: { id: string } }>(START, { d: device });
+        const id = started.data?.startRecording.id as string;
+        const producer = startProducer(() => server.url, device);
+        try {
+          await waitUntil(() => producer.acknowledged.length >= 200, 30_000, '200 acknowledged messages');
+          await nats.restart();
+          const atRestart = producer.acknowledged.length;
+          await waitUntil(
+            () => producer.acknowledged.length >= atRestart + 200,
+            30_000,
+            '200 more acknowledged messages after the broker restart',
+          );
+          expect(producer.refusedCount(), 'posts refused while NATS was down').toBeGreaterThan(0);
+        } finally {
+          await producer.stop();
+        }
+        const stopped = await server.graphql<{ stopRecording: { status: string } }>(STOP, { id });
+        expect(stopped.data?.stopRecording.status).toBe('STOPPED');
+        expectComplete(await recordedNumbers(server.url, id), producer.acknowledged);
+      } finally {
+        await server.stop();
+      }
+    }, 120_000);
+  });
+});
