@@ -24,15 +24,18 @@ export async function storeInOutbox(
   messages: readonly PendingMonitorMessage[],
   error: string,
 ): Promise<void> {
-  await tx.monitorOutbox.createMany({
-    data: messages.map((message) => ({
-      deviceId,
-      seq: BigInt(message.seq),
+  // Bytes travel as base64 text: the PGlite driver adapter refuses Buffers for bytea.
+  const rows = JSON.stringify(
+    messages.map((message) => ({
+      seq: message.seq,
       headers: message.headers,
-      payload: Buffer.from(message.payload),
-      lastError: error,
+      payload: Buffer.from(message.payload).toString('base64'),
     })),
-  });
+  );
+  await tx.$executeRaw`
+    INSERT INTO "MonitorOutbox" ("deviceId", "seq", "headers", "payload", "lastError")
+    SELECT ${deviceId}, r."seq", r."headers", decode(r."payload", 'base64'), ${error}
+    FROM jsonb_to_recordset(${rows}::jsonb) AS r("seq" bigint, "headers" jsonb, "payload" text)`;
 }
 
 /**
@@ -47,16 +50,16 @@ export async function flushOutbox(
   deviceId: string,
   limit?: number,
 ): Promise<number> {
-  const pending = await tx.monitorOutbox.findMany({
-    where: { deviceId },
-    orderBy: { seq: 'asc' },
-    ...(limit === undefined ? {} : { take: limit }),
-  });
+  const pending = await tx.$queryRaw<
+    Array<{ seq: bigint; headers: Record<string, string>; payload: string }>
+  >`
+    SELECT "seq", "headers", encode("payload", 'base64') AS "payload" FROM "MonitorOutbox"
+    WHERE "deviceId" = ${deviceId} ORDER BY "seq" LIMIT ${limit ?? 2_147_483_647}`;
   const last = pending.at(-1);
   if (!last) return 0;
   for (const row of pending) {
-    await broker.publish(subjects.monitor(deviceId), new Uint8Array(row.payload), {
-      headers: row.headers as Record<string, string>,
+    await broker.publish(subjects.monitor(deviceId), Buffer.from(row.payload, 'base64'), {
+      headers: row.headers,
     });
   }
   await tx.monitorOutbox.deleteMany({ where: { deviceId, seq: { lte: last.seq } } });

@@ -1,0 +1,39 @@
+import type { Broker } from '../../src/pubsub/broker.ts';
+import { BrokerUnavailableError } from '../../src/pubsub/errors.ts';
+
+/**
+ * A real broker whose publishes can be made to fail from the n-th one on: the only way to put a
+ * broker failure exactly in the middle of one ingest batch. Everything else passes through.
+ */
+export interface FaultyBroker extends Broker {
+  /** Lets `okCount` more publishes through, then fails every publish until `heal()`. */
+  failAfter(okCount: number): void;
+  heal(): void;
+}
+
+export function withPublishFaults(broker: Broker): FaultyBroker {
+  let remaining: number | undefined;
+  return Object.assign(Object.create(broker) as Broker, {
+    kind: broker.kind,
+    publish: (...args: Parameters<Broker['publish']>) => {
+      if (remaining !== undefined) {
+        if (remaining === 0) return Promise.reject(new BrokerUnavailableError('injected publish failure'));
+        remaining -= 1;
+      }
+      return broker.publish(...args);
+    },
+    subscribe: broker.subscribe.bind(broker),
+    request: broker.request.bind(broker),
+    respond: broker.respond.bind(broker),
+    retain: broker.retain.bind(broker),
+    health: broker.health.bind(broker),
+    stats: broker.stats.bind(broker),
+    close: broker.close.bind(broker),
+    failAfter(okCount: number) {
+      remaining = okCount;
+    },
+    heal() {
+      remaining = undefined;
+    },
+  });
+}
