@@ -25,7 +25,7 @@ import {
   validateMonitorEvents,
 } from './monitor-event.ts';
 import { flushOutbox, type PendingMonitorMessage, storeInOutbox } from './monitor-outbox.ts';
-import { appendToActiveRecording } from './recording-store.ts';
+import { insertRecordingMessages, RECORDING_STATUS } from './recording-store.ts';
 
 export interface IngestDependencies {
   readonly db: Database;
@@ -111,9 +111,15 @@ export async function ingestMonitorEvents(
       if (device.created && device.bufferWindowMs !== null) {
         await deps.broker.retain(subjects.monitor(deviceId), { maxAgeMs: device.bufferWindowMs });
       }
+      // A statement of its own, after the upsert: it must see a recording start or an outbox row
+      // committed while this transaction waited for the lock (the upsert's snapshot is older).
+      const [pending] = await tx.$queryRaw<Array<{ recordingId: string | null; hasOutbox: boolean }>>`
+        SELECT
+          (SELECT "id" FROM "Recording" WHERE "deviceId" = ${deviceId} AND "status" = ${RECORDING_STATUS.RECORDING} LIMIT 1) AS "recordingId",
+          EXISTS (SELECT 1 FROM "MonitorOutbox" WHERE "deviceId" = ${deviceId}) AS "hasOutbox"`;
       // Messages held back by an earlier broker failure go first, so the device's order holds.
-      await flushOutbox(tx, deps.broker, deviceId);
-      await appendToActiveRecording(tx, deviceId, messages);
+      if (pending?.hasOutbox) await flushOutbox(tx, deps.broker, deviceId);
+      if (pending?.recordingId) await insertRecordingMessages(tx, pending.recordingId, messages);
 
       const receipts = await publishAll(deps.broker, deviceId, messages);
       const failed = messages.filter((_, index) => receipts[index]?.status === 'rejected');

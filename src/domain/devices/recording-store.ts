@@ -90,25 +90,6 @@ export async function insertRecordingMessages(
     ${conflict}`;
 }
 
-/**
- * Appends freshly sequenced messages to the device's active recording, if it has one. Runs in the
- * ingest transaction under the device row lock, so it sees exactly the recordings whose start
- * committed before these sequences were allocated.
- */
-export async function appendToActiveRecording(
-  tx: Prisma.TransactionClient,
-  deviceId: string,
-  messages: readonly MessageToRecord[],
-): Promise<string | null> {
-  const active = await tx.recording.findFirst({
-    where: { deviceId, status: RECORDING_STATUS.RECORDING },
-    select: { id: true },
-  });
-  if (!active) return null;
-  await insertRecordingMessages(tx, active.id, messages);
-  return active.id;
-}
-
 /** The recording, or null when it is unknown or another tenant's. */
 export async function findRecording(db: Database, scope: DeviceScope, id: string): Promise<Recording | null> {
   const row = await db.prisma.recording.findUnique({ where: { id } });
