@@ -60,7 +60,8 @@ export async function runIngestBench(): Promise<IngestBenchResult[]> {
         headers: { 'content-type': 'application/json' },
         body,
       });
-      if (response.status !== 200) throw new Error(`monitor answered ${response.status}: ${await response.text()}`);
+      if (response.status !== 200)
+        throw new Error(`monitor answered ${response.status}: ${await response.text()}`);
       await response.arrayBuffer();
     };
     const ingest = async (name: string, batch: number, total: number, devices: string[]) => {
@@ -75,7 +76,8 @@ export async function runIngestBench(): Promise<IngestBenchResult[]> {
       );
       results.push(result(name, perPoster * batch * devices.length, started));
     };
-    const fleet = (label: string) => Array.from({ length: POSTERS }, (_, index) => `${run}-${label}-${index}`);
+    const fleet = (label: string) =>
+      Array.from({ length: POSTERS }, (_, index) => `${run}-${label}-${index}`);
 
     // Warm-up, not reported: JIT, connection pools, device rows, the start-up work of the app.
     await ingest('warm-up', 100, 20_000, fleet('warm'));
@@ -84,11 +86,15 @@ export async function runIngestBench(): Promise<IngestBenchResult[]> {
     await ingest('HTTP monitor ingest, batches of 1,000', 1_000, 100_000, fleet('b1000'));
 
     const recorded = fleet('rec');
-    for (const device of recorded) await app.services.devices.startRecording({ tenantId: null }, { deviceId: device });
+    for (const device of recorded)
+      await app.services.devices.startRecording({ tenantId: null }, { deviceId: device });
     await ingest('HTTP ingest, batches of 1,000, recording active', 1_000, 100_000, recorded);
 
     // Recording writes alone: the statement the ingest path and the buffer copy use.
-    const target = await app.services.devices.startRecording({ tenantId: null }, { deviceId: `${run}-writes` });
+    const target = await app.services.devices.startRecording(
+      { tenantId: null },
+      { deviceId: `${run}-writes` },
+    );
     const rows = Array.from({ length: 1_000 }, (_, index) => ({
       seq: 0,
       time: { date: new Date(Date.now() + index) },
@@ -110,13 +116,18 @@ export async function runIngestBench(): Promise<IngestBenchResult[]> {
     results.push(result('recording writes into the database, batches of 1,000', batches * 1_000, started));
 
     // Replay at speed 0 of that recording, over a real graphql-ws connection.
-    const client = createClient({ url: `${url.replace(/^http/, 'ws')}/graphql`, webSocketImpl: WebSocket, lazy: false });
+    const client = createClient({
+      url: `${url.replace(/^http/, 'ws')}/graphql`,
+      webSocketImpl: WebSocket,
+      lazy: false,
+    });
     let received = 0;
     started = performance.now();
     await new Promise<void>((resolve, reject) => {
       client.subscribe(
         {
-          query: 'subscription($id: ID!) { replay(recordingId: $id, speed: 0) { progress message { seq data } } }',
+          query:
+            'subscription($id: ID!) { replay(recordingId: $id, speed: 0) { progress message { seq data } } }',
           variables: { id: target.id },
         },
         { next: () => void (received += 1), error: reject, complete: resolve },

@@ -52,12 +52,18 @@ function jsonError(status: number, error: string, message: string, details: Reco
  * roles ingest needs (as ApiGear Streams let every device in); otherwise anonymous, which the
  * auth guard refuses when auth is configured.
  */
-function callerOf(request: Request, options: MonitorRouteOptions): { request: Request } | { viewer: Viewer } {
+function callerOf(
+  request: Request,
+  deviceId: string,
+  options: MonitorRouteOptions,
+): { request: Request } | { viewer: Viewer } {
   const token = tokenFromRequest(request, { allowQuery: true });
   if (token === undefined && options.config.monitorPublic) {
     return {
       viewer: {
-        userId: 'monitor-public',
+        // One identity per device, so per-user limits (MUTATION_RATE) apply per device, not to
+        // every public device together.
+        userId: `monitor-public:${deviceId}`,
         tenantId: options.config.publicTenant,
         roles: options.auth.rolesFor('ingest'),
       },
@@ -82,7 +88,7 @@ export function monitorRoutes(options: MonitorRouteOptions): HttpRoute[] {
     let caller: ReturnType<typeof callerOf>;
     let events: unknown[];
     try {
-      caller = callerOf(request, options);
+      caller = callerOf(request, deviceId, options);
       events = parseMonitorBody(
         await readBodyText(request, options.config.maxBodyBytes),
         request.headers.get('content-type'),
