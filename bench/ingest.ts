@@ -130,7 +130,13 @@ export async function runIngestBench(): Promise<IngestBenchResult[]> {
             'subscription($id: ID!) { replay(recordingId: $id, speed: 0) { progress message { seq data } } }',
           variables: { id: target.id },
         },
-        { next: () => void (received += 1), error: reject, complete: resolve },
+        {
+          next: () => {
+            received += 1;
+          },
+          error: reject,
+          complete: resolve,
+        },
       );
     });
     await client.dispose();

@@ -13,5 +13,11 @@ export interface GraphQLContext {
    * WebSocket); null over HTTP and SSE. Tells one provider's answers from another's.
    */
   readonly connectionId: string | null;
+  /**
+   * Resolves when the client's connection can take more (its unsent bytes are low): streams that
+   * must go no faster than the client reads wait on it. Absent where the transport paces itself
+   * (HTTP, SSE, whose response stream pulls only what the socket accepts).
+   */
+  readonly whenWritable?: () => Promise<void>;
   readonly log: Logger;
 }

@@ -1,3 +1,4 @@
+import { WebSocket } from 'ws';
 import type { AppServices } from '../domain/services.ts';
 import type { Viewer } from '../domain/viewer.ts';
 import { isAppError } from '../errors.ts';
@@ -5,6 +6,7 @@ import { newCorrelationId } from '../log.ts';
 import type { GraphQLContext } from '../schema/context.ts';
 import { withHttpStatus } from './auth/http-error.ts';
 import { acceptsEventStream, tokenFromRequest } from './auth/token-source.ts';
+import { whenWritable } from './ws-writable.ts';
 
 /** What yoga hands the context factory: an HTTP request, or a graphql-ws connection context. */
 export interface InitialContext {
@@ -16,6 +18,8 @@ export interface InitialContext {
     readonly viewer?: Viewer | null;
     /** The persistent connection (graphql-ws or legacy WebSocket) the operation came over. */
     readonly connectionId?: string;
+    /** graphql-ws: the connection's socket. */
+    readonly socket?: unknown;
   };
 }
 
@@ -25,6 +29,9 @@ export interface InitialContext {
  * verified here, and a bad token fails the whole request with UNAUTHENTICATED.
  */
 export function createContextFactory(services: AppServices) {
+  // Streams that follow the client's pace keep at most this much queued on its socket, well
+  // under MAX_CLIENT_BUFFER, past which a socket is closed as a slow consumer.
+  const lowWaterBytes = Math.floor(services.config.limits.maxClientBufferBytes / 4);
   return async function buildContext(initial: InitialContext): Promise<GraphQLContext> {
     const correlationId =
       initial.extra?.correlationId ?? initial.request?.headers.get('x-request-id') ?? newCorrelationId();
@@ -43,6 +50,9 @@ export function createContextFactory(services: AppServices) {
       viewer,
       correlationId,
       connectionId: initial.extra?.connectionId ?? null,
+      ...(initial.extra?.socket instanceof WebSocket
+        ? { whenWritable: () => whenWritable(initial.extra?.socket as WebSocket, lowWaterBytes) }
+        : {}),
       log: services.log.child({ correlationId, ...(viewer ? { userId: viewer.userId } : {}) }),
     };
   };

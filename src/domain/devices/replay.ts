@@ -19,6 +19,11 @@ export interface ReplayOptions {
   readonly speed?: number | null;
   /** Start again at the end instead of completing. @default false */
   readonly loop?: boolean | null;
+  /**
+   * The transport's backpressure: resolves when the client can take more. Each message waits on
+   * it, so a replay never outruns its client (and is never cut off as a slow consumer).
+   */
+  readonly whenWritable?: () => Promise<void>;
 }
 
 /** One replayed message (ReplayEvent). */
@@ -79,6 +84,7 @@ export async function openReplay(
     speed,
     loop: options.loop === true,
     signal: controller.signal,
+    whenWritable: options.whenWritable,
   });
   return cancellable(source, controller);
 }
@@ -93,6 +99,7 @@ interface ReplayPlan {
   readonly speed: number;
   readonly loop: boolean;
   readonly signal: AbortSignal;
+  readonly whenWritable: (() => Promise<void>) | undefined;
 }
 
 async function* replayMessages(plan: ReplayPlan): AsyncGenerator<ReplayEvent> {
@@ -126,6 +133,10 @@ async function* replayMessages(plan: ReplayPlan): AsyncGenerator<ReplayEvent> {
         if (speed > 0 && anchor !== undefined) {
           dueOffset += Math.max(0, time - (previousTime ?? time)) / speed;
           await sleepUntil(anchor + dueOffset, signal);
+          if (signal.aborted) return;
+        }
+        if (plan.whenWritable) {
+          await plan.whenWritable();
           if (signal.aborted) return;
         }
         previousTime = time;
