@@ -77,6 +77,14 @@ describe('replay at speed 0 of 100,000 messages (Postgres)', () => {
     let lastProgress = 0;
     const started = performance.now();
     try {
+      // Set when the subscription ends: a wait below then fails at once instead of timing out
+      // (a socket closed as a slow consumer, for one, shows up here).
+      let ended: Error | undefined;
+      const reached = (count: number) => () => {
+        if (received >= count) return true;
+        if (ended) throw ended;
+        return false;
+      };
       const done = new Promise<void>((resolve, reject) => {
         client.subscribe(
           {
@@ -92,21 +100,28 @@ describe('replay at speed 0 of 100,000 messages (Postgres)', () => {
               lastProgress = event.progress;
               received += 1;
             },
-            error: reject,
-            complete: resolve,
+            error: (error: unknown) => {
+              ended =
+                error instanceof Error ? error : new Error(`the replay failed: ${JSON.stringify(error)}`);
+              reject(ended);
+            },
+            complete: () => {
+              ended ??= new Error('the replay completed early');
+              resolve();
+            },
           },
         );
       });
       // Stall the client for a while mid-stream: the server must wait for it, not read ahead and
       // queue the rest of the recording on the socket.
-      await waitUntil(() => received >= 25_000, 400_000, '25,000 replayed messages');
+      await waitUntil(reached(25_000), 400_000, '25,000 replayed messages');
       retained.push(retainedHeap());
       const socket = sockets[0] as WebSocket;
       socket.pause();
       await new Promise((resolve) => setTimeout(resolve, 1_500)); // time passing is what is tested here
       retained.push(retainedHeap());
       socket.resume();
-      await waitUntil(() => received >= 75_000, 400_000, '75,000 replayed messages');
+      await waitUntil(reached(75_000), 400_000, '75,000 replayed messages');
       retained.push(retainedHeap());
       await done;
       const seconds = (performance.now() - started) / 1000;
