@@ -3,21 +3,22 @@
  * the same with a recording active (every message also written to Postgres in the request),
  * recording writes on their own, and replay at speed 0 over graphql-ws.
  *
- * It runs a real streamgate in this process with the configuration of the environment
- * (DATABASE_URL for Postgres, BROKER/NATS_URL for NATS; without them: embedded PGlite and the
- * memory broker in a temporary directory) and prints which it used.
- * Run: `npx tsx bench/ingest.ts` (or through `npm run bench`).
+ * It starts its own Postgres and NATS (scripts/services/*.sh) and runs a real streamgate in
+ * this process twice: on NATS and on the memory broker, both on Postgres.
+ *
+ *   npm run bench -- ingest
+ *   BENCH_BACKENDS=memory npm run bench -- ingest
  */
-import { mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { createClient } from 'graphql-ws';
+import pg from 'pg';
 import WebSocket from 'ws';
 import { loadConfig } from '../src/config.ts';
 import { insertRecordingMessages } from '../src/domain/devices/recording-store.ts';
 import { buildApp } from '../src/server/app.ts';
+import { type BenchServer, startServer } from './support/bench-servers.ts';
 
 export interface IngestBenchResult {
+  readonly backend: string;
   readonly name: string;
   readonly messages: number;
   readonly seconds: number;
@@ -40,15 +41,35 @@ function events(count: number, from: number): string {
   );
 }
 
-function result(name: string, messages: number, started: number): IngestBenchResult {
+function result(backend: string, name: string, messages: number, started: number): IngestBenchResult {
   const seconds = (performance.now() - started) / 1000;
-  return { name, messages, seconds, messagesPerSecond: messages / seconds };
+  return { backend, name, messages, seconds, messagesPerSecond: messages / seconds };
 }
 
-/** Runs the cases and prints one line each. */
-export async function runIngestBench(): Promise<IngestBenchResult[]> {
-  const pgliteDir = await mkdtemp(join(tmpdir(), 'streamgate-bench-'));
-  const config = loadConfig({ PGLITE_DIR: pgliteDir, ...process.env, LOG_LEVEL: 'silent', PORT: '0' });
+/** A fresh database on the benchmark's Postgres server. */
+async function createDatabase(serverUrl: string, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
+}
+
+/** Runs every case on one backend. */
+async function runOn(broker: 'memory' | 'nats', postgres: BenchServer, nats: BenchServer | undefined) {
+  const backend = `postgres + ${broker}`;
+  const config = loadConfig({
+    LOG_LEVEL: 'silent',
+    PORT: '0',
+    DATABASE_URL: await createDatabase(postgres.url, `bench_${broker}_${Date.now().toString(36)}`),
+    BROKER: broker,
+    ...(nats ? { NATS_URL: nats.url } : {}),
+  });
   const app = await buildApp(config);
   const { url } = await app.listen(0, '127.0.0.1');
   const run = `b${Date.now().toString(36)}`;
@@ -74,7 +95,7 @@ export async function runIngestBench(): Promise<IngestBenchResult[]> {
           for (let request = 0; request < perPoster; request++) await post(device, body);
         }),
       );
-      results.push(result(name, perPoster * batch * devices.length, started));
+      results.push(result(backend, name, perPoster * batch * devices.length, started));
     };
     const fleet = (label: string) =>
       Array.from({ length: POSTERS }, (_, index) => `${run}-${label}-${index}`);
@@ -113,7 +134,9 @@ export async function runIngestBench(): Promise<IngestBenchResult[]> {
         rows.map((row, index) => ({ ...row, seq: batch * 1_000 + index + 1 })),
       );
     }
-    results.push(result('recording writes into the database, batches of 1,000', batches * 1_000, started));
+    results.push(
+      result(backend, 'recording writes into the database, batches of 1,000', batches * 1_000, started),
+    );
 
     // Replay at speed 0 of that recording, over a real graphql-ws connection.
     const client = createClient({
@@ -140,16 +163,31 @@ export async function runIngestBench(): Promise<IngestBenchResult[]> {
       );
     });
     await client.dispose();
-    results.push(result('replay at speed 0 over graphql-ws', received, started));
+    results.push(result(backend, 'replay at speed 0 over graphql-ws', received, started));
   } finally {
     await app.stop();
-    await rm(pgliteDir, { recursive: true, force: true });
   }
-  const backend = `${app.services.db.kind} + ${app.services.broker.kind} broker`;
+  return results;
+}
+
+/** Runs the cases on each backend and prints one line each. */
+export async function runIngestBench(): Promise<IngestBenchResult[]> {
+  const backends = (process.env.BENCH_BACKENDS ?? 'nats,memory')
+    .split(',')
+    .filter((name): name is 'memory' | 'nats' => name === 'memory' || name === 'nats');
+  const postgres = startServer('postgres');
+  const nats = backends.includes('nats') ? startServer('nats') : undefined;
+  const results: IngestBenchResult[] = [];
+  try {
+    for (const broker of backends) results.push(...(await runOn(broker, postgres, nats)));
+  } finally {
+    nats?.stop();
+    postgres.stop();
+  }
   for (const line of results) {
     console.log(
-      `devices | ${line.name.padEnd(54)} | ${line.messages.toLocaleString('en').padStart(8)} messages | ` +
-        `${line.seconds.toFixed(2).padStart(6)} s | ${Math.round(line.messagesPerSecond).toLocaleString('en').padStart(8)} messages/s | ${backend}`,
+      `devices | ${line.backend.padEnd(17)} | ${line.name.padEnd(52)} | ${line.messages.toLocaleString('en').padStart(8)} messages | ` +
+        `${line.seconds.toFixed(2).padStart(6)} s | ${Math.round(line.messagesPerSecond).toLocaleString('en').padStart(8)} messages/s`,
     );
   }
   return results;

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export type ServerName = 'nats' | 'redis' | 'kafka';
+export type ServerName = 'nats' | 'redis' | 'kafka' | 'postgres';
 
 /** A throwaway server started with scripts/services/<name>.sh; `stop()` removes it. */
 export interface BenchServer {
