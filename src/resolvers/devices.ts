@@ -16,7 +16,7 @@ export function resolveIngest(
   deviceId: string,
   messages: readonly unknown[],
 ): Promise<IngestResult> {
-  return service(context).ingest(service(context).ingestScopeOf(context.viewer), deviceId, messages);
+  return service(context).ingest(scope(context), deviceId, messages);
 }
 
 export const resolveDevice = (context: GraphQLContext, id: string) =>

@@ -109,6 +109,17 @@ describe.each(DEVICE_BACKENDS)('buffer windows and recordings (%s)', (backend) =
     expect(stopped.data?.stopRecording).toMatchObject({ status: 'STOPPED', messageCount: next - 20 });
   });
 
+  it('a device first named by startRecording has its buffer window on the broker from its first message', async () => {
+    const device = uniqueDevice();
+    const started = await server.graphql<{ startRecording: { id: string } }>(START, { d: device });
+    expect((await postMonitor(server, device, monitorEvents(3))).status).toBe(200);
+    await server.graphql(STOP, { id: started.data?.startRecording.id });
+    const buffered = await server.graphql<{ device: { buffered: number; bufferWindow: string } }>(BUFFERED, {
+      d: device,
+    });
+    expect(buffered.data?.device).toMatchObject({ buffered: 3, bufferWindow: 'PT5M' });
+  });
+
   it('one active recording per device: a second start names the active one', async () => {
     const device = uniqueDevice();
     const first = await server.graphql<{ startRecording: { id: string } }>(START, {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   monitorHeaders,
-  monitorTimeNow,
+  monitorTimeOf,
   parseRfc3339,
   validateDeviceId,
   validateMonitorEvents,
@@ -34,7 +34,7 @@ describe('RFC3339 timestamps of monitor events', () => {
   });
 
   it('formats now with milliseconds', () => {
-    expect(monitorTimeNow(new Date('2026-01-15T10:30:00.250Z')).text).toBe('2026-01-15T10:30:00.25Z');
+    expect(monitorTimeOf(new Date('2026-01-15T10:30:00.250Z')).text).toBe('2026-01-15T10:30:00.25Z');
   });
 });
 
@@ -58,7 +58,7 @@ describe('monitor events', () => {
   });
 
   it('headers: an empty id becomes the sequence', () => {
-    const time = monitorTimeNow(new Date('2026-01-15T10:30:00Z'));
+    const time = monitorTimeOf(new Date('2026-01-15T10:30:00Z'));
     expect(monitorHeaders('d1', { id: '', type: 'signal', symbol: 'x.Y' }, time, 42)).toEqual({
       'X-Monitor-Device': 'd1',
       'X-Monitor-Id': '42',

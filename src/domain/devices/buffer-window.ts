@@ -25,6 +25,24 @@ export interface BufferWindowDependencies {
 const FIRST_MESSAGE_WAIT_MS = 1_000;
 
 /**
+ * Registers the device for the scope if it is new, applying its default window on the broker
+ * first, so that its very first messages are retained. Null when it is another tenant's.
+ */
+export async function registerDeviceWithWindow(
+  deps: BufferWindowDependencies,
+  scope: DeviceScope,
+  deviceId: string,
+): Promise<Device | null> {
+  const registered = await registerDevice(deps.db, scope, deviceId, deps.config.bufferWindowDefaultMs);
+  if (!registered) return null;
+  const window = registered.device.bufferWindowMs;
+  if (registered.created && window !== null) {
+    await deps.broker.retain(subjects.monitor(deviceId), { maxAgeMs: window });
+  }
+  return registered.device;
+}
+
+/**
  * Sets the device's buffer window: `undefined` = the configured default, `null` = off. The device
  * is registered if new. The window is applied on the broker before it is stored.
  */
@@ -44,8 +62,9 @@ export async function setBufferWindow(
       );
     }
   }
-  const registered = await registerDevice(deps.db, scope, deviceId, deps.config.bufferWindowDefaultMs);
-  if (!registered) throw new NotFoundError('device', deviceId);
+  if (!(await registerDevice(deps.db, scope, deviceId, deps.config.bufferWindowDefaultMs))) {
+    throw new NotFoundError('device', deviceId);
+  }
   if (window !== null) await deps.broker.retain(subjects.monitor(deviceId), { maxAgeMs: window });
   // Turning the window off stops streamgate from using it; the Broker interface has no way to
   // drop a retained window, so the broker ages out what it holds (docs/devices.md).

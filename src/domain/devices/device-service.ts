@@ -11,9 +11,14 @@ import type { Broker } from '../../pubsub/broker.ts';
 import { subjects } from '../../pubsub/subjects.ts';
 import type { Page } from '../pagination.ts';
 import { tenantOf, type Viewer } from '../viewer.ts';
-import { bufferedCount, reapplyBufferWindows, setBufferWindow } from './buffer-window.ts';
+import {
+  bufferedCount,
+  reapplyBufferWindows,
+  registerDeviceWithWindow,
+  setBufferWindow,
+} from './buffer-window.ts';
 import type { DeviceMessage } from './device-message.ts';
-import { type Device, type DeviceScope, findDevice, listDevices, registerDevice } from './device-store.ts';
+import { type Device, type DeviceScope, findDevice, listDevices } from './device-store.ts';
 import { type IngestResult, ingestMonitorEvents } from './ingest.ts';
 import { liveDeviceMessages } from './live-messages.ts';
 import { validateDeviceId } from './monitor-event.ts';
@@ -78,13 +83,6 @@ export function createDeviceService(deps: DeviceServiceDependencies) {
     scopeOf(viewer: Viewer | null): DeviceScope {
       return { tenantId: tenantOf(viewer) };
     },
-    /** The tenant a monitor ingest acts in: unauthenticated devices go to MONITOR_TENANT when MONITOR_PUBLIC is on. */
-    ingestScopeOf(viewer: Viewer | null): DeviceScope {
-      if (viewer === null && deps.config.devices.monitorPublic)
-        return { tenantId: deps.config.devices.publicTenant };
-      return { tenantId: tenantOf(viewer) };
-    },
-
     ingest: (scope: DeviceScope, deviceId: string, events: readonly unknown[]): Promise<IngestResult> =>
       ingestMonitorEvents(inner, scope, deviceId, events),
     device: (scope: DeviceScope, id: string): Promise<Device | null> => findDevice(deps.db, scope, id),
@@ -99,16 +97,8 @@ export function createDeviceService(deps: DeviceServiceDependencies) {
      */
     async liveMessages(scope: DeviceScope, deviceId: string): Promise<AsyncIterableIterator<DeviceMessage>> {
       validateDeviceId(deviceId);
-      const registered = await registerDevice(
-        deps.db,
-        scope,
-        deviceId,
-        deps.config.devices.bufferWindowDefaultMs,
-      );
-      if (!registered) throw new NotFoundError('device', deviceId);
-      if (registered.created && registered.device.bufferWindowMs !== null) {
-        await deps.broker.retain(subjects.monitor(deviceId), { maxAgeMs: registered.device.bufferWindowMs });
-      }
+      if (!(await registerDeviceWithWindow(inner, scope, deviceId)))
+        throw new NotFoundError('device', deviceId);
       return liveDeviceMessages(deps.broker, deviceId);
     },
 

@@ -20,7 +20,7 @@ import type { DeviceScope } from './device-store.ts';
 import {
   type MonitorTime,
   monitorHeaders,
-  monitorTimeNow,
+  monitorTimeOf,
   validateDeviceId,
   validateMonitorEvents,
 } from './monitor-event.ts';
@@ -72,7 +72,7 @@ export async function ingestMonitorEvents(
     throw new UnavailableError(`the broker is ${health.status}; nothing was accepted, retry later`);
   }
   const payloads = events.map((event) => new TextEncoder().encode(JSON.stringify(event.data)));
-  const ingestTime = monitorTimeNow();
+  const ingestTime = monitorTimeOf(new Date());
   const count = events.length;
 
   return deps.db.prisma.$transaction(

@@ -111,16 +111,11 @@ export function parseRfc3339(text: string): MonitorTime | undefined {
   return timeOf(wholeSeconds.getTime(), nanos);
 }
 
-/** The current time as a MonitorTime. */
-export function monitorTimeNow(now = new Date()): MonitorTime {
-  const ms = now.getTime();
-  const seconds = Math.floor(ms / 1000) * 1000;
-  return timeOf(seconds, (ms - seconds) * 1_000_000);
-}
-
 /** A MonitorTime from a JS date (millisecond precision). */
 export function monitorTimeOf(date: Date): MonitorTime {
-  return monitorTimeNow(date);
+  const ms = date.getTime();
+  const seconds = Math.floor(ms / 1000) * 1000;
+  return timeOf(seconds, (ms - seconds) * 1_000_000);
 }
 
 function timeOf(wholeSecondsMs: number, nanos: number): MonitorTime {

@@ -5,7 +5,8 @@
  */
 import type { Database } from '../../db/create-database.ts';
 import { BadUserInputError, NotFoundError } from '../../errors.ts';
-import { type DeviceScope, registerDevice } from './device-store.ts';
+import { registerDeviceWithWindow } from './buffer-window.ts';
+import type { DeviceScope } from './device-store.ts';
 import { headerOf, MONITOR_HEADERS, parseRfc3339, validateDeviceId } from './monitor-event.ts';
 import { isPrismaUniqueViolation } from './prisma-errors.ts';
 import { parseMessageHeaders, type RecordedMessage } from './recording-jsonl.ts';
@@ -86,8 +87,7 @@ export async function importRecording(
   const id = input.id == null || input.id === '' ? newRecordingId() : validateRecordingId(input.id);
   const retentionMs = retentionOrDefault(deps.config, input.retentionMs);
   const rows = toRows(messages, 0, deviceId);
-  const registered = await registerDevice(deps.db, scope, deviceId, deps.config.bufferWindowDefaultMs);
-  if (!registered) throw new NotFoundError('device', deviceId);
+  if (!(await registerDeviceWithWindow(deps, scope, deviceId))) throw new NotFoundError('device', deviceId);
   const now = new Date();
   try {
     const row = await deps.db.prisma.$transaction(async (tx) => {

@@ -15,7 +15,8 @@ import { BadUserInputError, NotFoundError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Broker } from '../../pubsub/broker.ts';
 import { copyBuffer } from './buffer-copy.ts';
-import { type DeviceScope, registerDevice } from './device-store.ts';
+import { registerDeviceWithWindow } from './buffer-window.ts';
+import type { DeviceScope } from './device-store.ts';
 import { validateDeviceId } from './monitor-event.ts';
 import { flushOutbox } from './monitor-outbox.ts';
 import { isPrismaUniqueViolation } from './prisma-errors.ts';
@@ -100,8 +101,7 @@ export async function startRecording(
       );
     }
   }
-  const registered = await registerDevice(deps.db, scope, deviceId, deps.config.bufferWindowDefaultMs);
-  if (!registered) throw new NotFoundError('device', deviceId);
+  if (!(await registerDeviceWithWindow(deps, scope, deviceId))) throw new NotFoundError('device', deviceId);
 
   const recording = await deps.db.prisma
     .$transaction(
