@@ -3,47 +3,22 @@
  * again on the same database) and of the broker. A producer keeps posting throughout; every
  * message the monitor acknowledged must be in the recording, once, in order.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { createServer } from 'node:net';
+import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { AsyncQueue, waitUntil } from '../helpers/async-queue.ts';
+import { waitUntil } from '../helpers/async-queue.ts';
 import { monitorEvents, uniqueDevice } from '../helpers/devices.ts';
+import { createProcessRunner, freePort, waitForListening } from '../helpers/streamgate-process.ts';
 import { startTestApp } from '../helpers/test-app.ts';
 import { createTestDatabase, type PrivateService, serviceUrl, startService } from '../setup/services.ts';
 
-const root = new URL('../..', import.meta.url).pathname;
-const children: ChildProcess[] = [];
-afterAll(() => {
-  for (const child of children) if (child.exitCode === null) child.kill('SIGKILL');
-});
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
+const processes = createProcessRunner();
+afterAll(() => processes.cleanup());
 
 /** `src/main.ts` as a real process; resolves once it listens. */
 async function startStreamgate(env: Record<string, string>): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-    cwd: root,
-    env: { PATH: process.env.PATH ?? '', LOG_PRETTY: 'false', LOG_LEVEL: 'info', ...env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  children.push(child);
-  const lines = new AsyncQueue<string>();
-  for (const stream of [child.stdout, child.stderr]) {
-    stream?.setEncoding('utf8');
-    stream?.on('data', (chunk: string) => {
-      for (const line of chunk.split('\n')) if (line.trim()) lines.push(line);
-    });
-  }
-  for (;;) {
-    const line = await lines.next(60_000, 'streamgate to listen');
-    if (line.includes('streamgate is listening')) return child;
-  }
+  const run = processes.start({ LOG_LEVEL: 'info', ...env });
+  await waitForListening(run.lines);
+  return run.child;
 }
 
 async function graphql<T>(url: string, query: string, variables: Record<string, unknown>): Promise<T> {

@@ -1,5 +1,6 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { AsyncQueue } from './async-queue.ts';
@@ -53,4 +54,21 @@ export function createProcessRunner() {
       await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
     },
   };
+}
+
+/** A TCP port free on loopback right now, for a process that must listen on a known port. */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise((resolve) => server.close(resolve));
+  return port;
+}
+
+/** Resolves when the process logs that it listens. */
+export async function waitForListening(lines: AsyncQueue<string>): Promise<void> {
+  for (;;) {
+    const line = await lines.next(60_000, 'the "listening" log line');
+    if (line.includes('streamgate is listening')) return;
+  }
 }

@@ -1,28 +1,11 @@
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { AsyncQueue } from '../helpers/async-queue.ts';
 import { connectWs, subscribeWs } from '../helpers/graphql-ws-client.ts';
-import { createProcessRunner } from '../helpers/streamgate-process.ts';
+import { createProcessRunner, freePort, waitForListening } from '../helpers/streamgate-process.ts';
 
 const processes = createProcessRunner();
 afterAll(() => processes.cleanup());
 const startProcess = (env: Record<string, string>) => processes.start(env);
-
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as { port: number };
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
-
-async function waitForListening(lines: AsyncQueue<string>): Promise<void> {
-  for (;;) {
-    const line = await lines.next(60_000, 'the "listening" log line');
-    if (line.includes('streamgate is listening')) return;
-  }
-}
 
 // Each test starts real processes (tsx compiles at start-up): generous time under a loaded CI machine.
 describe('the streamgate process', { timeout: 120_000 }, () => {

@@ -1,31 +1,12 @@
 /** Live telemetry of a device (Subscription.deviceMessages): the messages on `monitor.{device}`. */
-import type { Broker, BrokerMessage, Subscription } from '../../pubsub/broker.ts';
+import type { Broker } from '../../pubsub/broker.ts';
+import { mapSubscription } from '../../pubsub/map-subscription.ts';
 import { subjects } from '../../pubsub/subjects.ts';
 import { type DeviceMessage, deviceMessageFromBroker } from './device-message.ts';
 
-/**
- * The device's messages from now on. A hand-written iterator rather than a generator: `return`
- * must end the broker subscription at once, even while waiting for a message of an idle device.
- */
+/** The device's messages from now on; ending the iteration ends the broker subscription at once. */
 export function liveDeviceMessages(broker: Broker, deviceId: string): AsyncIterableIterator<DeviceMessage> {
-  const subscription: Subscription = broker.subscribe(subjects.monitor(deviceId));
-  const iterator = subscription[Symbol.asyncIterator]();
-  const map = (result: IteratorResult<BrokerMessage>): IteratorResult<DeviceMessage> =>
-    result.done
-      ? { done: true, value: undefined }
-      : { done: false, value: deviceMessageFromBroker(deviceId, result.value) };
-  return {
-    next: () => iterator.next().then(map),
-    async return() {
-      subscription.unsubscribe();
-      return { done: true, value: undefined };
-    },
-    async throw(error: unknown) {
-      subscription.unsubscribe();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
+  return mapSubscription(broker.subscribe(subjects.monitor(deviceId)), (message) =>
+    deviceMessageFromBroker(deviceId, message),
+  );
 }

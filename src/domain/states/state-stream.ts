@@ -1,4 +1,5 @@
-import type { Broker, BrokerMessage, Subscription } from '../../pubsub/broker.ts';
+import type { Broker, BrokerMessage } from '../../pubsub/broker.ts';
+import { mapSubscription } from '../../pubsub/map-subscription.ts';
 import { subjects } from '../../pubsub/subjects.ts';
 
 /** One message on a state's stream, as Subscription.stateStream returns it. */
@@ -49,26 +50,5 @@ export function streamStateEvents(
   sessionId: string | null,
 ): AsyncIterableIterator<StateEvent> {
   const subject = sessionId === null ? subjects.state(stateId) : subjects.stateSession(stateId, sessionId);
-  const subscription: Subscription = broker.subscribe(subject);
-  const messages = subscription[Symbol.asyncIterator]();
-  // Hand-written rather than an async generator: a generator's return() waits for a pending
-  // next(), so a client leaving an idle stream would hold the subscription until the next message.
-  return {
-    async next() {
-      const result = await messages.next();
-      if (result.done) return { done: true, value: undefined };
-      return { done: false, value: toStateEvent(stateId, sessionId, result.value) };
-    },
-    async return() {
-      subscription.unsubscribe();
-      return { done: true, value: undefined };
-    },
-    async throw(error: unknown) {
-      subscription.unsubscribe();
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
+  return mapSubscription(broker.subscribe(subject), (message) => toStateEvent(stateId, sessionId, message));
 }
