@@ -8,7 +8,6 @@ import type { Database } from '../../db/create-database.ts';
 import { NotFoundError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Broker } from '../../pubsub/broker.ts';
-import { subjects } from '../../pubsub/subjects.ts';
 import type { Page } from '../pagination.ts';
 import { tenantOf, type Viewer } from '../viewer.ts';
 import {
