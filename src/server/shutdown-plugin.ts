@@ -1,5 +1,6 @@
 import type { Plugin } from 'graphql-yoga';
 import { createInterruption } from './interruption.ts';
+import { isAsyncIterable } from './observed-stream.ts';
 
 /**
  * Ends every live subscription when the server shuts down, on every transport: graphql-ws sends
@@ -15,10 +16,6 @@ export function useEndSubscriptionsOnShutdown(signal: AbortSignal): Plugin {
       };
     },
   };
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }
 
 /**

@@ -3,6 +3,7 @@ import type { Plugin } from 'graphql-yoga';
 import { invalidToken } from '../../domain/auth/token-error.ts';
 import type { GraphQLContext } from '../../schema/context.ts';
 import { createInterruption } from '../interruption.ts';
+import { isAsyncIterable } from '../observed-stream.ts';
 
 // setTimeout's longest delay; a later expiry is re-armed when that fires.
 const MAX_TIMER_MS = 2_147_483_647;
@@ -47,10 +48,6 @@ export function onTokenExpiry(expiresAt: number, onExpiry: () => void): () => vo
   };
   arm();
   return () => clearTimeout(timer);
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }
 
 /** Hand-written, like endOnAbort in shutdown-plugin.ts, so that an idle source can be ended. */

@@ -12,6 +12,7 @@ import type { Metrics } from '../../metrics.ts';
 import type { GraphQLContext } from '../../schema/context.ts';
 import { withHttpStatus } from '../auth/http-error.ts';
 import { selectedOperation } from '../auth/root-fields.ts';
+import { isAsyncIterable, observeStream } from '../observed-stream.ts';
 import { transportOf } from '../ops/subscription-metrics-plugin.ts';
 import { TRANSPORTS } from '../ops/transport-stats.ts';
 import { maxAliasesRule, maxCostRule, maxDepthRule, noIntrospectionRule } from './document-rules.ts';
@@ -121,51 +122,12 @@ export function useSseConnectionLimit(limiter: ConnectionLimiter, metrics: Metri
             lease.release();
             return;
           }
-          setResult(releasedAtEnd(result, () => lease.release()));
+          setResult(observeStream(result, { onEnd: () => lease.release() }));
         },
         onSubscribeError() {
           lease.release();
         },
       };
-    },
-  };
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
-}
-
-/** Passes a stream through and calls `onEnd` once when it finishes, fails or is cancelled. */
-function releasedAtEnd<T>(source: AsyncIterable<T>, onEnd: () => void): AsyncIterableIterator<T> {
-  const iterator = source[Symbol.asyncIterator]();
-  let ended = false;
-  const end = () => {
-    if (ended) return;
-    ended = true;
-    onEnd();
-  };
-  return {
-    async next() {
-      try {
-        const result = await iterator.next();
-        if (result.done) end();
-        return result;
-      } catch (error) {
-        end();
-        throw error;
-      }
-    },
-    async return() {
-      end();
-      return (await iterator.return?.()) ?? { done: true, value: undefined };
-    },
-    async throw(error: unknown) {
-      end();
-      if (iterator.throw) return iterator.throw(error);
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return this;
     },
   };
 }

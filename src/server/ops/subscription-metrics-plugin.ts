@@ -1,4 +1,5 @@
 import type { Plugin } from 'graphql-yoga';
+import { isAsyncIterable, observeStream } from '../observed-stream.ts';
 import { TRANSPORTS, type Transport, type TransportStats } from './transport-stats.ts';
 
 /**
@@ -26,13 +27,12 @@ export function useSubscriptionMetrics(stats: TransportStats): Plugin {
           const perRequest = transport === TRANSPORTS.GRAPHQL_SSE;
           if (perRequest) stats.connectionOpened(transport);
           setResult(
-            counted(
-              result,
-              () => stats.messageSent(transport),
-              () => {
+            observeStream(result, {
+              onEvent: () => stats.messageSent(transport),
+              onEnd: () => {
                 if (perRequest) stats.connectionClosed(transport);
               },
-            ),
+            }),
           );
         },
       };
@@ -48,50 +48,6 @@ export function transportOf(context: Record<string, unknown>): Transport | undef
   // Behind the Node server yoga's request is whatwg-node's PonyfillRequest, not a global Request.
   if (isFetchRequest(context.request)) return TRANSPORTS.GRAPHQL_SSE;
   return undefined;
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<unknown> {
-  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
-}
-
-/** Passes the stream through, calling `onEvent` per event and `onEnd` once when it is over. */
-function counted<T>(
-  source: AsyncIterable<T>,
-  onEvent: () => void,
-  onEnd: () => void,
-): AsyncIterableIterator<T> {
-  const iterator = source[Symbol.asyncIterator]();
-  let ended = false;
-  const end = () => {
-    if (ended) return;
-    ended = true;
-    onEnd();
-  };
-  return {
-    async next() {
-      try {
-        const result = await iterator.next();
-        if (result.done) end();
-        else onEvent();
-        return result;
-      } catch (error) {
-        end();
-        throw error;
-      }
-    },
-    async return() {
-      end();
-      return (await iterator.return?.()) ?? { done: true, value: undefined };
-    },
-    async throw(error: unknown) {
-      end();
-      if (iterator.throw) return iterator.throw(error);
-      throw error;
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
 }
 
 function isFetchRequest(value: unknown): value is Request {
