@@ -21,6 +21,13 @@ export interface BufferWindowDependencies {
   readonly config: Config['devices'];
 }
 
+/**
+ * `lastSeenAt` is written when ingest persists, before the outbox publishes, so a message's broker
+ * timestamp (what the window keeps) can trail it. Deciding from `lastSeenAt` alone that nothing is
+ * in a window must leave this much room, or the tail of a batch is missed.
+ */
+export const PUBLISH_LAG_ALLOWANCE_MS = 5_000;
+
 /** How long to wait for the first buffered message before calling the window empty. */
 const FIRST_MESSAGE_WAIT_MS = 1_000;
 
@@ -104,7 +111,8 @@ export async function bufferedCount(deps: BufferWindowDependencies, device: Devi
   const window = device.bufferWindowMs;
   if (window === null || device.lastSeq === 0) return 0;
   const since = new Date(Date.now() - window);
-  if (device.lastSeenAt === null || device.lastSeenAt < since) return 0;
+  if (device.lastSeenAt === null || device.lastSeenAt.getTime() < since.getTime() - PUBLISH_LAG_ALLOWANCE_MS)
+    return 0;
   const oldestSeq = await withSubscription(
     deps.broker.subscribe(subjects.monitor(device.id), { from: { time: since } }),
     async (iterator) => {

@@ -15,7 +15,7 @@ import { BadUserInputError, NotFoundError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Broker } from '../../pubsub/broker.ts';
 import { copyBuffer } from './buffer-copy.ts';
-import { registerDeviceWithWindow } from './buffer-window.ts';
+import { PUBLISH_LAG_ALLOWANCE_MS, registerDeviceWithWindow } from './buffer-window.ts';
 import type { DeviceScope } from './device-store.ts';
 import { validateDeviceId } from './monitor-event.ts';
 import { flushOutbox } from './monitor-outbox.ts';
@@ -138,7 +138,7 @@ export async function startRecording(
           preRollMs === 0 ||
           device.lastSeq === 0n ||
           device.lastSeenAt === null ||
-          device.lastSeenAt.getTime() < startedAt.getTime() - preRollMs;
+          device.lastSeenAt.getTime() < startedAt.getTime() - preRollMs - PUBLISH_LAG_ALLOWANCE_MS;
         const row = await tx.recording.create({
           data: {
             id,
