@@ -1,7 +1,7 @@
 import type { EnvReader } from './env-reader.ts';
 
 /**
- * How callers are identified (issue 4):
+ * How callers are identified (docs/auth.md):
  * - `jwt`: JWT_SECRET or JWT_JWKS_URL is set; every operation but the public ones needs a token.
  * - `dev`: nothing set; loopback only, anonymous callers allowed, a dev token is printed at start-up.
  * - `disabled`: AUTH_DISABLED=true; nobody is identified, tokens are ignored.

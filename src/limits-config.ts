@@ -1,6 +1,6 @@
 import type { EnvReader } from './env-reader.ts';
 
-/** Bounded resources (issue 4, DESIGN.md decision 5); docs/limits.md says what each refusal looks like. */
+/** Bounded resources (DESIGN.md decision 5); docs/limits.md says what each refusal looks like. */
 export interface LimitsConfig {
   /** Open WebSocket connections (graphql-ws and legacy) on this instance. @default 1000 (MAX_WS_CONNECTIONS) */
   readonly maxWsConnections: number;

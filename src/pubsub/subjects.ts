@@ -1,6 +1,6 @@
 /**
  * Every broker subject streamgate uses, in one place. Where a legacy system fixed a name
- * (../shared/contract/legacy.md), it is kept so existing processors on the network interoperate.
+ * (contract/legacy.md), it is kept so existing processors on the network interoperate.
  * Backends map these subjects to their own names (Kafka topics, Redis channels) in their adapters.
  */
 export const subjects = {

@@ -1,4 +1,4 @@
-/** Devices: monitor ingest, live telemetry, buffer windows, recordings and replay (issue 7). */
+/** Devices: monitor ingest, live telemetry, buffer windows, recordings and replay (docs/devices.md). */
 import type { DeviceMessage } from '../domain/devices/device-message.ts';
 import type { Device } from '../domain/devices/device-store.ts';
 import { RECORDING_STATUS, type Recording } from '../domain/devices/recording-store.ts';
