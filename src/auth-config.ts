@@ -54,7 +54,7 @@ export interface AuthConfig {
   readonly issuer: string | undefined;
   /** Accepted `aud` values when set (comma-separated; one must match). (JWT_AUDIENCE) */
   readonly audience: readonly string[];
-  /** Tolerance on `exp` and `nbf`. @default 30s (JWT_CLOCK_SKEW) */
+  /** Tolerance on `exp`, `nbf` and an `iat` in the future. @default 30s (JWT_CLOCK_SKEW) */
   readonly clockSkewMs: number;
   /** Accepted `alg` values. @default HS256,HS384,HS512 with a secret; RS/PS/ES/EdDSA with a JWKS (JWT_ALGORITHMS) */
   readonly algorithms: readonly string[];

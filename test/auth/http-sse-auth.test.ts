@@ -167,6 +167,12 @@ describe.each([
     });
   });
 
+  it('a token issued up to JWT_CLOCK_SKEW (30 s) ahead of the server clock is accepted', async () => {
+    const token = await source.sign({ issuedAt: 20 });
+    const answer = await post('{ viewer { userId } }', { authorization: `Bearer ${token}` });
+    expect(answer.body).toEqual({ data: { viewer: { userId: 'alice' } } });
+  });
+
   it('a valid token works over SSE with ?token=', async () => {
     const token = await source.sign();
     const stream = await sse('subscription { serverTime(every: "100ms") }', { token, tokenIn: 'query' });

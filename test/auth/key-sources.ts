@@ -78,6 +78,11 @@ export const BAD_TOKENS: ReadonlyArray<
     () => /^token is not valid before \d{4}-/,
   ],
   [
+    'a token issued in the future (beyond JWT_CLOCK_SKEW)',
+    (source) => source.sign({ issuedAt: 600 }),
+    () => /^token is issued in the future \(\d{4}-/,
+  ],
+  [
     'a wrong issuer',
     (source) => source.sign({ issuer: 'https://evil.example/' }),
     () => /^token has the wrong issuer$/,

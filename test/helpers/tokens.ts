@@ -33,6 +33,8 @@ export interface TokenOptions {
   readonly expiresIn?: number | string | null;
   /** Seconds from now before which the token is not valid. */
   readonly notBefore?: number;
+  /** `iat` in seconds from now (positive: issued in the future). @default 0 */
+  readonly issuedAt?: number;
   /** @default TEST_ISSUER; null leaves `iss` out */
   readonly issuer?: string | null;
   /** @default TEST_AUDIENCE; null leaves `aud` out */
@@ -81,7 +83,7 @@ function claimsOf(options: TokenOptions): Record<string, unknown> {
 
 function buildJwt(options: TokenOptions): SignJWT {
   const now = Math.floor(Date.now() / 1000);
-  const jwt = new SignJWT(claimsOf(options)).setIssuedAt(now);
+  const jwt = new SignJWT(claimsOf(options)).setIssuedAt(now + (options.issuedAt ?? 0));
   const expiresIn = options.expiresIn === undefined ? '1h' : options.expiresIn;
   if (typeof expiresIn === 'number') jwt.setExpirationTime(now + expiresIn);
   else if (typeof expiresIn === 'string') jwt.setExpirationTime(expiresIn);
