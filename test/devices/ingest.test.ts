@@ -166,6 +166,13 @@ describe.each(DEVICE_BACKENDS)('monitor ingest (%s)', (backend) => {
       ],
       ['a numeric type', 'DEV', '[{"type":7}]', 400, /event 0: "type" must be a string/],
       ['a device id with a dot', 'a.b', '[{}]', 400, /may not contain dots/],
+      [
+        'a field outside the event (payload not under "data")',
+        'DEV',
+        '[{"data":{"n":0}}, {"n":1}]',
+        400,
+        /^event 1: unknown field "n": an event has only id, type, timestamp, symbol and data/,
+      ],
     ])('%s → %s', async (_name, deviceTemplate, body, status, message) => {
       const device = deviceTemplate === 'DEV' ? uniqueDevice() : deviceTemplate;
       const answer = await postMonitor(server, device, body, { raw: true });
@@ -229,6 +236,7 @@ describe.each(DEVICE_BACKENDS)('monitor ingest (%s)', (backend) => {
         [{ deviceId: 'a b', messages: [{}] }, /may not contain/],
         [{ deviceId: uniqueDevice(), messages: [{}, 'text'] }, /event 1: not an object/],
         [{ deviceId: uniqueDevice(), messages: [{ timestamp: 12 }] }, /event 0: "timestamp"/],
+        [{ deviceId: uniqueDevice(), messages: [{ data: 1 }, { n: 1 }] }, /^event 1: unknown field "n"/],
       ];
       for (const [variables, message] of cases) {
         const result = await server.graphql(INGEST, variables);

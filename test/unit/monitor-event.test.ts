@@ -53,6 +53,8 @@ describe('monitor events', () => {
     [[{ id: true }], /event 0: "id" must be a string/],
     [[{ symbol: {} }], /event 0: "symbol" must be a string/],
     [[{ timestamp: 1700000000 }], /event 0: "timestamp" must be an RFC3339/],
+    [[{ n: 1 }], /^event 0: unknown field "n": an event has only id, type, timestamp, symbol and data/],
+    [[{ data: {} }, { data: {}, Data: 2 }], /^event 1: unknown field "Data"/],
   ])('rejects %j naming the event', (events, message) => {
     expect(() => validateMonitorEvents(events)).toThrow(message);
   });

@@ -50,8 +50,26 @@ export function validateDeviceId(deviceId: string): string {
   return deviceId;
 }
 
-function badEvent(index: number, reason: string): BadUserInputError {
-  return new BadUserInputError(`event ${index}: ${reason}`, { details: { index } });
+function badEvent(index: number, reason: string, details: Record<string, unknown> = {}): BadUserInputError {
+  return new BadUserInputError(`event ${index}: ${reason}`, { details: { index, ...details } });
+}
+
+/** The fields of a monitor event (legacy.md C); the payload goes under `data`. */
+const EVENT_FIELDS: ReadonlySet<string> = new Set(['id', 'type', 'timestamp', 'symbol', 'data']);
+
+/**
+ * Any other field is refused rather than dropped: `[{"n":1}]` would otherwise be published as
+ * `{}`, and the device would never learn that its payload was lost.
+ */
+function refuseUnknownFields(event: Record<string, unknown>, index: number): void {
+  for (const field of Object.keys(event)) {
+    if (EVENT_FIELDS.has(field)) continue;
+    throw badEvent(
+      index,
+      `unknown field ${JSON.stringify(field.slice(0, 64))}: an event has only id, type, timestamp, symbol and data (the payload goes under "data")`,
+      { field: field.slice(0, 64) },
+    );
+  }
 }
 
 function optionalString(event: Record<string, unknown>, field: string, index: number): string {
@@ -73,6 +91,7 @@ export function validateMonitorEvents(events: readonly unknown[]): MonitorEvent[
       );
     }
     const record = event as Record<string, unknown>;
+    refuseUnknownFields(record, index);
     const rawTimestamp = record.timestamp;
     let timestamp: MonitorTime | undefined;
     if (rawTimestamp !== undefined && rawTimestamp !== null && rawTimestamp !== '') {
