@@ -4,9 +4,13 @@ import { type Config, ConfigError, loadConfig } from './config.ts';
 import { formatProblem } from './env-reader.ts';
 import { createLogger, type Logger } from './log.ts';
 import { type App, buildApp } from './server/app.ts';
+import { describeCause, StartupError } from './startup-error.ts';
 
 /** Exit code for a configuration that cannot start (a usage error, like a bad flag). */
 export const EXIT_CONFIG = 2;
+
+/** Exit code for a start-up that failed at run time (database, broker, port): worth a retry. */
+export const EXIT_RUNTIME = 1;
 
 /** What `runServer` leaves running: the app and where it listens. */
 export interface RunningServer {
@@ -34,6 +38,7 @@ export async function runServer(overrides: Readonly<Record<string, string>> = {}
     );
   } catch (error) {
     exitOnConfigError(error);
+    throw error;
   }
 
   const log = createLogger(config);
@@ -43,6 +48,7 @@ export async function runServer(overrides: Readonly<Record<string, string>> = {}
   } catch (error) {
     // Files named by the config (TOPICS_FILE, ...) are checked while building: same exit code.
     exitOnConfigError(error);
+    exitOnStartupFailure(error, log);
   }
 
   let signals = 0;
@@ -70,7 +76,12 @@ export async function runServer(overrides: Readonly<Record<string, string>> = {}
   process.on('SIGTERM', onSignal);
   process.on('SIGINT', onSignal);
 
-  const { url } = await app.listen();
+  let url: string;
+  try {
+    ({ url } = await app.listen());
+  } catch (error) {
+    exitOnStartupFailure(listenFailure(error, config), log);
+  }
   log.info(
     {
       url: `${url}/graphql`,
@@ -108,8 +119,33 @@ function announceAuthMode(config: Config, log: Logger, app: App): void {
   }
 }
 
-function exitOnConfigError(error: unknown): never {
-  if (!(error instanceof ConfigError)) throw error;
+/** A ConfigError exits 2 with one line per problem; anything else is left to the caller. */
+function exitOnConfigError(error: unknown): void {
+  if (!(error instanceof ConfigError)) return;
   for (const problem of error.problems) process.stderr.write(`${formatProblem(problem)}\n`);
   process.exit(EXIT_CONFIG);
+}
+
+/**
+ * One line on stderr and exit 1. A StartupError already names the setting and the cause; an
+ * unexpected error is said in one line too, with its stack in the log for whoever debugs it.
+ */
+function exitOnStartupFailure(error: unknown, log: Logger): never {
+  if (!(error instanceof StartupError)) log.fatal({ err: error }, 'start-up failed');
+  const line = error instanceof StartupError ? error.message : `unexpected error: ${describeCause(error)}`;
+  process.stderr.write(`streamgate: cannot start: ${line}\n`);
+  process.exit(EXIT_RUNTIME);
+}
+
+/** A listen error in terms of PORT and HOST. */
+function listenFailure(error: unknown, config: Config): unknown {
+  const code = (error as NodeJS.ErrnoException).code;
+  const where = `PORT=${config.http.port} on HOST=${config.http.host}`;
+  const reasons: Record<string, string> = {
+    EADDRINUSE: `${where} is already in use by another process`,
+    EACCES: `${where} may not be bound by this user (ports below 1024 need privileges)`,
+    EADDRNOTAVAIL: `HOST=${config.http.host} is not an address of this machine`,
+  };
+  const reason = code ? reasons[code] : undefined;
+  return reason ? new StartupError(`${reason} (${code})`, { cause: error }) : error;
 }

@@ -5,6 +5,7 @@ import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { Config } from '../config.ts';
 import { PrismaClient } from '../generated/prisma/client.ts';
+import { describePostgresUrl, failedToOpen } from './database-errors.ts';
 import { applyMigrations, type SqlRunner } from './migrate.ts';
 
 export type { PrismaClient } from '../generated/prisma/client.ts';
@@ -27,12 +28,21 @@ export async function openDatabase(config: Pick<Config, 'database'>): Promise<Da
 }
 
 async function openPostgres(url: string): Promise<Database> {
+  const where = `DATABASE_URL (${describePostgresUrl(url)})`;
   const migrator = new pg.Client({ connectionString: url });
-  await migrator.connect();
+  // Without a listener a connection dropped during start-up would be an uncaught 'error' event.
+  migrator.on('error', () => {});
+  try {
+    await migrator.connect();
+  } catch (error) {
+    throw failedToOpen(`cannot connect to the database at ${where}`, error, url);
+  }
   try {
     await applyMigrations(pgRunner(migrator), { advisoryLock: true });
+  } catch (error) {
+    throw failedToOpen(`cannot prepare the database at ${where}`, error, url);
   } finally {
-    await migrator.end();
+    await migrator.end().catch(() => {});
   }
   const pool = new pg.Pool({ connectionString: url, max: 10 });
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
@@ -48,9 +58,19 @@ async function openPostgres(url: string): Promise<Database> {
 }
 
 async function openPglite(dir: string): Promise<Database> {
-  await mkdir(dir, { recursive: true });
-  const pglite = await PGlite.create(dir);
-  await applyMigrations(pglite, { advisoryLock: false });
+  const where = `the embedded database in PGLITE_DIR=${dir}`;
+  let pglite: PGlite;
+  try {
+    await mkdir(dir, { recursive: true });
+    pglite = await PGlite.create(dir);
+  } catch (error) {
+    throw failedToOpen(`cannot open ${where}`, error);
+  }
+  try {
+    await applyMigrations(pglite, { advisoryLock: false });
+  } catch (error) {
+    throw failedToOpen(`cannot prepare ${where}`, error);
+  }
   const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
   return {
     kind: 'pglite',

@@ -13,6 +13,16 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/migrations/', 
 // Any constant works; it only has to be the same for every streamgate instance on one database.
 const MIGRATION_LOCK_KEY = 7_512_004_311;
 
+/** A migration that could not be applied; it was rolled back. */
+export class MigrationError extends Error {
+  readonly migration: string;
+  constructor(migration: string, cause: unknown) {
+    super(`migration ${migration} failed: ${(cause as Error).message ?? String(cause)}`, { cause });
+    this.name = 'MigrationError';
+    this.migration = migration;
+  }
+}
+
 interface Migration {
   readonly name: string;
   readonly sql: string;
@@ -74,7 +84,7 @@ export async function applyMigrations(
         await db.exec('COMMIT');
       } catch (error) {
         await db.exec('ROLLBACK');
-        throw new Error(`migration ${migration.name} failed: ${(error as Error).message}`, { cause: error });
+        throw new MigrationError(migration.name, error);
       }
       newlyApplied.push(migration.name);
     }

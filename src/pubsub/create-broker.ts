@@ -1,13 +1,33 @@
 import type { Config } from '../config.ts';
 import type { Logger } from '../log.ts';
+import { StartupError } from '../startup-error.ts';
 import type { Broker } from './broker.ts';
+import { BrokerUnavailableError } from './errors.ts';
 import { createKafkaBroker } from './kafka-broker.ts';
 import { createMemoryBroker } from './memory-broker.ts';
 import { createNatsBroker } from './nats-broker.ts';
 import { createRedisBroker } from './redis-broker.ts';
 
-/** The broker the config names, connected; `log` receives the Kafka client's warnings. */
+/** The setting that says where each broker is, for start-up failures. */
+const ADDRESS_SETTING = { nats: 'NATS_URL', redis: 'REDIS_URL', kafka: 'KAFKA_BROKERS' } as const;
+
+/**
+ * The broker the config names, connected; `log` receives the Kafka client's warnings. A broker
+ * still unreachable after BROKER_CONNECT_TIMEOUT is a StartupError naming the settings.
+ */
 export async function createBroker(config: Pick<Config, 'broker' | 'topics'>, log?: Logger): Promise<Broker> {
+  try {
+    return await connectBroker(config, log);
+  } catch (error) {
+    if (!(error instanceof BrokerUnavailableError) || config.broker.kind === 'memory') throw error;
+    throw new StartupError(
+      `BROKER=${config.broker.kind} is unreachable (${ADDRESS_SETTING[config.broker.kind]}; gave up after BROKER_CONNECT_TIMEOUT): ${error.message}`,
+      { cause: error },
+    );
+  }
+}
+
+async function connectBroker(config: Pick<Config, 'broker' | 'topics'>, log?: Logger): Promise<Broker> {
   const { broker } = config;
   switch (broker.kind) {
     case 'memory':
