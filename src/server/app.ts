@@ -26,6 +26,7 @@ import { checkMutationRoles, useAuthGuard } from './auth/auth-guard-plugin.ts';
 import { useTokenExpiry } from './auth/token-expiry-plugin.ts';
 import { brokerProbes, mergeProbesByName } from './broker-probes.ts';
 import { createErrorMasker } from './error-masking.ts';
+import { createGraphiqlRenderer, GRAPHIQL_OPTIONS } from './graphiql/graphiql-page.ts';
 import { createContextFactory, type InitialContext } from './graphql-context.ts';
 import { createGraphqlWsServer } from './graphql-ws.ts';
 import { healthRoute } from './health-route.ts';
@@ -47,6 +48,7 @@ import {
 import { createLocalOperations } from './local-operations.ts';
 import { useHttpMetrics } from './ops/http-metrics-plugin.ts';
 import { metricsRoute } from './ops/metrics-route.ts';
+import { createOpenSubscriptions } from './ops/open-subscriptions.ts';
 import { statsRoute } from './ops/stats-route.ts';
 import { useSubscriptionMetrics } from './ops/subscription-metrics-plugin.ts';
 import { createTransportStats, TRANSPORTS, type TransportStats } from './ops/transport-stats.ts';
@@ -143,6 +145,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     dataSources,
   };
   const transportStats = createTransportStats(metrics, { windowMs: config.topics.statsWindowMs });
+  const openSubscriptions = createOpenSubscriptions(metrics);
   // The legacy adapters run GraphQL operations through yoga, which serves their routes.
   const topicOperations = createTopicOperations(() => yoga);
   const legacyAccess = createLegacyAccess({ auth, limiter: connectionLimiter, metrics });
@@ -170,7 +173,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
   const routes: HttpRoute[] = [
     healthRoute(services),
     metricsRoute(metrics),
-    statsRoute(services, transportStats),
+    statsRoute(services, transportStats, openSubscriptions),
     ...monitorRoutes({ yoga: () => yoga, auth, config: config.devices }),
     ...legacySse.routes,
   ];
@@ -180,7 +183,8 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
-    graphiql: config.http.graphiql ? { title: 'streamgate', subscriptionsProtocol: 'WS' } : false,
+    graphiql: config.http.graphiql ? GRAPHIQL_OPTIONS : false,
+    renderGraphiQL: createGraphiqlRenderer(),
     landingPage: false,
     // Yoga answers its own empty 200 on /health; ours has the legacy body and the 503 rule.
     healthCheckEndpoint: '/__yoga/health',
@@ -202,7 +206,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
       useMutationRateLimit(config.limits, metrics),
       useSseConnectionLimit(connectionLimiter, metrics),
       useTokenExpiry(),
-      useSubscriptionMetrics(transportStats),
+      useSubscriptionMetrics(transportStats, openSubscriptions),
       useEndSubscriptionsOnShutdown(shutdown.signal),
     ],
   });

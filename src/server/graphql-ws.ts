@@ -11,6 +11,7 @@ import { ERROR_CODES, isAppError, LimitExceededError } from '../errors.ts';
 import type { LimitsConfig } from '../limits-config.ts';
 import { type Logger, newCorrelationId } from '../log.ts';
 import type { GraphQLContext } from '../schema/context.ts';
+import { operationViewer } from './auth/operation-token.ts';
 import { selectedOperation } from './auth/root-fields.ts';
 import { onTokenExpiry } from './auth/token-expiry-plugin.ts';
 import { tokenFromAuthorization, tokenFromConnectionParams } from './auth/token-source.ts';
@@ -125,8 +126,12 @@ export function createGraphqlWsServer(
       result.errors ? { ...result, errors: result.errors.map(withoutHttpExtension) } : undefined,
     onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttpExtension),
     onSubscribe: async (ctx, _id, payload) => {
+      // GraphiQL's Headers tab arrives per operation, not in connection_init.
+      const own = await operationViewer(options.auth, payload.extensions);
+      if (own && 'error' in own) return [own.error];
       const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
         ...ctx,
+        ...(own ? { extra: { ...ctx.extra, viewer: own.viewer } } : {}),
         req: ctx.extra.request,
         socket: ctx.extra.socket,
         params: payload,

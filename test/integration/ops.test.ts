@@ -56,6 +56,7 @@ describe('GET /metrics and GET /stats', () => {
       websocket: { total_connections: 0, active_connections: 0, total_messages: 0, messages_per_second: 0 },
       sse: { total_connections: 0, active_connections: 0, total_messages: 0, messages_per_second: 0 },
       subscriptions: { total_topics: 0, active_subscriptions: 0, topics: {} },
+      graphql: { active_subscriptions: 0, total_subscriptions: 0, by_transport: {}, by_root_field: {} },
       kafka: { consumers: 0, topics: [], messages_consumed: 0, group_id: 'streamgate-development' },
     });
 
@@ -71,12 +72,19 @@ describe('GET /metrics and GET /stats', () => {
             total_messages: number;
             messages_per_second: number;
           };
+          graphql: Record<string, unknown>;
         };
       await waitUntil(async () => (await stats()).websocket.total_messages >= 3, 5_000, '3 messages counted');
       const { websocket } = await stats();
       expect(websocket.total_connections).toBe(1);
       expect(websocket.active_connections).toBe(1);
       expect(websocket.messages_per_second).toBeGreaterThan(0);
+      expect((await stats()).graphql).toEqual({
+        active_subscriptions: 1,
+        total_subscriptions: 1,
+        by_transport: { graphql_ws: 1 },
+        by_root_field: { serverTime: 1 },
+      });
       subscription.unsubscribe();
     } finally {
       await client.dispose();
@@ -92,6 +100,7 @@ describe('GET /metrics and GET /stats', () => {
     expect(metrics).toContain('websocket_connections_total{transport="graphql_ws"} 1');
     expect(metrics).toMatch(/messages_sent_total\{transport="graphql_ws"\} [3-9]/);
     expect(metrics).toContain('subscriptions_total{transport="graphql_ws"} 1');
+    expect(metrics).toContain('open_subscriptions{root_field="serverTime",transport="graphql_ws"} 0');
   });
 });
 

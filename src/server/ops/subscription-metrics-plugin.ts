@@ -1,5 +1,8 @@
+import type { DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { rootFieldNames, selectedOperation } from '../auth/root-fields.ts';
 import { isAsyncIterable, observeStream } from '../observed-stream.ts';
+import type { OpenSubscriptions } from './open-subscriptions.ts';
 import { TRANSPORTS, type Transport, type TransportStats } from './transport-stats.ts';
 
 /**
@@ -15,14 +18,20 @@ export interface LegacyTransportContext {
  * transport passes (DESIGN.md decision 1): the envelop subscribe hook. GraphQL over SSE has no
  * connection of its own beyond the subscription, so each one counts as an SSE connection.
  */
-export function useSubscriptionMetrics(stats: TransportStats): Plugin {
+export function useSubscriptionMetrics(stats: TransportStats, open: OpenSubscriptions): Plugin {
   return {
     onSubscribe({ args }) {
       const transport = transportOf(args.contextValue as unknown as Record<string, unknown>);
-      if (!transport) return;
+      const rootField = rootFieldOf(args.document, args.operationName);
       return {
         onSubscribeResult({ result, setResult }) {
           if (!isAsyncIterable(result)) return;
+          // Operations an adapter runs on its own account (the record RPC) have no client transport.
+          const closeGauge = open.opened(transport ?? 'internal', rootField);
+          if (!transport) {
+            setResult(observeStream(result, { onEnd: closeGauge }));
+            return;
+          }
           stats.subscriptionStarted(transport);
           const perRequest = transport === TRANSPORTS.GRAPHQL_SSE;
           if (perRequest) stats.connectionOpened(transport);
@@ -30,6 +39,7 @@ export function useSubscriptionMetrics(stats: TransportStats): Plugin {
             observeStream(result, {
               onEvent: () => stats.messageSent(transport),
               onEnd: () => {
+                closeGauge();
                 if (perRequest) stats.connectionClosed(transport);
               },
             }),
@@ -38,6 +48,13 @@ export function useSubscriptionMetrics(stats: TransportStats): Plugin {
       };
     },
   };
+}
+
+/** The subscription's root field (a subscription selects exactly one). */
+function rootFieldOf(document: DocumentNode, operationName: string | null | undefined): string {
+  const operation = selectedOperation(document, operationName);
+  const [first] = operation ? rootFieldNames(document, operation) : [];
+  return first ?? 'unknown';
 }
 
 /** The transport an operation arrived on, from its context (legacy adapters name theirs). */
