@@ -5,8 +5,10 @@ import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import type { Config } from '../config.ts';
 import { PrismaClient } from '../generated/prisma/client.ts';
+import { StartupError } from '../startup-error.ts';
 import { describePostgresUrl, failedToOpen } from './database-errors.ts';
 import { applyMigrations, type SqlRunner } from './migrate.ts';
+import { lockPgliteDir } from './pglite-lock.ts';
 
 export type { PrismaClient } from '../generated/prisma/client.ts';
 
@@ -57,28 +59,52 @@ async function openPostgres(url: string): Promise<Database> {
   };
 }
 
+/**
+ * PGlite's own defaults are sized for a browser tab that is the whole application; a server
+ * process needs less: 16 MB of shared buffers instead of 128 MB cuts the resident memory of a
+ * reopened database by about a third (README: memory of the embedded default).
+ */
+const PGLITE_MEMORY_SETTINGS = ['-c', 'shared_buffers=16MB', '-c', 'work_mem=2MB', '-c', 'temp_buffers=2MB'];
+
 async function openPglite(dir: string): Promise<Database> {
   const where = `the embedded database in PGLITE_DIR=${dir}`;
-  let pglite: PGlite;
   try {
     await mkdir(dir, { recursive: true });
-    pglite = await PGlite.create(dir);
   } catch (error) {
     throw failedToOpen(`cannot open ${where}`, error);
   }
+  const lock = await lockPgliteDir(dir).catch((error: unknown) => {
+    throw error instanceof StartupError ? error : failedToOpen(`cannot lock ${where}`, error);
+  });
+  let pglite: PGlite | undefined;
   try {
-    await applyMigrations(pglite, { advisoryLock: false });
+    try {
+      pglite = await PGlite.create(dir, {
+        startParams: [...PGlite.defaultStartParams, ...PGLITE_MEMORY_SETTINGS],
+      });
+    } catch (error) {
+      throw failedToOpen(`cannot open ${where}`, error);
+    }
+    try {
+      await applyMigrations(pglite, { advisoryLock: false });
+    } catch (error) {
+      throw failedToOpen(`cannot prepare ${where}`, error);
+    }
   } catch (error) {
-    throw failedToOpen(`cannot prepare ${where}`, error);
+    await pglite?.close().catch(() => {});
+    await lock.release();
+    throw error;
   }
-  const prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+  const opened = pglite;
+  const prisma = new PrismaClient({ adapter: new PrismaPGlite(opened) });
   return {
     kind: 'pglite',
     prisma,
     ping: () => timeQuery(prisma),
     async close() {
       await prisma.$disconnect();
-      await pglite.close();
+      await opened.close();
+      await lock.release();
     },
   };
 }
