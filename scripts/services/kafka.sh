@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Throwaway Apache Kafka (KRaft, one node that is both broker and controller) for tests:
-#   kafka.sh start|restart|down|up|stop|url DIR   (see lib.sh); URL: 127.0.0.1:PORT (bootstrap servers)
+#   kafka.sh start|restart|down|kill|up|stop|url DIR   (see lib.sh); URL: 127.0.0.1:PORT (bootstrap servers)
 #   kafka.sh tool CLASS ARGS...                   run a Kafka CLI class on the cached jars, e.g.
 #     kafka.sh tool org.apache.kafka.tools.TopicCommand --bootstrap-server 127.0.0.1:PORT --list
 # Kafka has no Debian package: its jars come from Maven Central (kafka/pom.xml) into a cache

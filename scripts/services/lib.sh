@@ -6,6 +6,7 @@
 #                its data in DIR, wait until it accepts connections, print `URL=<url>`
 #   restart DIR  stop the process (data kept), start it again on the same ports, print `URL=<url>`
 #   down DIR     stop the process only (data and ports kept): the server is "unavailable"
+#   kill DIR     like down, but as a crash: SIGKILL, no shutdown work (what a fault test wants)
 #   up DIR       start a downed server again on the same ports, print `URL=<url>`
 #   stop DIR     stop the process and remove DIR
 #   url DIR      print `URL=<url>` of a started DIR
@@ -17,7 +18,8 @@
 #   service_launch DIR    start the process in the background; record its pid (launch_detached)
 #   service_ready DIR     succeed once the server really serves requests
 #   service_url DIR       print the URL (without `URL=`)
-# and may override service_halt DIR (default: SIGTERM the pid, SIGKILL after a grace period)
+# and may override service_halt DIR (default: SIGTERM the pid, SIGKILL after a grace period),
+# service_crash DIR (default: SIGKILL the pid's process group, as `kill -9` would)
 # and service_alive DIR (default: the recorded pid exists).
 #
 # Environment:
@@ -208,8 +210,21 @@ port_owner() {
   return 0
 }
 
+# SIGKILL the recorded pid and its process group (the server runs in a session of its own),
+# and wait until it is gone, so that `up` finds the port free.
+kill_pid() {
+  local dir=$1 pid
+  pid=$(cat "$dir/pid" 2>/dev/null) || return 0
+  [[ -n $pid ]] || return 0
+  kill -KILL -- "-$pid" 2>/dev/null || kill -KILL "$pid" 2>/dev/null || true
+  local deadline=$(($(now_ms) + 10000))
+  while proc_running "$pid" && (($(now_ms) < deadline)); do sleep 0.05; done
+  rm -f "$dir/pid"
+}
+
 service_alive() { pid_alive "$1"; }
 service_halt() { stop_pid "$1" 15; }
+service_crash() { kill_pid "$1"; }
 
 # Poll service_ready until it succeeds, the process dies, or READY_TIMEOUT passes.
 wait_until_ready() {
@@ -286,6 +301,13 @@ cmd_down() {
   say "stopped (data kept in $dir)"
 }
 
+cmd_kill() {
+  local dir=$1
+  [[ -f $dir/port ]] || fail "$dir" "$dir was never started (no $dir/port)"
+  service_crash "$dir"
+  say "killed (SIGKILL; data kept in $dir)"
+}
+
 cmd_stop() {
   local dir=$1
   [[ -e $dir ]] || return 0
@@ -308,7 +330,7 @@ cmd_stop() {
 service_main() {
   local cmd=${1:-} dir=${2:-}
   if [[ -z $cmd || -z $dir || $# -ne 2 ]]; then
-    echo "usage: $0 start|restart|down|up|stop|url DIR" >&2
+    echo "usage: $0 start|restart|down|kill|up|stop|url DIR" >&2
     exit 2
   fi
   dir=$(realpath -m "$dir")
@@ -320,11 +342,12 @@ service_main() {
     start) cmd_start "$dir" ;;
     restart) cmd_down "$dir" && cmd_up "$dir" ;;
     down) cmd_down "$dir" ;;
+    kill) cmd_kill "$dir" ;;
     up) cmd_up "$dir" ;;
     stop) cmd_stop "$dir" ;;
     url) emit_url "$dir" ;;
     *)
-      echo "unknown command '$cmd'; usage: $0 start|restart|down|up|stop|url DIR" >&2
+      echo "unknown command '$cmd'; usage: $0 start|restart|down|kill|up|stop|url DIR" >&2
       exit 2
       ;;
   esac

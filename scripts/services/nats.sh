@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Throwaway NATS server with JetStream for tests: `nats.sh start|restart|down|up|stop|url DIR`
+# Throwaway NATS server with JetStream for tests: `nats.sh start|restart|down|kill|up|stop|url DIR`
 # (see lib.sh). URL: nats://127.0.0.1:PORT; the HTTP monitor listens on DIR/monitor_port.
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Throwaway PostgreSQL 15 for tests: `postgres.sh start|restart|down|up|stop|url DIR` (see lib.sh).
+# Throwaway PostgreSQL 15 for tests: `postgres.sh start|restart|down|kill|up|stop|url DIR` (see lib.sh).
 # URL: postgres://postgres@127.0.0.1:PORT/postgres (trust auth, loopback only).
 set -euo pipefail
 source "$(dirname "${BASH_SOURCE[0]}")/lib.sh"
@@ -67,6 +67,14 @@ service_halt() {
   pid_alive "$dir" || return 0
   # Fast mode: disconnect clients and shut down cleanly, so `up` finds consistent data.
   as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m fast -w -t 20 stop >>"$dir/ready-check.log" 2>&1 || stop_pid "$dir" 5
+  rm -f "$dir/pid"
+}
+
+# A crash: immediate mode quits without a checkpoint, so `up` runs crash recovery.
+service_crash() {
+  local dir=$1
+  pid_alive "$dir" || return 0
+  as_pg "$PG_BIN/pg_ctl" -D "$dir/data" -m immediate -w -t 20 stop >>"$dir/ready-check.log" 2>&1 || kill_pid "$dir"
   rm -f "$dir/pid"
 }
 

@@ -1,4 +1,4 @@
-import { type ConsumerMessages, DeliverPolicy, jetstream, jetstreamManager } from '@nats-io/jetstream';
+import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { type NatsConnection, errors as natsErrors } from '@nats-io/transport-node';
 import type {
   Broker,
@@ -20,23 +20,25 @@ import {
   BrokerUnavailableError,
   MessageTooLargeError,
   NoRespondersError,
-  NotRetainedError,
   RemoteError,
   RequestTimeoutError,
 } from './errors.ts';
 import { connectNats } from './nats-connection.ts';
 import {
   fromCoreMessage,
-  fromStreamMessage,
   SERVICE_ERROR_CODE_HEADER,
   SERVICE_ERROR_HEADER,
   toNatsHeaders,
 } from './nats-messages.ts';
 import { NatsRetainedWindows } from './nats-retained-window.ts';
+import { openStreamFeed, type StreamFeedContext, type StreamStart } from './nats-stream-feed.ts';
 import { assertRetainOptions } from './retain-options.ts';
 import { parseSequencePosition, rejectQueueWithFrom } from './sequence-position.ts';
 import { type BrokerFeed, type FeedSink, SharedSubscriptions } from './shared-subscriptions.ts';
 import { assertPattern, assertSubject } from './subject-pattern.ts';
+
+/** The least time a retained subscription's consumer gets to come back after a reconnect. */
+const STREAM_RESUME_TIMEOUT_MS = 30_000;
 
 export interface NatsBrokerOptions {
   readonly url: string;
@@ -54,7 +56,7 @@ export interface NatsBrokerOptions {
  * JetStream streams hold the retained windows and give positions (stream sequences).
  */
 export async function createNatsBroker(options: NatsBrokerOptions): Promise<Broker> {
-  const { nc, health } = await connectNats({
+  const { nc, health, onReconnect } = await connectNats({
     url: options.url,
     name: options.name ?? 'streamgate',
     connectTimeoutMs: options.connectTimeoutMs,
@@ -63,6 +65,7 @@ export async function createNatsBroker(options: NatsBrokerOptions): Promise<Brok
   const windows = await openRetainedWindows(nc, options.retainStorage ?? 'file');
   const js = jetstream(nc);
   const responders = new Set<Responder>();
+  /** Stream feeds until their consumer is deleted, so that close() can wait for it. */
   const consumerFeeds = new Set<Promise<void>>();
   let closed = false;
 
@@ -113,85 +116,43 @@ export async function createNatsBroker(options: NatsBrokerOptions): Promise<Brok
     return { ready: nc.flush(), close: () => subscription.unsubscribe() };
   };
 
-  /**
-   * A feed from an ordered JetStream consumer: it starts at a sequence or a time, and after
-   * the replay simply goes on with new messages, so there is no seam to stitch (no gap, no
-   * duplicate). The client recreates it after a reconnect from the last sequence it saw.
-   */
-  const openStreamFeed = (
-    pattern: string,
-    start: (stream: string) => Promise<{ opt_start_seq: number } | { opt_start_time: string }>,
-    sink: FeedSink,
-    notBefore: Date | undefined,
-  ): BrokerFeed => {
-    let stop = false;
-    let messages: ConsumerMessages | undefined;
-    let deleteConsumer: (() => Promise<boolean>) | undefined;
-    const release = async () => {
-      await messages?.close();
-      await deleteConsumer?.().catch(() => false);
-    };
-    const ready = (async () => {
-      const stream = await requireWindows().find(pattern);
-      if (stream === undefined) throw new NotRetainedError(pattern);
-      const consumer = await js.consumers.get(stream, {
-        filter_subjects: pattern,
-        deliver_policy: DeliverPolicy.StartSequence,
-        ...(await start(stream)),
-      });
-      deleteConsumer = () => consumer.delete();
-      messages = await consumer.consume();
-      if (stop) await release();
-    })();
-    const pump = ready.then(async () => {
-      if (!messages) return;
-      for await (const message of messages) {
-        const converted = fromStreamMessage(message);
-        // A consumer recreated before its first message restarts at the stream's start.
-        if (notBefore && converted.timestamp < notBefore) continue;
-        sink.deliver(converted);
-      }
-    });
-    const tracked = pump.then(
-      () => undefined,
-      (error: unknown) => {
-        if (!stop)
-          sink.fail(
-            new BrokerUnavailableError(`the JetStream consumer of "${pattern}" failed`, { cause: error }),
-          );
-      },
-    );
-    consumerFeeds.add(tracked);
-    void tracked.finally(() => consumerFeeds.delete(tracked));
-    return {
-      ready,
-      close: () => {
-        stop = true;
-        void release().catch(() => undefined);
-      },
-    };
+  const streamFeeds: StreamFeedContext = {
+    js,
+    findStream: (pattern) => requireWindows().find(pattern),
+    isConnected: () => health.current.status === 'connected',
+    isClosed: () => closed || nc.isClosed(),
+    onReconnect,
+    // JetStream may need a moment after its server is back before it makes consumers again.
+    resumeTimeoutMs: Math.max(STREAM_RESUME_TIMEOUT_MS, options.connectTimeoutMs),
+    retryMaxWaitMs: options.reconnectMaxWaitMs,
+  };
+  const openStream = (pattern: string, start: (stream: string) => Promise<StreamStart>, sink: FeedSink) => {
+    const feed = openStreamFeed(streamFeeds, pattern, start, sink);
+    consumerFeeds.add(feed.finished);
+    void feed.finished.then(() => consumerFeeds.delete(feed.finished));
+    return feed;
   };
 
-  const liveFromNow = async (stream: string) => {
+  const liveFromNow = async (stream: string): Promise<StreamStart> => {
     const info = await requireWindows().streamInfo(stream);
-    return { opt_start_seq: info.state.last_seq + 1 };
+    return { seq: info.state.last_seq + 1 };
   };
 
   // Patterns with a retained window get positions on live messages too, so a subscriber can
   // resume from the last one it saw; queue groups stay on core NATS.
   const shared = new SharedSubscriptions((pattern, queue, sink) =>
     queue === undefined && windows?.covering(pattern) !== undefined
-      ? openStreamFeed(pattern, liveFromNow, sink, undefined)
+      ? openStream(pattern, liveFromNow, sink)
       : openCoreFeed(pattern, queue, sink),
   );
 
-  const startOf = (from: ResumeFrom) => {
+  const startOf = (from: ResumeFrom): (() => Promise<StreamStart>) => {
     if ('after' in from) {
       const after = parseSequencePosition(from.after);
-      return async () => ({ opt_start_seq: after + 1 });
+      return async () => ({ seq: after + 1 });
     }
-    const time = from.time.toISOString();
-    return async () => ({ opt_start_time: time });
+    const time = from.time;
+    return async () => ({ time });
   };
 
   return {
@@ -232,8 +193,7 @@ export async function createNatsBroker(options: NatsBrokerOptions): Promise<Brok
       if (from === undefined) return shared.subscribe(pattern, subscribeOptions?.queue);
       rejectQueueWithFrom(subscribeOptions);
       const start = startOf(from);
-      const notBefore = 'time' in from ? from.time : undefined;
-      return shared.subscribeAlone(pattern, (sink) => openStreamFeed(pattern, start, sink, notBefore));
+      return shared.subscribeAlone(pattern, (sink) => openStream(pattern, start, sink));
     },
 
     async request(

@@ -15,6 +15,12 @@ export interface NatsConnectionOptions {
 export interface TrackedNatsConnection {
   readonly nc: NatsConnection;
   readonly health: ConnectionHealth;
+  /**
+   * Calls `listener` each time the connection is back after a loss; returns the unsubscribe.
+   * Core subscriptions come back by themselves; JetStream consumers may be gone (a server
+   * that was killed forgets its ephemeral consumers), so their readers start over here.
+   */
+  onReconnect(listener: () => void): () => void;
 }
 
 /**
@@ -48,15 +54,29 @@ export async function connectNats(options: NatsConnectionOptions): Promise<Track
       );
     }
   }
-  void followStatus(nc, health);
+  const reconnectListeners = new Set<() => void>();
+  void followStatus(nc, health, () => {
+    for (const listener of [...reconnectListeners]) listener();
+  });
   nc.closed().then(
     (error) => health.closed(error ?? undefined),
     (error: unknown) => health.closed(error),
   );
-  return { nc, health };
+  return {
+    nc,
+    health,
+    onReconnect: (listener) => {
+      reconnectListeners.add(listener);
+      return () => reconnectListeners.delete(listener);
+    },
+  };
 }
 
-async function followStatus(nc: NatsConnection, health: ConnectionHealth): Promise<void> {
+async function followStatus(
+  nc: NatsConnection,
+  health: ConnectionHealth,
+  reconnected: () => void,
+): Promise<void> {
   for await (const status of nc.status()) {
     switch (status.type) {
       case 'disconnect':
@@ -67,6 +87,7 @@ async function followStatus(nc: NatsConnection, health: ConnectionHealth): Promi
         break;
       case 'reconnect':
         health.connected();
+        reconnected();
         break;
       case 'error':
         health.failed(status.error);

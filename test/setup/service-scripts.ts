@@ -21,7 +21,7 @@ declare module 'vitest' {
 }
 
 /** Commands every service script understands (see scripts/services/lib.sh). */
-export type ServiceCommand = 'start' | 'restart' | 'down' | 'up' | 'stop';
+export type ServiceCommand = 'start' | 'restart' | 'down' | 'kill' | 'up' | 'stop';
 
 /** Environment variables the global setup sets for each service: its URL and its DIR. */
 export const SERVICE_ENV: Readonly<Record<ServiceName, { url: string; dir: string }>> = {
@@ -39,6 +39,7 @@ const COMMAND_TIMEOUT_MS: Readonly<Record<ServiceCommand, number>> = {
   start: 15 * 60_000,
   restart: 5 * 60_000,
   down: 2 * 60_000,
+  kill: 60_000,
   up: 5 * 60_000,
   stop: 2 * 60_000,
 };
@@ -62,7 +63,7 @@ export interface RunOptions {
 
 /**
  * Runs `scripts/services/<name>.sh <command> <dir>` and resolves with the URL it prints
- * (`''` for `down` and `stop`). Its stderr is passed through and, on failure, quoted in the error.
+ * (`''` for `down`, `kill` and `stop`). Its stderr is passed through and, on failure, quoted in the error.
  */
 export function runServiceScript(
   service: ServiceName,
@@ -125,7 +126,8 @@ export function runServiceScript(
       clearTimeout(timer);
       if (code !== 0) return failWith(signal ? `was killed by ${signal}` : `exited with ${code}`);
       const url = /^URL=(.+)$/m.exec(stdout)?.[1];
-      if ((command === 'down' || command === 'stop') && url === undefined) return resolve('');
+      if ((command === 'down' || command === 'kill' || command === 'stop') && url === undefined)
+        return resolve('');
       if (url === undefined) return failWith('printed no URL= line');
       resolve(url);
     });

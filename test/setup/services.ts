@@ -65,7 +65,11 @@ export interface PrivateService {
   restart(): Promise<void>;
   /** Stop the process, keeping data and port. */
   down(): Promise<void>;
-  /** Start again after `down()`, on the same port. */
+  /** Kill the process with SIGKILL, as a crash would (no shutdown work), keeping data and port. */
+  kill(): Promise<void>;
+  /** `kill()`, then start it again on the same port and data, as after a crash. */
+  crash(): Promise<void>;
+  /** Start again after `down()` or `kill()`, on the same port. */
   up(): Promise<void>;
   /** Stop the server and delete its data. Call it in `afterAll`. */
   stop(): Promise<void>;
@@ -76,7 +80,7 @@ export async function startService(name: ServiceName): Promise<PrivateService> {
   const dir = await mkdtemp(join(tmpdir(), `streamgate-${name}-`));
   // The watchdog stops it if this worker dies without calling stop().
   const url = await runServiceScript(name, 'start', dir, { ownerPid: process.pid });
-  const run = async (command: 'restart' | 'down' | 'up' | 'stop'): Promise<void> => {
+  const run = async (command: 'restart' | 'down' | 'kill' | 'up' | 'stop'): Promise<void> => {
     await runServiceScript(name, command, dir);
   };
   return {
@@ -85,6 +89,11 @@ export async function startService(name: ServiceName): Promise<PrivateService> {
     dir,
     restart: () => run('restart'),
     down: () => run('down'),
+    kill: () => run('kill'),
+    crash: async () => {
+      await run('kill');
+      await run('up');
+    },
     up: () => run('up'),
     stop: () => run('stop'),
   };
