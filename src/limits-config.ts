@@ -22,6 +22,17 @@ export interface LimitsConfig {
   readonly mutationBurst: number;
   /** Longest GraphQL document. @default 64 KiB (MAX_DOCUMENT_BYTES) */
   readonly maxDocumentBytes: number;
+  /**
+   * Most lexical tokens in one document, handed to graphql-js's parser (`maxTokens`); it bounds
+   * how deep a document can nest, so no document can overflow the parser's stack.
+   * @default 2000 (MAX_DOCUMENT_TOKENS)
+   */
+  readonly maxDocumentTokens: number;
+  /**
+   * Deepest nesting of arrays and objects in a JSON input: GraphQL variables and literal
+   * arguments, monitor bodies, broker messages the server reads. @default 64 (MAX_JSON_DEPTH)
+   */
+  readonly maxJsonDepth: number;
   /** Deepest field nesting of an operation (introspection fields not counted). @default 12 (MAX_QUERY_DEPTH) */
   readonly maxDepth: number;
   /** Most aliases in one document. @default 30 (MAX_ALIASES) */
@@ -47,6 +58,8 @@ export function readLimitsConfig(read: EnvReader): LimitsConfig {
     mutationRate: read.number('MUTATION_RATE', 50, { min: 0.001 }),
     mutationBurst: read.int('MUTATION_BURST', 100, positive),
     maxDocumentBytes: read.bytes('MAX_DOCUMENT_BYTES', 64 * 1024),
+    maxDocumentTokens: read.int('MAX_DOCUMENT_TOKENS', 2000, { min: 100 }),
+    maxJsonDepth: read.int('MAX_JSON_DEPTH', 64, { min: 1, max: 1000 }),
     maxDepth: read.int('MAX_QUERY_DEPTH', 12, positive),
     maxAliases: read.int('MAX_ALIASES', 30, { min: 0 }),
     maxCost: read.int('MAX_QUERY_COST', 20_000, positive),

@@ -39,6 +39,7 @@ import { createLegacyAccess } from './legacy-topics/legacy-access.ts';
 import { useLegacySse } from './legacy-topics/sse-stream.ts';
 import { useLegacyStreamSocket } from './legacy-topics/stream-socket.ts';
 import { createTopicOperations } from './legacy-topics/topic-operations.ts';
+import { useInputBounds } from './limits/input-bounds.ts';
 import {
   limitRefusals,
   useDocumentLimits,
@@ -118,6 +119,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     routes: stateRoutes,
     log,
     metrics,
+    maxJsonDepth: config.limits.maxJsonDepth,
   });
   const dataSources = createDataSourceService({ config, db, broker, log });
   await dataSources.start();
@@ -174,7 +176,12 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     healthRoute(services),
     metricsRoute(metrics),
     statsRoute(services, transportStats, openSubscriptions),
-    ...monitorRoutes({ yoga: () => yoga, auth, config: config.devices }),
+    ...monitorRoutes({
+      yoga: () => yoga,
+      auth,
+      config: config.devices,
+      maxJsonDepth: config.limits.maxJsonDepth,
+    }),
     ...legacySse.routes,
   ];
 
@@ -202,6 +209,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
       useHttpMetrics(metrics, ['/graphql', ...routes.map((route) => route.path)]),
       useHttpRoutes(routes),
       useDocumentLimits(config.limits, metrics),
+      useInputBounds(config.limits, metrics),
       useAuthGuard(auth),
       useMutationRateLimit(config.limits, metrics),
       useSseConnectionLimit(connectionLimiter, metrics),

@@ -5,6 +5,7 @@
  */
 import { BadUserInputError } from '../../errors.ts';
 import { isSubjectToken } from '../../pubsub/subjects.ts';
+import { unstorableTextIn } from '../json-bounds.ts';
 
 /** Header names of a published monitor message. X-Monitor-Seq is streamgate's own addition. */
 export const MONITOR_HEADERS = {
@@ -41,6 +42,12 @@ export function validateDeviceId(deviceId: string): string {
   if (deviceId.length === 0) throw new BadUserInputError('the device id is empty');
   if (deviceId.length > MAX_DEVICE_ID_LENGTH) {
     throw new BadUserInputError(`the device id is longer than ${MAX_DEVICE_ID_LENGTH} characters`);
+  }
+  const unstorable = unstorableTextIn(deviceId);
+  if (unstorable) {
+    throw new BadUserInputError(
+      `the device id ${unstorable === 'nul' ? 'contains a NUL character (\\u0000)' : 'contains an unpaired UTF-16 surrogate'}, which cannot be stored`,
+    );
   }
   if (!isSubjectToken(deviceId)) {
     throw new BadUserInputError(

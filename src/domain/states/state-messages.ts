@@ -4,6 +4,8 @@
  * builders, and `parseSyncMessage(bytes)` that narrows what arrives from the network.
  */
 
+import { describeJsonViolation, findJsonViolation } from '../json-bounds.ts';
+
 export const ISM_MESSAGE_TYPE = {
   /** Entries persisted by streamgate, published on the state's subject and along routes. */
   ENTRY: 'query_state_entry',
@@ -56,6 +58,8 @@ export const SYNC_REJECTION = {
   AMBIGUOUS_ROUTE: 'ambiguous_route',
   ROUTE_NOT_A_STATE: 'route_not_a_state',
   NOT_FOUND: 'not_found',
+  /** Nested deeper than MAX_JSON_DEPTH, or text Postgres refuses (NUL, an unpaired surrogate). */
+  UNBOUNDED: 'unbounded',
 } as const;
 export type SyncRejection = (typeof SYNC_REJECTION)[keyof typeof SYNC_REJECTION];
 
@@ -83,12 +87,17 @@ function reject(reason: SyncRejection, message: string): SyncMessage {
 }
 
 /** Narrows a message from the sync-store subject; never throws. */
-export function parseSyncMessage(payload: Uint8Array): SyncMessage {
+export function parseSyncMessage(payload: Uint8Array, maxJsonDepth: number): SyncMessage {
   let body: unknown;
   try {
     body = JSON.parse(Buffer.from(payload).toString('utf8'));
   } catch (error) {
     return reject(SYNC_REJECTION.NOT_JSON, `the body is not JSON: ${(error as Error).message}`);
+  }
+  // Before anything walks it: the entries go to Postgres, whose driver would overflow or refuse.
+  const violation = findJsonViolation(body, maxJsonDepth);
+  if (violation) {
+    return reject(SYNC_REJECTION.UNBOUNDED, `the body ${describeJsonViolation(violation, maxJsonDepth)}`);
   }
   if (typeof body !== 'object' || body === null || Array.isArray(body)) {
     return reject(SYNC_REJECTION.NOT_AN_OBJECT, 'the body is not a JSON object');

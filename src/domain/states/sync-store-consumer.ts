@@ -44,6 +44,8 @@ export function startSyncStoreConsumer(options: {
   routes: RouteService;
   log: Logger;
   metrics: Metrics;
+  /** MAX_JSON_DEPTH: deeper messages are rejected before anything walks them. */
+  maxJsonDepth: number;
 }): SyncStoreConsumer {
   const { subject, states, routes } = options;
   const log = options.log.child({ component: 'sync-store', subject });
@@ -66,7 +68,7 @@ export function startSyncStoreConsumer(options: {
 
   const handle = async (message: BrokerMessage): Promise<void> => {
     counts.received += 1;
-    const parsed = parseSyncMessage(message.payload);
+    const parsed = parseSyncMessage(message.payload, options.maxJsonDepth);
     if (parsed.kind === 'ignored') {
       count('ignored');
       log.debug(`sync store: ignored (${parsed.reason})`);

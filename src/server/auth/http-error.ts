@@ -3,6 +3,7 @@ import { type AppError, ERROR_CODES } from '../../errors.ts';
 
 // What an HTTP response says for the auth failures; yoga reads `extensions.http` and strips it.
 const HTTP_STATUS: Partial<Record<AppError['code'], number>> = {
+  [ERROR_CODES.BAD_USER_INPUT]: 400,
   [ERROR_CODES.UNAUTHENTICATED]: 401,
   [ERROR_CODES.FORBIDDEN]: 403,
   [ERROR_CODES.UNAVAILABLE]: 503,

@@ -7,7 +7,8 @@
 import { parse } from 'graphql';
 import type { Config } from '../../config.ts';
 import type { AuthService } from '../../domain/auth/auth-service.ts';
-import { validateMonitorEvents } from '../../domain/devices/monitor-event.ts';
+import { validateDeviceId, validateMonitorEvents } from '../../domain/devices/monitor-event.ts';
+import { describeJsonViolation, findJsonViolation, JSON_VIOLATIONS } from '../../domain/json-bounds.ts';
 import type { Viewer } from '../../domain/viewer.ts';
 import { isAppError } from '../../errors.ts';
 import { tokenFromRequest } from '../auth/token-source.ts';
@@ -40,6 +41,21 @@ export interface MonitorRouteOptions {
   readonly yoga: () => Yoga;
   readonly auth: AuthService;
   readonly config: Config['devices'];
+  /** MAX_JSON_DEPTH, counted from the body's array as for the `ingest` mutation's `$messages`. */
+  readonly maxJsonDepth: number;
+}
+
+/** Events nested deeper than MAX_JSON_DEPTH or holding text Postgres refuses: 400 naming the event. */
+function refuseUnboundedEvents(events: readonly unknown[], maxJsonDepth: number): void {
+  for (const [index, event] of events.entries()) {
+    // The body's array is the first level, as it is for `$messages`.
+    const violation = findJsonViolation(event, maxJsonDepth - 1);
+    if (!violation) continue;
+    throw new MonitorBodyError(400, `event ${index} ${describeJsonViolation(violation, maxJsonDepth)}`, {
+      index,
+      ...(violation.kind === JSON_VIOLATIONS.DEPTH ? { limit: 'MAX_JSON_DEPTH' } : {}),
+    });
+  }
 }
 
 function jsonError(status: number, error: string, message: string, details: Record<string, unknown> = {}) {
@@ -93,7 +109,10 @@ export function monitorRoutes(options: MonitorRouteOptions): HttpRoute[] {
         await readBodyText(request, options.config.maxBodyBytes),
         request.headers.get('content-type'),
       );
-      // Checked here too so that a null event is named like any other bad one, not by GraphQL coercion.
+      // Checked here too so that a null event or a bad id is named like any other bad input, not
+      // by GraphQL coercion or as a variable the caller never wrote.
+      validateDeviceId(deviceId);
+      refuseUnboundedEvents(events, options.maxJsonDepth);
       validateMonitorEvents(events);
     } catch (error) {
       if (error instanceof MonitorBodyError) {

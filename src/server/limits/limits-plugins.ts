@@ -1,3 +1,4 @@
+import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import {
   CONNECTION_KINDS,
@@ -6,7 +7,7 @@ import {
 } from '../../domain/limits/connection-limiter.ts';
 import { createKeyedTokenBuckets } from '../../domain/limits/token-bucket.ts';
 import { tenantOf } from '../../domain/viewer.ts';
-import { isAppError, PayloadTooLargeError, RateLimitedError } from '../../errors.ts';
+import { ERROR_CODES, isAppError, PayloadTooLargeError, RateLimitedError } from '../../errors.ts';
 import type { LimitsConfig } from '../../limits-config.ts';
 import type { Metrics } from '../../metrics.ts';
 import type { GraphQLContext } from '../../schema/context.ts';
@@ -16,6 +17,9 @@ import { isAsyncIterable, observeStream } from '../observed-stream.ts';
 import { transportOf } from '../ops/subscription-metrics-plugin.ts';
 import { TRANSPORTS } from '../ops/transport-stats.ts';
 import { maxAliasesRule, maxCostRule, maxDepthRule, noIntrospectionRule } from './document-rules.ts';
+
+/** graphql-js's message when `maxTokens` stops the parser (16.x spells it "more that"). */
+const TOKEN_LIMIT_MESSAGE = /Document contains more tha[nt] \d+ tokens/;
 
 /** Counts every refusal for a limit, labelled by which (docs/limits.md). */
 export function limitRefusals(metrics: Metrics) {
@@ -40,7 +44,27 @@ export function useDocumentLimits(limits: LimitsConfig, metrics: Metrics): Plugi
     ...(limits.introspection ? [] : [noIntrospectionRule]),
   ];
   return {
-    onParse({ params }) {
+    onParse({ params, parseFn, setParseFn }) {
+      // graphql-js stops lexing past maxTokens, so nesting (two or three tokens a level) stays far
+      // below what overflows the parser's recursion, whatever the document.
+      setParseFn((source, options) => {
+        try {
+          return parseFn(source, { ...options, maxTokens: limits.maxDocumentTokens });
+        } catch (error) {
+          if (!(error instanceof GraphQLError) || !TOKEN_LIMIT_MESSAGE.test(error.message)) throw error;
+          refusals.inc({ limit: 'MAX_DOCUMENT_TOKENS' });
+          throw new GraphQLError(
+            `the document has more than ${limits.maxDocumentTokens} tokens (MAX_DOCUMENT_TOKENS)`,
+            {
+              extensions: {
+                code: ERROR_CODES.LIMIT_EXCEEDED,
+                limit: 'MAX_DOCUMENT_TOKENS',
+                http: { status: 400 },
+              },
+            },
+          );
+        }
+      });
       const source: unknown = params.source;
       const text = typeof source === 'string' ? source : (source as { body?: unknown } | null)?.body;
       if (typeof text === 'string' && Buffer.byteLength(text) > limits.maxDocumentBytes) {
