@@ -11,23 +11,26 @@ import type {
   RequestOptions,
   Responder,
   RespondOptions,
-  ResumeFrom,
   RetainOptions,
   SubscribeOptions,
   Subscription,
 } from './broker.ts';
 import { combineHealth } from './connection-health.ts';
-import { BrokerUnavailableError, InvalidPositionError, NotRetainedError } from './errors.ts';
+import { BrokerUnavailableError, InvalidPositionError } from './errors.ts';
 import { RedisChannelDispatcher } from './redis-channel-dispatcher.ts';
 import { connectRedis, type TrackedRedis } from './redis-connection.ts';
 import { decodeEnvelope, type EnvelopeMeta } from './redis-envelope.ts';
 import { CLAIM_TTL_MS, RedisRequestReply } from './redis-request-reply.ts';
-import { compareStreamIds, RedisRetainedWindows } from './redis-retained-window.ts';
+import { RedisRetainedWindows } from './redis-retained-window.ts';
 import { hasWildcards, redisNames } from './redis-subject-mapping.ts';
+import { openWindowFeed, type WindowFeedContext } from './redis-window-feed.ts';
 import { assertRetainOptions } from './retain-options.ts';
 import { rejectQueueWithFrom } from './sequence-position.ts';
 import { type BrokerFeed, type FeedSink, SharedSubscriptions } from './shared-subscriptions.ts';
 import { assertPattern, assertSubject, subjectMatches } from './subject-pattern.ts';
+
+/** The least time a retained subscription gets to read its window again after a reconnect. */
+const WINDOW_CATCH_UP_TIMEOUT_MS = 30_000;
 
 export interface RedisBrokerOptions {
   readonly url: string;
@@ -111,8 +114,12 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
   };
 
   const openLiveFeed = (pattern: string, queue: string | undefined, sink: FeedSink): BrokerFeed => {
+    // A pattern with a retained window reads it after a reconnect, so nothing is missed.
+    if (queue === undefined && windows.covering(pattern) !== undefined) {
+      return openWindowFeed(windowFeeds, pattern, 'now', sink);
+    }
     if (queue === undefined) {
-      const listening = listenTo(pattern, windows.covering(pattern), (message) => sink.deliver(message));
+      const listening = listenTo(pattern, undefined, (message) => sink.deliver(message));
       return { ready: listening.ready, close: listening.close };
     }
     // One member of the group across all instances: whoever sets the claim first delivers.
@@ -133,51 +140,12 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
     return { ready: listening.ready, close: listening.close };
   };
 
-  /**
-   * Replay, then live, stitched by stream id: listen first (buffering), read the window, then
-   * pass on the buffered and later live messages newer than the last replayed one. The publish
-   * script makes "in the stream" and "published" one step, so nothing falls between.
-   */
-  const openResumedFeed = (pattern: string, from: ResumeFrom, sink: FeedSink): BrokerFeed => {
-    const start = 'after' in from ? `(${from.after}` : `${from.time.getTime()}-0`;
-    const notBefore = 'time' in from ? from.time.getTime() : undefined;
-    let stopped = false;
-    let replayed = false;
-    let lastId: string | undefined;
-    const buffered: BrokerMessage[] = [];
-    let closeListening: (() => void) | undefined;
-    const passLive = (message: BrokerMessage) => {
-      if (message.position !== undefined) {
-        if (lastId !== undefined && compareStreamIds(message.position, lastId) <= 0) return;
-        lastId = message.position;
-      }
-      if (notBefore !== undefined && message.timestamp.getTime() < notBefore) return;
-      sink.deliver(message);
-    };
-    const ready = (async () => {
-      const window = await windows.find(pattern);
-      if (window === undefined) throw new NotRetainedError(pattern);
-      if (stopped) return;
-      const listening = listenTo(pattern, window, (message) => {
-        if (replayed) passLive(message);
-        else buffered.push(message);
-      });
-      closeListening = listening.close;
-      await listening.ready;
-      for (const message of await windows.replay(window, pattern, start)) {
-        lastId = message.position;
-        sink.deliver(message);
-      }
-      replayed = true;
-      for (const message of buffered.splice(0)) passLive(message);
-    })();
-    return {
-      ready,
-      close: () => {
-        stopped = true;
-        closeListening?.();
-      },
-    };
+  const windowFeeds: WindowFeedContext = {
+    windows,
+    listen: (pattern, window, onMessage) => listenTo(pattern, window, onMessage),
+    onResubscribed: (listener) => dispatcher.onResubscribed(listener),
+    catchUpTimeoutMs: Math.max(WINDOW_CATCH_UP_TIMEOUT_MS, options.connectTimeoutMs),
+    retryMaxWaitMs: options.reconnectMaxWaitMs,
   };
 
   const shared = new SharedSubscriptions(openLiveFeed);
@@ -216,7 +184,7 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
       if ('after' in from && !/^\d{1,15}-\d{1,15}$/.test(from.after)) {
         throw new InvalidPositionError(from.after, 'a Redis stream id such as 1700000000000-0');
       }
-      return shared.subscribeAlone(pattern, (sink) => openResumedFeed(pattern, from, sink));
+      return shared.subscribeAlone(pattern, (sink) => openWindowFeed(windowFeeds, pattern, from, sink));
     },
 
     async request(

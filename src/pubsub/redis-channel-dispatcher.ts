@@ -25,8 +25,20 @@ interface Entry {
 export class RedisChannelDispatcher {
   private readonly channels = new Map<string, Entry>();
   private readonly globs = new Map<string, Entry>();
+  private readonly resubscribedListeners = new Set<() => void>();
 
+  /** `redis` must be connected already: every later 'ready' is a reconnect. */
   constructor(private readonly redis: Redis) {
+    redis.on('ready', () => {
+      // ioredis sends the SUBSCRIBEs again just before 'ready' reaches us; Redis answers in
+      // order, so once this PING is answered they are in place.
+      redis.ping().then(
+        () => {
+          for (const listener of [...this.resubscribedListeners]) listener();
+        },
+        () => undefined, // lost again: the next 'ready' tells
+      );
+    });
     redis.on('messageBuffer', (channel: Buffer, message: Buffer) => {
       this.dispatch(this.channels.get(channel.toString()), channel, message);
     });
@@ -38,6 +50,15 @@ export class RedisChannelDispatcher {
   /** Channels and globs subscribed at Redis. */
   get size(): number {
     return this.channels.size + this.globs.size;
+  }
+
+  /**
+   * Calls `listener` each time the connection is back after a loss and subscribed again;
+   * what was published meanwhile never reached it. Returns the unsubscribe.
+   */
+  onResubscribed(listener: () => void): () => void {
+    this.resubscribedListeners.add(listener);
+    return () => this.resubscribedListeners.delete(listener);
   }
 
   listen(target: ChannelTarget, listener: ChannelListener): ChannelListening {

@@ -120,6 +120,12 @@ export class RedisRetainedWindows {
     return parsePositions(result);
   }
 
+  /** The id of the newest entry of a window stream (`0-0` when it is empty or gone). */
+  async lastId(window: string): Promise<string> {
+    const [newest] = await this.redis.xrevrange(this.names.windowStream(window), '+', '-', 'COUNT', 1);
+    return newest?.[0] ?? '0-0';
+  }
+
   /**
    * The retained messages of `pattern` in `window` from a start id (`(id` exclusive, `ms-0`
    * inclusive), oldest first, page by page; what the window's age has dropped is skipped.
