@@ -23,9 +23,16 @@ export function createProcessRunner() {
   const children: ChildProcess[] = [];
   const dirs: string[] = [];
   return {
-    /** Runs `src/main.ts` with only PATH and the given environment. */
-    start(env: Record<string, string>): StreamgateProcess {
-      const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+    /**
+     * Runs `src/main.ts` with only PATH and the given environment; `command` runs something else
+     * from the repository root instead (`['npm', 'start']`, `[node, 'dist/main.js']`).
+     */
+    start(
+      env: Record<string, string>,
+      command: readonly string[] = [process.execPath, '--import', 'tsx', 'src/main.ts'],
+    ): StreamgateProcess {
+      const [file = process.execPath, ...args] = command;
+      const child = spawn(file, args, {
         cwd: root,
         env: { PATH: process.env.PATH ?? '', LOG_PRETTY: 'false', ...env },
         stdio: ['ignore', 'pipe', 'pipe'],
