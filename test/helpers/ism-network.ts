@@ -87,7 +87,8 @@ export async function primeStreams(
   streams: readonly PrimedStream[],
   publish: (text: string) => Promise<unknown>,
 ): Promise<void> {
-  const deadline = Date.now() + 10_000;
+  // Generous: subscriptions start asynchronously, and a busy 2-core machine can take seconds.
+  const deadline = Date.now() + 30_000;
   while (streams.some((stream) => stream.pending() === 0)) {
     if (Date.now() > deadline) throw new Error('timed out waiting for the streams to be live');
     await publish('probe');

@@ -62,8 +62,9 @@ describe.each(backends)('Broker conformance: $kind', (backend) => {
       await broker.publish(`${root}`, text('bare'));
       await broker.publish(`${root}.x`, text('three'));
 
-      expect((await star.messages.take(2)).map(textOf)).toEqual(['one', 'three']);
-      expect((await rest.messages.take(3)).map(textOf)).toEqual(['one', 'two', 'three']);
+      // Order is promised per subject only: Kafka puts these subjects on different partitions.
+      expect((await star.messages.take(2)).map(textOf).sort()).toEqual(['one', 'three']);
+      expect((await rest.messages.take(3)).map(textOf).sort()).toEqual(['one', 'three', 'two']);
       expect((await exact.messages.take(1)).map(textOf)).toEqual(['one']);
       expect((await middle.messages.take(1)).map(textOf)).toEqual(['two']);
       // A marker on `root.b` proves nothing else is in flight for `*` (no `root.b.c`).
