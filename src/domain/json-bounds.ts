@@ -1,5 +1,5 @@
 /**
- * Bounds on JSON that arrives from outside (issue 14 item 4). A value nested 100,000 deep parses
+ * Bounds on JSON that arrives from outside. A value nested 100,000 deep parses
  * (V8's JSON.parse does not recurse) but overflows the stack of everything that walks it later
  * (JSON.stringify, Prisma, graphql-js's serializers); a string with NUL (U+0000) or an unpaired
  * UTF-16 surrogate is refused by Postgres (jsonb and text) or silently replaced by U+FFFD on the

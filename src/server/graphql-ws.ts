@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import type { ExecutionArgs, GraphQLError, GraphQLFormattedError } from 'graphql';
-import { GraphQLError as GraphQLErrorClass } from 'graphql';
 import { handleProtocols, makeServer } from 'graphql-ws';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
@@ -17,6 +16,12 @@ import { onTokenExpiry } from './auth/token-expiry-plugin.ts';
 import { tokenFromAuthorization, tokenFromConnectionParams } from './auth/token-source.ts';
 import { CLOSE_CODES, closeReason } from './close-codes.ts';
 import { type SocketExtra, serveGraphqlWs } from './graphql-ws-socket.ts';
+import {
+  createSubscriptionSlots,
+  holdingSlot,
+  type SubscriptionSlots,
+  subscriptionLimitError,
+} from './limits/subscription-slots.ts';
 
 /** The per-operation executors yoga's envelop hands over, carried to execute/subscribe. */
 interface EnvelopedRoot {
@@ -31,6 +36,8 @@ interface ConnectionExtra extends SocketExtra {
   viewer?: Viewer | null;
   /** Names the connection, so a data-source provider's answers are told from another's. */
   connectionId?: string;
+  /** MAX_SUBSCRIPTIONS_PER_CONNECTION, set at connect. */
+  subscriptionSlots?: SubscriptionSlots;
 }
 
 /**
@@ -105,6 +112,7 @@ export function createGraphqlWsServer(
         return false;
       }
       extra.viewer = viewer;
+      extra.subscriptionSlots = createSubscriptionSlots(limits.maxSubscriptionsPerConnection);
       extra.activeIds = () => Object.keys(ctx.subscriptions);
       if (viewer?.expiresAt !== undefined) {
         const cancel = onTokenExpiry(viewer.expiresAt, () => {
@@ -145,26 +153,23 @@ export function createGraphqlWsServer(
       const errors = validate(schema, document);
       if (errors.length > 0)
         return errors.map((error: GraphQLError) => options.maskError(error) as GraphQLError);
-      if (isSubscription(document, payload.operationName)) {
-        // Running subscriptions hold an iterator; queries in flight are null until answered.
-        const running = Object.values(ctx.subscriptions).filter((entry) => entry !== null).length;
-        if (running >= limits.maxSubscriptionsPerConnection) {
-          options.onRefused('MAX_SUBSCRIPTIONS_PER_CONNECTION');
-          return [
-            new GraphQLErrorClass(
-              `this connection runs its maximum of ${limits.maxSubscriptionsPerConnection} subscriptions (MAX_SUBSCRIPTIONS_PER_CONNECTION)`,
-              { extensions: { code: ERROR_CODES.LIMIT_EXCEEDED, limit: 'MAX_SUBSCRIPTIONS_PER_CONNECTION' } },
-            ),
-          ];
-        }
-      }
+      const contextValue = await contextFactory();
       const root: EnvelopedRoot = { execute, subscribe };
+      if (isSubscription(document, payload.operationName)) {
+        // Reserved here, in one synchronous step with the check, and held while the stream runs.
+        const slot = (ctx.extra as ConnectionExtra).subscriptionSlots?.tryReserve();
+        if (!slot) {
+          options.onRefused('MAX_SUBSCRIPTIONS_PER_CONNECTION');
+          return [subscriptionLimitError(limits.maxSubscriptionsPerConnection)];
+        }
+        root.subscribe = holdingSlot(subscribe, slot);
+      }
       return {
         schema,
         operationName: payload.operationName,
         document,
         variableValues: payload.variables,
-        contextValue: await contextFactory(),
+        contextValue,
         rootValue: root,
       };
     },

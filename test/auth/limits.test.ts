@@ -1,6 +1,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import type { Viewer } from '../../src/domain/viewer.ts';
@@ -264,6 +265,55 @@ describe('limits on one connection', () => {
     }
   });
 
+  it('a burst of 20 subscribes sent at once runs exactly MAX_SUBSCRIPTIONS_PER_CONNECTION (5) of them; slots come back when they end', async () => {
+    const token = await signToken({ sub: 'burster' });
+    const { client } = connectWs(server.wsUrl, { connectionParams: { token } });
+    try {
+      const subscribeBurst = () =>
+        Array.from({ length: 20 }, () => subscribeWs(client, 'subscription { serverTime(every: "100ms") }'));
+      const outcomes = (burst: ReturnType<typeof subscribeBurst>) =>
+        Promise.all(
+          burst.map((subscription) =>
+            Promise.race([
+              // A refused one fails its results too; then `done` below tells why.
+              subscription.results.next(10_000, 'first tick').then(
+                () => 'running',
+                () => new Promise<string>(() => undefined),
+              ),
+              subscription.done.then(
+                () => 'completed',
+                (errors: unknown) =>
+                  Array.isArray(errors) ? String(errors[0]?.extensions?.limit) : 'closed',
+              ),
+            ]),
+          ),
+        );
+      const first = subscribeBurst();
+      const counted = await outcomes(first);
+      expect(counted.filter((outcome) => outcome === 'running')).toHaveLength(5);
+      expect(counted.filter((outcome) => outcome === 'MAX_SUBSCRIPTIONS_PER_CONNECTION')).toHaveLength(15);
+      for (const subscription of first) subscription.unsubscribe();
+      // Every slot is released once the streams end, so a second burst gets 5 again.
+      await waitUntil(
+        async () => {
+          const probe = subscribeWs(client, 'subscription { serverTime(every: "100ms") }');
+          const ok = await probe.results.next(2_000).then(
+            () => true,
+            () => false,
+          );
+          probe.unsubscribe();
+          return ok;
+        },
+        5_000,
+        'slots released',
+      );
+      const second = await outcomes(subscribeBurst());
+      expect(second.filter((outcome) => outcome === 'running')).toHaveLength(5);
+    } finally {
+      await client.dispose();
+    }
+  });
+
   it('refuses a 10 MiB frame: the socket is closed with 1009 (message too big)', async () => {
     const { socket, closed } = await rawGraphqlWs(server.wsUrl, await signToken({ sub: 'bulky' }));
     socket.send(
@@ -373,7 +423,7 @@ describe('document limits', () => {
   it('refuses a query 50 deep with LIMIT_EXCEEDED naming the limit, over HTTP and graphql-ws', async () => {
     const token = await signToken();
     const expected = {
-      message: 'the operation is nested 50 fields deep; at most 12 are allowed (MAX_QUERY_DEPTH)',
+      message: 'the operation is nested 50 fields deep; at most 16 are allowed (MAX_QUERY_DEPTH)',
       extensions: { code: 'LIMIT_EXCEEDED', limit: 'MAX_QUERY_DEPTH' },
     };
     const overHttp = await server.graphql(deep(50), {}, { token });
@@ -402,6 +452,26 @@ describe('document limits', () => {
       ]);
     } finally {
       await shallow.stop();
+    }
+  });
+
+  it('introspection counts toward the depth: 34 levels of ofType are refused, the full introspection query passes', async () => {
+    const token = await signToken();
+    const open = await startTestApp({ env: authEnv() });
+    try {
+      // __schema, types, 31 × ofType, name: 34 fields deep.
+      const deepIntrospection = `{ __schema { types { ${'ofType { '.repeat(31)}name${' }'.repeat(31)} } } }`;
+      expect((await open.graphql(deepIntrospection, {}, { token })).errors).toEqual([
+        expect.objectContaining({
+          message: 'the operation is nested 34 fields deep; at most 16 are allowed (MAX_QUERY_DEPTH)',
+          extensions: { code: 'LIMIT_EXCEEDED', limit: 'MAX_QUERY_DEPTH' },
+        }),
+      ]);
+      const full = await open.graphql(getIntrospectionQuery({ descriptions: true }), {}, { token });
+      expect(full.errors).toBeUndefined();
+      expect(full.data).toHaveProperty('__schema.queryType.name', 'Query');
+    } finally {
+      await open.stop();
     }
   });
 

@@ -4,7 +4,7 @@ import { postMonitor, uniqueDevice } from '../helpers/devices.ts';
 import { connectWs, subscribeWs } from '../helpers/graphql-ws-client.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 
-/** Issue 14 item 4: no input can overflow a stack or reach Postgres as text it refuses. */
+/** No input can overflow a stack or reach Postgres as text it refuses. */
 
 const INGEST = `mutation($deviceId: ID!, $messages: [JSON!]!) { ingest(deviceId: $deviceId, messages: $messages) { accepted } }`;
 const PUBLISH = `mutation($stateId: ID!, $entries: [JSONObject!]!) {

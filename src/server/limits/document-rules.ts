@@ -11,7 +11,9 @@ import {
   isObjectType,
   Kind,
   type OperationDefinitionNode,
+  SchemaMetaFieldDef,
   type SelectionSetNode,
+  TypeMetaFieldDef,
   type ValidationContext,
   type ValueNode,
 } from 'graphql';
@@ -19,8 +21,9 @@ import { ERROR_CODES } from '../../errors.ts';
 
 /**
  * Validation rules that bound what one document may ask for (DESIGN.md decision 5). They run on
- * every transport, since every transport validates through yoga's envelop. Fields starting with
- * `__` (introspection) are not counted: INTROSPECTION=false turns those off instead.
+ * every transport, since every transport validates through yoga's envelop. Introspection fields
+ * count toward depth and cost like any other: introspection is the one cyclic part of
+ * this schema, so it is what MAX_QUERY_DEPTH bounds in practice.
  */
 
 type Rule = (context: ValidationContext) => ASTVisitor;
@@ -55,7 +58,6 @@ export function maxDepthRule(maxDepth: number): Rule {
       let deepest = 0;
       for (const selection of selectionSet.selections) {
         if (selection.kind === Kind.FIELD) {
-          if (selection.name.value.startsWith('__')) continue;
           const below = selection.selectionSet ? depthOf(selection.selectionSet, visiting) : 0;
           deepest = Math.max(deepest, 1 + below);
         } else if (selection.kind === Kind.INLINE_FRAGMENT) {
@@ -136,11 +138,7 @@ export function maxCostRule(maxCost: number): Rule {
       let total = 0;
       for (const selection of selectionSet.selections) {
         if (selection.kind === Kind.FIELD) {
-          if (selection.name.value.startsWith('__')) continue;
-          const definition =
-            parent && (isObjectType(parent) || isInterfaceType(parent))
-              ? parent.getFields()[selection.name.value]
-              : undefined;
+          const definition = fieldOf(parent, selection.name.value);
           let multiplier = 1;
           if (definition) {
             const paging = selection.arguments?.find(
@@ -148,7 +146,11 @@ export function maxCostRule(maxCost: number): Rule {
             );
             const pagingArg = definition.args.find((arg) => arg.name === 'first' || arg.name === 'last');
             if (pagingArg) multiplier = pageSize(paging?.value, pagingArg.defaultValue);
-            else if (isListType(getNullableType(definition.type)) && !parent?.name.endsWith('Connection'))
+            else if (
+              isListType(getNullableType(definition.type)) &&
+              !parent?.name.endsWith('Connection') &&
+              !isIntrospectionType(parent)
+            )
               multiplier = LIST_FACTOR;
           }
           const below = selection.selectionSet
@@ -190,6 +192,22 @@ export function maxCostRule(maxCost: number): Rule {
       },
     };
   };
+}
+
+/** A field's definition, introspection's `__schema` and `__type` on the query root included. */
+function fieldOf(parent: GraphQLNamedType | undefined, name: string) {
+  if (name === '__schema') return SchemaMetaFieldDef;
+  if (name === '__type') return TypeMetaFieldDef;
+  return parent && (isObjectType(parent) || isInterfaceType(parent)) ? parent.getFields()[name] : undefined;
+}
+
+/**
+ * Introspection's lists (`types`, `fields`, `args`, …) are as long as the schema makes them, not as
+ * the caller asks, and are answered from memory: they count 1 each. Their cyclic nesting
+ * (`ofType`, `fields { type { fields … } }`) is bounded by MAX_QUERY_DEPTH instead.
+ */
+function isIntrospectionType(type: GraphQLNamedType | undefined): boolean {
+  return type?.name.startsWith('__') === true;
 }
 
 function pageSize(value: ValueNode | undefined, defaultValue: unknown): number {

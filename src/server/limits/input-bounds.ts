@@ -79,7 +79,7 @@ function variablesViolation(variables: unknown, maxDepth: number): GraphQLError 
 }
 
 /**
- * JSON input is bounded before anything walks it (issue 14 item 4): variables and literal
+ * JSON input is bounded before anything walks it: variables and literal
  * arguments nested deeper than MAX_JSON_DEPTH, or holding NUL or an unpaired surrogate (which
  * Postgres refuses or alters), are BAD_USER_INPUT naming the variable or argument and the path.
  * Every transport executes through yoga's envelop, so this holds for all of them.
