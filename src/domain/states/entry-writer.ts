@@ -70,17 +70,21 @@ export async function writeEntries(
       const [last] = await tx.$queryRaw<Array<{ seq: bigint | null }>>`
         SELECT MAX(seq) AS seq FROM "StateEntry" WHERE "stateId" = ${stateId}`;
       const firstSeq = BigInt(last?.seq ?? 0) + 1n;
-      const createdAt = new Date();
-      await tx.stateEntry.createMany({
-        data: entries.map((data, index) => ({
+      // One statement with the rows as one JSON parameter, as recordings are written: Prisma's
+      // Json input drops the 17th significant digit of a float (0.30000000000000004 became 0.3),
+      // while jsonb keeps the digits of the text JSON.stringify wrote.
+      const createdAt = new Date().toISOString();
+      const entryRows = JSON.stringify(
+        entries.map((data, index) => ({
           id: `entry:${randomUUID()}`,
-          stateId,
-          sessionId,
-          seq: firstSeq + BigInt(index),
-          data: data as never, // a validated JSON object; Prisma's InputJsonValue cannot say so
-          createdAt,
+          seq: (firstSeq + BigInt(index)).toString(),
+          data,
         })),
-      });
+      );
+      await tx.$executeRaw`
+        INSERT INTO "StateEntry" (id, "stateId", "sessionId", seq, data, "createdAt")
+        SELECT r.id, ${stateId}, ${sessionId}, r.seq, r.data, ${createdAt}::timestamp(3)
+        FROM jsonb_to_recordset(${entryRows}::jsonb) AS r(id text, seq bigint, data jsonb)`;
       // Raw SQL with base64 text: the PGlite adapter does not convert Prisma's Bytes arguments.
       const rows = await tx.$queryRaw<Array<{ id: bigint }>>`
         INSERT INTO "OutboxMessage" (subject, payload)
