@@ -20,7 +20,7 @@ import type {
   Subscription,
 } from './broker.ts';
 import { BrokerUnavailableError, MessageTooLargeError, NotRetainedError } from './errors.ts';
-import { createKafkaClient, KafkaHealthMonitor } from './kafka-client.ts';
+import { createKafkaClient, KafkaHealthMonitor, retryUntilDeadline } from './kafka-client.ts';
 import {
   type ConsumedRecord,
   INTERNAL_HEADERS,
@@ -66,6 +66,7 @@ export async function createKafkaBroker(options: KafkaBrokerOptions): Promise<Br
     reconnectMaxWaitMs: options.reconnectMaxWaitMs,
     log: options.log,
   };
+  const deadline = Date.now() + options.connectTimeoutMs;
   const monitor = await KafkaHealthMonitor.start({
     ...clientOptions,
     connectTimeoutMs: options.connectTimeoutMs,
@@ -82,12 +83,20 @@ export async function createKafkaBroker(options: KafkaBrokerOptions): Promise<Br
     createPartitioner: Partitioners.DefaultPartitioner,
   });
   try {
-    await Promise.all([admin.connect(), producer.connect()]);
+    const retrying = <T>(step: () => Promise<T>) =>
+      retryUntilDeadline(step, deadline, options.reconnectMaxWaitMs);
+    await retrying(() => Promise.all([admin.connect(), producer.connect()]));
+    // Every subscription is a consumer group, and a Kafka that is just starting answers group
+    // requests with "not the correct coordinator" (or "loading") until its offsets topic is
+    // loaded: wait for the coordinator here, within BROKER_CONNECT_TIMEOUT, not in a crash later.
+    await retrying(() => admin.describeGroups([`${options.groupPrefix}.startup-probe`]));
   } catch (error) {
     await monitor.stop();
-    throw new BrokerUnavailableError(`cannot connect to Kafka: ${(error as Error).message}`, {
-      cause: error,
-    });
+    await Promise.allSettled([admin.disconnect(), producer.disconnect()]);
+    throw new BrokerUnavailableError(
+      `Kafka at ${options.brokers.join(',')} is not ready within ${options.connectTimeoutMs} ms: ${(error as Error).message}`,
+      { cause: error },
+    );
   }
   const topics = new KafkaTopicAdmin(admin, {
     autoCreate: options.kafka.autoCreateTopics,

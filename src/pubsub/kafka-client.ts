@@ -26,6 +26,38 @@ export function kafkaSecurity(
   } as Pick<KafkaConfig, 'ssl' | 'sasl'>;
 }
 
+/**
+ * Whether kafkajs says trying again may work (a coordinator still loading, a leader moving,
+ * a connection refused), also when its own retries gave up on such an error.
+ */
+export function isRetriableKafkaError(error: unknown): boolean {
+  for (let current = error, depth = 0; current instanceof Error && depth < 5; depth++) {
+    if ((current as { retriable?: unknown }).retriable === true) return true;
+    current = (current as { cause?: unknown }).cause;
+  }
+  return false;
+}
+
+/**
+ * Runs a start-up step until it succeeds, retrying retriable Kafka errors with the doubling
+ * delay until `deadline` (ms since the epoch); then, or on any other error, throws the last.
+ */
+export async function retryUntilDeadline<T>(
+  step: () => Promise<T>,
+  deadline: number,
+  maxWaitMs: number,
+): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await step();
+    } catch (error) {
+      const wait = reconnectDelayMs(attempt, maxWaitMs);
+      if (!isRetriableKafkaError(error) || Date.now() + wait > deadline) throw error;
+      await new Promise((resolve) => setTimeout(resolve, wait));
+    }
+  }
+}
+
 /** A kafkajs client whose own retries back off up to the reconnect limit. */
 export function createKafkaClient(options: KafkaClientOptions, retries = 8): Kafka {
   const log = options.log?.child({ component: 'kafka-broker' });

@@ -208,6 +208,7 @@ export async function retrySettling<T>(
 function isSettling(error: unknown): boolean {
   return (
     error instanceof Error &&
-    /leader|UNKNOWN_TOPIC_OR_PARTITION|does not host/i.test(`${error.name} ${error.message}`)
+    // A group coordinator still loading (a Kafka starting or restarted) settles the same way.
+    /leader|UNKNOWN_TOPIC_OR_PARTITION|does not host|coordinator/i.test(`${error.name} ${error.message}`)
   );
 }
