@@ -1,10 +1,13 @@
 import { GraphQLError } from 'graphql';
-import { ERROR_CODES, isAppError } from '../errors.ts';
+import { isDatabaseUnavailable } from '../db/database-unavailable.ts';
+import { ERROR_CODES, isAppError, UnavailableError } from '../errors.ts';
 import { type Logger, newCorrelationId } from '../log.ts';
+import { withHttpStatus } from './auth/http-error.ts';
 
 /**
  * The one masking function (DESIGN.md decision 6). AppErrors keep their message and code;
- * GraphQL's own syntax and validation errors become BAD_USER_INPUT; everything else reaches the
+ * GraphQL's own syntax and validation errors become BAD_USER_INPUT; an unreachable database is
+ * UNAVAILABLE (HTTP 503, Retry-After); everything else reaches the
  * client as INTERNAL with a correlation id, and the log gets the stack under that id.
  */
 export function createErrorMasker(log: Logger) {
@@ -47,6 +50,21 @@ export function createErrorMasker(log: Logger) {
       });
     }
     const correlationId = newCorrelationId();
+    if (isDatabaseUnavailable(cause)) {
+      // Not the caller's fault and not a bug: refused like a broker outage, retried by the client.
+      log.warn({ err: cause, correlationId, path: graphqlError?.path }, 'database unavailable');
+      const unavailable = withHttpStatus(
+        new UnavailableError(
+          `the database is unavailable; try again shortly (correlation id ${correlationId})`,
+          { details: { correlationId } },
+        ),
+      );
+      return new GraphQLError(unavailable.message, {
+        ...location,
+        originalError: unavailable.originalError,
+        extensions: unavailable.extensions,
+      });
+    }
     log.error({ err: cause, correlationId, path: graphqlError?.path }, 'internal error');
     return new GraphQLError(`internal error (correlation id ${correlationId})`, {
       ...location,

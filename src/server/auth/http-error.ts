@@ -13,8 +13,15 @@ const HTTP_STATUS: Partial<Record<AppError['code'], number>> = {
 };
 
 /**
+ * Seconds a client is told to wait (`Retry-After`) when a dependency (database, broker, JWKS) is
+ * down: long enough not to hammer it while it restarts, short enough to notice it is back.
+ */
+export const RETRY_AFTER_SECONDS = 5;
+
+/**
  * A request-level AppError as a GraphQLError that makes yoga answer with the matching HTTP status
- * (401 with `WWW-Authenticate: Bearer` per RFC 6750, 403, 429, 503); the code and message stay.
+ * (401 with `WWW-Authenticate: Bearer` per RFC 6750, 403, 429, 503 with `Retry-After`); the code and
+ * message stay.
  */
 export function withHttpStatus(error: AppError): GraphQLError {
   const status = HTTP_STATUS[error.code];
@@ -23,7 +30,9 @@ export function withHttpStatus(error: AppError): GraphQLError {
       ? {
           'WWW-Authenticate': `Bearer realm="streamgate"${'reason' in error && error.reason === 'INVALID_TOKEN' ? ', error="invalid_token"' : ''}`,
         }
-      : {};
+      : status === 503
+        ? { 'Retry-After': String(RETRY_AFTER_SECONDS) }
+        : {};
   return new GraphQLError(error.message, {
     originalError: error,
     extensions: { ...error.extensions, ...(status ? { http: { status, headers } } : {}) },

@@ -11,6 +11,7 @@ import { validateDeviceId, validateMonitorEvents } from '../../domain/devices/mo
 import { describeJsonViolation, findJsonViolation, JSON_VIOLATIONS } from '../../domain/json-bounds.ts';
 import type { Viewer } from '../../domain/viewer.ts';
 import { isAppError } from '../../errors.ts';
+import { RETRY_AFTER_SECONDS } from '../auth/http-error.ts';
 import { tokenFromRequest } from '../auth/token-source.ts';
 import { errorCodeOf, executeOperation, type Yoga } from '../execute-operation.ts';
 import type { HttpRoute } from '../http-routes.ts';
@@ -59,7 +60,10 @@ function refuseUnboundedEvents(events: readonly unknown[], maxJsonDepth: number)
 }
 
 function jsonError(status: number, error: string, message: string, details: Record<string, unknown> = {}) {
-  return Response.json({ error, message, ...details }, { status });
+  // A broker or database outage: the device should come back, not give up (RFC 9110 §10.2.3).
+  const headers: Record<string, string> =
+    status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {};
+  return Response.json({ error, message, ...details }, { status, headers });
 }
 
 /**
