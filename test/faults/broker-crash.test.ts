@@ -2,8 +2,9 @@
  * A broker server killed (SIGKILL) and started again on the same port and data while a
  * producer publishes and subscribers read, on a private server per backend. What a user must
  * see: every message the broker acknowledged reaches the subscriptions that were open — in
- * order, once — whether they read a retained window (JetStream stream, Redis stream, Kafka
- * topic) or not, and subscriptions made after the restart work.
+ * order, once — when they read a retained window (JetStream stream, Redis stream, Kafka
+ * topic); those without one deliver again; responders answer again, and subscriptions made
+ * after the restart work.
  */
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/pubsub/broker.ts';
@@ -125,6 +126,7 @@ describe.each(cases)(
       const root = uniqueSubject();
       await subscriber.retain(`${root}.kept.>`, { maxAgeMs: 600_000 });
       const kept = await subscribed(subscriber.subscribe(`${root}.kept.>`));
+      await subscriber.respond(`${root}.ask`, (request) => ({ payload: text(`re:${textOf(request)}`) }));
       const live = await subscribed(subscriber.subscribe(`${root}.live`));
       const keptProducer = startProducer(publisher, `${root}.kept.a`);
       const liveProducer = startProducer(publisher, `${root}.live`);
@@ -158,6 +160,22 @@ describe.each(cases)(
         60_000,
         'the live subscription to deliver again',
       );
+
+      // The responder registered before the crash answers again (Kafka cannot tell "nobody
+      // listens" from "not yet", so each try waits for its timeout).
+      let answer: string | undefined;
+      await waitUntil(
+        async () => {
+          answer = await publisher
+            .request(`${root}.ask`, text('q'), { timeoutMs: 2_000 })
+            .then(textOf)
+            .catch(() => undefined);
+          return answer !== undefined;
+        },
+        60_000,
+        'the responder to answer again',
+      );
+      expect(answer).toBe('re:q');
 
       const fresh = await subscribed(subscriber.subscribe(`${root}.kept.>`));
       const freshOther = await subscribed((await connect()).subscribe(`${root}.kept.>`));
