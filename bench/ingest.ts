@@ -10,12 +10,11 @@
  *   BENCH_BACKENDS=memory npm run bench -- ingest
  */
 import { createClient } from 'graphql-ws';
-import pg from 'pg';
 import WebSocket from 'ws';
 import { loadConfig } from '../src/config.ts';
 import { insertRecordingMessages } from '../src/domain/devices/recording-store.ts';
 import { buildApp } from '../src/server/app.ts';
-import { type BenchServer, startServer } from './support/bench-servers.ts';
+import { type BenchServer, createDatabase, startServer } from './support/bench-servers.ts';
 
 export interface IngestBenchResult {
   readonly backend: string;
@@ -44,20 +43,6 @@ function events(count: number, from: number): string {
 function result(backend: string, name: string, messages: number, started: number): IngestBenchResult {
   const seconds = (performance.now() - started) / 1000;
   return { backend, name, messages, seconds, messagesPerSecond: messages / seconds };
-}
-
-/** A fresh database on the benchmark's Postgres server. */
-async function createDatabase(serverUrl: string, name: string): Promise<string> {
-  const client = new pg.Client({ connectionString: serverUrl });
-  await client.connect();
-  try {
-    await client.query(`CREATE DATABASE ${name}`);
-  } finally {
-    await client.end();
-  }
-  const url = new URL(serverUrl);
-  url.pathname = `/${name}`;
-  return url.toString();
 }
 
 /** Runs every case on one backend. */

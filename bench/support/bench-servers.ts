@@ -3,6 +3,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import pg from 'pg';
 
 export type ServerName = 'nats' | 'redis' | 'kafka' | 'postgres';
 
@@ -32,4 +33,18 @@ export function startServer(name: ServerName): BenchServer {
       spawnSync('bash', [script, 'stop', dir], { stdio: 'ignore' });
     },
   };
+}
+
+/** A fresh database on the benchmark's Postgres server. */
+export async function createDatabase(serverUrl: string, name: string): Promise<string> {
+  const client = new pg.Client({ connectionString: serverUrl });
+  await client.connect();
+  try {
+    await client.query(`CREATE DATABASE ${name}`);
+  } finally {
+    await client.end();
+  }
+  const url = new URL(serverUrl);
+  url.pathname = `/${name}`;
+  return url.toString();
 }

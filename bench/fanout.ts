@@ -1,0 +1,403 @@
+/**
+ * Fan-out of one device to many graphql-ws subscribers, in one run, against three servers on
+ * the same machine: (a) streamgate (src/main.ts as a real process: memory broker, its own
+ * Postgres), (b) a stock graphql-yoga + graphql-ws + createPubSub server with a documented
+ * `filter` (bench/support/stock-yoga-server.ts), (c) a bare `ws` server that serializes each
+ * event once and sends it to every socket (bench/support/raw-ws-server.ts), the ceiling.
+ *
+ * Each server runs pinned to core 0 (`taskset`); this process, the load client (subscribers and
+ * publisher), pins itself to core 1. The figure that matters is **server CPU µs per delivery**:
+ * utime + stime of the server process (/proc/PID/stat) over the measured window divided by the
+ * deliveries in it; it holds on a shared machine where wall-clock rates do not.
+ *
+ * Cases:
+ *   fanout    1,000 subscribers of one device; 200-byte payloads published in batches (streamgate:
+ *             `POST /monitor/{device}`, the baselines: an equivalent publish endpoint). Throughput:
+ *             closed loop, at most two batches in flight. Latency: then one message per request,
+ *             paced at 50 % of the measured maximum message rate; p50/p99 publish-to-client.
+ *   filtered  1 and 1,000 subscribers of one topic, each with a different `equals` filter on the
+ *             data's `key`; each message matches exactly one subscriber. Server CPU per message.
+ *
+ *   npm run bench -- fanout
+ *   BENCH_TARGETS=streamgate BENCH_CASES=fanout BENCH_PROFILE_DIR=/tmp/prof npm run bench -- fanout
+ *
+ * Knobs: BENCH_SUBSCRIBERS (1000), BENCH_BATCH (10 messages per publish), BENCH_SECONDS (6, per
+ * throughput window), BENCH_LATENCY_SECONDS (4), BENCH_TARGETS (streamgate,stock,raw),
+ * BENCH_CASES (fanout,filtered), BENCH_PROFILE_DIR (streamgate runs under `node --cpu-prof`; the
+ * measured windows are written beside the profile for bench/support/profile-summary.ts).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type WebSocket from 'ws';
+import { type BenchServer, startServer } from './support/bench-servers.ts';
+import {
+  type BenchTarget,
+  benchEvents,
+  startRawWs,
+  startStockYoga,
+  startStreamgate,
+} from './support/bench-targets.ts';
+import { formatTable, percentile } from './support/latency-stats.ts';
+import { pinThisProcess, stopAllPinned } from './support/pinned-process.ts';
+import { cpuWindow } from './support/proc-stats.ts';
+import { closeSubscribers, DeliveryTracker, openSubscribers } from './support/ws-subscribers.ts';
+
+const SERVER_CORE = 0;
+const CLIENT_CORE = 1;
+const DEVICE = 'bench-fanout-device';
+const DELIVERY_TIMEOUT_MS = 120_000;
+
+function numberFromEnv(name: string, fallback: number): number {
+  const value = Number(process.env[name]);
+  return Number.isFinite(value) && value > 0 ? value : fallback;
+}
+
+function listFromEnv(name: string, fallback: string): string[] {
+  return (process.env[name] ?? fallback).split(',').map((item) => item.trim());
+}
+
+const SUBSCRIBERS = numberFromEnv('BENCH_SUBSCRIBERS', 1_000);
+const BATCH = numberFromEnv('BENCH_BATCH', 10);
+const SECONDS = numberFromEnv('BENCH_SECONDS', 6);
+const LATENCY_SECONDS = numberFromEnv('BENCH_LATENCY_SECONDS', 4);
+/** Messages per publish request in the filtered case (one delivery each). */
+const FILTERED_BATCH = numberFromEnv('BENCH_FILTERED_BATCH', 100);
+const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
+
+export interface FanoutRow {
+  readonly target: string;
+  readonly subscribers: number;
+  readonly messages: number;
+  readonly deliveries: number;
+  readonly deliveriesPerSecond: number;
+  readonly serverCpuMicrosPerDelivery: number;
+  readonly clientCpuMicrosPerDelivery: number;
+  readonly latencyRatePerSecond: number;
+  readonly p50Ms: number;
+  readonly p99Ms: number;
+}
+
+export interface FilteredRow {
+  readonly target: string;
+  readonly subscribers: number;
+  readonly messages: number;
+  readonly messagesPerSecond: number;
+  readonly serverCpuMicrosPerMessage: number;
+}
+
+/** A measured window in CLOCK_MONOTONIC µs, the clock of V8's CPU profiles. */
+interface ProfileWindow {
+  readonly name: string;
+  readonly startMicros: number;
+  readonly endMicros: number;
+}
+const profileWindows: ProfileWindow[] = [];
+const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
+
+/** Publishes probes until every subscriber has had one: only then is every subscription live. */
+async function waitUntilLive(tracker: DeliveryTracker, subscribers: number, probe: () => Promise<void>) {
+  const deadline = performance.now() + 60_000;
+  while (tracker.live < subscribers) {
+    if (tracker.failure) throw tracker.failure;
+    if (performance.now() > deadline)
+      throw new Error(`only ${tracker.live} of ${subscribers} subscribers live after 60 s`);
+    await probe();
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+interface Measured {
+  readonly messages: number;
+  readonly deliveries: number;
+  readonly seconds: number;
+  readonly serverCpuMicros: number;
+  readonly clientCpuMicros: number;
+}
+
+/**
+ * Publishes batches for `seconds`, never more than two ahead of the deliveries (so the server
+ * runs flat out without an unbounded backlog), then waits for the last delivery.
+ */
+async function closedLoop(
+  target: BenchTarget,
+  tracker: DeliveryTracker,
+  seconds: number,
+  publishBatch: () => Promise<number>,
+  deliveriesPerMessage: number,
+  windowName?: string,
+): Promise<Measured> {
+  const base = tracker.delivered;
+  const cpu = cpuWindow(target.process.pid);
+  const client = process.cpuUsage();
+  const startMicros = monotonicMicros();
+  const started = performance.now();
+  let messages = 0;
+  while (performance.now() - started < seconds * 1000) {
+    const sent = await publishBatch();
+    messages += sent;
+    // The batch before this one must be delivered before the next is published.
+    await tracker.waitFor(base + (messages - sent) * deliveriesPerMessage, DELIVERY_TIMEOUT_MS);
+  }
+  await tracker.waitFor(base + messages * deliveriesPerMessage, DELIVERY_TIMEOUT_MS);
+  const elapsed = (performance.now() - started) / 1000;
+  const serverCpuMicros = cpu.stop();
+  const used = process.cpuUsage(client);
+  if (windowName) profileWindows.push({ name: windowName, startMicros, endMicros: monotonicMicros() });
+  return {
+    messages,
+    deliveries: tracker.delivered - base,
+    seconds: elapsed,
+    serverCpuMicros,
+    clientCpuMicros: used.user + used.system,
+  };
+}
+
+/** One message per request at `ratePerSecond`, open loop; every delivery's latency is sampled. */
+async function pacedLatency(
+  target: BenchTarget,
+  tracker: DeliveryTracker,
+  ratePerSecond: number,
+  seconds: number,
+  deliveriesPerMessage: number,
+): Promise<number[]> {
+  const base = tracker.delivered;
+  tracker.latencies.length = 0;
+  tracker.sampling = true;
+  const started = performance.now();
+  const count = Math.max(1, Math.round(ratePerSecond * seconds));
+  const publishes: Array<Promise<void>> = [];
+  for (let index = 0; index < count; index++) {
+    const due = started + (index * 1000) / ratePerSecond;
+    const wait = due - performance.now();
+    if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
+    publishes.push(
+      target.publishDevice(
+        DEVICE,
+        benchEvents(1, () => 'fanout'),
+      ),
+    );
+  }
+  await Promise.all(publishes);
+  await tracker.waitFor(base + count * deliveriesPerMessage, DELIVERY_TIMEOUT_MS);
+  tracker.sampling = false;
+  return [...tracker.latencies].sort((a, b) => a - b);
+}
+
+async function runFanout(target: BenchTarget): Promise<FanoutRow> {
+  const tracker = new DeliveryTracker();
+  const specs = Array.from({ length: SUBSCRIBERS }, () => target.deviceSubscriber(DEVICE));
+  let sockets: WebSocket[] = [];
+  try {
+    sockets = await openSubscribers(specs, tracker);
+    await waitUntilLive(tracker, SUBSCRIBERS, () =>
+      target.publishDevice(
+        DEVICE,
+        benchEvents(1, () => 'fanout', true),
+      ),
+    );
+    const publishBatch = async () => {
+      await target.publishDevice(
+        DEVICE,
+        benchEvents(BATCH, () => 'fanout'),
+      );
+      return BATCH;
+    };
+    // Warm-up (JIT, pools), not reported.
+    await closedLoop(target, tracker, Math.min(2, SECONDS), publishBatch, SUBSCRIBERS);
+    const measured = await closedLoop(
+      target,
+      tracker,
+      SECONDS,
+      publishBatch,
+      SUBSCRIBERS,
+      `${target.name} fanout`,
+    );
+    const maxMessageRate = measured.messages / measured.seconds;
+    const latencyRate = maxMessageRate / 2;
+    const latencies = await pacedLatency(target, tracker, latencyRate, LATENCY_SECONDS, SUBSCRIBERS);
+    return {
+      target: target.name,
+      subscribers: SUBSCRIBERS,
+      messages: measured.messages,
+      deliveries: measured.deliveries,
+      deliveriesPerSecond: measured.deliveries / measured.seconds,
+      serverCpuMicrosPerDelivery: measured.serverCpuMicros / measured.deliveries,
+      clientCpuMicrosPerDelivery: measured.clientCpuMicros / measured.deliveries,
+      latencyRatePerSecond: latencyRate,
+      p50Ms: percentile(latencies, 0.5),
+      p99Ms: percentile(latencies, 0.99),
+    };
+  } finally {
+    await closeSubscribers(sockets);
+  }
+}
+
+async function runFiltered(target: BenchTarget, subscribers: number): Promise<FilteredRow> {
+  const tracker = new DeliveryTracker();
+  const keyOf = (index: number) => `k${index % subscribers}`;
+  const specs = Array.from({ length: subscribers }, (_, index) => target.topicSubscriber(keyOf(index)));
+  let sockets: WebSocket[] = [];
+  try {
+    sockets = await openSubscribers(specs, tracker);
+    await waitUntilLive(tracker, subscribers, async () => {
+      for (let from = 0; from < subscribers; from += FILTERED_BATCH)
+        await target.publishTopic(
+          benchEvents(Math.min(FILTERED_BATCH, subscribers - from), (index) => keyOf(from + index), true),
+        );
+    });
+    let next = 0;
+    const publishBatch = async () => {
+      const from = next;
+      next += FILTERED_BATCH;
+      await target.publishTopic(benchEvents(FILTERED_BATCH, (index) => keyOf(from + index)));
+      return FILTERED_BATCH;
+    };
+    await closedLoop(target, tracker, 1, publishBatch, 1);
+    const measured = await closedLoop(
+      target,
+      tracker,
+      Math.max(2, SECONDS / 2),
+      publishBatch,
+      1,
+      `${target.name} filtered ${subscribers}`,
+    );
+    return {
+      target: target.name,
+      subscribers,
+      messages: measured.messages,
+      messagesPerSecond: measured.messages / measured.seconds,
+      serverCpuMicrosPerMessage: measured.serverCpuMicros / measured.messages,
+    };
+  } finally {
+    await closeSubscribers(sockets);
+  }
+}
+
+const fixed = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
+const whole = (value: number) => Math.round(value).toLocaleString('en');
+
+function printFanout(rows: readonly FanoutRow[]): void {
+  console.log(
+    `\nfan-out: ${SUBSCRIBERS.toLocaleString('en')} graphql-ws subscribers of one device, 200-byte payloads, ` +
+      `batches of ${BATCH}; server on core ${SERVER_CORE}, load client on core ${CLIENT_CORE}`,
+  );
+  console.log(
+    formatTable(
+      [
+        'server',
+        'messages',
+        'deliveries',
+        'deliveries/s',
+        'server CPU µs/delivery',
+        'client CPU µs/delivery',
+        'latency at msg/s',
+        'p50 ms',
+        'p99 ms',
+      ],
+      rows.map((row) => [
+        row.target,
+        whole(row.messages),
+        whole(row.deliveries),
+        whole(row.deliveriesPerSecond),
+        fixed(row.serverCpuMicrosPerDelivery, 2),
+        fixed(row.clientCpuMicrosPerDelivery, 2),
+        fixed(row.latencyRatePerSecond),
+        fixed(row.p50Ms, 2),
+        fixed(row.p99Ms, 2),
+      ]),
+    ),
+  );
+  const cost = (name: string) => rows.find((row) => row.target === name)?.serverCpuMicrosPerDelivery;
+  const streamgate = cost('streamgate');
+  const stock = cost('stock yoga');
+  const raw = cost('raw ws');
+  if (streamgate !== undefined && stock !== undefined)
+    console.log(
+      `streamgate / stock yoga, server CPU per delivery: ${fixed(streamgate / stock, 3)} (target ≤ 0.200)`,
+    );
+  if (streamgate !== undefined && raw !== undefined)
+    console.log(
+      `streamgate / raw ws, server CPU per delivery: ${fixed(streamgate / raw, 3)} (target ≤ 1.250)`,
+    );
+  const latency = rows.find((row) => row.target === 'streamgate');
+  if (latency)
+    console.log(`streamgate p99 at 50 % of its maximum rate: ${fixed(latency.p99Ms, 2)} ms (target < 20 ms)`);
+}
+
+function printFiltered(rows: readonly FilteredRow[]): void {
+  console.log(
+    `\nfiltered: one topic, N subscribers each with a different equals filter; every message matches one; ` +
+      `batches of ${FILTERED_BATCH}`,
+  );
+  console.log(
+    formatTable(
+      ['server', 'subscribers', 'messages', 'messages/s', 'server CPU µs/message'],
+      rows.map((row) => [
+        row.target,
+        whole(row.subscribers),
+        whole(row.messages),
+        whole(row.messagesPerSecond),
+        fixed(row.serverCpuMicrosPerMessage, 1),
+      ]),
+    ),
+  );
+  for (const name of new Set(rows.map((row) => row.target))) {
+    const one = rows.find((row) => row.target === name && row.subscribers === 1);
+    const many = rows.find((row) => row.target === name && row.subscribers > 1);
+    if (one && many)
+      console.log(
+        `${name}: CPU per message with ${whole(many.subscribers)} subscribers / with 1: ` +
+          `${fixed(many.serverCpuMicrosPerMessage / one.serverCpuMicrosPerMessage, 2)}` +
+          (name === 'streamgate' ? ' (target ≤ 2)' : ''),
+      );
+  }
+}
+
+/** Runs the cases against each server, one server at a time, and prints the tables. */
+export async function runFanoutBench(): Promise<{ fanout: FanoutRow[]; filtered: FilteredRow[] }> {
+  pinThisProcess(CLIENT_CORE);
+  const targets = listFromEnv('BENCH_TARGETS', 'streamgate,stock,raw');
+  const cases = listFromEnv('BENCH_CASES', 'fanout,filtered');
+  const fanout: FanoutRow[] = [];
+  const filtered: FilteredRow[] = [];
+  let postgres: BenchServer | undefined;
+  try {
+    for (const name of targets) {
+      let target: BenchTarget;
+      if (name === 'streamgate') {
+        postgres ??= startServer('postgres');
+        if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
+        target = await startStreamgate(postgres, {
+          core: SERVER_CORE,
+          nodeArgs: PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [],
+        });
+      } else if (name === 'stock') target = await startStockYoga({ core: SERVER_CORE });
+      else if (name === 'raw') target = await startRawWs({ core: SERVER_CORE });
+      else throw new Error(`unknown BENCH_TARGETS entry ${name} (streamgate, stock, raw)`);
+      try {
+        if (cases.includes('fanout')) fanout.push(await runFanout(target));
+        if (cases.includes('filtered')) {
+          filtered.push(await runFiltered(target, 1));
+          filtered.push(await runFiltered(target, SUBSCRIBERS));
+        }
+      } catch (error) {
+        process.stderr.write(`${target.name} output:\n${target.process.output().slice(-3000)}\n`);
+        throw error;
+      } finally {
+        await target.process.stop();
+      }
+    }
+  } finally {
+    await stopAllPinned();
+    postgres?.stop();
+  }
+  if (fanout.length > 0) printFanout(fanout);
+  if (filtered.length > 0) printFiltered(filtered);
+  if (PROFILE_DIR) {
+    writeFileSync(join(PROFILE_DIR, 'windows.json'), `${JSON.stringify(profileWindows, null, 2)}\n`);
+    console.log(`\nCPU profile and measured windows in ${PROFILE_DIR}`);
+  }
+  return { fanout, filtered };
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) await runFanoutBench();

@@ -1,0 +1,221 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { freePort } from '../../test/helpers/streamgate-process.ts';
+import { type BenchServer, createDatabase } from './bench-servers.ts';
+import { type PinnedProcess, startPinned } from './pinned-process.ts';
+import type { SubscriberSpec } from './ws-subscribers.ts';
+
+/** The broker topic of the filtered case (TOPICS_FILE of the streamgate target). */
+export const BENCH_TOPIC = 'bench.fanout';
+
+/** One event as the benchmark publishes it: `data` carries `sentAt` (and `key` for topics). */
+export interface BenchEvent {
+  readonly timestamp: string;
+  readonly data: { readonly key: string; readonly sentAt: number; readonly pad: string };
+}
+
+export type TargetName = 'streamgate' | 'stock yoga' | 'raw ws';
+
+/**
+ * A server under test, running in its own process on the server core, with the ways to
+ * subscribe to it and publish to it. The same workload drives all three.
+ */
+export interface BenchTarget {
+  readonly name: TargetName;
+  readonly process: PinnedProcess;
+  deviceSubscriber(deviceId: string): SubscriberSpec;
+  /** A subscriber of the topic whose data `key` equals `key`. */
+  topicSubscriber(key: string): SubscriberSpec;
+  publishDevice(deviceId: string, events: readonly BenchEvent[]): Promise<void>;
+  publishTopic(events: readonly BenchEvent[]): Promise<void>;
+}
+
+export interface TargetOptions {
+  readonly core: number;
+  /** Extra arguments of node, e.g. `--cpu-prof` (streamgate only). */
+  readonly nodeArgs?: readonly string[];
+}
+
+async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<unknown> {
+  const response = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
+  const text = await response.text();
+  if (response.status !== 200) throw new Error(`${url} answered ${response.status}: ${text.slice(0, 500)}`);
+  return text.length > 0 ? JSON.parse(text) : undefined;
+}
+
+const DEVICE_QUERY = 'subscription($d: ID!) { deviceMessages(deviceId: $d) { seq timestamp data } }';
+
+/**
+ * streamgate as `npm start` runs it (src/main.ts, dev auth, memory broker) on the benchmark's
+ * own Postgres, with the connection limit raised for thousands of sockets and one BROKER topic.
+ */
+export async function startStreamgate(postgres: BenchServer, options: TargetOptions): Promise<BenchTarget> {
+  const dir = mkdtempSync(join(tmpdir(), 'streamgate-bench-fanout-'));
+  const topicsFile = join(dir, 'topics.yaml');
+  writeFileSync(topicsFile, `topics:\n  - name: ${BENCH_TOPIC}\n    source: broker\n`);
+  const port = await freePort();
+  const { process: server, match } = await startPinned({
+    core: options.core,
+    nodeArgs: [...(options.nodeArgs ?? []), 'src/main.ts'],
+    env: {
+      LOG_LEVEL: 'info',
+      LOG_PRETTY: 'false',
+      HOST: '127.0.0.1',
+      PORT: String(port),
+      GRAPHIQL: 'false',
+      BROKER: 'memory',
+      DATABASE_URL: await createDatabase(postgres.url, `bench_fanout_${Date.now().toString(36)}`),
+      TOPICS_FILE: topicsFile,
+      MAX_WS_CONNECTIONS: '30000',
+      // Topics need an identity even in dev mode: every topic subscriber is the dev user.
+      MAX_CONNECTIONS_PER_USER: '30000',
+      MUTATION_RATE: '1000000',
+      MUTATION_BURST: '1000000',
+      MAX_ALIASES: '1000',
+      MAX_QUERY_COST: '1000000',
+    },
+    // Ready when it listens and has printed the dev token (stderr, either order), which topics need.
+    ready:
+      /streamgate is listening[\s\S]*Dev token[^\n]*\n(\S+)\n|Dev token[^\n]*\n(\S+)\n[\s\S]*streamgate is listening/,
+  });
+  const token = match[1] ?? match[2];
+  if (!token) throw new Error(`no dev token in the output of streamgate:\n${server.output()}`);
+  const http = `http://127.0.0.1:${port}`;
+  const ws = `ws://127.0.0.1:${port}/graphql`;
+  return {
+    name: 'streamgate',
+    process: server,
+    deviceSubscriber: (deviceId) => ({
+      kind: 'graphql-ws',
+      url: ws,
+      query: DEVICE_QUERY,
+      variables: { d: deviceId },
+    }),
+    topicSubscriber: (key) => ({
+      kind: 'graphql-ws',
+      url: ws,
+      query: `subscription($f: MessageFilter) { topicMessages(topics: ["${BENCH_TOPIC}"], filter: $f) { key timestamp data } }`,
+      variables: { f: { equals: { key } } },
+      connectionParams: { authorization: `Bearer ${token}` },
+    }),
+    publishDevice: async (deviceId, events) => {
+      await postJson(
+        `${http}/monitor/${encodeURIComponent(deviceId)}`,
+        events.map((event) => ({ id: '', type: 'signal', symbol: 'bench.Fanout', ...event })),
+      );
+    },
+    // One request per batch: one aliased `publish` per message.
+    publishTopic: async (events) => {
+      const fields = events.map(
+        (_, index) =>
+          `m${index}: publish(topic: "${BENCH_TOPIC}", key: $k${index}, data: $d${index}) { accepted }`,
+      );
+      const variables = events.map((_, index) => `$k${index}: String, $d${index}: JSON!`);
+      const body = (await postJson(
+        `${http}/graphql`,
+        {
+          query: `mutation(${variables.join(', ')}) { ${fields.join(' ')} }`,
+          variables: Object.fromEntries(
+            events.flatMap((event, index) => [
+              [`k${index}`, event.data.key],
+              [`d${index}`, event.data],
+            ]),
+          ),
+        },
+        { authorization: `Bearer ${token}` },
+      )) as { errors?: unknown };
+      if (body.errors) throw new Error(`publish failed: ${JSON.stringify(body.errors).slice(0, 500)}`);
+    },
+  };
+}
+
+/** A baseline server of bench/support/ (stock-yoga-server.ts or raw-ws-server.ts). */
+async function startBaseline(
+  name: Exclude<TargetName, 'streamgate'>,
+  script: string,
+  options: TargetOptions,
+): Promise<{ server: PinnedProcess; port: number }> {
+  const { process: server, match } = await startPinned({
+    core: options.core,
+    nodeArgs: [...(options.nodeArgs ?? []), script],
+    env: { PORT: '0', NODE_ENV: 'production' },
+    ready: /LISTENING (\d+)/,
+  });
+  if (!match[1]) throw new Error(`${name} printed no port`);
+  return { server, port: Number(match[1]) };
+}
+
+function baselinePublishers(port: number) {
+  const http = `http://127.0.0.1:${port}`;
+  return {
+    publishDevice: async (deviceId: string, events: readonly BenchEvent[]) => {
+      await postJson(`${http}/publish/device/${encodeURIComponent(deviceId)}`, events);
+    },
+    publishTopic: async (events: readonly BenchEvent[]) => {
+      await postJson(
+        `${http}/publish/topic`,
+        events.map((event) => ({ key: event.data.key, ...event })),
+      );
+    },
+  };
+}
+
+/** Baseline (b): stock graphql-yoga + graphql-ws + createPubSub with a documented `filter`. */
+export async function startStockYoga(options: TargetOptions): Promise<BenchTarget> {
+  const { server, port } = await startBaseline('stock yoga', 'bench/support/stock-yoga-server.ts', options);
+  const ws = `ws://127.0.0.1:${port}/graphql`;
+  return {
+    name: 'stock yoga',
+    process: server,
+    deviceSubscriber: (deviceId) => ({
+      kind: 'graphql-ws',
+      url: ws,
+      query: DEVICE_QUERY,
+      variables: { d: deviceId },
+    }),
+    topicSubscriber: (key) => ({
+      kind: 'graphql-ws',
+      url: ws,
+      query: 'subscription($k: String!) { topicMessages(key: $k) { key timestamp data } }',
+      variables: { k: key },
+    }),
+    ...baselinePublishers(port),
+  };
+}
+
+/** Baseline (c), the ceiling: a bare ws server sending each event, serialized once, to every socket. */
+export async function startRawWs(options: TargetOptions): Promise<BenchTarget> {
+  const { server, port } = await startBaseline('raw ws', 'bench/support/raw-ws-server.ts', options);
+  const ws = `ws://127.0.0.1:${port}/ws`;
+  return {
+    name: 'raw ws',
+    process: server,
+    deviceSubscriber: (deviceId) => ({ kind: 'raw', url: `${ws}?device=${encodeURIComponent(deviceId)}` }),
+    topicSubscriber: (key) => ({ kind: 'raw', url: `${ws}?key=${encodeURIComponent(key)}` }),
+    ...baselinePublishers(port),
+  };
+}
+
+/** What the pad of a readiness probe starts with: subscribers count probes apart from deliveries. */
+export const PROBE_PAD = 'probe';
+
+/**
+ * `count` events of about 200 bytes of data each, stamped now (their publish time). Probes
+ * (`probe: true`) tell the load client that a subscriber is live and are not counted.
+ */
+export function benchEvents(count: number, keyOf: (index: number) => string, probe = false): BenchEvent[] {
+  const sentAt = performance.now();
+  const timestamp = new Date().toISOString();
+  return Array.from({ length: count }, (_, index) => {
+    const key = keyOf(index);
+    // 200 bytes of JSON data: {"key":"k123","sentAt":12345.678901,"pad":"xxx…"}.
+    const fixed = JSON.stringify({ key, sentAt, pad: '' }).length;
+    const pad = (probe ? PROBE_PAD : '').padEnd(Math.max(0, 200 - fixed), 'x');
+    return { timestamp, data: { key, sentAt, pad } };
+  });
+}

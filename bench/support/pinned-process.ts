@@ -1,0 +1,97 @@
+import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root, where servers are started (src/main.ts, node_modules). */
+export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** A server process of the benchmark, pinned to one core; `stop()` ends it and waits. */
+export interface PinnedProcess {
+  readonly pid: number;
+  readonly child: ChildProcess;
+  /** Everything it wrote so far (stdout and stderr), for error reports. */
+  output(): string;
+  /** SIGTERM (a graceful exit, which lets `--cpu-prof` write its profile), SIGKILL after `graceMs`. */
+  stop(graceMs?: number): Promise<void>;
+}
+
+export interface PinnedProcessOptions {
+  /** CPU core the process runs on (`taskset -c`). */
+  readonly core: number;
+  /** Arguments of `node` (before them: `--import tsx` so TypeScript runs as is). */
+  readonly nodeArgs: readonly string[];
+  readonly env: Readonly<Record<string, string>>;
+  /** Resolves start-up when a line of its output matches; the match is returned. */
+  readonly ready: RegExp;
+  readonly startTimeoutMs?: number;
+}
+
+const running = new Set<PinnedProcess>();
+
+/** Pins this process (every thread) to one core, so the load it generates stays off the server's. */
+export function pinThisProcess(core: number): void {
+  execFileSync('taskset', ['-a', '-p', '-c', String(core), String(process.pid)], { stdio: 'ignore' });
+}
+
+/**
+ * Starts `node --import tsx …` under `taskset -c core` (taskset execs node: the PID is node's,
+ * so /proc/PID/stat is the server's own CPU time) and waits for its ready line.
+ */
+export async function startPinned(
+  options: PinnedProcessOptions,
+): Promise<{ process: PinnedProcess; match: RegExpExecArray }> {
+  const child = spawn(
+    'taskset',
+    ['-c', String(options.core), process.execPath, '--import', 'tsx', ...options.nodeArgs],
+    {
+      cwd: REPO_ROOT,
+      env: { PATH: process.env.PATH ?? '', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  );
+  let output = '';
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const pinned: PinnedProcess = {
+    pid: child.pid as number,
+    child,
+    output: () => output,
+    stop: async (graceMs = 15_000) => {
+      running.delete(pinned);
+      if (child.exitCode !== null || child.signalCode !== null) return;
+      child.kill('SIGTERM');
+      const timer = setTimeout(() => child.kill('SIGKILL'), graceMs);
+      await exited;
+      clearTimeout(timer);
+    },
+  };
+  running.add(pinned);
+  const match = await new Promise<RegExpExecArray>((resolve, reject) => {
+    const timer = setTimeout(
+      () => reject(new Error(`no ready line within ${options.startTimeoutMs ?? 60_000} ms:\n${output}`)),
+      options.startTimeoutMs ?? 60_000,
+    );
+    const onData = (chunk: Buffer) => {
+      output += chunk.toString('utf8');
+      const found = options.ready.exec(output);
+      if (found) {
+        clearTimeout(timer);
+        resolve(found);
+      }
+    };
+    child.stdout?.on('data', onData);
+    child.stderr?.on('data', onData);
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`exited (${code ?? signal}) before it was ready:\n${output}`));
+    });
+  }).catch(async (error: unknown) => {
+    await pinned.stop(1_000);
+    throw error;
+  });
+  // Keep collecting output after start-up: it is the report if the process dies mid-run.
+  return { process: pinned, match };
+}
+
+/** Stops every pinned process still running (on the way out, even after a failure). */
+export async function stopAllPinned(): Promise<void> {
+  await Promise.all([...running].map((pinned) => pinned.stop(5_000)));
+}

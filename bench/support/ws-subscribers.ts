@@ -1,0 +1,204 @@
+import WebSocket from 'ws';
+
+/** How one subscriber connects: graphql-ws (`graphql-transport-ws`) with one subscription, or a bare socket. */
+export type SubscriberSpec =
+  | {
+      readonly kind: 'graphql-ws';
+      readonly url: string;
+      readonly query: string;
+      readonly variables: Readonly<Record<string, unknown>>;
+      /** The `connection_init` payload (graphql-ws connectionParams), e.g. a token. */
+      readonly connectionParams?: Readonly<Record<string, unknown>>;
+    }
+  | { readonly kind: 'raw'; readonly url: string };
+
+/** The marker every benchmark payload carries: its publish time (performance.now() of this process). */
+export const SENT_AT = '"sentAt":';
+/** The marker of a readiness probe (see PROBE_PAD in bench-targets.ts). */
+const PROBE = '"pad":"probe';
+
+/**
+ * Counts deliveries of every subscriber of a run and, when `sampling`, the publish-to-client
+ * latency of each (publisher and subscribers share this process, so one clock). Waiters resolve
+ * in the message handler: no polling.
+ */
+export class DeliveryTracker {
+  delivered = 0;
+  /** Subscribers that have received at least one delivery (the readiness probe). */
+  live = 0;
+  sampling = false;
+  readonly latencies: number[] = [];
+  failure: Error | undefined;
+  private waiters: Array<{ count: number; resolve(): void }> = [];
+
+  onDelivery(frame: string): void {
+    this.delivered += 1;
+    if (this.sampling) {
+      const at = frame.indexOf(SENT_AT);
+      if (at >= 0)
+        this.latencies.push(performance.now() - Number.parseFloat(frame.slice(at + SENT_AT.length)));
+    }
+    if (this.waiters.length > 0 && this.delivered >= (this.waiters[0]?.count ?? 0)) this.wake();
+  }
+
+  onFirstDelivery(): void {
+    this.live += 1;
+  }
+
+  fail(error: Error): void {
+    this.failure ??= error;
+    for (const waiter of this.waiters) waiter.resolve();
+    this.waiters = [];
+  }
+
+  /** Resolves once `count` deliveries have arrived in total; throws after `timeoutMs` or on a failure. */
+  async waitFor(count: number, timeoutMs: number): Promise<void> {
+    if (this.failure) throw this.failure;
+    if (this.delivered < count) {
+      let timer: NodeJS.Timeout | undefined;
+      await new Promise<void>((resolve, reject) => {
+        const waiter = { count, resolve };
+        this.waiters.push(waiter);
+        this.waiters.sort((a, b) => a.count - b.count);
+        timer = setTimeout(() => {
+          this.waiters = this.waiters.filter((other) => other !== waiter);
+          reject(new Error(`only ${this.delivered} of ${count} deliveries after ${timeoutMs} ms`));
+        }, timeoutMs);
+      }).finally(() => clearTimeout(timer));
+    }
+    if (this.failure) throw this.failure;
+  }
+
+  private wake(): void {
+    while (this.waiters.length > 0 && this.delivered >= (this.waiters[0]?.count ?? 0))
+      this.waiters.shift()?.resolve();
+  }
+}
+
+/** Handles one frame that is not a delivery: protocol messages of graphql-ws. */
+function onProtocolFrame(
+  socket: WebSocket,
+  frame: string,
+  tracker: DeliveryTracker,
+  onAck: () => void,
+): void {
+  const message = JSON.parse(frame) as { type?: string; payload?: unknown };
+  switch (message.type) {
+    case 'connection_ack':
+      onAck();
+      return;
+    case 'ping':
+      socket.send('{"type":"pong"}');
+      return;
+    case 'pong':
+      return;
+    default:
+      tracker.fail(new Error(`subscriber got ${frame.slice(0, 300)}`));
+  }
+}
+
+/**
+ * Opens one subscriber and resolves when its subscription is sent (graphql-ws) or the socket is
+ * open (raw). Deliveries are counted by `tracker`; the socket is returned to be closed later.
+ * The graphql-ws protocol is spoken by hand, so that the client's own cost per delivery stays
+ * a string scan (the load client must not be the bottleneck of the server it measures).
+ */
+export function openSubscriber(spec: SubscriberSpec, tracker: DeliveryTracker): Promise<WebSocket> {
+  return new Promise((resolve, reject) => {
+    const socket =
+      spec.kind === 'graphql-ws'
+        ? new WebSocket(spec.url, 'graphql-transport-ws', { perMessageDeflate: false })
+        : new WebSocket(spec.url, { perMessageDeflate: false });
+    let received = 0;
+    let settled = false;
+    const settle = (error?: Error) => {
+      if (settled) return;
+      settled = true;
+      if (error) reject(error);
+      else resolve(socket);
+    };
+    socket.on('open', () => {
+      if (spec.kind === 'graphql-ws')
+        socket.send(JSON.stringify({ type: 'connection_init', payload: spec.connectionParams ?? {} }));
+      else settle();
+    });
+    socket.on('message', (data: Buffer) => {
+      const frame = data.toString('latin1');
+      if (frame.includes(SENT_AT)) {
+        if (received++ === 0) tracker.onFirstDelivery();
+        if (!frame.includes(PROBE)) tracker.onDelivery(frame);
+        return;
+      }
+      onProtocolFrame(socket, frame, tracker, () => {
+        if (spec.kind !== 'graphql-ws') return;
+        socket.send(
+          JSON.stringify({
+            id: '1',
+            type: 'subscribe',
+            payload: { query: spec.query, variables: spec.variables },
+          }),
+        );
+        settle();
+      });
+    });
+    // Before the subscription is sent a failure only rejects (openSubscribers retries); after
+    // it, the run has lost a subscriber and fails.
+    socket.on('error', (error) => {
+      if (settled) tracker.fail(error);
+      else settle(error);
+    });
+    socket.on('close', (code, reason) => {
+      const error = new Error(`subscriber socket closed: ${code} ${reason.toString()}`);
+      if (!settled) settle(error);
+      else if (code !== 1000 && code !== 1005) tracker.fail(error);
+    });
+  });
+}
+
+/** Attempts per subscriber: a busy shared machine can miss graphql-ws's 3 s `connection_init` window. */
+const ATTEMPTS = 3;
+
+/**
+ * Opens many subscribers, `concurrency` handshakes at a time (a burst of thousands trips SYN
+ * backlogs and init timeouts), retrying a handshake that fails before its subscription is sent.
+ */
+export async function openSubscribers(
+  specs: readonly SubscriberSpec[],
+  tracker: DeliveryTracker,
+  concurrency = 50,
+): Promise<WebSocket[]> {
+  const sockets: WebSocket[] = new Array(specs.length);
+  let next = 0;
+  const open = async (spec: SubscriberSpec): Promise<WebSocket> => {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await openSubscriber(spec, tracker);
+      } catch (error) {
+        if (attempt >= ATTEMPTS) throw error;
+      }
+    }
+  };
+  await Promise.all(
+    Array.from({ length: Math.min(concurrency, specs.length) }, async () => {
+      while (next < specs.length) {
+        const index = next++;
+        sockets[index] = await open(specs[index] as SubscriberSpec);
+      }
+    }),
+  );
+  return sockets;
+}
+
+/** Closes the sockets normally and waits until they are gone. */
+export async function closeSubscribers(sockets: readonly WebSocket[]): Promise<void> {
+  await Promise.all(
+    sockets.map(
+      (socket) =>
+        new Promise<void>((resolve) => {
+          if (socket.readyState === WebSocket.CLOSED) return resolve();
+          socket.once('close', () => resolve());
+          socket.close(1000);
+        }),
+    ),
+  );
+}
