@@ -40,7 +40,12 @@ import {
 import { formatTable, percentile } from './support/latency-stats.ts';
 import { pinThisProcess, stopAllPinned } from './support/pinned-process.ts';
 import { cpuWindow } from './support/proc-stats.ts';
-import { closeSubscribers, DeliveryTracker, openSubscribers } from './support/ws-subscribers.ts';
+import {
+  closeSubscribers,
+  DeliveryTracker,
+  openSubscribers,
+  waitUntilLive,
+} from './support/ws-subscribers.ts';
 
 const SERVER_CORE = 0;
 const CLIENT_CORE = 1;
@@ -95,18 +100,6 @@ interface ProfileWindow {
 }
 const profileWindows: ProfileWindow[] = [];
 const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
-
-/** Publishes probes until every subscriber has had one: only then is every subscription live. */
-async function waitUntilLive(tracker: DeliveryTracker, subscribers: number, probe: () => Promise<void>) {
-  const deadline = performance.now() + 60_000;
-  while (tracker.live < subscribers) {
-    if (tracker.failure) throw tracker.failure;
-    if (performance.now() > deadline)
-      throw new Error(`only ${tracker.live} of ${subscribers} subscribers live after 60 s`);
-    await probe();
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-}
 
 interface Measured {
   readonly messages: number;
@@ -379,6 +372,7 @@ export async function runFanoutBench(): Promise<{ fanout: FanoutRow[]; filtered:
   const cases = listFromEnv('BENCH_CASES', 'fanout,filtered');
   const fanout: FanoutRow[] = [];
   const filtered: FilteredRow[] = [];
+  const failures: string[] = [];
   let postgres: BenchServer | undefined;
   try {
     for (const name of targets) {
@@ -394,14 +388,26 @@ export async function runFanoutBench(): Promise<{ fanout: FanoutRow[]; filtered:
       else if (name === 'raw') target = await startRawWs({ core: SERVER_CORE });
       else throw new Error(`unknown BENCH_TARGETS entry ${name} (streamgate, stock, raw)`);
       try {
-        if (cases.includes('fanout')) fanout.push(await runFanout(target));
-        if (cases.includes('filtered')) {
-          filtered.push(await runFiltered(target, 1));
-          filtered.push(await runFiltered(target, SUBSCRIBERS));
-        }
-      } catch (error) {
-        process.stderr.write(`${target.name} output:\n${target.process.output().slice(-3000)}\n`);
-        throw error;
+        // A case that fails is reported and the others still run: one lost socket on a busy
+        // machine should not cost the whole table.
+        const attempt = async (name: string, run: () => Promise<void>) => {
+          try {
+            await run();
+          } catch (error) {
+            failures.push(
+              `${target.name} ${name}: ${error instanceof Error ? error.message : String(error)}`,
+            );
+            process.stderr.write(`${target.name} output:\n${target.process.output().slice(-2000)}\n`);
+          }
+        };
+        if (cases.includes('fanout'))
+          await attempt('fan-out', async () => void fanout.push(await runFanout(target)));
+        if (cases.includes('filtered'))
+          for (const count of [1, SUBSCRIBERS])
+            await attempt(
+              `filtered ${count}`,
+              async () => void filtered.push(await runFiltered(target, count)),
+            );
       } finally {
         await target.process.stop();
       }
@@ -412,6 +418,8 @@ export async function runFanoutBench(): Promise<{ fanout: FanoutRow[]; filtered:
   }
   if (fanout.length > 0) printFanout(fanout);
   if (filtered.length > 0) printFiltered(filtered);
+  for (const failure of failures) console.log(`FAILED ${failure}`);
+  if (failures.length > 0) process.exitCode = 1;
   if (PROFILE_DIR) {
     writeFileSync(join(PROFILE_DIR, 'windows.json'), `${JSON.stringify(profileWindows, null, 2)}\n`);
     console.log(`\nCPU profile and measured windows in ${PROFILE_DIR}`);

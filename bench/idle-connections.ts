@@ -24,7 +24,12 @@ import {
 import { formatTable } from './support/latency-stats.ts';
 import { pinThisProcess, stopAllPinned } from './support/pinned-process.ts';
 import { rssBytes } from './support/proc-stats.ts';
-import { closeSubscribers, DeliveryTracker, openSubscribers } from './support/ws-subscribers.ts';
+import {
+  closeSubscribers,
+  DeliveryTracker,
+  openSubscribers,
+  waitUntilLive,
+} from './support/ws-subscribers.ts';
 
 const SERVER_CORE = 0;
 const CLIENT_CORE = 1;
@@ -67,17 +72,13 @@ async function openLive(target: BenchTarget, count: number, tracker: DeliveryTra
     Array.from({ length: count }, (_, index) => target.deviceSubscriber(deviceOf(index))),
     tracker,
   );
-  const deadline = performance.now() + 120_000;
-  while (tracker.live < count) {
-    if (tracker.failure) throw tracker.failure;
-    if (performance.now() > deadline) throw new Error(`only ${tracker.live} of ${count} subscriptions live`);
+  await waitUntilLive(tracker, count, async () => {
     for (let device = 0; device < Math.min(DEVICES, count); device++)
       await target.publishDevice(
         deviceOf(device),
         benchEvents(1, () => 'idle', true),
       );
-    await new Promise((resolve) => setTimeout(resolve, 200));
-  }
+  });
   return sockets;
 }
 

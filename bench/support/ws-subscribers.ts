@@ -27,6 +27,8 @@ export class DeliveryTracker {
   /** Subscribers that have received at least one delivery (the readiness probe). */
   live = 0;
   sampling = false;
+  /** performance.now() of the last benchmark frame (probe or delivery) that arrived. */
+  lastFrameAt = 0;
   readonly latencies: number[] = [];
   failure: Error | undefined;
   private waiters: Array<{ count: number; resolve(): void }> = [];
@@ -125,6 +127,7 @@ export function openSubscriber(spec: SubscriberSpec, tracker: DeliveryTracker): 
     socket.on('message', (data: Buffer) => {
       const frame = data.toString('latin1');
       if (frame.includes(SENT_AT)) {
+        tracker.lastFrameAt = performance.now();
         if (received++ === 0) tracker.onFirstDelivery();
         if (!frame.includes(PROBE)) tracker.onDelivery(frame);
         return;
@@ -201,4 +204,34 @@ export async function closeSubscribers(sockets: readonly WebSocket[]): Promise<v
         }),
     ),
   );
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Publishes probes until every subscriber has had one (only then is every subscription live),
+ * letting each round arrive before the next, then waits until no frame has come for half a
+ * second, so that no probe is still being delivered when a measured window starts.
+ */
+export async function waitUntilLive(
+  tracker: DeliveryTracker,
+  subscribers: number,
+  probe: () => Promise<void>,
+  timeoutMs = 180_000,
+): Promise<void> {
+  const deadline = performance.now() + timeoutMs;
+  while (tracker.live < subscribers) {
+    if (tracker.failure) throw tracker.failure;
+    if (performance.now() > deadline)
+      throw new Error(`only ${tracker.live} of ${subscribers} subscribers live after ${timeoutMs / 1000} s`);
+    await probe();
+    // Until this round's probes stop arriving (at most 10 s).
+    const roundEnd = performance.now() + 10_000;
+    let seen = -1;
+    while (tracker.live < subscribers && tracker.live !== seen && performance.now() < roundEnd) {
+      seen = tracker.live;
+      await sleep(300);
+    }
+  }
+  while (performance.now() - tracker.lastFrameAt < 500) await sleep(100);
 }
