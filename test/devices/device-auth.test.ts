@@ -104,6 +104,21 @@ describe('monitor ingest with auth configured', () => {
     }
   });
 
+  it('a recording id taken in another tenant says only that it is taken, not whether it runs', async () => {
+    const startWithId = 'mutation($d: ID!, $id: ID!) { startRecording(deviceId: $d, id: $id) { id } }';
+    const id = `rec-${uniqueDevice()}`;
+    const running = await server.graphql(startWithId, { d: uniqueDevice(), id }, { token: writerA });
+    expect(running.errors).toBeUndefined();
+    // The owner learns that its own recording runs; another tenant, only that the id is taken.
+    const again = await server.graphql(startWithId, { d: uniqueDevice(), id }, { token: writerA });
+    expect(again.errors?.[0]?.message).toBe(`recording "${id}" is already running`);
+    const other = await server.graphql(startWithId, { d: uniqueDevice(), id }, { token: writerB });
+    expect(other.errors?.[0]).toMatchObject({
+      message: `recording "${id}" already exists`,
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+  });
+
   it('the ingest mutation needs a token too', async () => {
     const result = await server.graphql('mutation { ingest(deviceId: "x", messages: [{}]) { accepted } }');
     expect(result.errors?.[0]?.extensions?.code).toBe('UNAUTHENTICATED');

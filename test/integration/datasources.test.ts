@@ -660,7 +660,7 @@ describe.each(backends)('data sources on $kind', (backend) => {
   describe('tenancy', () => {
     const identity = (tenantId: string | null, userId = 'u') => ({ tenantId, userId, connectionId: null });
 
-    it("records the first provider's tenant; another tenant's data source is NOT_FOUND", async () => {
+    it("records the first provider's tenant; another tenant's data source is NOT_FOUND to provide, and queried answers as an unknown one", async () => {
       const ds = uniqueDataSource();
       const service = appA.app.services.dataSources;
       const provided = await service.provide(identity('tenant-1'), ds);
@@ -670,9 +670,19 @@ describe.each(backends)('data sources on $kind', (backend) => {
         message: `data source "${ds}" not found`,
       });
       await expect(service.provide(identity(null), ds)).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      // A query answers exactly as for a data source nobody provides.
+      const unknown = uniqueDataSource();
+      const absent = service.query({ tenantId: 'tenant-2', correlationId: 'c' }, unknown, [], 1_000);
+      await expect(absent).rejects.toMatchObject({
+        code: 'NO_PROVIDER',
+        message: `no provider of data source "${unknown}" is connected`,
+      });
       await expect(
         service.query({ tenantId: 'tenant-2', correlationId: 'c' }, ds, [], 1_000),
-      ).rejects.toMatchObject({ code: 'NOT_FOUND' });
+      ).rejects.toMatchObject({
+        code: 'NO_PROVIDER',
+        message: `no provider of data source "${ds}" is connected`,
+      });
       expect(await service.list('tenant-1')).toContainEqual({ id: ds, connectedProviders: 1 });
       expect((await service.list('tenant-2')).map((source) => source.id)).not.toContain(ds);
 
@@ -864,11 +874,12 @@ describe('data sources with JWT auth and tenants', () => {
     const refused = subscribeWs(client, SUBSCRIBE, { id: ds });
     expect((await refused.results.next()).errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
 
-    // Another tenant's query: NOT_FOUND, and the provider is never asked.
+    // Another tenant's query answers as for an unknown data source (NO_PROVIDER), and the
+    // provider is never asked.
     const bobAsks = await app.graphql(QUERY, { id: ds, query: [1] }, { token: bob });
     expect(bobAsks.errors?.[0]).toMatchObject({
-      message: `data source "${ds}" not found`,
-      extensions: { code: 'NOT_FOUND' },
+      message: `no provider of data source "${ds}" is connected`,
+      extensions: { code: 'NO_PROVIDER' },
     });
 
     // The owner's query reaches the provider; an answer by another tenant is NOT_FOUND, by the

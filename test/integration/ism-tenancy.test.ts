@@ -3,7 +3,13 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { AsyncQueue, waitUntil } from '../helpers/async-queue.ts';
 import { connectWs, subscribeWs } from '../helpers/graphql-ws-client.ts';
-import { type IsmNetwork, natsNetwork, primeStreams, textStream } from '../helpers/ism-network.ts';
+import {
+  eventStream,
+  type IsmNetwork,
+  natsNetwork,
+  primeStreams,
+  textStream,
+} from '../helpers/ism-network.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { authEnv, signToken } from '../helpers/tokens.ts';
 import { serviceUrl } from '../setup/services.ts';
@@ -100,26 +106,42 @@ describe('tenancy of states (JWT, NATS, Postgres)', () => {
     expect(count.data).toEqual({ state: { entryCount: 1 } });
   });
 
-  it('another tenant cannot subscribe: stateStream is NOT_FOUND and /ws/stream closes with 4404', async () => {
-    const { client } = connectWs(server.wsUrl, { connectionParams: { authorization: `Bearer ${tokenB}` } });
+  it("another tenant's state streams exactly as an unknown one: open, and nothing of the owner's traffic reaches it", async () => {
+    const unknown = `never${run}`;
+    const wsBase = server.url.replace(/^http/, 'ws');
+    const { client, closes } = connectWs(server.wsUrl, {
+      connectionParams: { authorization: `Bearer ${tokenB}` },
+    });
+    const query = 'subscription($id: ID!) { stateStream(stateId: $id) { raw } }';
+    const theirsOverGraphql = subscribeWs(client, query, { id: OWNED });
+    const absentOverGraphql = subscribeWs(client, query, { id: unknown });
+    const theirsOverLegacy = openLegacySocket(`${wsBase}/ws/stream/${OWNED}?token=${tokenB}`);
+    const absentOverLegacy = openLegacySocket(`${wsBase}/ws/stream/${unknown}?token=${tokenB}`);
     try {
-      const stream = subscribeWs(client, 'subscription($id: ID!) { stateStream(stateId: $id) { type } }', {
-        id: OWNED,
+      // The unknown state's streams are live once network frames reach them; the subscriptions
+      // to the owner's state were made before, on the same connections.
+      await primeStreams(
+        [eventStream(absentOverGraphql.results), textStream(absentOverLegacy.frames)],
+        (text) => network.publish(`processor.state.${unknown}`, text),
+      );
+      await network.publish(`processor.state.${OWNED}`, 'the owner’s secret');
+      await network.publish(`processor.state.${unknown}`, 'after');
+      expect((await absentOverGraphql.results.next(5_000, 'after')).data).toEqual({
+        stateStream: { raw: 'after' },
       });
-      const result = await stream.results.next(5_000, 'the refusal');
-      expect(result.data ?? null).toBeNull();
-      expect(result.errors?.[0]).toMatchObject({
-        message: `state "${OWNED}" not found`,
-        extensions: { code: 'NOT_FOUND' },
-      });
-      await stream.done; // and the subscription is over
+      expect(await absentOverLegacy.frames.next(5_000, 'after')).toBe('after');
+      // Open like the unknown one: no error, no close, and nothing delivered.
+      expect(theirsOverGraphql.results.pending).toEqual([]);
+      expect(theirsOverLegacy.frames.pending).toEqual([]);
+      expect(theirsOverLegacy.closes.pending).toEqual([]);
+      expect(closes.pending).toEqual([]);
+      theirsOverGraphql.unsubscribe();
+      await theirsOverGraphql.done; // cancelling it ends it cleanly, as for any stream
     } finally {
+      theirsOverLegacy.socket.close();
+      absentOverLegacy.socket.close();
       await client.dispose();
     }
-    const wsBase = server.url.replace(/^http/, 'ws');
-    const socket = openLegacySocket(`${wsBase}/ws/stream/${OWNED}?token=${tokenB}`);
-    const close = await socket.closes.next(5_000, 'the close');
-    expect(close).toEqual({ code: 4404, reason: `state "${OWNED}" not found` });
   });
 
   it('the owner streams its state over /ws/stream with ?token=; no or a bad token closes with 4401', async () => {

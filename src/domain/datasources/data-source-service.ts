@@ -139,8 +139,9 @@ export function createDataSourceService(deps: DataSourceServiceDependencies): Da
           `timeoutMs must be a whole number of milliseconds from 1 to ${maxTimeoutMs} (DATASOURCE_MAX_TIMEOUT), got ${timeoutMs}`,
         );
       const record = await store.find(dataSourceId);
-      if (record && record.tenantId !== requester.tenantId)
-        throw new NotFoundError('data source', dataSourceId);
+      // Another tenant's data source answers as an unknown one with no provider does: NOT_FOUND
+      // would tell its existence from absence. Its providers are never asked.
+      if (record && record.tenantId !== requester.tenantId) throw noProvider(dataSourceId);
       const request: NetworkRequest = {
         id: randomUUID(),
         processId: requester.correlationId,
@@ -154,10 +155,7 @@ export function createDataSourceService(deps: DataSourceServiceDependencies): Da
           headers: { [TIMEOUT_HEADER]: String(timeoutMs) },
         });
       } catch (error) {
-        if (error instanceof NoRespondersError)
-          throw new NoProviderError(`no provider of data source "${dataSourceId}" is connected`, {
-            cause: error,
-          });
+        if (error instanceof NoRespondersError) throw noProvider(dataSourceId, error);
         if (error instanceof RequestTimeoutError)
           throw new TimeoutError(`data source "${dataSourceId}" did not answer within ${timeoutMs} ms`, {
             cause: error,
@@ -273,4 +271,11 @@ function errorOfReply(
     case NETWORK_ERRORS.INTERNAL:
       return new UnavailableError(message ?? `the instance serving data source "${dataSourceId}" failed`);
   }
+}
+
+function noProvider(dataSourceId: string, cause?: unknown): NoProviderError {
+  return new NoProviderError(
+    `no provider of data source "${dataSourceId}" is connected`,
+    cause === undefined ? undefined : { cause },
+  );
 }

@@ -91,10 +91,15 @@ export async function startRecording(
   if (input.preRollMs != null && input.preRollMs < 0)
     throw new BadUserInputError('preRoll may not be negative');
   if (input.id != null) {
-    const existing = await deps.db.prisma.recording.findUnique({ where: { id }, select: { status: true } });
+    const existing = await deps.db.prisma.recording.findUnique({
+      where: { id },
+      select: { status: true, tenantId: true },
+    });
     if (existing) {
+      // Ids are global, so a taken id is refused whoever holds it; but another tenant's recording
+      // says nothing more than that (not whether it is running).
       throw new BadUserInputError(
-        existing.status === RECORDING_STATUS.RECORDING
+        existing.status === RECORDING_STATUS.RECORDING && existing.tenantId === scope.tenantId
           ? `recording "${id}" is already running`
           : `recording "${id}" already exists`,
         { details: { recordingId: id } },

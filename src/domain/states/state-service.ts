@@ -12,7 +12,7 @@ import { validateEntries } from './entry-validation.ts';
 import { writeEntries } from './entry-writer.ts';
 import { createOutboxRelay, type OutboxRelay } from './outbox-relay.ts';
 import { assertStateToken } from './state-ids.ts';
-import { type StateEvent, streamStateEvents } from './state-stream.ts';
+import { type StateEvent, silentStateStream, streamStateEvents } from './state-stream.ts';
 import { isVisibleTo } from './state-visibility.ts';
 
 /** A state of the ISM network, as the API shows it. */
@@ -82,7 +82,7 @@ export interface StateService {
     tenant: Tenant,
     options?: PublishOptions,
   ): Promise<PublishResult>;
-  /** Live events of a state or session; NOT_FOUND for another tenant's state. */
+  /** Live events of a state or session; another tenant's state is an open stream of nothing, as an unknown one with no traffic. */
   stream(
     stateId: string,
     sessionId: string | null,
@@ -259,8 +259,10 @@ export function createStateService(options: {
       assertStateToken('stateId', stateId);
       if (sessionId !== null) assertStateToken('sessionId', sessionId);
       // A state that streamgate has never stored is still a stream on the network (legacy.md A).
+      // Another tenant's state answers the same way, an open stream, but one that carries
+      // nothing: NOT_FOUND here would tell its existence from absence.
       const state = await load(stateId);
-      if (state && !isVisibleTo(state, tenant)) throw new NotFoundError('state', stateId);
+      if (state && !isVisibleTo(state, tenant)) return silentStateStream();
       return streamStateEvents(broker, stateId, sessionId);
     },
   };

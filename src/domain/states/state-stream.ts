@@ -52,3 +52,25 @@ export function streamStateEvents(
   const subject = sessionId === null ? subjects.state(stateId) : subjects.stateSession(stateId, sessionId);
   return mapSubscription(broker.subscribe(subject), (message) => toStateEvent(stateId, sessionId, message));
 }
+
+/**
+ * A stream that delivers nothing and ends only when cancelled: what a caller gets for another
+ * tenant's state, so that it answers exactly as a state nobody has stored or published to does
+ * (an open stream, legacy.md A) without letting one event through.
+ */
+export function silentStateStream(): AsyncIterableIterator<StateEvent> {
+  let cancel: (() => void) | undefined;
+  const ended = new Promise<IteratorResult<StateEvent>>((resolve) => {
+    cancel = () => resolve({ done: true, value: undefined });
+  });
+  return {
+    next: () => ended,
+    async return() {
+      cancel?.();
+      return { done: true, value: undefined };
+    },
+    [Symbol.asyncIterator]() {
+      return this;
+    },
+  };
+}
