@@ -6,7 +6,7 @@
  * topic); those without one deliver again; responders answer again, and subscriptions made
  * after the restart work.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/pubsub/broker.ts';
 import { waitUntil } from '../helpers/async-queue.ts';
 import {
@@ -19,8 +19,9 @@ import {
   text,
   textOf,
   uniqueSubject,
+  usePrivateBrokerServer,
 } from '../pubsub/broker-backends.ts';
-import { type PrivateService, type ServiceName, startService } from '../setup/services.ts';
+import type { ServiceName } from '../setup/services.ts';
 
 interface CrashCase {
   readonly service: ServiceName;
@@ -102,23 +103,8 @@ describe.each(cases)(
   'Broker crash: $service killed (SIGKILL) and restarted',
   { timeout: CRASH_TEST_TIMEOUT_MS },
   ({ service, backend: backendFor, catchUpMs }) => {
-    let server: PrivateService;
-    let backend: BackendUnderTest;
-    const opened: Broker[] = [];
-    const connect = async () => {
-      const broker = await backend.connect();
-      opened.push(broker);
-      return broker;
-    };
-
-    beforeAll(async () => {
-      server = await startService(service);
-      backend = backendFor(() => server.url);
-    });
-    afterEach(async () => {
-      await Promise.all(opened.splice(0).map((broker) => broker.close()));
-    });
-    afterAll(() => server?.stop());
+    const servers = usePrivateBrokerServer(service, backendFor);
+    const connect = () => servers.connect();
 
     it('delivers every acknowledged message to open subscriptions, and new ones work', async () => {
       const subscriber = await connect();
@@ -133,7 +119,7 @@ describe.each(cases)(
       try {
         await waitUntil(() => keptProducer.acknowledged.length >= 50, 30_000, 'acknowledged messages');
 
-        await server.crash();
+        await servers.server.crash();
         const before = keptProducer.acknowledged.length;
         await waitUntil(
           () => keptProducer.acknowledged.length >= before + 100 && liveProducer.acknowledged.length > 0,

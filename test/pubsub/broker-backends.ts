@@ -7,7 +7,7 @@ import { randomBytes } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
-import { inject } from 'vitest';
+import { afterAll, afterEach, beforeAll, inject } from 'vitest';
 import { loadConfig } from '../../src/config.ts';
 import type { Broker, BrokerMessage, Subscription } from '../../src/pubsub/broker.ts';
 import { createKafkaBroker } from '../../src/pubsub/kafka-broker.ts';
@@ -15,7 +15,7 @@ import { createMemoryBroker } from '../../src/pubsub/memory-broker.ts';
 import { createNatsBroker } from '../../src/pubsub/nats-broker.ts';
 import { createRedisBroker } from '../../src/pubsub/redis-broker.ts';
 import { AsyncQueue } from '../helpers/async-queue.ts';
-import { serviceUrl } from '../setup/services.ts';
+import { type PrivateService, type ServiceName, serviceUrl, startService } from '../setup/services.ts';
 
 export interface BackendUnderTest {
   readonly kind: Broker['kind'];
@@ -193,3 +193,46 @@ export async function subscribed(subscription: Subscription): Promise<Collected>
 
 export const text = (value: string): Uint8Array => new TextEncoder().encode(value);
 export const textOf = (message: BrokerMessage): string => new TextDecoder().decode(message.payload);
+
+/** A private broker server for one describe block, and brokers connected to it. */
+export interface PrivateBrokerServer {
+  /** The server (set once `beforeAll` ran): restart, kill, down and up it at will. */
+  readonly server: PrivateService;
+  /** A new broker on the server; closed after each test. */
+  connect(): Promise<Broker>;
+}
+
+/**
+ * Registers the hooks of a fault suite: a private server of `service` started before the block
+ * and stopped after it, brokers closed after each test. The shared servers serve other files,
+ * so a test that restarts or kills a server needs its own.
+ */
+export function usePrivateBrokerServer(
+  service: ServiceName,
+  backendFor: (url: () => string) => BackendUnderTest,
+): PrivateBrokerServer {
+  let server: PrivateService | undefined;
+  let backend: BackendUnderTest | undefined;
+  const opened: Broker[] = [];
+  beforeAll(async () => {
+    server = await startService(service);
+    const started = server;
+    backend = backendFor(() => started.url);
+  });
+  afterEach(async () => {
+    await Promise.all(opened.splice(0).map((broker) => broker.close()));
+  });
+  afterAll(() => server?.stop());
+  return {
+    get server() {
+      if (!server) throw new Error(`the private ${service} server is not started yet`);
+      return server;
+    },
+    async connect() {
+      if (!backend) throw new Error(`the private ${service} server is not started yet`);
+      const broker = await backend.connect();
+      opened.push(broker);
+      return broker;
+    },
+  };
+}

@@ -3,12 +3,12 @@
  * other test files): delivery resumes, health() goes through `reconnecting`, and a subscriber
  * resuming from its last position over a retained window misses nothing.
  */
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Broker, BrokerHealth } from '../../src/pubsub/broker.ts';
+import { describe, expect, it } from 'vitest';
+import type { BrokerHealth } from '../../src/pubsub/broker.ts';
 import { BrokerUnavailableError } from '../../src/pubsub/errors.ts';
 import { waitUntil } from '../helpers/async-queue.ts';
 import { startTestApp } from '../helpers/test-app.ts';
-import { type PrivateService, type ServiceName, startService } from '../setup/services.ts';
+import type { ServiceName } from '../setup/services.ts';
 import {
   type BackendUnderTest,
   kafkaBackend,
@@ -18,6 +18,7 @@ import {
   text,
   textOf,
   uniqueSubject,
+  usePrivateBrokerServer,
 } from './broker-backends.ts';
 
 interface FaultCase {
@@ -40,23 +41,8 @@ describe.each(cases)(
   'Broker faults: $service restarts',
   { timeout: FAULT_TEST_TIMEOUT_MS },
   ({ service, backend: backendFor, env }) => {
-    let server: PrivateService;
-    let backend: BackendUnderTest;
-    const opened: Broker[] = [];
-    const connect = async () => {
-      const broker = await backend.connect();
-      opened.push(broker);
-      return broker;
-    };
-
-    beforeAll(async () => {
-      server = await startService(service);
-      backend = backendFor(() => server.url);
-    });
-    afterEach(async () => {
-      await Promise.all(opened.splice(0).map((broker) => broker.close()));
-    });
-    afterAll(() => server?.stop());
+    const servers = usePrivateBrokerServer(service, backendFor);
+    const connect = () => servers.connect();
 
     it('resumes live and retained subscriptions after a restart, reporting reconnecting meanwhile', async () => {
       const subscriber = await connect();
@@ -73,7 +59,7 @@ describe.each(cases)(
       expect(textOf(lastKept)).toBe('kept-1');
 
       const seen: BrokerHealth[] = [];
-      await server.down();
+      await servers.server.down();
       await waitUntil(
         () => {
           const health = subscriber.health();
@@ -86,7 +72,7 @@ describe.each(cases)(
       await expect(publisher.publish(`${root}.live`, text('lost'))).rejects.toBeInstanceOf(
         BrokerUnavailableError,
       );
-      await server.up();
+      await servers.server.up();
       await waitUntil(
         () => subscriber.health().status === 'connected' && publisher.health().status === 'connected',
         60_000,
@@ -122,7 +108,7 @@ describe.each(cases)(
       await responderSide.respond(subject, (request) => ({ payload: text(`re:${textOf(request)}`) }));
       expect(textOf(await requester.request(subject, text('a'), { timeoutMs: 5_000 }))).toBe('re:a');
 
-      await server.restart();
+      await servers.server.restart();
       await waitUntil(
         () => responderSide.health().status === 'connected' && requester.health().status === 'connected',
         60_000,
@@ -144,10 +130,12 @@ describe.each(cases)(
     });
 
     it('answers /health with 503 while the broker is down, and 200 again after', async () => {
-      const app = await startTestApp({ env: { ...env(server.url), BROKER_RECONNECT_MAX_WAIT: '500ms' } });
+      const app = await startTestApp({
+        env: { ...env(servers.server.url), BROKER_RECONNECT_MAX_WAIT: '500ms' },
+      });
       try {
         expect((await fetch(`${app.url}/health`)).status).toBe(200);
-        await server.down();
+        await servers.server.down();
         await waitUntil(
           () => app.app.services.broker.health().status === 'reconnecting',
           30_000,
@@ -161,7 +149,7 @@ describe.each(cases)(
         }>('{ health { dependencies { name error } } }');
         const broker = graphql.data?.health.dependencies.find((dependency) => dependency.name === 'broker');
         expect(broker?.error).toMatch(new RegExp(`^${service} broker reconnecting \\(attempt \\d+\\)`));
-        await server.up();
+        await servers.server.up();
         await waitUntil(
           async () => (await fetch(`${app.url}/health`)).status === 200,
           60_000,
