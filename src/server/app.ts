@@ -25,7 +25,7 @@ import { schema } from '../schema/index.ts';
 import { checkMutationRoles, useAuthGuard } from './auth/auth-guard-plugin.ts';
 import { useTokenExpiry } from './auth/token-expiry-plugin.ts';
 import { brokerProbes, mergeProbesByName } from './broker-probes.ts';
-import { createErrorMasker } from './error-masking.ts';
+import { createErrorMasker, createYogaLogging } from './error-masking.ts';
 import { createGraphiqlRenderer, GRAPHIQL_OPTIONS } from './graphiql/graphiql-page.ts';
 import { createContextFactory, type InitialContext } from './graphql-context.ts';
 import { createGraphqlWsServer } from './graphql-ws.ts';
@@ -48,6 +48,7 @@ import {
 } from './limits/limits-plugins.ts';
 import { createLocalOperations } from './local-operations.ts';
 import { useHttpMetrics } from './ops/http-metrics-plugin.ts';
+import { liveRoute } from './ops/live-route.ts';
 import { metricsRoute } from './ops/metrics-route.ts';
 import { createOpenSubscriptions } from './ops/open-subscriptions.ts';
 import { statsRoute } from './ops/stats-route.ts';
@@ -55,6 +56,7 @@ import { useSubscriptionMetrics } from './ops/subscription-metrics-plugin.ts';
 import { createTransportStats, TRANSPORTS, type TransportStats } from './ops/transport-stats.ts';
 import { useEndSubscriptionsOnShutdown } from './shutdown-plugin.ts';
 import { routeUpgrades } from './upgrade-router.ts';
+import { useValidationLog } from './validation-log-plugin.ts';
 
 /** A wired streamgate: yoga for HTTP and SSE, graphql-ws, plain routes; not yet listening. */
 export interface App {
@@ -174,6 +176,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
   });
   const routes: HttpRoute[] = [
     healthRoute(services),
+    liveRoute(),
     metricsRoute(metrics),
     statsRoute(services, transportStats, openSubscriptions),
     ...monitorRoutes({
@@ -199,15 +202,11 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     maskedErrors: { maskError },
     // MAX_PAYLOAD_BYTES: yoga answers 413 past it, also for chunked bodies.
     maxRequestBodySize: config.http.maxPayloadBytes,
-    logging: {
-      debug: (...args) => log.debug(args.map(String).join(' ')),
-      info: (...args) => log.info(args.map(String).join(' ')),
-      warn: (...args) => log.warn(args.map(String).join(' ')),
-      error: (...args) => log.error(args.map(String).join(' ')),
-    },
+    logging: createYogaLogging(log),
     plugins: [
       useHttpMetrics(metrics, ['/graphql', ...routes.map((route) => route.path)]),
       useHttpRoutes(routes),
+      useValidationLog(log),
       useDocumentLimits(config.limits, metrics),
       useInputBounds(config.limits, metrics),
       useAuthGuard(auth),

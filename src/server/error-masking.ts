@@ -1,16 +1,39 @@
 import { GraphQLError } from 'graphql';
 import { isDatabaseUnavailable } from '../db/database-unavailable.ts';
-import { ERROR_CODES, isAppError, UnavailableError } from '../errors.ts';
+import { ERROR_CODES, type ErrorCode, isAppError, UnavailableError } from '../errors.ts';
 import { type Logger, newCorrelationId } from '../log.ts';
 import { withHttpStatus } from './auth/http-error.ts';
+
+/**
+ * The level a failure is logged at, by its code: a client's mistake is info or warn, so that
+ * error stays for the server's own faults (and a dependency that is away).
+ */
+export const LOG_LEVEL_BY_CODE: Readonly<Record<ErrorCode, 'info' | 'warn' | 'error'>> = {
+  UNAUTHENTICATED: 'warn',
+  FORBIDDEN: 'warn',
+  SUBSCRIPTION_DENIED: 'warn',
+  BAD_USER_INPUT: 'info',
+  NOT_FOUND: 'info',
+  RATE_LIMITED: 'warn',
+  LIMIT_EXCEEDED: 'warn',
+  PAYLOAD_TOO_LARGE: 'warn',
+  TIMEOUT: 'warn',
+  NO_PROVIDER: 'warn',
+  UNAVAILABLE: 'error',
+  INTERNAL: 'error',
+};
 
 /**
  * The one masking function (DESIGN.md decision 6). AppErrors keep their message and code;
  * GraphQL's own syntax and validation errors become BAD_USER_INPUT; an unreachable database is
  * UNAVAILABLE (HTTP 503, Retry-After); everything else reaches the
- * client as INTERNAL with a correlation id, and the log gets the stack under that id.
+ * client as INTERNAL with a correlation id, and the log gets the stack under that id. Every error
+ * is logged here, once, at the level of its code (yoga's own log of masked errors is left out:
+ * createYogaLogging).
  */
 export function createErrorMasker(log: Logger) {
+  const logByCode = (code: ErrorCode, message: string, path: unknown) =>
+    log[LOG_LEVEL_BY_CODE[code]]({ code, path }, message);
   return function maskError(error: unknown): Error {
     const graphqlError = error instanceof GraphQLError ? error : undefined;
     const cause = innermostCause(error);
@@ -28,6 +51,7 @@ export function createErrorMasker(log: Logger) {
     if (isAppError(cause)) {
       // Coercion errors prefix the argument or variable that failed; keep that context.
       const message = graphqlError?.message ?? cause.message;
+      logByCode(cause.code, message, graphqlError?.path);
       return new GraphQLError(message, {
         ...location,
         originalError: cause,
@@ -37,13 +61,18 @@ export function createErrorMasker(log: Logger) {
     if (cause instanceof GraphQLError) {
       // Made by graphql-js or yoga about the request itself: syntax, validation, bad HTTP.
       const code = cause.extensions.code;
-      if (graphqlError && typeof code === 'string' && code in ERROR_CODES) return graphqlError;
+      if (graphqlError && typeof code === 'string' && code in ERROR_CODES) {
+        logByCode(code as ErrorCode, graphqlError.message, graphqlError.path);
+        return graphqlError;
+      }
       // Yoga's own answer to a body over maxRequestBodySize (MAX_PAYLOAD_BYTES).
       if (code === 'REQUEST_ENTITY_TOO_LARGE') {
+        logByCode(ERROR_CODES.PAYLOAD_TOO_LARGE, cause.message, undefined);
         return new GraphQLError('the request body is larger than MAX_PAYLOAD_BYTES allows', {
           extensions: { ...cause.extensions, code: ERROR_CODES.PAYLOAD_TOO_LARGE },
         });
       }
+      logByCode(ERROR_CODES.BAD_USER_INPUT, graphqlError?.message ?? cause.message, graphqlError?.path);
       return new GraphQLError(graphqlError?.message ?? cause.message, {
         ...location,
         extensions: { ...cause.extensions, ...http, code: ERROR_CODES.BAD_USER_INPUT },
@@ -84,4 +113,21 @@ function innermostCause(error: unknown): unknown {
     current = current.originalError;
   }
   return current;
+}
+
+/**
+ * yoga's logger over ours. yoga logs every error the masker replaced, and some twice; the masker
+ * has logged each once already, at its level, so yoga's copies of them go to debug.
+ */
+export function createYogaLogging(log: Logger) {
+  const text = (args: unknown[]) => args.map(String).join(' ');
+  return {
+    debug: (...args: unknown[]) => log.debug(text(args)),
+    info: (...args: unknown[]) => log.info(text(args)),
+    warn: (...args: unknown[]) => log.warn(text(args)),
+    error: (...args: unknown[]) => {
+      if (args.length > 0 && args.every((arg) => arg instanceof Error)) log.debug(text(args));
+      else log.error(text(args));
+    },
+  };
 }
