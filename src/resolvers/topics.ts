@@ -31,7 +31,13 @@ export function subscribeTopicMessages(
   args: { topics: readonly string[]; filter?: unknown; after?: string | null },
   context: GraphQLContext,
 ): Promise<AsyncIterable<TopicDelivery>> {
-  return context.services.topics.subscribe(context.viewer, args.topics, args.filter ?? null, args.after);
+  return context.services.topics.subscribe(
+    context.viewer,
+    args.topics,
+    args.filter ?? null,
+    args.after,
+    context.audience,
+  );
 }
 
 /** One stream item as a TopicMessage; the error that ends a stream is thrown so the client sees it. */

@@ -1,3 +1,4 @@
+import type { Audience } from '../domain/audience.ts';
 import type { AppServices } from '../domain/services.ts';
 import type { Viewer } from '../domain/viewer.ts';
 import type { Logger } from '../log.ts';
@@ -19,5 +20,7 @@ export interface GraphQLContext {
    * (HTTP, SSE, whose response stream pulls only what the socket accepts).
    */
   readonly whenWritable?: () => Promise<void>;
+  /** The clients a subscription serves when a group shares it; one when absent. */
+  readonly audience?: Audience;
   readonly log: Logger;
 }

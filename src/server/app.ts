@@ -1,6 +1,7 @@
 import { setMaxListeners } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from '../config.ts';
 import { type Database, openDatabase } from '../db/create-database.ts';
@@ -25,6 +26,7 @@ import { schema } from '../schema/index.ts';
 import { checkMutationRoles, useAuthGuard } from './auth/auth-guard-plugin.ts';
 import { useTokenExpiry } from './auth/token-expiry-plugin.ts';
 import { brokerProbes, mergeProbesByName } from './broker-probes.ts';
+import { SubscriptionGroups, withoutHttpExtension } from './delivery/subscription-groups.ts';
 import { createErrorMasker, createYogaLogging } from './error-masking.ts';
 import { createGraphiqlRenderer, GRAPHIQL_OPTIONS } from './graphiql/graphiql-page.ts';
 import { createContextFactory, type InitialContext } from './graphql-context.ts';
@@ -47,6 +49,7 @@ import {
   useSseConnectionLimit,
 } from './limits/limits-plugins.ts';
 import { createLocalOperations } from './local-operations.ts';
+import { createOperationRunner } from './operation-runner.ts';
 import { useHttpMetrics } from './ops/http-metrics-plugin.ts';
 import { liveRoute } from './ops/live-route.ts';
 import { metricsRoute } from './ops/metrics-route.ts';
@@ -189,6 +192,16 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
   ];
 
   const maskError = createErrorMasker(log);
+  const runner = createOperationRunner(() => yoga, maskError);
+  const groups = new SubscriptionGroups({
+    onDelivered: (transport, count) => transportStats.messageSent(transport, count),
+    onStartFailure: (error) => {
+      log.error({ err: error }, 'subscription failed to start');
+      return withoutHttpExtension(maskError(error) as GraphQLError);
+    },
+  });
+  // Shutdown ends every group once: its members get `complete` before their sockets close.
+  shutdown.signal.addEventListener('abort', () => groups.completeAll(), { once: true });
   const buildContext = createContextFactory(services);
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
@@ -219,18 +232,16 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
   });
 
   const httpServer = createServer(yoga);
-  const graphqlWs = createGraphqlWsServer(yoga, {
+  const graphqlWs = createGraphqlWsServer({
     log,
     maxPayloadBytes: config.http.maxPayloadBytes,
-    maskError,
+    runner,
+    groups,
+    stats: transportStats,
     auth,
     limiter: connectionLimiter,
     limits: config.limits,
     onRefused: (limit) => limitRefusals(metrics).inc({ limit }),
-  });
-  graphqlWs.server.on('connection', (socket) => {
-    transportStats.connectionOpened(TRANSPORTS.GRAPHQL_WS);
-    socket.once('close', () => transportStats.connectionClosed(TRANSPORTS.GRAPHQL_WS));
   });
   const ismStreams = createIsmStreamRoutes({
     yoga,

@@ -1,4 +1,5 @@
 import { WebSocket } from 'ws';
+import type { Audience } from '../domain/audience.ts';
 import type { AppServices } from '../domain/services.ts';
 import type { Viewer } from '../domain/viewer.ts';
 import { isAppError } from '../errors.ts';
@@ -20,6 +21,8 @@ export interface InitialContext {
     readonly connectionId?: string;
     /** graphql-ws: the connection's socket. */
     readonly socket?: unknown;
+    /** A subscription group's members, when the operation runs for a group. */
+    readonly audience?: Audience;
   };
 }
 
@@ -50,6 +53,7 @@ export function createContextFactory(services: AppServices) {
       viewer,
       correlationId,
       connectionId: initial.extra?.connectionId ?? null,
+      ...(initial.extra?.audience ? { audience: initial.extra.audience } : {}),
       ...(initial.extra?.socket instanceof WebSocket
         ? { whenWritable: () => whenWritable(initial.extra?.socket as WebSocket, lowWaterBytes) }
         : {}),

@@ -1,209 +1,461 @@
 import { randomUUID } from 'node:crypto';
-import type { ExecutionArgs, GraphQLError, GraphQLFormattedError } from 'graphql';
-import { handleProtocols, makeServer } from 'graphql-ws';
-import type { YogaServerInstance } from 'graphql-yoga';
-import { WebSocketServer } from 'ws';
+import type { IncomingMessage } from 'node:http';
+import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import {
+  CloseCode,
+  GRAPHQL_TRANSPORT_WS_PROTOCOL,
+  handleProtocols,
+  type Message,
+  MessageType,
+  parseMessage,
+  type SubscribePayload,
+} from 'graphql-ws';
+import { type WebSocket, WebSocketServer } from 'ws';
+import type { Audience } from '../domain/audience.ts';
 import type { AuthService } from '../domain/auth/auth-service.ts';
 import { CONNECTION_KINDS, type ConnectionLimiter } from '../domain/limits/connection-limiter.ts';
 import { tenantOf, type Viewer } from '../domain/viewer.ts';
 import { ERROR_CODES, isAppError, LimitExceededError } from '../errors.ts';
 import type { LimitsConfig } from '../limits-config.ts';
 import { type Logger, newCorrelationId } from '../log.ts';
-import type { GraphQLContext } from '../schema/context.ts';
-import { operationViewer } from './auth/operation-token.ts';
-import { selectedOperation } from './auth/root-fields.ts';
-import { onTokenExpiry } from './auth/token-expiry-plugin.ts';
+import { onTokenExpiry, tokenExpiredError } from './auth/token-expiry-plugin.ts';
 import { tokenFromAuthorization, tokenFromConnectionParams } from './auth/token-source.ts';
 import { CLOSE_CODES, closeReason } from './close-codes.ts';
-import { type SocketExtra, serveGraphqlWs } from './graphql-ws-socket.ts';
+import { sharingKey } from './delivery/sharing-key.ts';
+import { subscriptionLimitError } from './limits/subscription-slots.ts';
 import {
-  createSubscriptionSlots,
-  holdingSlot,
-  type SubscriptionSlots,
-  subscriptionLimitError,
-} from './limits/subscription-slots.ts';
+  type GroupEvent,
+  type GroupMember,
+  type Membership,
+  type SubscriptionGroups,
+  serializeResult,
+  withoutHttpExtension,
+} from './delivery/subscription-groups.ts';
+import { isResultStream, type OperationRunner, type RunContext } from './operation-runner.ts';
+import { TRANSPORTS, type TransportStats } from './ops/transport-stats.ts';
+import { type CoreSocket, SocketCore } from './socket-core.ts';
+import { MANAGED_LIFECYCLE } from './subscription-lifecycle.ts';
 
-/** The per-operation executors yoga's envelop hands over, carried to execute/subscribe. */
-interface EnvelopedRoot {
-  execute(args: ExecutionArgs): unknown;
-  subscribe(args: ExecutionArgs): unknown;
-}
-
-/** What streamgate keeps per graphql-ws connection, beside graphql-ws's own socket and request. */
-interface ConnectionExtra extends SocketExtra {
-  correlationId?: string;
-  /** Set once at connect: the token's Viewer, or null for an anonymous caller. */
-  viewer?: Viewer | null;
-  /** Names the connection, so a data-source provider's answers are told from another's. */
-  connectionId?: string;
-  /** MAX_SUBSCRIPTIONS_PER_CONNECTION, set at connect. */
-  subscriptionSlots?: SubscriptionSlots;
+export interface GraphqlWsOptions {
+  readonly log: Logger;
+  readonly maxPayloadBytes: number;
+  readonly auth: AuthService;
+  readonly limiter: ConnectionLimiter;
+  readonly limits: LimitsConfig;
+  readonly runner: OperationRunner;
+  readonly groups: SubscriptionGroups;
+  readonly stats: TransportStats;
+  /** Counts a refusal or cut-off by the limit's name (limit_refusals_total). */
+  readonly onRefused: (limit: string) => void;
+  /** Time a socket has to send `connection_init`. @default 3s, as graphql-ws */
+  readonly connectionInitWaitMs?: number;
+  /** Ping interval. @default 12s */
+  readonly keepAliveMs?: number;
 }
 
 /**
- * graphql-ws on the same /graphql path as HTTP and SSE, executing through yoga's envelop so that
- * plugins, context and error masking are the same as for every other transport. The token is
- * verified once, at `connection_init`: a bad one closes the socket with 4403 before any data,
- * and the socket is closed with 4403 when the token expires.
+ * The graphql-transport-ws protocol (graphql-ws 6.4's `makeServer`, message for message and close
+ * code for close code) on streamgate's socket core. It is written here rather than taken from
+ * graphql-ws because makeServer runs and serializes every subscription on its own; here a
+ * subscription joins its group (DESIGN.md decision 4) and receives the group's serialized
+ * payload with its own id spliced in. The token is verified once, at `connection_init`: a bad
+ * one closes with 4403 before any data, and the socket is closed with 4403 when it expires.
  */
-export function createGraphqlWsServer(
-  // biome-ignore lint/suspicious/noExplicitAny: yoga's server context type is irrelevant here
-  yoga: YogaServerInstance<any, GraphQLContext>,
-  options: {
-    log: Logger;
-    maxPayloadBytes: number;
-    maskError: (error: unknown) => Error;
-    auth: AuthService;
-    limiter: ConnectionLimiter;
-    limits: LimitsConfig;
-    /** Counts a refusal or cut-off by the limit's name (limit_refusals_total). */
-    onRefused: (limit: string) => void;
-  },
-): { server: WebSocketServer; dispose(): Promise<void> } {
+export function createGraphqlWsServer(options: GraphqlWsOptions): {
+  server: WebSocketServer;
+  dispose(): Promise<void>;
+} {
   const server = new WebSocketServer({
     noServer: true,
     maxPayload: options.maxPayloadBytes,
     handleProtocols,
   });
-  const { limits } = options;
-  const graphqlWs = makeServer<Record<string, unknown> | undefined, SocketExtra>({
-    execute: (args) => (args.rootValue as EnvelopedRoot).execute(args) as never,
-    subscribe: (args) => (args.rootValue as EnvelopedRoot).subscribe(args) as never,
-    onConnect: async (ctx) => {
-      const extra = ctx.extra as unknown as ConnectionExtra;
-      extra.correlationId = newCorrelationId();
-      extra.connectionId = randomUUID();
-      const log = options.log.child({ correlationId: extra.correlationId });
-      let viewer: Viewer | null;
-      try {
-        const token =
-          tokenFromConnectionParams(ctx.connectionParams) ??
-          tokenFromAuthorization(extra.request.headers.authorization);
-        viewer = await options.auth.identify(token);
-      } catch (error) {
-        const refused = isAppError(error) && error.code === ERROR_CODES.UNAUTHENTICATED;
-        log.info({ reason: isAppError(error) ? error.message : 'internal' }, 'graphql-ws connection refused');
-        if (!isAppError(error)) log.error({ err: error }, 'authentication failed');
-        // Closed here with the reason; graphql-ws's own close for `false` is then a no-op.
-        extra.socket.close(
-          refused ? CLOSE_CODES.UNAUTHENTICATED : CLOSE_CODES.UNAVAILABLE,
-          closeReason(
-            isAppError(error) ? `${error.code}: ${error.message}` : 'INTERNAL: authentication failed',
-          ),
-        );
-        return false;
-      }
-      try {
-        const lease = options.limiter.acquire({
-          kind: CONNECTION_KINDS.WEBSOCKET,
-          userId: viewer?.userId ?? null,
-          tenantId: tenantOf(viewer),
-        });
-        // The client may have gone while the token was verified; then 'close' has fired already.
-        if (extra.socket.readyState !== extra.socket.OPEN) {
-          lease.release();
-          return false;
-        }
-        extra.socket.once('close', () => lease.release());
-      } catch (error) {
-        if (!(error instanceof LimitExceededError)) throw error;
-        options.onRefused(String(error.details?.limit ?? 'connections'));
-        extra.socket.close(CLOSE_CODES.LIMIT_EXCEEDED, closeReason(`${error.code}: ${error.message}`));
-        return false;
-      }
-      extra.viewer = viewer;
-      extra.subscriptionSlots = createSubscriptionSlots(limits.maxSubscriptionsPerConnection);
-      extra.activeIds = () => Object.keys(ctx.subscriptions);
-      if (viewer?.expiresAt !== undefined) {
-        const cancel = onTokenExpiry(viewer.expiresAt, () => {
-          log.info('graphql-ws token expired');
-          extra.socket.close(
-            CLOSE_CODES.UNAUTHENTICATED,
-            closeReason(
-              `UNAUTHENTICATED: token expired at ${new Date(viewer.expiresAt as number).toISOString()}`,
-            ),
-          );
-        });
-        extra.socket.once('close', cancel);
-      }
-      log.debug({ userId: viewer?.userId }, 'graphql-ws connection');
-      return true;
-    },
-    // `extensions.http` tells yoga the HTTP status; it means nothing on a socket.
-    onNext: (_ctx, _id, _payload, _args, result) =>
-      result.errors ? { ...result, errors: result.errors.map(withoutHttpExtension) } : undefined,
-    onError: (_ctx, _id, _payload, errors) => errors.map(withoutHttpExtension),
-    onSubscribe: async (ctx, _id, payload) => {
-      // GraphiQL's Headers tab arrives per operation, not in connection_init.
-      const own = await operationViewer(options.auth, payload.extensions);
-      if (own && 'error' in own) return [own.error];
-      const { schema, execute, subscribe, contextFactory, parse, validate } = yoga.getEnveloped({
-        ...ctx,
-        ...(own ? { extra: { ...ctx.extra, viewer: own.viewer } } : {}),
-        req: ctx.extra.request,
-        socket: ctx.extra.socket,
-        params: payload,
-      });
-      let document: ReturnType<typeof parse>;
-      try {
-        document = parse(payload.query);
-      } catch (error) {
-        return [options.maskError(error) as GraphQLError];
-      }
-      const errors = validate(schema, document);
-      if (errors.length > 0)
-        return errors.map((error: GraphQLError) => options.maskError(error) as GraphQLError);
-      const contextValue = await contextFactory();
-      const root: EnvelopedRoot = { execute, subscribe };
-      if (isSubscription(document, payload.operationName)) {
-        // Reserved here, in one synchronous step with the check, and held while the stream runs.
-        const slot = (ctx.extra as ConnectionExtra).subscriptionSlots?.tryReserve();
-        if (!slot) {
-          options.onRefused('MAX_SUBSCRIPTIONS_PER_CONNECTION');
-          return [subscriptionLimitError(limits.maxSubscriptionsPerConnection)];
-        }
-        root.subscribe = holdingSlot(subscribe, slot);
-      }
-      return {
-        schema,
-        operationName: payload.operationName,
-        document,
-        variableValues: payload.variables,
-        contextValue,
-        rootValue: root,
-      };
+  const core = new SocketCore({
+    maxBufferedBytes: options.limits.maxClientBufferBytes,
+    messageRate: options.limits.messageRate,
+    messageBurst: options.limits.messageBurst,
+    keepAliveMs: options.keepAliveMs,
+    onSlowConsumer: (buffered) => {
+      options.onRefused('MAX_CLIENT_BUFFER');
+      options.log.warn({ buffered }, 'graphql-ws slow consumer closed');
     },
   });
-  serveGraphqlWs(graphqlWs, server, {
-    log: options.log,
-    maxSockets: limits.maxWsConnections,
-    maxBufferedBytes: limits.maxClientBufferBytes,
-    messageRate: limits.messageRate,
-    messageBurst: limits.messageBurst,
-    onRefused: options.onRefused,
+  server.on('connection', (ws: WebSocket, _request: IncomingMessage) => {
+    if (server.clients.size > options.limits.maxWsConnections) {
+      options.onRefused('MAX_WS_CONNECTIONS');
+      ws.close(
+        CLOSE_CODES.LIMIT_EXCEEDED,
+        closeReason(
+          `LIMIT_EXCEEDED: the server holds its maximum of ${options.limits.maxWsConnections} WebSocket connections`,
+        ),
+      );
+      return;
+    }
+    // The upgrade request is read here, once, and not retained: a connection holds only its socket.
+    new GraphqlWsConnection(core.attach(ws), authorizationHeader(_request), options);
   });
   return {
     server,
     async dispose() {
+      core.flush();
       for (const client of server.clients) client.close(CLOSE_CODES.GOING_AWAY, 'Going away');
+      core.dispose();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }
 
-function withoutHttpExtension(error: GraphQLError | GraphQLFormattedError): GraphQLFormattedError {
-  const formatted =
-    'toJSON' in error && typeof error.toJSON === 'function'
-      ? error.toJSON()
-      : (error as GraphQLFormattedError);
-  if (!formatted.extensions || !('http' in formatted.extensions)) return formatted;
-  const { http: _http, ...extensions } = formatted.extensions;
-  return { ...formatted, extensions };
+function authorizationHeader(request: IncomingMessage): string | undefined {
+  return request.headers.authorization;
 }
 
-function isSubscription(
-  document: Parameters<typeof selectedOperation>[0],
-  operationName: string | null | undefined,
-): boolean {
-  return selectedOperation(document, operationName)?.operation === 'subscription';
+const STATE = { NEW: 0, INIT_RECEIVED: 1, ACKNOWLEDGED: 2, CLOSED: 3 } as const;
+
+/** Pre-built frames: the same bytes for every connection. */
+const ACK_FRAME = stringify({ type: MessageType.ConnectionAck });
+const PONG_FRAME = stringify({ type: MessageType.Pong });
+
+/** One graphql-ws connection: its socket, who it is, and its running operations. */
+class GraphqlWsConnection {
+  private state: (typeof STATE)[keyof typeof STATE] = STATE.NEW;
+  private viewer: Viewer | null = null;
+  private correlationId: string | undefined;
+  private connectionId: string | undefined;
+  /** Operations by id: a membership while a subscription runs, null while one is starting. */
+  private readonly operations = new Map<string, Membership | null>();
+  private initTimer: NodeJS.Timeout | undefined;
+  private releaseSlot: (() => void) | undefined;
+  private cancelExpiry: (() => void) | undefined;
+  /** The first frame is never rate-limited: it is `connection_init`. */
+  private received = false;
+
+  constructor(
+    private readonly socket: CoreSocket,
+    private readonly authorization: string | undefined,
+    private readonly options: GraphqlWsOptions,
+  ) {
+    const ws = socket.ws;
+    options.stats.connectionOpened(TRANSPORTS.GRAPHQL_WS);
+    ws.once('error', (error: Error & { code?: string }) => {
+      // ws has already closed with 1009 for an oversized frame; anything else is ours to close.
+      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') options.onRefused('MAX_PAYLOAD_BYTES');
+      else options.log.warn({ err: error }, 'graphql-ws socket error');
+      ws.close(CloseCode.InternalServerError, 'Internal server error');
+    });
+    ws.once('close', () => this.closed());
+    if (ws.protocol !== GRAPHQL_TRANSPORT_WS_PROTOCOL) {
+      ws.close(CloseCode.SubprotocolNotAcceptable, 'Subprotocol not acceptable');
+      return;
+    }
+    const waitMs = options.connectionInitWaitMs ?? 3_000;
+    this.initTimer = setTimeout(() => {
+      if (this.state === STATE.NEW)
+        ws.close(CloseCode.ConnectionInitialisationTimeout, 'Connection initialisation timeout');
+    }, waitMs);
+    ws.on('message', (raw: Buffer, isBinary: boolean) => {
+      const text = isBinary ? raw.toString('utf8') : String(raw);
+      this.received ? this.receive(text) : this.first(text);
+    });
+  }
+
+  private first(text: string): void {
+    this.received = true;
+    this.dispatch(text);
+  }
+
+  private receive(text: string): void {
+    if (!this.socket.take() && !isComplete(text)) {
+      this.options.onRefused('MESSAGE_RATE');
+      this.answerRateLimited(text);
+      return;
+    }
+    this.dispatch(text);
+  }
+
+  private dispatch(text: string): void {
+    let message: Message;
+    try {
+      message = parseMessage(text);
+    } catch {
+      this.close(CloseCode.BadRequest, 'Invalid message received');
+      return;
+    }
+    this.handle(message).catch((error: unknown) => {
+      this.options.log.error({ err: error }, 'graphql-ws message failed');
+      this.close(CloseCode.InternalServerError, 'Internal server error');
+    });
+  }
+
+  private async handle(message: Message): Promise<void> {
+    switch (message.type) {
+      case MessageType.ConnectionInit: {
+        if (this.state !== STATE.NEW) {
+          this.close(CloseCode.TooManyInitialisationRequests, 'Too many initialisation requests');
+          return;
+        }
+        this.state = STATE.INIT_RECEIVED;
+        clearTimeout(this.initTimer);
+        this.initTimer = undefined;
+        const params = isObject(message.payload) ? message.payload : undefined;
+        if (!(await this.connect(params))) {
+          // Closed already with the reason; this close is then a no-op, as in graphql-ws.
+          this.close(CloseCode.Forbidden, 'Forbidden');
+          return;
+        }
+        this.state = STATE.ACKNOWLEDGED;
+        this.socket.send(ACK_FRAME);
+        return;
+      }
+      case MessageType.Ping:
+        this.socket.send(
+          message.payload ? stringify({ type: MessageType.Pong, payload: message.payload }) : PONG_FRAME,
+        );
+        return;
+      case MessageType.Pong:
+        return;
+      case MessageType.Subscribe:
+        await this.subscribe(message.id, message.payload);
+        return;
+      case MessageType.Complete: {
+        const membership = this.operations.get(message.id);
+        this.operations.delete(message.id);
+        membership?.leave();
+        return;
+      }
+      default:
+        throw new Error(`Unexpected message of type ${message.type} received`);
+    }
+  }
+
+  /** Verifies the token and takes a connection slot; false once the socket is closed for it. */
+  private async connect(params: Record<string, unknown> | undefined): Promise<boolean> {
+    const { options } = this;
+    const ws = this.socket.ws;
+    this.correlationId = newCorrelationId();
+    const log = options.log.child({ correlationId: this.correlationId });
+    let viewer: Viewer | null;
+    try {
+      const token = tokenFromConnectionParams(params) ?? tokenFromAuthorization(this.authorization);
+      viewer = await options.auth.identify(token);
+    } catch (error) {
+      const refused = isAppError(error) && error.code === ERROR_CODES.UNAUTHENTICATED;
+      log.info({ reason: isAppError(error) ? error.message : 'internal' }, 'graphql-ws connection refused');
+      if (!isAppError(error)) log.error({ err: error }, 'authentication failed');
+      ws.close(
+        refused ? CLOSE_CODES.UNAUTHENTICATED : CLOSE_CODES.UNAVAILABLE,
+        closeReason(
+          isAppError(error) ? `${error.code}: ${error.message}` : 'INTERNAL: authentication failed',
+        ),
+      );
+      return false;
+    }
+    // The client may have gone while the token was verified; then 'close' has fired already.
+    if (this.state === STATE.CLOSED || !this.socket.open) return false;
+    try {
+      const lease = options.limiter.acquire({
+        kind: CONNECTION_KINDS.WEBSOCKET,
+        userId: viewer?.userId ?? null,
+        tenantId: tenantOf(viewer),
+      });
+      this.releaseSlot = () => lease.release();
+    } catch (error) {
+      if (!(error instanceof LimitExceededError)) throw error;
+      options.onRefused(String(error.details?.limit ?? 'connections'));
+      ws.close(CLOSE_CODES.LIMIT_EXCEEDED, closeReason(`${error.code}: ${error.message}`));
+      return false;
+    }
+    this.viewer = viewer;
+    if (viewer?.expiresAt !== undefined) {
+      const expiresAt = viewer.expiresAt;
+      this.cancelExpiry = onTokenExpiry(expiresAt, () => this.expire(expiresAt));
+    }
+    log.debug({ userId: viewer?.userId }, 'graphql-ws connection');
+    return true;
+  }
+
+  private async subscribe(id: string, payload: SubscribePayload): Promise<void> {
+    if (this.state !== STATE.ACKNOWLEDGED) {
+      this.close(CloseCode.Unauthorized, 'Unauthorized');
+      return;
+    }
+    if (this.operations.has(id)) {
+      this.close(CloseCode.SubscriberAlreadyExists, `Subscriber for ${id} already exists`);
+      return;
+    }
+    const { runner, limits } = this.options;
+    const initial = this.initialContext(payload);
+    const parsed = runner.parse(
+      { query: payload.query, operationName: payload.operationName, variables: payload.variables },
+      initial,
+    );
+    if ('errors' in parsed) {
+      this.sendError(id, parsed.errors);
+      return;
+    }
+    if (parsed.kind !== 'subscription') {
+      this.operations.set(id, null);
+      try {
+        const result = await runner.run(parsed, initial);
+        if (!this.operations.has(id) || isResultStream(result)) return;
+        this.sendNext(id, serializeResult(result));
+        this.sendComplete(id);
+      } finally {
+        this.operations.delete(id);
+      }
+      return;
+    }
+    // Counted and taken in one synchronous step: a burst of subscribes cannot overshoot the limit.
+    let running = 0;
+    for (const membership of this.operations.values()) if (membership !== null) running++;
+    if (running >= limits.maxSubscriptionsPerConnection) {
+      this.options.onRefused('MAX_SUBSCRIPTIONS_PER_CONNECTION');
+      this.sendError(id, [subscriptionLimitError(limits.maxSubscriptionsPerConnection)]);
+      return;
+    }
+    const key = sharingKey(parsed, payload.query, this.viewer);
+    // A shared execution runs under the group's context: the viewer's scope, no socket of anyone's.
+    const member = this.member(id);
+    this.options.stats.subscriptionStarted(TRANSPORTS.GRAPHQL_WS);
+    this.operations.set(
+      id,
+      this.options.groups.join(
+        key,
+        (audience) => runner.run(parsed, key === null ? initial : this.groupContext(audience)),
+        member,
+      ),
+    );
+  }
+
+  /** The member callbacks of operation `id`: frames to this socket only. */
+  private member(id: string): GroupMember {
+    // Spliced around the group's payload: the id is the only per-subscriber part of a `next`.
+    const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+    return {
+      transport: TRANSPORTS.GRAPHQL_WS,
+      next: (event: GroupEvent) => {
+        if (this.operations.has(id)) this.socket.send(`${prefix}${event.payload}}`);
+      },
+      error: (errors) => {
+        if (!this.operations.delete(id)) return;
+        this.socket.send(stringify({ id, type: MessageType.Error, payload: errors }));
+      },
+      complete: () => {
+        if (this.operations.delete(id)) this.sendComplete(id);
+      },
+    };
+  }
+
+  private initialContext(payload: SubscribePayload): RunContext {
+    return {
+      extra: {
+        viewer: this.viewer,
+        correlationId: this.correlationId,
+        connectionId: this.connectionIdOf(),
+        socket: this.socket.ws,
+      },
+      socket: this.socket.ws,
+      params: payload,
+      ...MANAGED_LIFECYCLE,
+    };
+  }
+
+  private groupContext(audience: Audience): RunContext {
+    const viewer = this.viewer;
+    return {
+      extra: {
+        // The scope the sharing key was made of; expiry is each connection's own business.
+        viewer: viewer && { userId: viewer.userId, tenantId: viewer.tenantId, roles: viewer.roles },
+        correlationId: this.correlationId,
+        audience,
+      },
+      ...MANAGED_LIFECYCLE,
+    };
+  }
+
+  private connectionIdOf(): string {
+    this.connectionId ??= randomUUID();
+    return this.connectionId;
+  }
+
+  private sendNext(id: string, payload: string): void {
+    this.socket.send(`{"id":${JSON.stringify(id)},"type":"next","payload":${payload}}`);
+  }
+
+  private sendComplete(id: string): void {
+    this.socket.send(stringify({ id, type: MessageType.Complete }));
+  }
+
+  private sendError(id: string, errors: readonly (GraphQLError | GraphQLFormattedError)[]): void {
+    this.socket.send(stringify({ id, type: MessageType.Error, payload: errors.map(withoutHttpExtension) }));
+  }
+
+  /** The token expired: each subscription gets the error and completes, then the socket closes. */
+  private expire(expiresAt: number): void {
+    this.options.log.info({ correlationId: this.correlationId }, 'graphql-ws token expired');
+    const payload = serializeResult({ errors: [tokenExpiredError(expiresAt)] });
+    for (const [id, membership] of [...this.operations]) {
+      if (membership === null) continue;
+      this.operations.delete(id);
+      membership.leave();
+      this.sendNext(id, payload);
+      this.sendComplete(id);
+    }
+    this.close(
+      CLOSE_CODES.UNAUTHENTICATED,
+      closeReason(`UNAUTHENTICATED: token expired at ${new Date(expiresAt).toISOString()}`),
+    );
+  }
+
+  private close(code: number, reason: string): void {
+    this.socket.close(code, reason);
+  }
+
+  private closed(): void {
+    if (this.state === STATE.CLOSED) return;
+    this.state = STATE.CLOSED;
+    clearTimeout(this.initTimer);
+    this.cancelExpiry?.();
+    this.releaseSlot?.();
+    const running = [...this.operations.values()];
+    this.operations.clear();
+    for (const membership of running) membership?.leave();
+    this.options.stats.connectionClosed(TRANSPORTS.GRAPHQL_WS);
+  }
+
+  /**
+   * The limited message is dropped; a `subscribe` gets an `error` for its id so the client learns
+   * why (unless that id is already running, which the protocol would refuse anyway).
+   */
+  private answerRateLimited(text: string): void {
+    if (text.length > 16 * 1024) return; // not worth parsing to answer
+    let message: unknown;
+    try {
+      message = JSON.parse(text);
+    } catch {
+      return;
+    }
+    if (!isObject(message)) return;
+    const { type, id } = message as { type?: unknown; id?: unknown };
+    if (type !== 'subscribe' || typeof id !== 'string' || this.operations.has(id)) return;
+    const { messageRate, messageBurst } = this.options.limits;
+    this.sendError(id, [
+      {
+        message: `more than ${messageRate} messages per second (burst ${messageBurst}); this one was dropped`,
+        extensions: { code: ERROR_CODES.RATE_LIMITED },
+      },
+    ]);
+  }
+}
+
+/** Cheap check before parsing: `complete` frees resources and is never limited. */
+function isComplete(text: string): boolean {
+  return text.length < 200 && /"type"\s*:\s*"complete"/.test(text);
+}
+
+function isObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null;
+}
+
+function stringify(message: Record<string, unknown>): string {
+  return JSON.stringify(message);
 }

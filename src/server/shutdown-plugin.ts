@@ -1,6 +1,7 @@
 import type { Plugin } from 'graphql-yoga';
 import { createInterruption } from './interruption.ts';
 import { isAsyncIterable } from './observed-stream.ts';
+import { hasManagedLifecycle } from './subscription-lifecycle.ts';
 
 /**
  * Ends every live subscription when the server shuts down, on every transport: graphql-ws sends
@@ -8,7 +9,8 @@ import { isAsyncIterable } from './observed-stream.ts';
  */
 export function useEndSubscriptionsOnShutdown(signal: AbortSignal): Plugin {
   return {
-    onSubscribe() {
+    onSubscribe({ args }) {
+      if (hasManagedLifecycle(args.contextValue)) return undefined;
       return {
         onSubscribeResult({ result, setResult }) {
           if (isAsyncIterable(result)) setResult(endOnAbort(result, signal));

@@ -14,6 +14,7 @@ import {
   type KafkaTopicProducer,
 } from '../../pubsub/kafka-topics/topic-producer.ts';
 import { subjects } from '../../pubsub/subjects.ts';
+import type { Audience } from '../audience.ts';
 import { HEALTH_STATUS, type HealthProbe } from '../health.ts';
 import type { Viewer } from '../viewer.ts';
 import { BrokerTopicFeed, ResumedBrokerFeed, TOPIC_KEY_HEADER } from './broker-topic-feed.ts';
@@ -67,6 +68,7 @@ export interface TopicService {
     topics: readonly string[],
     filter: unknown,
     after: string | null | undefined,
+    audience?: Audience,
   ): Promise<AsyncIterableIterator<TopicDelivery>>;
   publish(
     viewer: Viewer | null,
@@ -96,8 +98,14 @@ export function createTopicService(dependencies: TopicServiceDependencies): Topi
   const registry = createTopicRegistry(dependencies.prisma);
   const brokerFeeds = new Map<string, BrokerTopicFeed>();
   const kafkaFeeds = new Map<string, KafkaTopicFeed>();
-  const active = new Map<string, number>();
-  const live = new Set<TopicSubscriber>();
+  // One stream may serve a whole subscription group: counts are of the clients it serves.
+  const active = new Map<string, Set<Audience>>();
+  const live = new Map<TopicSubscriber, Audience>();
+  const sizeOf = (audiences: Iterable<Audience>) => {
+    let total = 0;
+    for (const audience of audiences) total += audience.size;
+    return total;
+  };
   const consumedCounter = metrics.counter({
     name: 'kafka_messages_consumed_total',
     help: 'Records read from Kafka for Kafka-sourced topics, by Kafka topic.',
@@ -123,10 +131,15 @@ export function createTopicService(dependencies: TopicServiceDependencies): Topi
     return consumer;
   };
 
-  const countActive = (topic: string, delta: number) => {
-    const count = (active.get(topic) ?? 0) + delta;
-    if (count > 0) active.set(topic, count);
-    else active.delete(topic);
+  const countActive = (topic: string, audience: Audience, delta: 1 | -1) => {
+    let audiences = active.get(topic);
+    if (!audiences) {
+      audiences = new Set();
+      active.set(topic, audiences);
+    }
+    if (delta > 0) audiences.add(audience);
+    else audiences.delete(audience);
+    if (audiences.size === 0) active.delete(topic);
   };
 
   /** Where a new subscriber starts in a Kafka topic: its token's offsets, else per KAFKA_AUTO_OFFSET_RESET. */
@@ -208,9 +221,9 @@ export function createTopicService(dependencies: TopicServiceDependencies): Topi
       return topic && canSubscribe(viewer, topic) ? topic : null;
     },
 
-    activeSubscriptions: (name) => active.get(name) ?? 0,
+    activeSubscriptions: (name) => sizeOf(active.get(name) ?? []),
 
-    async subscribe(viewer, names, filterInput, after) {
+    async subscribe(viewer, names, filterInput, after, audience = { size: 1 }) {
       const caller = requireViewer(viewer);
       const unique = checkNames(names);
       const filter = compileFilter(filterInput, config.topics.filterMaxTerms);
@@ -277,10 +290,10 @@ export function createTopicService(dependencies: TopicServiceDependencies): Topi
             });
           }
         }
-        countActive(name, 1);
-        detach.push(() => countActive(name, -1));
+        countActive(name, audience, 1);
+        detach.push(() => countActive(name, audience, -1));
       }
-      live.add(subscriber);
+      live.set(subscriber, audience);
       return subscriber.queue.iterator;
     },
 
@@ -306,10 +319,14 @@ export function createTopicService(dependencies: TopicServiceDependencies): Topi
     },
 
     stats() {
-      const topics = Object.fromEntries([...active.entries()].sort(([a], [b]) => a.localeCompare(b)));
+      const topics = Object.fromEntries(
+        [...active.entries()]
+          .map(([name, audiences]) => [name, sizeOf(audiences)] as const)
+          .sort(([a], [b]) => a.localeCompare(b)),
+      );
       return {
         topics,
-        activeSubscriptions: live.size,
+        activeSubscriptions: sizeOf(live.values()),
         kafka: consumer ? consumer.stats() : { ...NO_KAFKA, groupId: config.topics.kafkaGroupId },
       };
     },
@@ -330,7 +347,7 @@ export function createTopicService(dependencies: TopicServiceDependencies): Topi
     },
 
     async close() {
-      for (const subscriber of [...live]) subscriber.queue.end();
+      for (const subscriber of [...live.keys()]) subscriber.queue.end();
       await consumer?.close();
       await producer?.close();
     },

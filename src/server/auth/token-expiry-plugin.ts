@@ -4,6 +4,7 @@ import { invalidToken } from '../../domain/auth/token-error.ts';
 import type { GraphQLContext } from '../../schema/context.ts';
 import { createInterruption } from '../interruption.ts';
 import { isAsyncIterable } from '../observed-stream.ts';
+import { hasManagedLifecycle } from '../subscription-lifecycle.ts';
 
 // setTimeout's longest delay; a later expiry is re-armed when that fires.
 const MAX_TIMER_MS = 2_147_483_647;
@@ -17,7 +18,7 @@ export function useTokenExpiry(): Plugin<GraphQLContext> {
   return {
     onSubscribe({ args }) {
       const expiresAt = (args.contextValue as GraphQLContext).viewer?.expiresAt;
-      if (expiresAt === undefined) return undefined;
+      if (expiresAt === undefined || hasManagedLifecycle(args.contextValue)) return undefined;
       return {
         onSubscribeResult({ result, setResult }) {
           if (isAsyncIterable(result)) setResult(endAtExpiry(result, expiresAt) as never);

@@ -2,6 +2,7 @@ import type { DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { rootFieldNames, selectedOperation } from '../auth/root-fields.ts';
 import { isAsyncIterable, observeStream } from '../observed-stream.ts';
+import { hasManagedLifecycle } from '../subscription-lifecycle.ts';
 import type { OpenSubscriptions } from './open-subscriptions.ts';
 import { TRANSPORTS, type Transport, type TransportStats } from './transport-stats.ts';
 
@@ -22,6 +23,8 @@ export function useSubscriptionMetrics(stats: TransportStats, open: OpenSubscrip
   return {
     onSubscribe({ args }) {
       const transport = transportOf(args.contextValue as unknown as Record<string, unknown>);
+      // Managed transports (graphql-ws) count at a subscription's start and end, and per group event.
+      if (hasManagedLifecycle(args.contextValue)) return;
       const rootField = rootFieldOf(args.document, args.operationName);
       return {
         onSubscribeResult({ result, setResult }) {
@@ -51,7 +54,7 @@ export function useSubscriptionMetrics(stats: TransportStats, open: OpenSubscrip
 }
 
 /** The subscription's root field (a subscription selects exactly one). */
-function rootFieldOf(document: DocumentNode, operationName: string | null | undefined): string {
+export function rootFieldOf(document: DocumentNode, operationName: string | null | undefined): string {
   const operation = selectedOperation(document, operationName);
   const [first] = operation ? rootFieldNames(document, operation) : [];
   return first ?? 'unknown';

@@ -1,0 +1,244 @@
+import { type ExecutionResult, GraphQLError, type GraphQLFormattedError } from 'graphql';
+import type { Audience } from '../../domain/audience.ts';
+import { isResultStream, type OperationOutcome } from '../operation-runner.ts';
+import type { Transport } from '../ops/transport-stats.ts';
+
+/**
+ * One result of a group's execution, handed to every member. Its serialized form is made once,
+ * by the first member that needs it; adapters that translate it (legacy frames) memoize their
+ * translation here too, so the work per event is per group, not per subscriber.
+ */
+export class GroupEvent {
+  private json: string | undefined;
+  private translations: Map<unknown, unknown> | undefined;
+
+  constructor(readonly result: ExecutionResult) {}
+
+  /** The result as a graphql-ws `next` payload / GraphQL over SSE `data`, serialized once. */
+  get payload(): string {
+    this.json ??= serializeResult(this.result);
+    return this.json;
+  }
+
+  /** `make()` once per event for `key` (an adapter's own frame format). */
+  translated<T>(key: unknown, make: (result: ExecutionResult) => T): T {
+    this.translations ??= new Map();
+    if (this.translations.has(key)) return this.translations.get(key) as T;
+    const value = make(this.result);
+    this.translations.set(key, value);
+    return value;
+  }
+}
+
+/** A subscriber as a group sees it; each callback reaches this member alone. */
+export interface GroupMember {
+  /** Counted per transport in /stats and /metrics. */
+  readonly transport: Transport | undefined;
+  next(event: GroupEvent): void;
+  /** The stream failed; nothing follows (graphql-ws `error`). */
+  error(errors: readonly GraphQLFormattedError[]): void;
+  /** The stream ended; nothing follows. */
+  complete(): void;
+}
+
+/** A member's place in its group. */
+export interface Membership {
+  /** Leaves without a `complete` (the client completed, or its connection closed); idempotent. */
+  leave(): void;
+}
+
+export interface SubscriptionGroupsOptions {
+  /** Deliveries per transport, once per event (not per member). */
+  readonly onDelivered?: (transport: Transport, count: number) => void;
+  /** A start that threw instead of answering a result: logged, and members get INTERNAL. */
+  readonly onStartFailure?: (error: unknown) => GraphQLFormattedError;
+}
+
+/**
+ * Subscriptions with equal sharing keys (sharing-key.ts) share one source stream and one
+ * execution per event (DESIGN.md decision 4). The first member starts the execution; later ones
+ * join it live; the last to leave ends it. A member never waits for another: `next` only queues
+ * on the member's own socket, which is cut off alone when it does not read.
+ */
+export class SubscriptionGroups {
+  private readonly groups = new Map<string, Group>();
+
+  constructor(private readonly options: SubscriptionGroupsOptions = {}) {}
+
+  /**
+   * Adds `member` to the group of `key` (a new one, started with `start`, when there is none);
+   * a null key runs alone.
+   */
+  join(
+    key: string | null,
+    start: (audience: Audience) => Promise<OperationOutcome>,
+    member: GroupMember,
+  ): Membership {
+    let group = key === null ? undefined : this.groups.get(key);
+    if (!group) {
+      group = new Group(key, this);
+      if (key !== null) this.groups.set(key, group);
+      group.add(member);
+      void group.start(start);
+    } else group.add(member);
+    const joined = group;
+    return { leave: () => joined.remove(member) };
+  }
+
+  /** Ends every group: each member gets `complete` (shutdown). */
+  completeAll(): void {
+    for (const group of [...this.groups.values()]) group.finish();
+    for (const group of this.solo) group.finish();
+  }
+
+  /** Groups running now (for tests and /stats). */
+  get size(): number {
+    return this.groups.size;
+  }
+
+  /** @internal groups without a key, tracked only so that shutdown reaches them too. */
+  readonly solo = new Set<Group>();
+
+  /** @internal */
+  forget(group: Group): void {
+    if (group.key === null) this.solo.delete(group);
+    else if (this.groups.get(group.key) === group) this.groups.delete(group.key);
+  }
+
+  /** @internal */
+  delivered(counts: Map<Transport, number>): void {
+    const report = this.options.onDelivered;
+    if (!report) return;
+    for (const [transport, count] of counts) report(transport, count);
+  }
+
+  /** @internal */
+  startFailed(error: unknown): GraphQLFormattedError {
+    return this.options.onStartFailure?.(error) ?? { message: 'Internal server error' };
+  }
+}
+
+class Group {
+  private readonly members = new Set<GroupMember>();
+  /** Members per transport, for one stats call per event. */
+  private readonly perTransport = new Map<Transport, number>();
+  private source: AsyncIterableIterator<ExecutionResult> | undefined;
+  private ended = false;
+
+  constructor(
+    readonly key: string | null,
+    private readonly owner: SubscriptionGroups,
+  ) {
+    if (key === null) owner.solo.add(this);
+  }
+
+  add(member: GroupMember): void {
+    this.members.add(member);
+    if (member.transport)
+      this.perTransport.set(member.transport, (this.perTransport.get(member.transport) ?? 0) + 1);
+  }
+
+  remove(member: GroupMember): void {
+    if (!this.members.delete(member)) return;
+    if (member.transport)
+      this.perTransport.set(member.transport, (this.perTransport.get(member.transport) ?? 1) - 1);
+    if (this.members.size > 0) return;
+    // The last one left: no one may join a stream that is ending.
+    this.ended = true;
+    this.owner.forget(this);
+    void this.source?.return?.();
+  }
+
+  /** The members: what the shared execution serves (Topic.activeSubscriptions counts them). */
+  get size(): number {
+    return this.members.size;
+  }
+
+  async start(start: (audience: Audience) => Promise<OperationOutcome>): Promise<void> {
+    let outcome: OperationOutcome;
+    try {
+      outcome = await start(this);
+    } catch (error) {
+      this.fail([this.owner.startFailed(error)]);
+      return;
+    }
+    if (!isResultStream(outcome)) {
+      // Refused at start (NOT_FOUND, SUBSCRIPTION_DENIED): one result, then complete, as
+      // graphql-ws does; no later member may join a group that never ran.
+      this.owner.forget(this);
+      const event = new GroupEvent(outcome);
+      for (const member of this.drain()) {
+        member.next(event);
+        member.complete();
+      }
+      return;
+    }
+    this.source = outcome;
+    if (this.ended) {
+      void outcome.return?.();
+      return;
+    }
+    await this.pump(outcome);
+  }
+
+  /** Completes every member and ends the source. */
+  finish(): void {
+    this.owner.forget(this);
+    this.ended = true;
+    void this.source?.return?.();
+    for (const member of this.drain()) member.complete();
+  }
+
+  private async pump(source: AsyncIterableIterator<ExecutionResult>): Promise<void> {
+    try {
+      for (;;) {
+        const next = await source.next();
+        if (next.done || this.ended) break;
+        const event = new GroupEvent(next.value);
+        for (const member of this.members) member.next(event);
+        this.owner.delivered(this.perTransport);
+      }
+    } catch (error) {
+      const original = error instanceof Error ? error : new Error(String(error));
+      this.fail([new GraphQLError(original.message, { originalError: original }).toJSON()]);
+      return;
+    }
+    this.owner.forget(this);
+    for (const member of this.drain()) member.complete();
+  }
+
+  private fail(errors: readonly GraphQLFormattedError[]): void {
+    this.owner.forget(this);
+    this.ended = true;
+    for (const member of this.drain()) member.error(errors);
+  }
+
+  /** The members, removed from the group (each is told once). */
+  private drain(): GroupMember[] {
+    const members = [...this.members];
+    this.members.clear();
+    this.perTransport.clear();
+    return members;
+  }
+}
+
+/**
+ * A result as graphql-ws 6.4 sends it: errors last and only when present, each as `toJSON()`
+ * without yoga's `extensions.http` (an HTTP status means nothing on a socket).
+ */
+export function serializeResult(result: ExecutionResult): string {
+  const { errors, ...rest } = result;
+  if (!errors) return JSON.stringify(rest);
+  return JSON.stringify({ ...rest, errors: errors.map(withoutHttpExtension) });
+}
+
+/** An error's JSON form without `extensions.http`. */
+export function withoutHttpExtension(error: GraphQLError | GraphQLFormattedError): GraphQLFormattedError {
+  const formatted =
+    'toJSON' in error && typeof error.toJSON === 'function'
+      ? error.toJSON()
+      : (error as GraphQLFormattedError);
+  if (!formatted.extensions || !('http' in formatted.extensions)) return formatted;
+  const { http: _http, ...extensions } = formatted.extensions;
+  return { ...formatted, extensions };
+}

@@ -1,0 +1,124 @@
+import {
+  type DocumentNode,
+  type ExecutionResult,
+  GraphQLError,
+  type OperationDefinitionNode,
+  type OperationTypeNode,
+} from 'graphql';
+import type { YogaServerInstance } from 'graphql-yoga';
+import type { GraphQLContext } from '../schema/context.ts';
+import { selectedOperation } from './auth/root-fields.ts';
+import type { InitialContext } from './graphql-context.ts';
+import { isAsyncIterable } from './observed-stream.ts';
+
+// biome-ignore lint/suspicious/noExplicitAny: yoga's server context type is irrelevant here
+export type Yoga = YogaServerInstance<any, GraphQLContext>;
+
+/** An operation as a transport received it: source text, or a document the adapter built. */
+export interface OperationRequest {
+  readonly query: string | DocumentNode;
+  readonly operationName?: string | null;
+  readonly variables?: Readonly<Record<string, unknown>> | null;
+}
+
+/** A parsed and validated operation, ready to run under any initial context. */
+export interface ParsedOperation {
+  readonly document: DocumentNode;
+  readonly operation: OperationDefinitionNode;
+  readonly kind: OperationTypeNode;
+  readonly operationName: string | null;
+  readonly variables: Readonly<Record<string, unknown>>;
+}
+
+/** A query's or mutation's result, or a subscription's stream of results. */
+export type OperationOutcome = ExecutionResult | AsyncIterableIterator<ExecutionResult>;
+
+/** What a transport adds to the initial context: its own fields ride along to the plugins. */
+export type RunContext = InitialContext & Readonly<Record<string, unknown>>;
+
+/**
+ * The one execution seam (DESIGN.md decision 1): every transport, graphql-ws, the legacy
+ * WebSocket and SSE adapters, the monitor route and the record RPC, runs its operations here,
+ * through yoga's envelop, so parsing limits, auth, context, plugins and error masking are the same
+ * for all. Parsing is apart from running so that a subscription group parses each member's
+ * document but builds one context and runs one execution for all of them.
+ */
+export interface OperationRunner {
+  /** Parses and validates (document limits, auth-free rules); errors come back masked. */
+  parse(
+    request: OperationRequest,
+    initial: RunContext,
+  ): ParsedOperation | { readonly errors: GraphQLError[] };
+  /** Builds the context of `initial` and executes or subscribes; a bad token is an error result. */
+  run(parsed: ParsedOperation, initial: RunContext): Promise<OperationOutcome>;
+  /** parse, then run. */
+  perform(request: OperationRequest, initial: RunContext): Promise<OperationOutcome>;
+}
+
+/** The seam over one yoga; `yoga` is a getter because adapters are built before yoga, which serves them. */
+export function createOperationRunner(
+  yoga: () => Yoga,
+  maskError: (error: unknown) => Error,
+): OperationRunner {
+  const mask = (error: unknown) => maskError(error) as GraphQLError;
+  const runner: OperationRunner = {
+    parse(request, initial) {
+      const enveloped = yoga().getEnveloped(initial);
+      let document: DocumentNode;
+      if (typeof request.query === 'string') {
+        try {
+          document = enveloped.parse(request.query);
+        } catch (error) {
+          return { errors: [mask(error)] };
+        }
+        const errors = enveloped.validate(enveloped.schema, document);
+        if (errors.length > 0) return { errors: errors.map(mask) };
+      } else {
+        // The adapters' own documents are codegen-typed and valid against the printed schema.
+        document = request.query;
+      }
+      const operation = selectedOperation(document, request.operationName);
+      if (!operation) return { errors: [new GraphQLError('Unable to identify operation')] };
+      return {
+        document,
+        operation,
+        kind: operation.operation,
+        operationName: request.operationName ?? null,
+        variables: request.variables ?? {},
+      };
+    },
+
+    async run(parsed, initial) {
+      const enveloped = yoga().getEnveloped(initial);
+      let contextValue: unknown;
+      try {
+        contextValue = await enveloped.contextFactory();
+      } catch (error) {
+        // The context factory refuses a bad token with UNAUTHENTICATED, for instance.
+        return { errors: [mask(error)] };
+      }
+      const args = {
+        schema: enveloped.schema,
+        document: parsed.document,
+        operationName: parsed.operationName,
+        variableValues: parsed.variables,
+        contextValue,
+      };
+      if (parsed.kind !== 'subscription') return (await enveloped.execute(args)) as ExecutionResult;
+      // graphql-js hands back an async iterable iterator (or a result when refused at start).
+      return (await enveloped.subscribe(args)) as OperationOutcome;
+    },
+
+    async perform(request, initial) {
+      const parsed = runner.parse(request, initial);
+      if ('errors' in parsed) return { errors: parsed.errors };
+      return runner.run(parsed, initial);
+    },
+  };
+  return runner;
+}
+
+/** True when an outcome is a subscription's stream rather than a single result. */
+export function isResultStream(outcome: OperationOutcome): outcome is AsyncIterableIterator<ExecutionResult> {
+  return isAsyncIterable(outcome);
+}
