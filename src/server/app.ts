@@ -238,6 +238,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     runner,
     groups,
     stats: transportStats,
+    openSubscriptions,
     auth,
     limiter: connectionLimiter,
     limits: config.limits,

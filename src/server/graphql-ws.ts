@@ -18,6 +18,7 @@ import { tenantOf, type Viewer } from '../domain/viewer.ts';
 import { ERROR_CODES, isAppError, LimitExceededError } from '../errors.ts';
 import type { LimitsConfig } from '../limits-config.ts';
 import { type Logger, newCorrelationId } from '../log.ts';
+import { operationViewer } from './auth/operation-token.ts';
 import { onTokenExpiry, tokenExpiredError } from './auth/token-expiry-plugin.ts';
 import { tokenFromAuthorization, tokenFromConnectionParams } from './auth/token-source.ts';
 import { CLOSE_CODES, closeReason } from './close-codes.ts';
@@ -32,6 +33,8 @@ import {
   withoutHttpExtension,
 } from './delivery/subscription-groups.ts';
 import { isResultStream, type OperationRunner, type RunContext } from './operation-runner.ts';
+import type { OpenSubscriptions } from './ops/open-subscriptions.ts';
+import { rootFieldOf } from './ops/subscription-metrics-plugin.ts';
 import { TRANSPORTS, type TransportStats } from './ops/transport-stats.ts';
 import { type CoreSocket, SocketCore } from './socket-core.ts';
 import { MANAGED_LIFECYCLE } from './subscription-lifecycle.ts';
@@ -45,6 +48,8 @@ export interface GraphqlWsOptions {
   readonly runner: OperationRunner;
   readonly groups: SubscriptionGroups;
   readonly stats: TransportStats;
+  /** The open_subscriptions gauge and the /stats `graphql` section. */
+  readonly openSubscriptions: OpenSubscriptions;
   /** Counts a refusal or cut-off by the limit's name (limit_refusals_total). */
   readonly onRefused: (limit: string) => void;
   /** Time a socket has to send `connection_init`. @default 3s, as graphql-ws */
@@ -121,8 +126,8 @@ class GraphqlWsConnection {
   private viewer: Viewer | null = null;
   private correlationId: string | undefined;
   private connectionId: string | undefined;
-  /** Operations by id: a membership while a subscription runs, null while one is starting. */
-  private readonly operations = new Map<string, Membership | null>();
+  /** Operations by id: the subscription while one runs, null while a query runs or one starts. */
+  private readonly operations = new Map<string, WsSubscription | null>();
   private initTimer: NodeJS.Timeout | undefined;
   private releaseSlot: (() => void) | undefined;
   private cancelExpiry: (() => void) | undefined;
@@ -217,9 +222,9 @@ class GraphqlWsConnection {
         await this.subscribe(message.id, message.payload);
         return;
       case MessageType.Complete: {
-        const membership = this.operations.get(message.id);
+        const subscription = this.operations.get(message.id);
         this.operations.delete(message.id);
-        membership?.leave();
+        subscription?.end();
         return;
       }
       default:
@@ -283,7 +288,20 @@ class GraphqlWsConnection {
       return;
     }
     const { runner, limits } = this.options;
-    const initial = this.initialContext(payload);
+    let viewer = this.viewer;
+    if (payload.extensions) {
+      // GraphiQL's Headers tab arrives per operation, not in connection_init.
+      this.operations.set(id, null);
+      const own = await operationViewer(this.options.auth, payload.extensions);
+      if (!this.operations.has(id)) return; // completed or closed meanwhile
+      this.operations.delete(id);
+      if (own && 'error' in own) {
+        this.sendError(id, [own.error]);
+        return;
+      }
+      if (own) viewer = own.viewer;
+    }
+    const initial = this.initialContext(payload, viewer);
     const parsed = runner.parse(
       { query: payload.query, operationName: payload.operationName, variables: payload.variables },
       initial,
@@ -306,49 +324,47 @@ class GraphqlWsConnection {
     }
     // Counted and taken in one synchronous step: a burst of subscribes cannot overshoot the limit.
     let running = 0;
-    for (const membership of this.operations.values()) if (membership !== null) running++;
+    for (const subscription of this.operations.values()) if (subscription !== null) running++;
     if (running >= limits.maxSubscriptionsPerConnection) {
       this.options.onRefused('MAX_SUBSCRIPTIONS_PER_CONNECTION');
       this.sendError(id, [subscriptionLimitError(limits.maxSubscriptionsPerConnection)]);
       return;
     }
-    const key = sharingKey(parsed, payload.query, this.viewer);
-    // A shared execution runs under the group's context: the viewer's scope, no socket of anyone's.
-    const member = this.member(id);
-    this.options.stats.subscriptionStarted(TRANSPORTS.GRAPHQL_WS);
-    this.operations.set(
+    const key = sharingKey(parsed, payload.query, viewer);
+    const subscription = new WsSubscription(
       id,
-      this.options.groups.join(
-        key,
-        (audience) => runner.run(parsed, key === null ? initial : this.groupContext(audience)),
-        member,
+      this,
+      this.options.openSubscriptions.opened(
+        TRANSPORTS.GRAPHQL_WS,
+        rootFieldOf(parsed.document, parsed.operationName),
       ),
+    );
+    this.operations.set(id, subscription);
+    this.options.stats.subscriptionStarted(TRANSPORTS.GRAPHQL_WS);
+    // A shared execution runs under the group's context: the viewer's scope, no socket of anyone's.
+    subscription.membership = this.options.groups.join(
+      key,
+      (audience) => runner.run(parsed, key === null ? initial : this.groupContext(audience, viewer)),
+      subscription,
     );
   }
 
-  /** The member callbacks of operation `id`: frames to this socket only. */
-  private member(id: string): GroupMember {
-    // Spliced around the group's payload: the id is the only per-subscriber part of a `next`.
-    const prefix = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
-    return {
-      transport: TRANSPORTS.GRAPHQL_WS,
-      next: (event: GroupEvent) => {
-        if (this.operations.has(id)) this.socket.send(`${prefix}${event.payload}}`);
-      },
-      error: (errors) => {
-        if (!this.operations.delete(id)) return;
-        this.socket.send(stringify({ id, type: MessageType.Error, payload: errors }));
-      },
-      complete: () => {
-        if (this.operations.delete(id)) this.sendComplete(id);
-      },
-    };
+  /** Queues a frame of `subscription` on this socket, unless it has ended. */
+  deliver(subscription: WsSubscription, frame: string): void {
+    if (subscription.live) this.socket.send(frame);
   }
 
-  private initialContext(payload: SubscribePayload): RunContext {
+  /** The group ended `subscription` with an error or a complete: frees its id; false if gone already. */
+  ended(subscription: WsSubscription, frame: string): void {
+    if (this.operations.get(subscription.id) !== subscription) return;
+    this.operations.delete(subscription.id);
+    this.socket.send(frame);
+  }
+
+  private initialContext(payload: SubscribePayload, viewer: Viewer | null): RunContext {
     return {
       extra: {
-        viewer: this.viewer,
+        viewer,
         correlationId: this.correlationId,
         connectionId: this.connectionIdOf(),
         socket: this.socket.ws,
@@ -359,8 +375,7 @@ class GraphqlWsConnection {
     };
   }
 
-  private groupContext(audience: Audience): RunContext {
-    const viewer = this.viewer;
+  private groupContext(audience: Audience, viewer: Viewer | null): RunContext {
     return {
       extra: {
         // The scope the sharing key was made of; expiry is each connection's own business.
@@ -393,10 +408,10 @@ class GraphqlWsConnection {
   private expire(expiresAt: number): void {
     this.options.log.info({ correlationId: this.correlationId }, 'graphql-ws token expired');
     const payload = serializeResult({ errors: [tokenExpiredError(expiresAt)] });
-    for (const [id, membership] of [...this.operations]) {
-      if (membership === null) continue;
+    for (const [id, subscription] of [...this.operations]) {
+      if (subscription === null) continue;
       this.operations.delete(id);
-      membership.leave();
+      subscription.end();
       this.sendNext(id, payload);
       this.sendComplete(id);
     }
@@ -418,7 +433,7 @@ class GraphqlWsConnection {
     this.releaseSlot?.();
     const running = [...this.operations.values()];
     this.operations.clear();
-    for (const membership of running) membership?.leave();
+    for (const subscription of running) subscription?.end();
     this.options.stats.connectionClosed(TRANSPORTS.GRAPHQL_WS);
   }
 
@@ -444,6 +459,52 @@ class GraphqlWsConnection {
         extensions: { code: ERROR_CODES.RATE_LIMITED },
       },
     ]);
+  }
+}
+
+/**
+ * One running subscription: a member of its group. What it keeps is what the protocol needs: its
+ * id (pre-spliced into the `next` frame's head), its connection, its group place and its gauge.
+ */
+class WsSubscription implements GroupMember {
+  readonly transport = TRANSPORTS.GRAPHQL_WS;
+  membership: Membership | undefined;
+  live = true;
+  /** `{"id":…,"type":"next","payload":`: the group's payload and `}` complete the frame. */
+  private readonly head: string;
+
+  constructor(
+    readonly id: string,
+    private readonly connection: GraphqlWsConnection,
+    private readonly closeGauge: () => void,
+  ) {
+    this.head = `{"id":${JSON.stringify(id)},"type":"next","payload":`;
+  }
+
+  next(event: GroupEvent): void {
+    this.connection.deliver(this, `${this.head}${event.payload}}`);
+  }
+
+  error(errors: readonly GraphQLFormattedError[]): void {
+    this.stop();
+    this.connection.ended(this, stringify({ id: this.id, type: MessageType.Error, payload: errors }));
+  }
+
+  complete(): void {
+    this.stop();
+    this.connection.ended(this, stringify({ id: this.id, type: MessageType.Complete }));
+  }
+
+  /** Leaves the group without a word to the client (it completed, expired or went away). */
+  end(): void {
+    this.stop();
+    this.membership?.leave();
+  }
+
+  private stop(): void {
+    if (!this.live) return;
+    this.live = false;
+    this.closeGauge();
   }
 }
 
