@@ -56,7 +56,7 @@ import { metricsRoute } from './ops/metrics-route.ts';
 import { createOpenSubscriptions } from './ops/open-subscriptions.ts';
 import { statsRoute } from './ops/stats-route.ts';
 import { useSubscriptionMetrics } from './ops/subscription-metrics-plugin.ts';
-import { createTransportStats, TRANSPORTS, type TransportStats } from './ops/transport-stats.ts';
+import { createTransportStats, type TransportStats } from './ops/transport-stats.ts';
 import { useEndSubscriptionsOnShutdown } from './shutdown-plugin.ts';
 import { routeUpgrades } from './upgrade-router.ts';
 import { useValidationLog } from './validation-log-plugin.ts';
