@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
-import { GraphQLError, type GraphQLFormattedError } from 'graphql';
+import type { GraphQLError, GraphQLFormattedError } from 'graphql';
 import {
   CloseCode,
   GRAPHQL_TRANSPORT_WS_PROTOCOL,
@@ -23,7 +23,6 @@ import { onTokenExpiry, tokenExpiredError } from './auth/token-expiry-plugin.ts'
 import { tokenFromAuthorization, tokenFromConnectionParams } from './auth/token-source.ts';
 import { CLOSE_CODES, closeReason } from './close-codes.ts';
 import { sharingKey } from './delivery/sharing-key.ts';
-import { subscriptionLimitError } from './limits/subscription-slots.ts';
 import {
   type GroupEvent,
   type GroupMember,
@@ -32,6 +31,7 @@ import {
   serializeResult,
   withoutHttpExtension,
 } from './delivery/subscription-groups.ts';
+import { subscriptionLimitError } from './limits/subscription-slots.ts';
 import { isResultStream, type OperationRunner, type RunContext } from './operation-runner.ts';
 import type { OpenSubscriptions } from './ops/open-subscriptions.ts';
 import { rootFieldOf } from './ops/subscription-metrics-plugin.ts';
