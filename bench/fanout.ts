@@ -68,7 +68,7 @@ const BATCH = numberFromEnv('BENCH_BATCH', 10);
 const SECONDS = numberFromEnv('BENCH_SECONDS', 6);
 const LATENCY_SECONDS = numberFromEnv('BENCH_LATENCY_SECONDS', 4);
 /** Messages per publish request in the filtered case (one delivery each). */
-const FILTERED_BATCH = numberFromEnv('BENCH_FILTERED_BATCH', 100);
+const FILTERED_BATCH = numberFromEnv('BENCH_FILTERED_BATCH', 20);
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 
 export interface FanoutRow {
@@ -198,12 +198,13 @@ async function runFanout(target: BenchTarget): Promise<FanoutRow> {
   let sockets: WebSocket[] = [];
   try {
     sockets = await openSubscribers(specs, tracker);
-    await waitUntilLive(tracker, SUBSCRIBERS, () =>
-      target.publishDevice(
+    await waitUntilLive(tracker, SUBSCRIBERS, async () => {
+      await target.publishDevice(
         DEVICE,
         benchEvents(1, () => 'fanout', true),
-      ),
-    );
+      );
+      return SUBSCRIBERS;
+    });
     const publishBatch = async () => {
       await target.publishDevice(
         DEVICE,
@@ -251,11 +252,14 @@ async function runFiltered(target: BenchTarget, subscribers: number): Promise<Fi
   let sockets: WebSocket[] = [];
   try {
     sockets = await openSubscribers(specs, tracker);
+    // One chunk of keys per probe round, so that a round is delivered before the next is sent.
+    let probed = 0;
     await waitUntilLive(tracker, subscribers, async () => {
-      for (let from = 0; from < subscribers; from += FILTERED_BATCH)
-        await target.publishTopic(
-          benchEvents(Math.min(FILTERED_BATCH, subscribers - from), (index) => keyOf(from + index), true),
-        );
+      const from = probed % subscribers;
+      const count = Math.min(FILTERED_BATCH, subscribers - from);
+      probed = from + count;
+      await target.publishTopic(benchEvents(count, (index) => keyOf(from + index), true));
+      return count;
     });
     let next = 0;
     const publishBatch = async () => {

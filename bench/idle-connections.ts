@@ -73,11 +73,13 @@ async function openLive(target: BenchTarget, count: number, tracker: DeliveryTra
     tracker,
   );
   await waitUntilLive(tracker, count, async () => {
-    for (let device = 0; device < Math.min(DEVICES, count); device++)
+    const devices = Math.min(DEVICES, count);
+    for (let device = 0; device < devices; device++)
       await target.publishDevice(
         deviceOf(device),
         benchEvents(1, () => 'idle', true),
       );
+    return count;
   });
   return sockets;
 }

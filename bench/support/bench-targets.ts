@@ -77,6 +77,7 @@ export async function startStreamgate(postgres: BenchServer, options: TargetOpti
       MUTATION_RATE: '1000000',
       MUTATION_BURST: '1000000',
       MAX_ALIASES: '1000',
+      MAX_DOCUMENT_TOKENS: '100000',
       MAX_QUERY_COST: '1000000',
     },
     // Ready when it listens and has printed the dev token (stderr, either order), which topics need.

@@ -27,6 +27,8 @@ export class DeliveryTracker {
   /** Subscribers that have received at least one delivery (the readiness probe). */
   live = 0;
   sampling = false;
+  /** Probe frames received (not deliveries). */
+  probes = 0;
   /** performance.now() of the last benchmark frame (probe or delivery) that arrived. */
   lastFrameAt = 0;
   readonly latencies: number[] = [];
@@ -129,7 +131,8 @@ export function openSubscriber(spec: SubscriberSpec, tracker: DeliveryTracker): 
       if (frame.includes(SENT_AT)) {
         tracker.lastFrameAt = performance.now();
         if (received++ === 0) tracker.onFirstDelivery();
-        if (!frame.includes(PROBE)) tracker.onDelivery(frame);
+        if (frame.includes(PROBE)) tracker.probes += 1;
+        else tracker.onDelivery(frame);
         return;
       }
       onProtocolFrame(socket, frame, tracker, () => {
@@ -209,29 +212,28 @@ export async function closeSubscribers(sockets: readonly WebSocket[]): Promise<v
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /**
- * Publishes probes until every subscriber has had one (only then is every subscription live),
- * letting each round arrive before the next, then waits until no frame has come for half a
- * second, so that no probe is still being delivered when a measured window starts.
+ * Publishes probe rounds until every subscriber has had a probe (only then is every subscription
+ * live). `probe` publishes one round and returns how many probe frames it should bring; each
+ * round is let arrive (or 30 s pass) before the next, so that probes never pile up in a slow
+ * server. Then waits until no frame has come for half a second, so that no probe is still being
+ * delivered when a measured window starts. Set-up only: polling is fine here.
  */
 export async function waitUntilLive(
   tracker: DeliveryTracker,
   subscribers: number,
-  probe: () => Promise<void>,
-  timeoutMs = 180_000,
+  probe: () => Promise<number>,
+  timeoutMs = 300_000,
 ): Promise<void> {
   const deadline = performance.now() + timeoutMs;
   while (tracker.live < subscribers) {
     if (tracker.failure) throw tracker.failure;
     if (performance.now() > deadline)
       throw new Error(`only ${tracker.live} of ${subscribers} subscribers live after ${timeoutMs / 1000} s`);
-    await probe();
-    // Until this round's probes stop arriving (at most 10 s).
-    const roundEnd = performance.now() + 10_000;
-    let seen = -1;
-    while (tracker.live < subscribers && tracker.live !== seen && performance.now() < roundEnd) {
-      seen = tracker.live;
-      await sleep(300);
-    }
+    const before = tracker.probes;
+    const expected = await probe();
+    const roundEnd = performance.now() + 30_000;
+    while (tracker.probes < before + expected && !tracker.failure && performance.now() < roundEnd)
+      await sleep(50);
   }
   while (performance.now() - tracker.lastFrameAt < 500) await sleep(100);
 }
