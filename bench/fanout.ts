@@ -24,7 +24,8 @@
  * Knobs: BENCH_SUBSCRIBERS (1000), BENCH_BATCH (10 messages per publish), BENCH_SECONDS (6, per
  * throughput window), BENCH_LATENCY_SECONDS (4), BENCH_TARGETS (streamgate,stock,raw),
  * BENCH_CASES (fanout,filtered), BENCH_PROFILE_DIR (streamgate runs under `node --cpu-prof`; the
- * measured windows are written beside the profile for bench/support/profile-summary.ts).
+ * measured windows are written beside the profile for bench/support/profile-summary.ts),
+ * BENCH_STREAMGATE_DIR (run the streamgate of another checkout, e.g. a branch's worktree).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';

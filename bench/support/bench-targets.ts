@@ -61,6 +61,8 @@ export async function startStreamgate(postgres: BenchServer, options: TargetOpti
   const port = await freePort();
   const { process: server, match } = await startPinned({
     core: options.core,
+    // BENCH_STREAMGATE_DIR measures another checkout (a branch's worktree) with this benchmark.
+    ...(process.env.BENCH_STREAMGATE_DIR ? { cwd: process.env.BENCH_STREAMGATE_DIR } : {}),
     nodeArgs: [...(options.nodeArgs ?? []), 'src/main.ts'],
     env: {
       LOG_LEVEL: 'info',

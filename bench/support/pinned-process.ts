@@ -23,6 +23,8 @@ export interface PinnedProcessOptions {
   /** Resolves start-up when a line of its output matches; the match is returned. */
   readonly ready: RegExp;
   readonly startTimeoutMs?: number;
+  /** Working directory (default: this repository), e.g. another checkout's streamgate. */
+  readonly cwd?: string;
 }
 
 const running = new Set<PinnedProcess>();
@@ -43,7 +45,7 @@ export async function startPinned(
     'taskset',
     ['-c', String(options.core), process.execPath, '--import', 'tsx', ...options.nodeArgs],
     {
-      cwd: REPO_ROOT,
+      cwd: options.cwd ?? REPO_ROOT,
       env: { PATH: process.env.PATH ?? '', ...options.env },
       stdio: ['ignore', 'pipe', 'pipe'],
     },
