@@ -35,12 +35,21 @@ interface Frame {
   readonly key: string | number | undefined;
 }
 
-/** The first place where `value` is nested deeper than `maxDepth` or holds unstorable text. */
-export function findJsonViolation(value: unknown, maxDepth: number): JsonViolation | undefined {
+/**
+ * The first place where `value` is nested deeper than `maxDepth` or (unless `text` is false)
+ * holds unstorable text.
+ */
+export function findJsonViolation(
+  value: unknown,
+  maxDepth: number,
+  options: { readonly text?: boolean } = {},
+): JsonViolation | undefined {
+  const checkText = options.text !== false;
   const stack: Frame[] = [{ value, depth: 0, parent: undefined, key: undefined }];
   for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
     const current = frame.value;
     if (typeof current === 'string') {
+      if (!checkText) continue;
       const kind = unstorableTextIn(current);
       if (kind) return { kind, path: pathOf(frame) };
       continue;
@@ -57,7 +66,7 @@ export function findJsonViolation(value: unknown, maxDepth: number): JsonViolati
     const entries = Object.entries(current as Record<string, unknown>);
     for (let index = entries.length - 1; index >= 0; index -= 1) {
       const [key, child] = entries[index] as [string, unknown];
-      const keyProblem = unstorableTextIn(key);
+      const keyProblem = checkText ? unstorableTextIn(key) : undefined;
       if (keyProblem) return { kind: keyProblem, path: pathOf({ value: key, depth, parent: frame, key }) };
       stack.push({ value: child, depth, parent: frame, key });
     }
@@ -95,4 +104,9 @@ export function describeJsonViolation(violation: JsonViolation, maxDepth: number
     case JSON_VIOLATIONS.SURROGATE:
       return `contains an unpaired UTF-16 surrogate${at}, which is not valid Unicode text`;
   }
+}
+
+/** True when `value` nests deeper than `maxDepth`: a broker message to deliver as text instead. */
+export function exceedsJsonDepth(value: unknown, maxDepth: number): boolean {
+  return findJsonViolation(value, maxDepth, { text: false }) !== undefined;
 }

@@ -263,7 +263,7 @@ export function createStateService(options: {
       // nothing: NOT_FOUND here would tell its existence from absence.
       const state = await load(stateId);
       if (state && !isVisibleTo(state, tenant)) return silentStateStream();
-      return streamStateEvents(broker, stateId, sessionId);
+      return streamStateEvents(broker, stateId, sessionId, config.limits.maxJsonDepth);
     },
   };
 

@@ -1,6 +1,7 @@
 import type { Broker, BrokerMessage } from '../../pubsub/broker.ts';
 import { mapSubscription } from '../../pubsub/map-subscription.ts';
 import { subjects } from '../../pubsub/subjects.ts';
+import { exceedsJsonDepth } from '../json-bounds.ts';
 
 /** One message on a state's stream, as Subscription.stateStream returns it. */
 export interface StateEvent {
@@ -19,8 +20,17 @@ export const STATE_EVENT_TYPE = { TEXT: 'text', JSON: 'json' } as const;
 
 const decoder = new TextDecoder();
 
-/** Reads a broker message as a StateEvent: JSON objects keep their `type`, anything else is text. */
-export function toStateEvent(stateId: string, sessionId: string | null, message: BrokerMessage): StateEvent {
+/**
+ * Reads a broker message as a StateEvent: JSON objects keep their `type`, anything else is text,
+ * and so is JSON nested deeper than `maxJsonDepth` (MAX_JSON_DEPTH): serialising it for a client
+ * would overflow the stack, and as text it still reaches the subscriber whole.
+ */
+export function toStateEvent(
+  stateId: string,
+  sessionId: string | null,
+  message: BrokerMessage,
+  maxJsonDepth: number,
+): StateEvent {
   const raw = decoder.decode(message.payload);
   const base = { stateId, timestamp: message.timestamp, raw };
   let parsed: unknown;
@@ -30,7 +40,7 @@ export function toStateEvent(stateId: string, sessionId: string | null, message:
     return { ...base, sessionId, type: STATE_EVENT_TYPE.TEXT, data: raw };
   }
   // A bare JSON string or number is still what the producer sent as text ("42" is a token too).
-  if (typeof parsed !== 'object' || parsed === null) {
+  if (typeof parsed !== 'object' || parsed === null || exceedsJsonDepth(parsed, maxJsonDepth)) {
     return { ...base, sessionId, type: STATE_EVENT_TYPE.TEXT, data: raw };
   }
   const fields = Array.isArray(parsed) ? {} : (parsed as Record<string, unknown>);
@@ -48,9 +58,12 @@ export function streamStateEvents(
   broker: Broker,
   stateId: string,
   sessionId: string | null,
+  maxJsonDepth: number,
 ): AsyncIterableIterator<StateEvent> {
   const subject = sessionId === null ? subjects.state(stateId) : subjects.stateSession(stateId, sessionId);
-  return mapSubscription(broker.subscribe(subject), (message) => toStateEvent(stateId, sessionId, message));
+  return mapSubscription(broker.subscribe(subject), (message) =>
+    toStateEvent(stateId, sessionId, message, maxJsonDepth),
+  );
 }
 
 /**
