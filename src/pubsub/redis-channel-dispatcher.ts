@@ -25,19 +25,17 @@ interface Entry {
 export class RedisChannelDispatcher {
   private readonly channels = new Map<string, Entry>();
   private readonly globs = new Map<string, Entry>();
-  private readonly resubscribedListeners = new Set<() => void>();
+  private readonly resubscribedListeners = new Set<(confirmed: Promise<void>) => void>();
 
   /** `redis` must be connected already: every later 'ready' is a reconnect. */
   constructor(private readonly redis: Redis) {
     redis.on('ready', () => {
-      // ioredis sends the SUBSCRIBEs again just before 'ready' reaches us; Redis answers in
-      // order, so once this PING is answered they are in place.
-      redis.ping().then(
-        () => {
-          for (const listener of [...this.resubscribedListeners]) listener();
-        },
-        () => undefined, // lost again: the next 'ready' tells
-      );
+      // ioredis sends the SUBSCRIBEs again just before 'ready' reaches us, so no message of the
+      // new connection has arrived yet; Redis answers in order, so once this PING is answered
+      // the subscriptions are in place. A PING that fails means lost again: the next 'ready' tells.
+      const confirmed = redis.ping().then(() => undefined);
+      confirmed.catch(() => undefined);
+      for (const listener of [...this.resubscribedListeners]) listener(confirmed);
     });
     redis.on('messageBuffer', (channel: Buffer, message: Buffer) => {
       this.dispatch(this.channels.get(channel.toString()), channel, message);
@@ -53,10 +51,11 @@ export class RedisChannelDispatcher {
   }
 
   /**
-   * Calls `listener` each time the connection is back after a loss and subscribed again;
-   * what was published meanwhile never reached it. Returns the unsubscribe.
+   * Calls `listener` each time the connection is back after a loss, before any message of the
+   * new connection is dispatched; `confirmed` resolves once the subscriptions are in place
+   * again. What was published meanwhile never reached them. Returns the unsubscribe.
    */
-  onResubscribed(listener: () => void): () => void {
+  onResubscribed(listener: (confirmed: Promise<void>) => void): () => void {
     this.resubscribedListeners.add(listener);
     return () => this.resubscribedListeners.delete(listener);
   }

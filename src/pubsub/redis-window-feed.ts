@@ -14,8 +14,11 @@ export interface WindowFeedContext {
   readonly windows: RedisRetainedWindows;
   /** Listens to the channels of `pattern`, messages carrying their id in `window`. */
   listen(pattern: string, window: string, onMessage: (message: BrokerMessage) => void): ChannelListening;
-  /** Calls `listener` when the subscriber connection is back and subscribed again; returns the unsubscribe. */
-  onResubscribed(listener: () => void): () => void;
+  /**
+   * Calls `listener` when the subscriber connection is back, before its first message;
+   * `confirmed` resolves once it is subscribed again. Returns the unsubscribe.
+   */
+  onResubscribed(listener: (confirmed: Promise<void>) => void): () => void;
   /** How long a catch-up may keep failing before the feed fails. */
   readonly catchUpTimeoutMs: number;
   /** Longest wait between two catch-up attempts. */
@@ -113,7 +116,12 @@ export function openWindowFeed(
     })();
   };
 
-  const stopListening = context.onResubscribed(resume);
+  const stopListening = context.onResubscribed((confirmed) => {
+    // Live messages of the new connection wait until the window has been read: one of them
+    // passing first would move the last id past what was missed.
+    catchingUp = true;
+    confirmed.then(resume, () => undefined);
+  });
   const stop = () => {
     stopped = true;
     stopListening();
