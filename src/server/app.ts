@@ -30,6 +30,7 @@ import { SubscriptionGroups, withoutHttpExtension } from './delivery/subscriptio
 import { createErrorMasker, createYogaLogging } from './error-masking.ts';
 import { createGraphiqlRenderer, GRAPHIQL_OPTIONS } from './graphiql/graphiql-page.ts';
 import { createContextFactory, type InitialContext } from './graphql-context.ts';
+import { graphqlSseRoute } from './graphql-sse/single-connection-route.ts';
 import { createGraphqlWsServer } from './graphql-ws.ts';
 import { healthRoute } from './health-route.ts';
 import { type HttpRoute, useHttpRoutes } from './http-routes.ts';
@@ -56,7 +57,9 @@ import { metricsRoute } from './ops/metrics-route.ts';
 import { createOpenSubscriptions } from './ops/open-subscriptions.ts';
 import { statsRoute } from './ops/stats-route.ts';
 import { useSubscriptionMetrics } from './ops/subscription-metrics-plugin.ts';
+import { useSubscriptionRefusalLog } from './ops/subscription-refusal-log.ts';
 import { createTransportStats, type TransportStats } from './ops/transport-stats.ts';
+import { useOneRequestErrorCode } from './request-error-codes.ts';
 import { useEndSubscriptionsOnShutdown } from './shutdown-plugin.ts';
 import { routeUpgrades } from './upgrade-router.ts';
 import { useValidationLog } from './validation-log-plugin.ts';
@@ -177,6 +180,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     outboundLimitBytes: config.limits.maxClientBufferBytes,
     metrics,
   });
+  const maskError = createErrorMasker(log);
   const routes: HttpRoute[] = [
     healthRoute(services),
     liveRoute(),
@@ -189,9 +193,9 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
       maxJsonDepth: config.limits.maxJsonDepth,
     }),
     ...legacySse.routes,
+    graphqlSseRoute(() => yoga, maskError),
   ];
 
-  const maskError = createErrorMasker(log);
   const runner = createOperationRunner(() => yoga, maskError);
   const groups = new SubscriptionGroups({
     onDelivered: (transport, count) => transportStats.messageSent(transport, count),
@@ -227,6 +231,8 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
       useSseConnectionLimit(connectionLimiter, metrics),
       useTokenExpiry(),
       useSubscriptionMetrics(transportStats, openSubscriptions),
+      useSubscriptionRefusalLog(log),
+      useOneRequestErrorCode(),
       useEndSubscriptionsOnShutdown(shutdown.signal),
     ],
   });

@@ -55,7 +55,9 @@ export function createErrorMasker(log: Logger) {
       return new GraphQLError(message, {
         ...location,
         originalError: cause,
-        extensions: { ...cause.extensions, ...http },
+        // An AppError is the API's answer, not a crash: without an `http` extension yoga would
+        // count it as unexpected and answer an SSE subscription refused at subscribe time with 500.
+        extensions: { ...cause.extensions, http: { spec: true, ...http.http } },
       });
     }
     if (cause instanceof GraphQLError) {

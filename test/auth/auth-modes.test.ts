@@ -113,7 +113,11 @@ describe('JWKS keys', () => {
     try {
       const response = await server.app.yoga.fetch('http://streamgate.test/graphql', {
         method: 'POST',
-        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        headers: {
+          'content-type': 'application/json',
+          accept: 'application/graphql-response+json',
+          authorization: `Bearer ${token}`,
+        },
         body: JSON.stringify({ query: '{ viewer { userId } }' }),
       });
       expect(response.status).toBe(503);

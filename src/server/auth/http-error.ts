@@ -20,8 +20,8 @@ export const RETRY_AFTER_SECONDS = 5;
 
 /**
  * A request-level AppError as a GraphQLError that makes yoga answer with the matching HTTP status
- * (401 with `WWW-Authenticate: Bearer` per RFC 6750, 403, 429, 503 with `Retry-After`); the code and
- * message stay.
+ * (401 with `WWW-Authenticate: Bearer` per RFC 6750, 403, 429, 503 with `Retry-After`) when the
+ * client accepts `application/graphql-response+json`; the code and message stay.
  */
 export function withHttpStatus(error: AppError): GraphQLError {
   const status = HTTP_STATUS[error.code];
@@ -35,6 +35,8 @@ export function withHttpStatus(error: AppError): GraphQLError {
         : {};
   return new GraphQLError(error.message, {
     originalError: error,
-    extensions: { ...error.extensions, ...(status ? { http: { status, headers } } : {}) },
+    // `spec`: yoga applies the status to application/graphql-response+json only; application/json
+    // and SSE answer 200 with the error, as the GraphQL-over-HTTP spec asks (docs/clients.md).
+    extensions: { ...error.extensions, ...(status ? { http: { status, headers, spec: true } } : {}) },
   });
 }

@@ -1,0 +1,57 @@
+import { type ExecutionResult, type GraphQLError, type GraphQLFormattedError, getOperationAST } from 'graphql';
+import type { OperationResult } from 'graphql-sse';
+import { createHandler } from 'graphql-sse/lib/use/fetch';
+import type { Yoga } from '../execute-operation.ts';
+import type { HttpRoute } from '../http-routes.ts';
+
+/** Where graphql-sse clients in single-connection mode (and distinct mode too) connect. */
+export const GRAPHQL_SSE_PATH = '/graphql/stream';
+
+/**
+ * The graphql-sse protocol on /graphql/stream, both modes: single connection (`PUT` reserves a
+ * stream and returns its token, `GET`/`POST` with `X-GraphQL-Event-Stream-Token` opens it, `POST`
+ * operations run on it, `DELETE` stops one) and distinct connections. Every operation goes through
+ * yoga's envelop (DESIGN.md decision 1): the same context and token check, auth guard, limits,
+ * metrics and error masking as `/graphql`. Like `@graphql-yoga/plugin-graphql-sse`, but anything
+ * refused (a bad token, a limit, a parse error) is answered as a GraphQL result with its code
+ * rather than thrown, which graphql-sse would turn into a 500.
+ */
+export function graphqlSseRoute(yoga: () => Yoga, maskError: (error: unknown) => Error): HttpRoute {
+  const refusal = (error: unknown): ExecutionResult => ({ errors: [maskError(error) as GraphQLError] });
+  const handler = createHandler<undefined>({
+    async onSubscribe(request, params) {
+      try {
+        const enveloped = yoga().getEnveloped({ request: request.raw, params });
+        const document = enveloped.parse(params.query);
+        const errors = enveloped.validate(enveloped.schema, document);
+        if (errors.length > 0) return clientResult({ errors: errors.map((error: GraphQLError) => maskError(error)) });
+        const contextValue = await enveloped.contextFactory();
+        const operation = getOperationAST(document, params.operationName);
+        const run = operation?.operation === 'subscription' ? enveloped.subscribe : enveloped.execute;
+        return (await run({
+          schema: enveloped.schema,
+          document,
+          contextValue,
+          variableValues: params.variables,
+          operationName: params.operationName,
+        })) as OperationResult;
+      } catch (error) {
+        return clientResult(refusal(error));
+      }
+    },
+    onNext: (_ctx, _request, result) => clientResult(result as ExecutionResult),
+  });
+  return { methods: '*', path: GRAPHQL_SSE_PATH, handle: (request) => handler(request) };
+}
+
+/** `extensions.http` tells yoga an HTTP status; an event in a stream has none to set. */
+function clientResult(result: ExecutionResult): ExecutionResult {
+  if (!result.errors) return result;
+  const errors = result.errors.map((error) => {
+    const formatted: GraphQLFormattedError = typeof error.toJSON === 'function' ? error.toJSON() : error;
+    if (!formatted.extensions || !('http' in formatted.extensions)) return formatted;
+    const { http: _http, ...extensions } = formatted.extensions;
+    return { ...formatted, extensions };
+  });
+  return { ...result, errors: errors as unknown as ExecutionResult['errors'] };
+}
