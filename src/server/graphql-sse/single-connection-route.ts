@@ -1,4 +1,9 @@
-import { type ExecutionResult, type GraphQLError, type GraphQLFormattedError, getOperationAST } from 'graphql';
+import {
+  type ExecutionResult,
+  type GraphQLError,
+  type GraphQLFormattedError,
+  getOperationAST,
+} from 'graphql';
 import type { OperationResult } from 'graphql-sse';
 import { createHandler } from 'graphql-sse/lib/use/fetch';
 import type { Yoga } from '../execute-operation.ts';
@@ -24,24 +29,36 @@ export function graphqlSseRoute(yoga: () => Yoga, maskError: (error: unknown) =>
         const enveloped = yoga().getEnveloped({ request: request.raw, params });
         const document = enveloped.parse(params.query);
         const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length > 0) return clientResult({ errors: errors.map((error: GraphQLError) => maskError(error)) });
+        if (errors.length > 0)
+          return refusedWith({ errors: errors.map((error: GraphQLError) => maskError(error)) });
         const contextValue = await enveloped.contextFactory();
         const operation = getOperationAST(document, params.operationName);
         const run = operation?.operation === 'subscription' ? enveloped.subscribe : enveloped.execute;
-        return (await run({
+        const result = (await run({
           schema: enveloped.schema,
           document,
           contextValue,
           variableValues: params.variables,
           operationName: params.operationName,
-        })) as OperationResult;
+        })) as AsyncIterable<ExecutionResult> | ExecutionResult;
+        // Refused before execution (the auth guard, a limit): errors without `data`.
+        if (Symbol.asyncIterator in result || 'data' in result) return result as OperationResult;
+        return refusedWith(result);
       } catch (error) {
-        return clientResult(refusal(error));
+        return refusedWith(refusal(error));
       }
     },
     onNext: (_ctx, _request, result) => clientResult(result as ExecutionResult),
   });
   return { methods: '*', path: GRAPHQL_SSE_PATH, handle: (request) => handler(request) };
+}
+
+/**
+ * A refusal as a one-event stream: graphql-sse takes a plain result for operation arguments
+ * unless it has `data`, and a request error has none; the client gets `next` then `complete`.
+ */
+async function* refusedWith(result: ExecutionResult): AsyncGenerator<ExecutionResult> {
+  yield clientResult(result);
 }
 
 /** `extensions.http` tells yoga an HTTP status; an event in a stream has none to set. */
