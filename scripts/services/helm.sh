@@ -24,7 +24,7 @@ main() {
     say "building helm $HELM_VERSION with go install into $HELM_HOME (log: $dir/$LOG_FILE)"
     # One build at a time: parallel test runs share the cache.
     (
-      flock -w 900 9 || fail "$dir" "timed out waiting for another helm build"
+      flock -w 2400 9 || fail "$dir" "timed out waiting for another helm build"
       [[ -x $HELM_HOME/bin/helm ]] ||
         GOBIN="$HELM_HOME/bin" GOFLAGS=-mod=mod go install "helm.sh/helm/v3/cmd/helm@$HELM_VERSION" \
           >>"$dir/$LOG_FILE" 2>&1 ||

@@ -35,7 +35,8 @@ interface EnvVar {
 
 let helm = '';
 beforeAll(async () => {
-  // Built once with `go install` (scripts/services/helm.sh), like the real servers are installed.
+  // Built once with `go install` (scripts/services/helm.sh), like the real servers are installed;
+  // the first build on a small machine takes many minutes, later runs reuse ~/.cache/streamgate.
   const dir = await mkdtemp(join(tmpdir(), 'streamgate-helm-'));
   const stdout = await new Promise<string>((resolve, reject) => {
     const child = spawn('bash', [installScript, 'install', dir], { stdio: ['ignore', 'pipe', 'inherit'] });
@@ -49,7 +50,7 @@ beforeAll(async () => {
   });
   helm = /^PATH=(.+)$/m.exec(stdout)?.[1] ?? '';
   expect(helm).not.toBe('');
-}, 900_000);
+}, 2_400_000);
 
 function setArgs(values: Record<string, string>): string[] {
   // --set splits values on commas unless escaped.
