@@ -3,6 +3,7 @@ import dotenv from 'dotenv';
 import { type Config, ConfigError, loadConfig } from './config.ts';
 import { formatProblem } from './env-reader.ts';
 import { createLogger, type Logger } from './log.ts';
+import { guardProcess } from './process-guard.ts';
 import { type App, buildApp } from './server/app.ts';
 import { describeCause, StartupError } from './startup-error.ts';
 
@@ -50,6 +51,10 @@ export async function runServer(overrides: Readonly<Record<string, string>> = {}
     exitOnConfigError(error);
     exitOnStartupFailure(error, log);
   }
+
+  // From here on, an error of one connection must not stop the others (an uncaught one is a bug,
+  // logged with its stack and counted in process_uncaught_errors_total).
+  guardProcess(process, log, app.services.metrics);
 
   let signals = 0;
   const onSignal = (signal: NodeJS.Signals) => {

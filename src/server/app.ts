@@ -222,7 +222,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     logging: createYogaLogging(log),
     plugins: [
       useHttpMetrics(metrics, ['/graphql', ...routes.map((route) => route.path)]),
-      useHttpRoutes(routes),
+      useHttpRoutes(routes, log),
       useValidationLog(log),
       useDocumentLimits(config.limits, metrics),
       useInputBounds(config.limits, metrics),
@@ -267,12 +267,13 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     stats: transportStats,
     auth,
   });
-  routeUpgrades(httpServer, [
+  const upgradeRoutes = [
     { path: '/graphql', server: graphqlWs.server },
     ...ismStreams.routes,
     legacyDataSources.route,
     legacySocket,
-  ]);
+  ];
+  routeUpgrades(httpServer, upgradeRoutes, { log, metrics });
   const recordRpc = config.devices.recordRpc
     ? await startRecordRpc({ yoga: () => yoga, broker, auth, config: config.devices, log })
     : undefined;

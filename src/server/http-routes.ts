@@ -1,7 +1,27 @@
 import type { Plugin } from 'graphql-yoga';
+import { type Logger, newCorrelationId } from '../log.ts';
 
 /** Path parameters of a matched route, e.g. { device: "d1" } for /monitor/:device. */
 export type RouteParams = Readonly<Record<string, string>>;
+
+/**
+ * The path parameters of a route match, percent-decoded; undefined when one holds a malformed
+ * escape (`%E0%A4%A`, `%ZZ`, a lone `%`), which the caller answers with 400.
+ */
+export function decodeRouteParams(names: readonly string[], match: RegExpExecArray): RouteParams | undefined {
+  const params: Record<string, string> = {};
+  for (const [index, name] of names.entries()) {
+    try {
+      params[name] = decodeURIComponent(match[index + 1] ?? '');
+    } catch {
+      return undefined;
+    }
+  }
+  return params;
+}
+
+/** The 400 answer for a path that holds a malformed percent-escape. */
+export const MALFORMED_PATH_MESSAGE = 'the path holds a malformed percent-escape';
 
 /** A plain HTTP endpoint beside /graphql: /health, /stats, /metrics, /monitor/:device, … */
 export interface HttpRoute {
@@ -34,7 +54,7 @@ function compile(route: HttpRoute): CompiledRoute {
  * Serves the plain HTTP routes inside yoga, so that they run in-process through `yoga.fetch`
  * in tests exactly as they do behind the Node server.
  */
-export function useHttpRoutes(routes: readonly HttpRoute[]): Plugin {
+export function useHttpRoutes(routes: readonly HttpRoute[], log: Logger): Plugin {
   const compiled = routes.map(compile);
   return {
     async onRequest({ request, url, endResponse }) {
@@ -50,12 +70,35 @@ export function useHttpRoutes(routes: readonly HttpRoute[]): Plugin {
           );
           return;
         }
-        const params = Object.fromEntries(
-          names.map((name, index) => [name, decodeURIComponent(match[index + 1] ?? '')]),
-        );
-        endResponse(await route.handle(request, params));
+        const params = decodeRouteParams(names, match);
+        if (params === undefined) {
+          endResponse(
+            Response.json({ error: 'BAD_USER_INPUT', message: MALFORMED_PATH_MESSAGE }, { status: 400 }),
+          );
+          return;
+        }
+        endResponse(await answer(route, request, params, log));
         return;
       }
     },
   };
+}
+
+/**
+ * Runs a route's handler; an error it throws is logged with a correlation id and answered with a
+ * plain 500 INTERNAL, because yoga's server adapter would otherwise put the stack in the body.
+ */
+async function answer(
+  route: HttpRoute,
+  request: Request,
+  params: RouteParams,
+  log: Logger,
+): Promise<Response> {
+  try {
+    return await route.handle(request, params);
+  } catch (error) {
+    const correlationId = newCorrelationId();
+    log.error({ err: error, correlationId, route: route.path }, 'HTTP route failed');
+    return Response.json({ error: 'INTERNAL', message: 'internal error', correlationId }, { status: 500 });
+  }
 }

@@ -1,7 +1,10 @@
 import type { IncomingMessage, Server } from 'node:http';
 import type { Duplex } from 'node:stream';
 import type { WebSocketServer } from 'ws';
-import type { RouteParams } from './http-routes.ts';
+import type { Logger } from '../log.ts';
+import type { Metrics } from '../metrics.ts';
+import { decodeRouteParams, MALFORMED_PATH_MESSAGE } from './http-routes.ts';
+import { guardSocket, guardUpgradeSocket, refuseUpgrade } from './socket-guard.ts';
 
 /** A WebSocket endpoint: /graphql (graphql-ws) and the legacy raw-WebSocket routes. */
 export interface UpgradeRoute {
@@ -12,9 +15,15 @@ export interface UpgradeRoute {
 
 /**
  * Routes HTTP upgrades by path to the WebSocket server of that route; anything else is answered
- * 404 and closed, so a stray upgrade never hangs.
+ * 404 and closed, so a stray upgrade never hangs, and a path with a malformed percent-escape is
+ * answered 400. Every socket gets its 'error' handler (socket-guard.ts) the moment it exists,
+ * before any route code or authentication runs: no client's bytes can stop the process.
  */
-export function routeUpgrades(httpServer: Server, routes: readonly UpgradeRoute[]): void {
+export function routeUpgrades(
+  httpServer: Server,
+  routes: readonly UpgradeRoute[],
+  options: { readonly log: Logger; readonly metrics: Metrics },
+): void {
   const compiled = routes.map((route) => {
     const names: string[] = [];
     const source = route.path
@@ -29,18 +38,34 @@ export function routeUpgrades(httpServer: Server, routes: readonly UpgradeRoute[
   });
 
   httpServer.on('upgrade', (request: IncomingMessage, socket: Duplex, head: Buffer) => {
-    const pathname = new URL(request.url ?? '/', 'http://localhost').pathname;
+    guardUpgradeSocket(socket, options.log);
+    const pathname = pathnameOf(request.url);
+    if (pathname === undefined) {
+      refuseUpgrade(socket, 400, 'the request target is not a valid URL');
+      return;
+    }
     for (const { route, pattern, names } of compiled) {
       const match = pattern.exec(pathname);
       if (!match) continue;
-      const params: RouteParams = Object.fromEntries(
-        names.map((name, index) => [name, decodeURIComponent(match[index + 1] ?? '')]),
-      );
+      const params = decodeRouteParams(names, match);
+      if (params === undefined) {
+        refuseUpgrade(socket, 400, MALFORMED_PATH_MESSAGE);
+        return;
+      }
       route.server.handleUpgrade(request, socket, head, (webSocket) => {
+        guardSocket(webSocket, route.path, options);
         route.server.emit('connection', webSocket, request, params);
       });
       return;
     }
-    socket.end('HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n');
+    refuseUpgrade(socket, 404, `no WebSocket route at ${pathname}`);
   });
+}
+
+function pathnameOf(url: string | undefined): string | undefined {
+  try {
+    return new URL(url ?? '/', 'http://localhost').pathname;
+  } catch {
+    return undefined;
+  }
 }

@@ -54,7 +54,6 @@ export function createLegacyDataSourceRoute(options: LegacyDataSourceRouteOption
       stats.messageReceived(TRANSPORTS.LEGACY_WS);
       void session.then((opened) => opened?.receive(isBinary ? toBytes(data) : data.toString()));
     });
-    socket.on('error', (error) => log.debug({ err: error }, 'socket error'));
     socket.once('close', (code: number) => {
       stats.connectionClosed(TRANSPORTS.LEGACY_WS);
       log.debug({ code }, 'data source provider socket closed');

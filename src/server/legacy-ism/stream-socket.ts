@@ -106,7 +106,6 @@ export function useLegacyStreamSocket(
   }, options.pingIntervalMs);
 
   socket.on('message', () => stats.messageReceived(TRANSPORTS.LEGACY_WS));
-  socket.on('error', (error) => log.debug({ err: error }, 'socket error'));
   socket.once('close', () => {
     closed = true;
     clearInterval(pinger);
@@ -188,7 +187,10 @@ async function subscribe(
 
 /** The upgrade request as a Fetch Request, for plugins that read one (metrics, logging). */
 export function toFetchRequest(incoming: IncomingMessage): Request {
-  const url = new URL(incoming.url ?? '/', `http://${incoming.headers.host ?? 'localhost'}`);
+  // The Host header is the client's to write: one that is no valid host must not fail the socket.
+  const url =
+    URL.parse(incoming.url ?? '/', `http://${incoming.headers.host ?? 'localhost'}`) ??
+    new URL(pathOf(incoming.url), 'http://localhost');
   const headers = new Headers();
   for (const [name, value] of Object.entries(incoming.headers)) {
     if (value === undefined) continue;
@@ -199,4 +201,9 @@ export function toFetchRequest(incoming: IncomingMessage): Request {
 
 function isAsyncIterable(value: unknown): value is AsyncIterable<ExecutionResult> {
   return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
+}
+
+/** The path of a request target that did not parse against its Host: what a router saw. */
+function pathOf(target: string | undefined): string {
+  return URL.parse(target ?? '/', 'http://localhost')?.pathname ?? '/';
 }
