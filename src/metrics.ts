@@ -56,3 +56,12 @@ export function createMetrics(options: { processMetrics?: boolean } = {}): Metri
       }),
   };
 }
+
+/** Counts every refusal for a limit, labelled by which (docs/limits.md). */
+export function limitRefusals(metrics: Metrics) {
+  return metrics.counter({
+    name: 'limit_refusals_total',
+    help: 'Requests, messages and connections refused or closed for a limit, by limit.',
+    labelNames: ['limit'],
+  });
+}

@@ -33,6 +33,7 @@ import { createContextFactory, type InitialContext } from './graphql-context.ts'
 import { graphqlSseRoute } from './graphql-sse/single-connection-route.ts';
 import { createGraphqlWsServer } from './graphql-ws.ts';
 import { healthRoute } from './health-route.ts';
+import { drainingListener } from './http-drain.ts';
 import { type HttpRoute, useHttpRoutes } from './http-routes.ts';
 import { monitorRoutes } from './legacy-apigear/monitor-route.ts';
 import { startRecordRpc } from './legacy-apigear/record-rpc.ts';
@@ -237,7 +238,8 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     ],
   });
 
-  const httpServer = createServer(yoga);
+  let draining = false;
+  const httpServer = createServer(drainingListener(yoga, () => draining));
   const graphqlWs = createGraphqlWsServer({
     log,
     maxPayloadBytes: config.http.maxPayloadBytes,
@@ -287,27 +289,34 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
   };
 
   async function gracefulStop(): Promise<void> {
-    const deadline = Date.now() + config.http.shutdownTimeoutMs;
+    const startedAt = Date.now();
+    // Whatever the clients do, each phase has its share of SHUTDOWN_TIMEOUT: sockets the first
+    // half, HTTP connections the third quarter, the broker and the database the rest.
+    const socketsBy = startedAt + config.http.shutdownTimeoutMs / 2;
+    const connectionsBy = startedAt + (config.http.shutdownTimeoutMs * 3) / 4;
     log.info('shutting down');
+    draining = true;
     const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
     shutdown.abort();
     // Let the `complete` messages of the ended subscriptions reach the sockets before closing.
     await new Promise((resolve) => setImmediate(resolve));
-    await graphqlWs.dispose();
-    await ismStreams.dispose();
-    await legacyDataSources.dispose();
-    await legacySocket.dispose();
+    // A client that never answers its close frame is cut (ws alone would wait 30 s for it).
+    await untilDeadline(
+      Promise.all([
+        graphqlWs.dispose(),
+        ismStreams.dispose(),
+        legacyDataSources.dispose(),
+        legacySocket.dispose(),
+      ]),
+      socketsBy,
+    );
+    for (const route of upgradeRoutes) for (const socket of route.server.clients) socket.terminate();
     legacySse.dispose();
     httpServer.closeIdleConnections();
-    const forced = setTimeout(
-      () => httpServer.closeAllConnections(),
-      Math.max(0, deadline - Date.now() - 500),
-    );
-    await Promise.race([
-      closed,
-      new Promise((resolve) => setTimeout(resolve, Math.max(0, deadline - Date.now()))),
-    ]);
-    clearTimeout(forced);
+    // New requests on kept-alive connections are answered 503 + Connection: close meanwhile
+    // (drainingListener); what is still open at connectionsBy is cut.
+    await untilDeadline(closed, connectionsBy);
+    httpServer.closeAllConnections();
     await yoga.dispose();
     await topics.close();
     await syncStore.stop();
@@ -337,6 +346,18 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
       }),
     stop,
   };
+}
+
+/** Waits for `work`, but no later than `deadline` (epoch ms); whatever is left keeps going. */
+async function untilDeadline(work: Promise<unknown>, deadline: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([
+    work,
+    new Promise((resolve) => {
+      timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
+    }),
+  ]);
+  clearTimeout(timer);
 }
 
 function databaseProbe(db: Database): HealthProbe {

@@ -72,10 +72,10 @@ export async function freePort(): Promise<number> {
   return port;
 }
 
-/** Resolves when the process logs that it listens. */
-export async function waitForListening(lines: AsyncQueue<string>): Promise<void> {
+/** Resolves when the process logs that it listens (a loaded machine may want more than 60 s). */
+export async function waitForListening(lines: AsyncQueue<string>, timeoutMs = 60_000): Promise<void> {
   for (;;) {
-    const line = await lines.next(60_000, 'the "listening" log line');
+    const line = await lines.next(timeoutMs, 'the "listening" log line');
     if (line.includes('streamgate is listening')) return;
   }
 }

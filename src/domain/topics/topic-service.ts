@@ -1,7 +1,7 @@
 import type { Config } from '../../config.ts';
 import { BadUserInputError, PayloadTooLargeError, UnavailableError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
-import type { Metrics } from '../../metrics.ts';
+import { limitRefusals, type Metrics } from '../../metrics.ts';
 import type { Broker } from '../../pubsub/broker.ts';
 import { createKafkaConnection } from '../../pubsub/kafka-topics/kafka-connection.ts';
 import {
@@ -94,6 +94,7 @@ const NO_KAFKA: KafkaConsumerStats = { groupId: '', consumers: 0, topics: [], me
 
 export function createTopicService(dependencies: TopicServiceDependencies): TopicService {
   const { config, broker, metrics } = dependencies;
+  const refusals = limitRefusals(metrics);
   const log = dependencies.log.child({ component: 'topics' });
   const registry = createTopicRegistry(dependencies.prisma);
   const brokerFeeds = new Map<string, BrokerTopicFeed>();
@@ -243,6 +244,7 @@ export function createTopicService(dependencies: TopicServiceDependencies): Topi
       const subscriber = new TopicSubscriber({
         filter,
         bufferBytes: config.topics.subscriberBufferBytes,
+        onOverflow: () => refusals.inc({ limit: 'TOPIC_SUBSCRIBER_BUFFER' }),
         onEnd: () => {
           live.delete(subscriber);
           for (const undo of detach) undo();

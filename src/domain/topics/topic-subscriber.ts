@@ -19,16 +19,25 @@ export class TopicSubscriber {
    */
   private cursors: ReadonlyMap<string, TopicCursor> = new Map();
 
-  constructor(options: { filter: CompiledFilter; bufferBytes: number; onEnd: () => void }) {
+  constructor(options: {
+    filter: CompiledFilter;
+    bufferBytes: number;
+    onEnd: () => void;
+    /** Called once when the buffer overflows and the subscription is ended (a counted refusal). */
+    onOverflow?: () => void;
+  }) {
     this.filter = options.filter;
     this.queue = createDeliveryQueue<TopicDelivery>({
       limitBytes: options.bufferBytes,
-      overflow: () => ({
-        kind: 'failure',
-        error: new LimitExceededError(
-          `the subscription fell more than ${options.bufferBytes} bytes behind and was ended; resume with the last position`,
-        ),
-      }),
+      overflow: () => {
+        options.onOverflow?.();
+        return {
+          kind: 'failure',
+          error: new LimitExceededError(
+            `the subscription fell more than ${options.bufferBytes} bytes behind and was ended; resume with the last position`,
+          ),
+        };
+      },
       onEnd: options.onEnd,
     });
   }

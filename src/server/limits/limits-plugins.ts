@@ -9,7 +9,7 @@ import { createKeyedTokenBuckets } from '../../domain/limits/token-bucket.ts';
 import { tenantOf } from '../../domain/viewer.ts';
 import { ERROR_CODES, isAppError, PayloadTooLargeError, RateLimitedError } from '../../errors.ts';
 import type { LimitsConfig } from '../../limits-config.ts';
-import type { Metrics } from '../../metrics.ts';
+import { limitRefusals, type Metrics } from '../../metrics.ts';
 import type { GraphQLContext } from '../../schema/context.ts';
 import { withHttpStatus } from '../auth/http-error.ts';
 import { selectedOperation } from '../auth/root-fields.ts';
@@ -18,17 +18,11 @@ import { transportOf } from '../ops/subscription-metrics-plugin.ts';
 import { TRANSPORTS } from '../ops/transport-stats.ts';
 import { maxAliasesRule, maxCostRule, maxDepthRule, noIntrospectionRule } from './document-rules.ts';
 
+// Defined beside the registry so that the domain (the topic buffer) counts into it too.
+export { limitRefusals };
+
 /** graphql-js's message when `maxTokens` stops the parser (16.x spells it "more that"). */
 const TOKEN_LIMIT_MESSAGE = /Document contains more tha[nt] \d+ tokens/;
-
-/** Counts every refusal for a limit, labelled by which (docs/limits.md). */
-export function limitRefusals(metrics: Metrics) {
-  return metrics.counter({
-    name: 'limit_refusals_total',
-    help: 'Requests, messages and connections refused or closed for a limit, by limit.',
-    labelNames: ['limit'],
-  });
-}
 
 /**
  * What one document may be: MAX_DOCUMENT_BYTES (PAYLOAD_TOO_LARGE before parsing), depth,
