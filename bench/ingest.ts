@@ -1,33 +1,67 @@
 /**
- * Device telemetry throughput, in one run: HTTP monitor ingest (batches of 100 and of 1,000),
- * the same with a recording active (every message also written to Postgres in the request),
- * recording writes on their own, and replay at speed 0 over graphql-ws.
+ * Device telemetry and topic publish throughput, with the server's CPU cost per unit of work.
  *
- * It starts its own Postgres and NATS (scripts/services/*.sh) and runs a real streamgate in
- * this process twice: on NATS and on the memory broker, both on Postgres.
+ * A real streamgate runs in its own process (`src/main.ts`, pinned to one core; this client runs
+ * on the other) on its own Postgres (or PGlite) and broker, started by this benchmark. Per backend:
+ * - HTTP monitor ingest from 8 devices posting concurrently, batches of 100 and of 1,000;
+ * - the same with a recording active on each device;
+ * - 8 posters to ONE device with a recording active (the recording replayed below);
+ * - replay of that recording at speed 0 over one graphql-ws connection;
+ * - topic `publish` (one per request, and batched) against a trivial authenticated query and
+ *   `{ health }`.
+ * Per database: recording writes (the ingest path's statement, batches of 1,000).
+ * Baselines in the same run, written the obvious way from this process: ingest with one
+ * transaction, one insert and one awaited publish per message; recording with one insert per row.
+ * Every rate comes with CPU µs per unit: the server's from /proc/PID/stat, the baselines' from
+ * this process (they run here).
  *
  *   npm run bench -- ingest
- *   BENCH_BACKENDS=memory npm run bench -- ingest
+ *   BENCH_BACKENDS=memory,pglite npm run bench -- ingest      (memory|nats|redis|kafka|pglite)
+ *   BENCH_CPU_PROF=/tmp/prof npm run bench -- ingest          (V8 profile of each server)
  */
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync } from 'node:fs';
+import os from 'node:os';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import { PrismaPg } from '@prisma/adapter-pg';
 import { createClient } from 'graphql-ws';
+import { SignJWT } from 'jose';
+import pg from 'pg';
+import { PrismaPGlite } from 'pglite-prisma-adapter';
 import WebSocket from 'ws';
-import { loadConfig } from '../src/config.ts';
-import { insertRecordingMessages } from '../src/domain/devices/recording-store.ts';
-import { buildApp } from '../src/server/app.ts';
-import { type BenchServer, createDatabase, startServer } from './support/bench-servers.ts';
+import { applyMigrations } from '../src/db/migrate.ts';
+import { monitorHeaders, monitorTimeOf } from '../src/domain/devices/monitor-event.ts';
+import { insertRecordingMessages, type MessageToRecord } from '../src/domain/devices/recording-store.ts';
+import { PrismaClient } from '../src/generated/prisma/client.ts';
+import type { Broker } from '../src/pubsub/broker.ts';
+import { createKafkaBroker } from '../src/pubsub/kafka-broker.ts';
+import { createMemoryBroker } from '../src/pubsub/memory-broker.ts';
+import { createNatsBroker } from '../src/pubsub/nats-broker.ts';
+import { createRedisBroker } from '../src/pubsub/redis-broker.ts';
+import { type BenchServer, createDatabase, type ServerName, startServer } from './support/bench-servers.ts';
+import { formatTable } from './support/latency-stats.ts';
+import { pinClientCore, type ServerProcess, startServerProcess } from './support/server-process.ts';
+
+type BackendName = 'memory' | 'nats' | 'redis' | 'kafka' | 'pglite';
 
 export interface IngestBenchResult {
   readonly backend: string;
   readonly name: string;
-  readonly messages: number;
+  readonly units: number;
   readonly seconds: number;
-  readonly messagesPerSecond: number;
+  readonly perSecond: number;
+  /** CPU µs per unit: the server's, or this process's for a baseline. */
+  readonly cpuMicrosPerUnit: number;
 }
 
 /** Concurrent posters, each with its own device, as a fleet of devices would post. */
 const POSTERS = 8;
+const JWT_SECRET = 'streamgate-bench-secret-0123456789abcdef-xyz';
+const TOPIC = 'bench.ticks';
+const scale = Number(process.env.BENCH_SCALE ?? 1);
 
-function events(count: number, from: number): string {
+function events(count: number): string {
   const start = Date.now();
   return JSON.stringify(
     Array.from({ length: count }, (_, index) => ({
@@ -35,108 +69,126 @@ function events(count: number, from: number): string {
       type: 'signal',
       symbol: 'demo.Counter',
       timestamp: new Date(start + index).toISOString(),
-      data: { count: from + index, temperature: 21.5, label: 'bench' },
+      data: { count: index, temperature: 21.5, label: 'bench' },
     })),
   );
 }
 
-function result(backend: string, name: string, messages: number, started: number): IngestBenchResult {
+/** Runs `work` and measures wall time and the CPU time of `cpu` (µs) around it. */
+async function measure(
+  backend: string,
+  name: string,
+  cpu: () => number,
+  work: () => Promise<number>,
+): Promise<IngestBenchResult | undefined> {
+  // BENCH_ONLY=text runs only the cases whose name contains it (for profiling one case).
+  if (process.env.BENCH_ONLY && !name.includes(process.env.BENCH_ONLY)) return undefined;
+  const cpuBefore = cpu();
+  const started = performance.now();
+  const units = await work();
   const seconds = (performance.now() - started) / 1000;
-  return { backend, name, messages, seconds, messagesPerSecond: messages / seconds };
+  const cpuMicros = cpu() - cpuBefore;
+  const result = {
+    backend,
+    name,
+    units,
+    seconds,
+    perSecond: units / seconds,
+    cpuMicrosPerUnit: cpuMicros / units,
+  };
+  process.stdout.write(
+    `  ${backend} | ${name}: ${Math.round(result.perSecond).toLocaleString('en')}/s, ${result.cpuMicrosPerUnit.toFixed(1)} µs CPU/unit\n`,
+  );
+  return result;
 }
 
-/** Runs every case on one backend. */
-async function runOn(broker: 'memory' | 'nats', postgres: BenchServer, nats: BenchServer | undefined) {
-  const backend = `postgres + ${broker}`;
-  const config = loadConfig({
-    LOG_LEVEL: 'silent',
-    PORT: '0',
-    DATABASE_URL: await createDatabase(postgres.url, `bench_${broker}_${Date.now().toString(36)}`),
-    BROKER: broker,
-    ...(nats ? { NATS_URL: nats.url } : {}),
-  });
-  const app = await buildApp(config);
-  const { url } = await app.listen(0, '127.0.0.1');
-  const run = `b${Date.now().toString(36)}`;
-  const results: IngestBenchResult[] = [];
-  try {
-    const post = async (device: string, body: string) => {
-      const response = await fetch(`${url}/monitor/${device}`, {
-        method: 'POST',
-        headers: { 'content-type': 'application/json' },
-        body,
-      });
-      if (response.status !== 200)
-        throw new Error(`monitor answered ${response.status}: ${await response.text()}`);
-      await response.arrayBuffer();
-    };
-    const ingest = async (name: string, batch: number, total: number, devices: string[]) => {
-      const body = events(batch, 0);
-      const perPoster = Math.ceil(total / batch / POSTERS);
-      await post(devices[0] as string, events(1, 0)); // warm-up: JIT, pools, device rows
-      const started = performance.now();
-      await Promise.all(
-        devices.map(async (device) => {
-          for (let request = 0; request < perPoster; request++) await post(device, body);
-        }),
-      );
-      results.push(result(backend, name, perPoster * batch * devices.length, started));
-    };
-    const fleet = (label: string) =>
-      Array.from({ length: POSTERS }, (_, index) => `${run}-${label}-${index}`);
+const selfCpuMicros = () => {
+  const usage = process.cpuUsage();
+  return usage.user + usage.system;
+};
 
-    // Warm-up, not reported: JIT, connection pools, device rows, the start-up work of the app.
-    await ingest('warm-up', 100, 20_000, fleet('warm'));
-    results.pop();
-    await ingest('HTTP monitor ingest, batches of 100', 100, 50_000, fleet('b100'));
-    await ingest('HTTP monitor ingest, batches of 1,000', 1_000, 100_000, fleet('b1000'));
+function token(): Promise<string> {
+  return new SignJWT({ roles: ['writer', 'publisher'] })
+    .setProtectedHeader({ alg: 'HS256' })
+    .setSubject('bench')
+    .setExpirationTime('2h')
+    .sign(new TextEncoder().encode(JWT_SECRET));
+}
 
-    const recorded = fleet('rec');
-    for (const device of recorded)
-      await app.services.devices.startRecording({ tenantId: null }, { deviceId: device });
-    await ingest('HTTP ingest, batches of 1,000, recording active', 1_000, 100_000, recorded);
+interface Client {
+  readonly url: string;
+  readonly token: string;
+  post(path: string, body: string, contentType?: string): Promise<unknown>;
+  graphql(query: string, variables?: Record<string, unknown>): Promise<Record<string, unknown>>;
+}
 
-    // Recording writes alone: the statement the ingest path and the buffer copy use.
-    const target = await app.services.devices.startRecording(
-      { tenantId: null },
-      { deviceId: `${run}-writes` },
-    );
-    const rows = Array.from({ length: 1_000 }, (_, index) => ({
-      seq: 0,
-      time: { date: new Date(Date.now() + index) },
-      eventId: `e${index}`,
-      type: 'signal',
-      symbol: 'demo.Counter',
-      headers: { 'X-Monitor-Device': `${run}-writes` },
-      data: { count: index, temperature: 21.5, label: 'bench' },
-    }));
-    const batches = 100;
-    let started = performance.now();
-    for (let batch = 0; batch < batches; batch++) {
-      await insertRecordingMessages(
-        app.services.db.prisma,
-        target.id,
-        rows.map((row, index) => ({ ...row, seq: batch * 1_000 + index + 1 })),
-      );
-    }
-    results.push(
-      result(backend, 'recording writes into the database, batches of 1,000', batches * 1_000, started),
-    );
-
-    // Replay at speed 0 of that recording, over a real graphql-ws connection.
-    const client = createClient({
-      url: `${url.replace(/^http/, 'ws')}/graphql`,
-      webSocketImpl: WebSocket,
-      lazy: false,
+function httpClient(url: string, bearer: string): Client {
+  const post = async (path: string, body: string, contentType = 'application/json') => {
+    const response = await fetch(`${url}${path}`, {
+      method: 'POST',
+      headers: { 'content-type': contentType, authorization: `Bearer ${bearer}` },
+      body,
     });
-    let received = 0;
-    started = performance.now();
+    const text = await response.text();
+    if (response.status !== 200) throw new Error(`${path} answered ${response.status}: ${text}`);
+    return JSON.parse(text) as unknown;
+  };
+  return {
+    url,
+    token: bearer,
+    post,
+    async graphql(query, variables = {}) {
+      const answer = (await post('/graphql', JSON.stringify({ query, variables }))) as {
+        data?: Record<string, unknown>;
+        errors?: unknown[];
+      };
+      if (answer.errors) throw new Error(JSON.stringify(answer.errors));
+      return answer.data ?? {};
+    },
+  };
+}
+
+/** `total` events in batches of `batch` from one poster per device, concurrently; returns events sent. */
+async function postConcurrently(client: Client, devices: readonly string[], batch: number, total: number) {
+  const body = events(batch);
+  const perPoster = Math.max(1, Math.ceil(total / batch / devices.length));
+  await Promise.all(
+    devices.map(async (device) => {
+      for (let request = 0; request < perPoster; request++) await client.post(`/monitor/${device}`, body);
+    }),
+  );
+  return perPoster * batch * devices.length;
+}
+
+/** `count` requests of `send`, `concurrency` at a time. */
+async function repeat(count: number, concurrency: number, send: () => Promise<unknown>): Promise<number> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < count) {
+        next += 1;
+        await send();
+      }
+    }),
+  );
+  return count;
+}
+
+async function replayOverWs(client: Client, recordingId: string): Promise<number> {
+  const ws = createClient({
+    url: `${client.url.replace(/^http/, 'ws')}/graphql`,
+    webSocketImpl: WebSocket,
+    connectionParams: { authorization: `Bearer ${client.token}` },
+    lazy: false,
+  });
+  let received = 0;
+  try {
     await new Promise<void>((resolve, reject) => {
-      client.subscribe(
+      ws.subscribe(
         {
           query:
             'subscription($id: ID!) { replay(recordingId: $id, speed: 0) { progress message { seq data } } }',
-          variables: { id: target.id },
+          variables: { id: recordingId },
         },
         {
           next: () => {
@@ -147,35 +199,379 @@ async function runOn(broker: 'memory' | 'nats', postgres: BenchServer, nats: Ben
         },
       );
     });
-    await client.dispose();
-    results.push(result(backend, 'replay at speed 0 over graphql-ws', received, started));
   } finally {
-    await app.stop();
+    await ws.dispose();
   }
-  return results;
+  return received;
 }
 
-/** Runs the cases on each backend and prints one line each. */
-export async function runIngestBench(): Promise<IngestBenchResult[]> {
-  const backends = (process.env.BENCH_BACKENDS ?? 'nats,memory')
-    .split(',')
-    .filter((name): name is 'memory' | 'nats' => name === 'memory' || name === 'nats');
-  const postgres = startServer('postgres');
-  const nats = backends.includes('nats') ? startServer('nats') : undefined;
+interface BackendSetup {
+  readonly name: BackendName;
+  readonly label: string;
+  readonly env: Record<string, string>;
+  /** A broker client of this process, for the baseline. */
+  openBroker(): Promise<Broker>;
+}
+
+const START_RECORDING = `mutation($d: ID!) { startRecording(deviceId: $d, includeBuffer: false) { id } }`;
+
+/** Every server-side case on one backend. */
+async function serverCases(setup: BackendSetup, server: ServerProcess): Promise<IngestBenchResult[]> {
+  const client = httpClient(server.url, await token());
+  const run = `b${Date.now().toString(36)}`;
+  const fleet = (label: string) => Array.from({ length: POSTERS }, (_, index) => `${run}-${label}-${index}`);
+  const cpu = () => server.cpuMicros();
+  const results: Array<IngestBenchResult | undefined> = [];
+  const label = setup.label;
+
+  // Warm-up, not reported: JIT, connection pools, the start-up work of the app.
+  await postConcurrently(client, fleet('warm'), 100, 10_000 * scale);
+  await repeat(200, 8, () =>
+    client.graphql(`mutation($m: JSON!) { publish(topic: "${TOPIC}", data: $m) { accepted } }`, {
+      m: { w: 1 },
+    }),
+  );
+
+  results.push(
+    await measure(label, 'HTTP ingest, batches of 100, 8 devices', cpu, () =>
+      postConcurrently(client, fleet('b100'), 100, 20_000 * scale),
+    ),
+  );
+  results.push(
+    await measure(label, 'HTTP ingest, batches of 1,000, 8 devices', cpu, () =>
+      postConcurrently(client, fleet('b1000'), 1_000, 48_000 * scale),
+    ),
+  );
+  const recorded = fleet('rec');
+  for (const device of recorded) await client.graphql(START_RECORDING, { d: device });
+  results.push(
+    await measure(label, 'HTTP ingest, batches of 1,000, 8 devices, recording', cpu, () =>
+      postConcurrently(client, recorded, 1_000, 48_000 * scale),
+    ),
+  );
+  const one = `${run}-one`;
+  const started = (await client.graphql(START_RECORDING, { d: one })) as { startRecording: { id: string } };
+  results.push(
+    await measure(label, 'HTTP ingest, batches of 1,000, 8 posters → 1 device, recording', cpu, () =>
+      postConcurrently(client, Array(POSTERS).fill(one), 1_000, 48_000 * scale),
+    ),
+  );
+  results.push(
+    await measure(label, 'replay at speed 0 over graphql-ws (messages)', cpu, () =>
+      replayOverWs(client, started.startRecording.id),
+    ),
+  );
+
+  const requests = Math.round(2_000 * scale);
+  results.push(
+    await measure(label, 'trivial authenticated query { viewer { userId } }', cpu, () =>
+      repeat(requests, 8, () => client.graphql('{ viewer { userId } }')),
+    ),
+  );
+  results.push(
+    await measure(label, '{ health { status } }', cpu, () =>
+      repeat(requests, 8, () => client.graphql('{ health { status } }')),
+    ),
+  );
+  results.push(
+    await measure(label, 'publish, one message per request', cpu, () =>
+      repeat(requests, 8, () =>
+        client.graphql(`mutation($m: JSON!) { publish(topic: "${TOPIC}", data: $m) { accepted } }`, {
+          m: { price: 101.5, symbol: 'ABC' },
+        }),
+      ),
+    ),
+  );
+  const batchBody = JSON.stringify(
+    Array.from({ length: 1_000 }, (_, index) => ({ price: index, symbol: 'ABC' })),
+  );
+  try {
+    results.push(
+      await measure(label, 'publish, batches of 1,000 over HTTP (messages)', cpu, async () => {
+        await repeat(Math.round(48 * scale), 8, () => client.post(`/topics/${TOPIC}/messages`, batchBody));
+        return Math.round(48 * scale) * 1_000;
+      }),
+    );
+  } catch (error) {
+    process.stdout.write(`  ${label} | batched publish failed: ${String(error).slice(0, 200)}\n`);
+  }
+  return results.filter((result) => result !== undefined);
+}
+
+/**
+ * The obvious way, from this process against the same database and broker: per message one
+ * transaction that takes the next sequence and inserts the recording row, then one awaited publish.
+ */
+async function ingestBaseline(
+  setup: BackendSetup,
+  prisma: PrismaClient,
+  recordingDevice: string,
+): Promise<IngestBenchResult | undefined> {
+  const broker = await setup.openBroker();
+  try {
+    await prisma.device.create({
+      data: { id: recordingDevice, firstSeenAt: new Date(), lastSeenAt: new Date() },
+    });
+    const recordingId = `rec_${randomUUID()}`;
+    await prisma.recording.create({
+      data: { id: recordingId, deviceId: recordingDevice, startedAt: new Date(), retentionMs: 60_000 },
+    });
+    await broker.retain(`monitor.${recordingDevice}`, { maxAgeMs: 60_000 });
+    const total = Math.round(1_000 * scale);
+    return await measure(
+      setup.label,
+      'baseline ingest: per message 1 tx + 1 insert + 1 awaited publish',
+      selfCpuMicros,
+      async () => {
+        await repeat(total, POSTERS, async () => {
+          const time = monitorTimeOf(new Date());
+          const message = await prisma.$transaction(async (tx) => {
+            const [row] = await tx.$queryRaw<Array<{ lastSeq: bigint }>>`
+            UPDATE "Device" SET "lastSeq" = "lastSeq" + 1, "messageCount" = "messageCount" + 1
+            WHERE "id" = ${recordingDevice} RETURNING "lastSeq"`;
+            const seq = Number(row?.lastSeq);
+            const headers = monitorHeaders(
+              recordingDevice,
+              { id: '', type: 'signal', symbol: 'demo.Counter' },
+              time,
+              seq,
+            );
+            const data = { count: seq, temperature: 21.5, label: 'bench' };
+            await tx.recordingMessage.create({
+              data: {
+                recordingId,
+                seq,
+                timestamp: time.date,
+                type: 'signal',
+                symbol: 'demo.Counter',
+                headers,
+                data,
+              },
+            });
+            return { headers, data };
+          });
+          await broker.publish(`monitor.${recordingDevice}`, Buffer.from(JSON.stringify(message.data)), {
+            headers: message.headers,
+          });
+        });
+        return total;
+      },
+    );
+  } finally {
+    await broker.close();
+  }
+}
+
+/** Recording writes alone, batched (the ingest path's statement) and one insert per row. */
+async function recordingCases(
+  label: string,
+  prisma: PrismaClient,
+  run: string,
+): Promise<IngestBenchResult[]> {
+  const deviceId = `${run}-writes`;
+  await prisma.device.create({ data: { id: deviceId, firstSeenAt: new Date(), lastSeenAt: new Date() } });
+  const recording = async () => {
+    const id = `rec_${randomUUID()}`;
+    await prisma.recording.create({ data: { id, deviceId, startedAt: new Date(), retentionMs: 60_000 } });
+    return id;
+  };
+  const rows = (from: number, count: number): MessageToRecord[] =>
+    Array.from({ length: count }, (_, index) => ({
+      seq: from + index,
+      time: { date: new Date(Date.now() + index) },
+      eventId: `e${from + index}`,
+      type: 'signal',
+      symbol: 'demo.Counter',
+      headers: { 'X-Monitor-Device': deviceId, 'X-Monitor-Seq': String(from + index) },
+      data: { count: index, temperature: 21.5, label: 'bench' },
+    }));
+  const results: Array<IngestBenchResult | undefined> = [];
+  const batched = await recording();
+  const batches = Math.round(50 * scale);
+  results.push(
+    await measure(label, 'recording writes, batches of 1,000 (rows)', selfCpuMicros, async () => {
+      for (let batch = 0; batch < batches; batch++)
+        await insertRecordingMessages(prisma, batched, rows(batch * 1_000 + 1, 1_000));
+      return batches * 1_000;
+    }),
+  );
+  const single = await recording();
+  const singles = Math.round(1_000 * scale);
+  results.push(
+    await measure(label, 'baseline recording writes: one insert per row (rows)', selfCpuMicros, async () => {
+      for (const row of rows(1, singles)) {
+        await prisma.recordingMessage.create({
+          data: {
+            recordingId: single,
+            seq: row.seq,
+            timestamp: row.time.date,
+            eventId: row.eventId,
+            type: row.type,
+            symbol: row.symbol,
+            headers: row.headers,
+            data: row.data as object,
+          },
+        });
+      }
+      return singles;
+    }),
+  );
+  return results.filter((result) => result !== undefined);
+}
+
+function setupOf(name: BackendName, servers: Partial<Record<ServerName, BenchServer>>): BackendSetup {
+  const url = (server: ServerName) => servers[server]?.url as string;
+  const timeouts = { connectTimeoutMs: 10_000, reconnectMaxWaitMs: 5_000 };
+  switch (name) {
+    case 'memory':
+    case 'pglite':
+      return {
+        name,
+        label: name === 'memory' ? 'postgres + memory' : 'pglite + memory',
+        env: { BROKER: 'memory' },
+        openBroker: async () => createMemoryBroker(),
+      };
+    case 'nats':
+      return {
+        name,
+        label: 'postgres + nats',
+        env: { BROKER: 'nats', NATS_URL: url('nats') },
+        openBroker: () => createNatsBroker({ url: url('nats'), name: 'bench-baseline', ...timeouts }),
+      };
+    case 'redis':
+      return {
+        name,
+        label: 'postgres + redis',
+        env: { BROKER: 'redis', REDIS_URL: url('redis') },
+        openBroker: () => createRedisBroker({ url: url('redis'), name: 'bench-baseline', ...timeouts }),
+      };
+    case 'kafka':
+      return {
+        name,
+        label: 'postgres + kafka',
+        env: { BROKER: 'kafka', KAFKA_BROKERS: url('kafka') },
+        openBroker: () =>
+          createKafkaBroker({ brokers: [url('kafka')], clientId: 'bench-baseline', ...timeouts } as never),
+      };
+  }
+}
+
+/** One backend: its server process, the server cases, the baselines, recording writes. */
+async function runBackend(
+  setup: BackendSetup,
+  postgres: BenchServer | undefined,
+  recordingDone: Set<string>,
+): Promise<IngestBenchResult[]> {
+  const run = `b${Date.now().toString(36)}${setup.name}`;
+  const dbEnv: Record<string, string> = {};
+  let prisma: PrismaClient | undefined;
+  let closeDb = async () => {};
+  if (setup.name === 'pglite') {
+    dbEnv.PGLITE_DIR = mkdtempSync(join(os.tmpdir(), 'streamgate-bench-pglite-'));
+  } else {
+    dbEnv.DATABASE_URL = await createDatabase(postgres?.url as string, `bench_${run}`);
+  }
+  const topicsFile = join(mkdtempSync(join(os.tmpdir(), 'streamgate-bench-topics-')), 'topics.yaml');
+  const { writeFileSync } = await import('node:fs');
+  writeFileSync(topicsFile, `topics:\n  - name: ${TOPIC}\n    source: broker\n`);
+  process.stdout.write(`${setup.label}: starting streamgate…\n`);
+  const server = await startServerProcess({
+    ...setup.env,
+    ...dbEnv,
+    JWT_SECRET,
+    TOPICS_FILE: topicsFile,
+    MUTATION_RATE: '1000000',
+    MUTATION_BURST: '1000000',
+    MESSAGE_RATE: '1000000',
+    MESSAGE_BURST: '1000000',
+    TOPIC_PUBLISHER_ROLES: 'publisher',
+  });
   const results: IngestBenchResult[] = [];
   try {
-    for (const broker of backends) results.push(...(await runOn(broker, postgres, nats)));
+    results.push(...(await serverCases(setup, server)));
   } finally {
-    nats?.stop();
-    postgres.stop();
+    await server.stop();
   }
-  for (const line of results) {
-    console.log(
-      `devices | ${line.backend.padEnd(17)} | ${line.name.padEnd(52)} | ${line.messages.toLocaleString('en').padStart(8)} messages | ` +
-        `${line.seconds.toFixed(2).padStart(6)} s | ${Math.round(line.messagesPerSecond).toLocaleString('en').padStart(8)} messages/s`,
-    );
+  // The baselines run from this process, on the same database and broker, with the server gone.
+  if (setup.name === 'pglite') {
+    const pglite = await PGlite.create(dbEnv.PGLITE_DIR as string);
+    await applyMigrations(pglite, { advisoryLock: false });
+    prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
+    closeDb = async () => {
+      await prisma?.$disconnect();
+      await pglite.close();
+    };
+  } else {
+    const pool = new pg.Pool({ connectionString: dbEnv.DATABASE_URL, max: 10 });
+    prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
+    closeDb = async () => {
+      await prisma?.$disconnect();
+      await pool.end();
+    };
+  }
+  try {
+    const baseline = await ingestBaseline(setup, prisma, `${run}-baseline`);
+    if (baseline) results.push(baseline);
+    const database = setup.name === 'pglite' ? 'pglite' : 'postgres';
+    if (!recordingDone.has(database)) {
+      recordingDone.add(database);
+      results.push(...(await recordingCases(database, prisma, run)));
+    }
+  } finally {
+    await closeDb();
   }
   return results;
 }
 
-if (import.meta.url === `file://${process.argv[1]}`) await runIngestBench();
+/** Runs the cases on each backend and prints one table. */
+export async function runIngestBench(): Promise<IngestBenchResult[]> {
+  const backends = (process.env.BENCH_BACKENDS ?? 'memory,pglite,nats,redis,kafka')
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name): name is BackendName => ['memory', 'nats', 'redis', 'kafka', 'pglite'].includes(name));
+  const servers: Partial<Record<ServerName, BenchServer>> = {};
+  const results: IngestBenchResult[] = [];
+  const recordingDone = new Set<string>();
+  try {
+    if (backends.some((name) => name !== 'pglite')) servers.postgres = startServer('postgres');
+    for (const name of backends) {
+      if (name === 'nats' || name === 'redis' || name === 'kafka') servers[name] = startServer(name);
+      try {
+        results.push(...(await runBackend(setupOf(name, servers), servers.postgres, recordingDone)));
+      } finally {
+        if (name === 'nats' || name === 'redis' || name === 'kafka') {
+          servers[name]?.stop();
+          delete servers[name];
+        }
+      }
+    }
+  } finally {
+    for (const server of Object.values(servers)) server?.stop();
+  }
+  process.stdout.write(
+    `\nDevices and topics, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}, load ${os
+      .loadavg()
+      .map((load) => load.toFixed(1))
+      .join(' ')}\n\n`,
+  );
+  process.stdout.write(
+    `${formatTable(
+      ['backend', 'case', 'units', 's', 'units/s', 'CPU µs/unit'],
+      results.map((line) => [
+        line.backend,
+        line.name,
+        line.units.toLocaleString('en'),
+        line.seconds.toFixed(2),
+        Math.round(line.perSecond).toLocaleString('en'),
+        line.cpuMicrosPerUnit.toFixed(1),
+      ]),
+    )}\n`,
+  );
+  return results;
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  pinClientCore();
+  await runIngestBench();
+  process.exit(0);
+}

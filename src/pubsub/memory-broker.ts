@@ -49,6 +49,9 @@ interface RegisteredResponder {
 export function createMemoryBroker(): Broker {
   const sinks = new SubjectTrie<FeedSink>();
   const windows: RetainedWindow[] = [];
+  // The windows by pattern too, so a publish finds its windows without scanning every one (one
+  // window per device makes the list as long as the fleet).
+  const windowIndex = new SubjectTrie<RetainedWindow>();
   const responders = new SubjectTrie<RegisteredResponder>();
   const stops = new Set<() => Promise<void>>();
   let sequence = 0;
@@ -70,8 +73,7 @@ export function createMemoryBroker(): Broker {
   const shared = new SharedSubscriptions((pattern, _queue, sink) => register(pattern, sink));
 
   const retainMessage = (message: BrokerMessage) => {
-    for (const window of windows) {
-      if (!subjectMatches(window.pattern, message.subject)) continue;
+    for (const window of windowIndex.match(message.subject)) {
       window.messages.push(message);
       trimWindow(window, message.timestamp.getTime());
     }
@@ -191,10 +193,15 @@ export function createMemoryBroker(): Broker {
       assertRetainOptions(options);
       const existing = windows.find((window) => window.pattern === pattern);
       if (existing) {
-        windows.splice(windows.indexOf(existing), 1, { ...existing, options });
+        const updated = { ...existing, options };
+        windows.splice(windows.indexOf(existing), 1, updated);
+        windowIndex.remove(pattern, existing);
+        windowIndex.add(pattern, updated);
         return;
       }
-      windows.push({ pattern, options, messages: [] });
+      const window = { pattern, options, messages: [] };
+      windows.push(window);
+      windowIndex.add(pattern, window);
     },
 
     health(): BrokerHealth {

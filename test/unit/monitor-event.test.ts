@@ -33,6 +33,26 @@ describe('RFC3339 timestamps of monitor events', () => {
     expect(parseRfc3339(text)).toBeUndefined();
   });
 
+  it.each([
+    '2024-02-29T23:59:59.999999999',
+    '2000-02-29T00:00:00',
+    '1999-12-31T23:59:59.1',
+    '0050-06-01T12:00:00.000001',
+    '2026-11-29T12:00:00.000',
+  ])('UTC times (%s) read the same with Z as with +00:00', (text) => {
+    const utc = parseRfc3339(`${text}Z`);
+    expect(utc).toBeDefined();
+    expect(utc?.text).toBe(parseRfc3339(`${text}+00:00`)?.text);
+    expect(utc?.date.getTime()).toBe(parseRfc3339(`${text}+00:00`)?.date.getTime());
+  });
+
+  it.each(['2100-02-29T00:00:00Z', '2023-02-29T00:00:00Z', '2026-04-31T00:00:00Z', '2026-01-15T10:60:00Z'])(
+    'rejects %s (not a calendar time)',
+    (text) => {
+      expect(parseRfc3339(text)).toBeUndefined();
+    },
+  );
+
   it('formats now with milliseconds', () => {
     expect(monitorTimeOf(new Date('2026-01-15T10:30:00.250Z')).text).toBe('2026-01-15T10:30:00.25Z');
   });

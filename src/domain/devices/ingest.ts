@@ -71,7 +71,7 @@ export async function ingestMonitorEvents(
   if (health.status !== 'connected') {
     throw new UnavailableError(`the broker is ${health.status}; nothing was accepted, retry later`);
   }
-  const payloads = events.map((event) => new TextEncoder().encode(JSON.stringify(event.data)));
+  const payloads = events.map((event) => Buffer.from(JSON.stringify(event.data), 'utf8'));
   const ingestTime = monitorTimeOf(new Date());
   const count = events.length;
 

@@ -88,15 +88,25 @@ function optionalString(event: Record<string, unknown>, field: string, index: nu
   throw badEvent(index, `"${field}" must be a string, got ${JSON.stringify(value)}`);
 }
 
+/** Throws BAD_USER_INPUT naming the first event that is not an object (as validateMonitorEvents would). */
+export function checkEventsAreObjects(events: readonly unknown[]): void {
+  for (let index = 0; index < events.length; index++) {
+    const event = events[index];
+    if (typeof event !== 'object' || event === null || Array.isArray(event)) throw notAnObject(index, event);
+  }
+}
+
+function notAnObject(index: number, event: unknown): BadUserInputError {
+  return badEvent(
+    index,
+    `not an object (${event === null ? 'null' : Array.isArray(event) ? 'an array' : typeof event})`,
+  );
+}
+
 /** Checks every event (all before any is used) and returns them typed; BAD_USER_INPUT names the index. */
 export function validateMonitorEvents(events: readonly unknown[]): MonitorEvent[] {
   return events.map((event, index) => {
-    if (typeof event !== 'object' || event === null || Array.isArray(event)) {
-      throw badEvent(
-        index,
-        `not an object (${event === null ? 'null' : Array.isArray(event) ? 'an array' : typeof event})`,
-      );
-    }
+    if (typeof event !== 'object' || event === null || Array.isArray(event)) throw notAnObject(index, event);
     const record = event as Record<string, unknown>;
     refuseUnknownFields(record, index);
     const rawTimestamp = record.timestamp;
@@ -128,6 +138,7 @@ export function parseRfc3339(text: string): MonitorTime | undefined {
   const match = RFC3339.exec(text);
   if (!match) return undefined;
   const [, day, time, fraction = '', zone = 'Z'] = match;
+  if (zone === 'Z' || zone === 'z') return parseUtc(day as string, time as string, fraction);
   const wholeSeconds = new Date(`${day}T${time}${zone.toUpperCase()}`);
   if (Number.isNaN(wholeSeconds.getTime())) return undefined;
   // Date.parse rolls 2026-02-30 over into March; a real calendar date round-trips.
@@ -135,6 +146,34 @@ export function parseRfc3339(text: string): MonitorTime | undefined {
   if (local.toISOString().slice(0, 19) !== `${day}T${time}`) return undefined;
   const nanos = Number(fraction.padEnd(9, '0'));
   return timeOf(wholeSeconds.getTime(), nanos);
+}
+
+const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+/**
+ * The common case, a UTC time (devices send `…Z`), without Date parsing and formatting: the
+ * text is the input with its fraction trimmed, the date one Date.UTC. Same results as the
+ * general path below (tested in monitor-event.test.ts); ingest runs it for every event.
+ */
+function parseUtc(day: string, time: string, fraction: string): MonitorTime | undefined {
+  const year = Number(day.slice(0, 4));
+  const month = Number(day.slice(5, 7));
+  const dayOfMonth = Number(day.slice(8, 10));
+  const hours = Number(time.slice(0, 2));
+  const minutes = Number(time.slice(3, 5));
+  const seconds = Number(time.slice(6, 8));
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 && !leap ? 28 : (DAYS_IN_MONTH[month - 1] ?? 0);
+  if (dayOfMonth < 1 || dayOfMonth > days || hours > 23 || minutes > 59 || seconds > 59) return undefined;
+  const wholeSeconds = Date.UTC(year, month - 1, dayOfMonth, hours, minutes, seconds);
+  // Date.UTC maps years 0–99 onto 1900–1999; the general path handles those.
+  if (year < 100) return timeOf(new Date(`${day}T${time}Z`).getTime(), Number(fraction.padEnd(9, '0')));
+  const trimmed = fraction.replace(/0+$/, '');
+  const millis = fraction.length >= 3 ? Number(fraction.slice(0, 3)) : Number(fraction.padEnd(3, '0'));
+  return {
+    date: new Date(wholeSeconds + millis),
+    text: `${day}T${time}${trimmed === '' ? '' : `.${trimmed}`}Z`,
+  };
 }
 
 /** A MonitorTime from a JS date (millisecond precision). */

@@ -7,7 +7,7 @@
 import { parse } from 'graphql';
 import type { Config } from '../../config.ts';
 import type { AuthService } from '../../domain/auth/auth-service.ts';
-import { validateDeviceId, validateMonitorEvents } from '../../domain/devices/monitor-event.ts';
+import { checkEventsAreObjects, validateDeviceId } from '../../domain/devices/monitor-event.ts';
 import { describeJsonViolation, findJsonViolation, JSON_VIOLATIONS } from '../../domain/json-bounds.ts';
 import type { Viewer } from '../../domain/viewer.ts';
 import { isAppError } from '../../errors.ts';
@@ -113,11 +113,12 @@ export function monitorRoutes(options: MonitorRouteOptions): HttpRoute[] {
         await readBodyText(request, options.config.maxBodyBytes),
         request.headers.get('content-type'),
       );
-      // Checked here too so that a null event or a bad id is named like any other bad input, not
-      // by GraphQL coercion or as a variable the caller never wrote.
+      // Checked here so that a null event or a bad id is named like any other bad input, not by
+      // GraphQL coercion or as a variable the caller never wrote. The events themselves are
+      // validated once, by the domain (in the mutation).
       validateDeviceId(deviceId);
       refuseUnboundedEvents(events, options.maxJsonDepth);
-      validateMonitorEvents(events);
+      checkEventsAreObjects(events);
     } catch (error) {
       if (error instanceof MonitorBodyError) {
         return jsonError(
