@@ -32,6 +32,11 @@ export interface Config {
     readonly shutdownTimeoutMs: number;
     /** Largest HTTP body and WebSocket frame accepted. @default 1 MiB (MAX_PAYLOAD_BYTES) */
     readonly maxPayloadBytes: number;
+    /**
+     * How often health probes that cost a round trip (the database ping, the Kafka topics check)
+     * run; `{ health }` and GET /health answer from the last result. @default 2s (HEALTH_PROBE_INTERVAL)
+     */
+    readonly healthProbeIntervalMs: number;
   };
   readonly database: {
     /** Postgres connection string; unset → embedded PGlite. (DATABASE_URL) */
@@ -182,6 +187,7 @@ export function loadConfig(
       graphiql: read.boolean('GRAPHIQL', true),
       shutdownTimeoutMs: read.duration('SHUTDOWN_TIMEOUT', 10_000),
       maxPayloadBytes,
+      healthProbeIntervalMs: Math.max(100, read.duration('HEALTH_PROBE_INTERVAL', 2_000)),
     },
     database: {
       url: read.url('DATABASE_URL', ['postgres', 'postgresql']),

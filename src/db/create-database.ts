@@ -9,6 +9,7 @@ import { StartupError } from '../startup-error.ts';
 import { describePostgresUrl, failedToOpen } from './database-errors.ts';
 import { applyMigrations, type SqlRunner } from './migrate.ts';
 import { lockPgliteDir } from './pglite-lock.ts';
+import { pgliteTransaction, pgTransaction, type SqlClient } from './sql-client.ts';
 
 export type { PrismaClient } from '../generated/prisma/client.ts';
 
@@ -16,6 +17,11 @@ export type { PrismaClient } from '../generated/prisma/client.ts';
 export interface Database {
   readonly kind: 'postgres' | 'pglite';
   readonly prisma: PrismaClient;
+  /**
+   * Runs `work` in one transaction of plain SQL (src/db/sql-client.ts), beside Prisma on the
+   * same database: for hot paths where Prisma's per-query cost dominates.
+   */
+  transaction<T>(work: (sql: SqlClient) => Promise<T>): Promise<T>;
   /** Round-trip time of a trivial query in ms; throws when the database does not answer. */
   ping(): Promise<number>;
   close(): Promise<void>;
@@ -51,6 +57,7 @@ async function openPostgres(url: string): Promise<Database> {
   return {
     kind: 'postgres',
     prisma,
+    transaction: (work) => pgTransaction(pool, work),
     ping: () => timeQuery(prisma),
     async close() {
       await prisma.$disconnect();
@@ -100,6 +107,7 @@ async function openPglite(dir: string): Promise<Database> {
   return {
     kind: 'pglite',
     prisma,
+    transaction: (work) => pgliteTransaction(opened, work),
     ping: () => timeQuery(prisma),
     async close() {
       await prisma.$disconnect();

@@ -72,3 +72,36 @@ async function runProbe(probe: HealthProbe): Promise<DependencyHealth> {
     clearTimeout(timer);
   }
 }
+
+/** A probe answered from memory; `stop` ends its refreshes. */
+export interface RefreshedProbe extends HealthProbe {
+  stop(): void;
+}
+
+/**
+ * Runs `probe` now and every `intervalMs` in the background, and answers from its last result:
+ * a health request then costs no database or broker round trip (it did: 2 ms of CPU per
+ * `{ health }`). A failing dependency shows up within one interval.
+ */
+export function refreshedProbe(probe: HealthProbe, intervalMs: number): RefreshedProbe {
+  const run = () => runProbe(probe);
+  let latest = run();
+  const timer = setInterval(() => {
+    const next = run();
+    // Swap only once settled, so a slow probe never makes a request wait for it.
+    void next.then(() => {
+      latest = next;
+    });
+  }, intervalMs);
+  timer.unref();
+  return {
+    name: probe.name,
+    required: probe.required,
+    async check() {
+      const result = await latest;
+      if (result.error !== null) throw new Error(result.error);
+      return { status: result.status, latencyMs: result.latencyMs ?? undefined };
+    },
+    stop: () => clearInterval(timer),
+  };
+}

@@ -8,7 +8,7 @@ import { type Database, openDatabase } from '../db/create-database.ts';
 import { createAuthService } from '../domain/auth/auth-service.ts';
 import { createDataSourceService } from '../domain/datasources/data-source-service.ts';
 import { createDeviceService } from '../domain/devices/device-service.ts';
-import { HEALTH_STATUS, type HealthProbe } from '../domain/health.ts';
+import { HEALTH_STATUS, type HealthProbe, refreshedProbe } from '../domain/health.ts';
 import { createConnectionLimiter } from '../domain/limits/connection-limiter.ts';
 import { createRouteService } from '../domain/routes/route-service.ts';
 import { readRoutingFile } from '../domain/routes/routing-file.ts';
@@ -133,6 +133,11 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
   const dataSources = createDataSourceService({ config, db, broker, log });
   await dataSources.start();
 
+  const databaseHealth = refreshedProbe(databaseProbe(db), config.http.healthProbeIntervalMs);
+  const topicHealth = (await topics.healthProbes()).map((probe) =>
+    refreshedProbe(probe, config.http.healthProbeIntervalMs),
+  );
+  const roundTripProbes = [databaseHealth, ...topicHealth];
   const services: AppServices = {
     config,
     log,
@@ -142,11 +147,9 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     topics,
     auth,
     connectionLimiter,
-    healthProbes: mergeProbesByName([
-      databaseProbe(db),
-      ...brokerProbes(broker),
-      ...(await topics.healthProbes()),
-    ]),
+    // The broker's probes read its connection state (free); the others are round trips,
+    // refreshed in the background.
+    healthProbes: mergeProbesByName([databaseHealth, ...brokerProbes(broker), ...topicHealth]),
     startedAt: Date.now(),
     shutdownSignal: shutdown.signal,
     states,
@@ -318,6 +321,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     await untilDeadline(closed, connectionsBy);
     httpServer.closeAllConnections();
     await yoga.dispose();
+    for (const probe of roundTripProbes) probe.stop();
     await topics.close();
     await syncStore.stop();
     await states.outbox.stop();

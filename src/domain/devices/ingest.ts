@@ -51,7 +51,8 @@ export interface PreparedMessage extends PendingMonitorMessage {
 }
 
 interface AllocatedDevice {
-  readonly lastSeq: bigint;
+  /** int8: a string, bigint or number depending on the driver. */
+  readonly lastSeq: bigint | string | number;
   readonly created: boolean;
   readonly bufferWindowMs: number | null;
 }
@@ -75,77 +76,86 @@ export async function ingestMonitorEvents(
   const ingestTime = monitorTimeOf(new Date());
   const count = events.length;
 
-  return deps.db.prisma.$transaction(
-    async (tx) => {
-      const now = ingestTime.date;
-      // The upsert takes the device row lock until commit: this serializes ingests, recording
-      // starts and stops of one device, across instances.
-      const rows = await tx.$queryRaw<AllocatedDevice[]>`
-        INSERT INTO "Device" ("id", "tenantId", "firstSeenAt", "lastSeenAt", "messageCount", "lastSeq", "bufferWindowMs")
-        VALUES (${deviceId}, ${scope.tenantId}, ${now}, ${now}, ${count}, ${count}, ${deps.config.bufferWindowDefaultMs})
-        ON CONFLICT ("id") DO UPDATE SET
-          "lastSeq" = "Device"."lastSeq" + ${count},
-          "messageCount" = "Device"."messageCount" + ${count},
-          "lastSeenAt" = ${now}
-        WHERE "Device"."tenantId" IS NOT DISTINCT FROM ${scope.tenantId}
-        RETURNING "lastSeq", (xmax = 0) AS "created", "bufferWindowMs"`;
-      const device = rows[0];
-      if (!device) throw new NotFoundError('device', deviceId);
-      const firstSeq = Number(device.lastSeq) - count + 1;
-      const messages: PreparedMessage[] = events.map((event, index) => {
-        const seq = firstSeq + index;
-        const time = event.timestamp ?? ingestTime;
-        const headers = monitorHeaders(deviceId, event, time, seq);
-        return {
-          seq,
-          time,
-          headers,
-          payload: payloads[index] as Uint8Array,
-          eventId: headers['X-Monitor-Id'] as string,
-          type: event.type,
-          symbol: event.symbol,
-          data: event.data,
-        };
+  // Plain SQL (src/db/sql-client.ts): three statements per request whatever its size, and
+  // Prisma's per-query cost was most of the server's CPU per event.
+  return deps.db.transaction(async (sql) => {
+    // The upsert takes the device row lock until commit: this serializes ingests, recording
+    // starts and stops of one device, across instances.
+    const rows = await sql.query<AllocatedDevice>(ALLOCATE, [
+      deviceId,
+      scope.tenantId,
+      ingestTime.date.toISOString(),
+      count,
+      deps.config.bufferWindowDefaultMs,
+    ]);
+    const device = rows[0];
+    if (!device) throw new NotFoundError('device', deviceId);
+    const firstSeq = Number(device.lastSeq) - count + 1;
+    const messages: PreparedMessage[] = events.map((event, index) => {
+      const seq = firstSeq + index;
+      const time = event.timestamp ?? ingestTime;
+      const headers = monitorHeaders(deviceId, event, time, seq);
+      return {
+        seq,
+        time,
+        headers,
+        payload: payloads[index] as Uint8Array,
+        eventId: headers['X-Monitor-Id'] as string,
+        type: event.type,
+        symbol: event.symbol,
+        data: event.data,
+      };
+    });
+
+    if (device.created && device.bufferWindowMs !== null) {
+      await deps.broker.retain(subjects.monitor(deviceId), { maxAgeMs: device.bufferWindowMs });
+    }
+    // A statement of its own, after the upsert: it must see a recording start or an outbox row
+    // committed while this transaction waited for the lock (the upsert's snapshot is older).
+    const [pending] = await sql.query<{ recordingId: string | null; hasOutbox: boolean }>(PENDING, [
+      deviceId,
+      RECORDING_STATUS.RECORDING,
+    ]);
+    // Messages held back by an earlier broker failure go first, so the device's order holds.
+    if (pending?.hasOutbox) await flushOutbox(sql, deps.broker, deviceId);
+    if (pending?.recordingId) await insertRecordingMessages(sql, pending.recordingId, messages);
+
+    const receipts = await publishAll(deps.broker, deviceId, messages);
+    const failed = messages.filter((_, index) => receipts[index]?.status === 'rejected');
+    if (failed.length === count) {
+      const reason = firstRejection(receipts);
+      throw new UnavailableError('the broker did not take the messages; nothing was accepted, retry later', {
+        cause: reason,
       });
-
-      if (device.created && device.bufferWindowMs !== null) {
-        await deps.broker.retain(subjects.monitor(deviceId), { maxAgeMs: device.bufferWindowMs });
-      }
-      // A statement of its own, after the upsert: it must see a recording start or an outbox row
-      // committed while this transaction waited for the lock (the upsert's snapshot is older).
-      const [pending] = await tx.$queryRaw<Array<{ recordingId: string | null; hasOutbox: boolean }>>`
-        SELECT
-          (SELECT "id" FROM "Recording" WHERE "deviceId" = ${deviceId} AND "status" = ${RECORDING_STATUS.RECORDING} LIMIT 1) AS "recordingId",
-          EXISTS (SELECT 1 FROM "MonitorOutbox" WHERE "deviceId" = ${deviceId}) AS "hasOutbox"`;
-      // Messages held back by an earlier broker failure go first, so the device's order holds.
-      if (pending?.hasOutbox) await flushOutbox(tx, deps.broker, deviceId);
-      if (pending?.recordingId) await insertRecordingMessages(tx, pending.recordingId, messages);
-
-      const receipts = await publishAll(deps.broker, deviceId, messages);
-      const failed = messages.filter((_, index) => receipts[index]?.status === 'rejected');
-      if (failed.length === count) {
-        const reason = firstRejection(receipts);
-        throw new UnavailableError(
-          'the broker did not take the messages; nothing was accepted, retry later',
-          {
-            cause: reason,
-          },
-        );
-      }
-      if (failed.length > 0) {
-        const reason = String(firstRejection(receipts));
-        deps.log.warn(
-          { deviceId, failed: failed.length, of: count, err: firstRejection(receipts) },
-          'broker failed part-way through a monitor batch; the rest waits in the device outbox',
-        );
-        await storeInOutbox(tx, deviceId, failed, reason);
-      }
-      return { accepted: count, position: lastPosition(receipts) };
-    },
-    // Publishing happens inside the transaction, so it may take longer than Prisma's 5 s default.
-    { maxWait: 10_000, timeout: 30_000 },
-  );
+    }
+    if (failed.length > 0) {
+      const reason = String(firstRejection(receipts));
+      deps.log.warn(
+        { deviceId, failed: failed.length, of: count, err: firstRejection(receipts) },
+        'broker failed part-way through a monitor batch; the rest waits in the device outbox',
+      );
+      await storeInOutbox(sql, deviceId, failed, reason);
+    }
+    return { accepted: count, position: lastPosition(receipts) };
+  });
 }
+
+/** Registers the device or allocates `count` sequences; holds the device row lock until commit. */
+const ALLOCATE = `
+  INSERT INTO "Device" ("id", "tenantId", "firstSeenAt", "lastSeenAt", "messageCount", "lastSeq", "bufferWindowMs")
+  VALUES ($1, $2::text, $3::timestamp(3), $3::timestamp(3), $4, $4, $5::integer)
+  ON CONFLICT ("id") DO UPDATE SET
+    "lastSeq" = "Device"."lastSeq" + $4,
+    "messageCount" = "Device"."messageCount" + $4,
+    "lastSeenAt" = $3::timestamp(3)
+  WHERE "Device"."tenantId" IS NOT DISTINCT FROM $2::text
+  RETURNING "lastSeq", (xmax = 0) AS "created", "bufferWindowMs"`;
+
+/** The device's active recording and whether its outbox holds messages. */
+const PENDING = `
+  SELECT
+    (SELECT "id" FROM "Recording" WHERE "deviceId" = $1 AND "status" = $2 LIMIT 1) AS "recordingId",
+    EXISTS (SELECT 1 FROM "MonitorOutbox" WHERE "deviceId" = $1) AS "hasOutbox"`;
 
 /**
  * Publishes in order without waiting for each receipt (the broker keeps the order of one

@@ -5,7 +5,7 @@
  */
 
 import type { Database } from '../../db/create-database.ts';
-import type { Prisma } from '../../generated/prisma/client.ts';
+import { prismaSql, type SqlClient } from '../../db/sql-client.ts';
 import type { Logger } from '../../log.ts';
 import type { Broker } from '../../pubsub/broker.ts';
 import { subjects } from '../../pubsub/subjects.ts';
@@ -19,7 +19,7 @@ export interface PendingMonitorMessage {
 
 /** Keeps messages for the relay; call inside the ingest transaction, before it commits. */
 export async function storeInOutbox(
-  tx: Prisma.TransactionClient,
+  sql: SqlClient,
   deviceId: string,
   messages: readonly PendingMonitorMessage[],
   error: string,
@@ -32,10 +32,12 @@ export async function storeInOutbox(
       payload: Buffer.from(message.payload).toString('base64'),
     })),
   );
-  await tx.$executeRaw`
-    INSERT INTO "MonitorOutbox" ("deviceId", "seq", "headers", "payload", "lastError")
-    SELECT ${deviceId}, r."seq", r."headers", decode(r."payload", 'base64'), ${error}
-    FROM jsonb_to_recordset(${rows}::jsonb) AS r("seq" bigint, "headers" jsonb, "payload" text)`;
+  await sql.execute(
+    `INSERT INTO "MonitorOutbox" ("deviceId", "seq", "headers", "payload", "lastError")
+     SELECT $1, r."seq", r."headers", decode(r."payload", 'base64'), $2
+     FROM jsonb_to_recordset($3::jsonb) AS r("seq" bigint, "headers" jsonb, "payload" text)`,
+    [deviceId, error, rows],
+  );
 }
 
 /**
@@ -45,16 +47,20 @@ export async function storeInOutbox(
  * for the next attempt (at least once, never reordered).
  */
 export async function flushOutbox(
-  tx: Prisma.TransactionClient,
+  sql: SqlClient,
   broker: Broker,
   deviceId: string,
   limit?: number,
 ): Promise<number> {
-  const pending = await tx.$queryRaw<
-    Array<{ seq: bigint; headers: Record<string, string>; payload: string }>
-  >`
-    SELECT "seq", "headers", encode("payload", 'base64') AS "payload" FROM "MonitorOutbox"
-    WHERE "deviceId" = ${deviceId} ORDER BY "seq" LIMIT ${limit ?? 2_147_483_647}`;
+  const pending = await sql.query<{
+    seq: bigint | string | number;
+    headers: Record<string, string>;
+    payload: string;
+  }>(
+    `SELECT "seq", "headers", encode("payload", 'base64') AS "payload" FROM "MonitorOutbox"
+     WHERE "deviceId" = $1 ORDER BY "seq" LIMIT $2`,
+    [deviceId, limit ?? 2_147_483_647],
+  );
   const last = pending.at(-1);
   if (!last) return 0;
   for (const row of pending) {
@@ -62,7 +68,10 @@ export async function flushOutbox(
       headers: row.headers,
     });
   }
-  await tx.monitorOutbox.deleteMany({ where: { deviceId, seq: { lte: last.seq } } });
+  await sql.execute(`DELETE FROM "MonitorOutbox" WHERE "deviceId" = $1 AND "seq" <= $2`, [
+    deviceId,
+    Number(last.seq),
+  ]);
   return pending.length;
 }
 
@@ -89,7 +98,7 @@ export async function relayOutbox(db: Database, broker: Broker, log: Logger): Pr
         const published = await db.prisma.$transaction(
           async (tx) => {
             await tx.$queryRaw`SELECT 1 FROM "Device" WHERE "id" = ${deviceId} FOR UPDATE`;
-            return flushOutbox(tx, broker, deviceId, RELAY_CHUNK);
+            return flushOutbox(prismaSql(tx), broker, deviceId, RELAY_CHUNK);
           },
           { maxWait: 10_000, timeout: 60_000 },
         );

@@ -10,6 +10,7 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../../config.ts';
 import type { Database } from '../../db/create-database.ts';
+import { prismaSql } from '../../db/sql-client.ts';
 import { formatDuration } from '../../duration.ts';
 import { BadUserInputError, NotFoundError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
@@ -137,7 +138,7 @@ export async function startRecording(
           preRollMs = input.preRollMs ?? window ?? 0;
         }
         // Everything up to the seam must be on the broker before the buffer is read.
-        await flushOutbox(tx, deps.broker, deviceId);
+        await flushOutbox(prismaSql(tx), deps.broker, deviceId);
         const startedAt = new Date();
         const nothingToCopy =
           preRollMs === 0 ||

@@ -1,4 +1,5 @@
 import type { PrismaClient } from '../../db/create-database.ts';
+import { TtlCache } from '../ttl-cache.ts';
 import { TOPIC_SOURCES, type TopicDefinition, type TopicSource } from './topic.ts';
 
 /** The topics and their entitlements, kept in Postgres (DESIGN.md decision 3). */
@@ -21,17 +22,28 @@ interface TopicRow {
   readonly tenants: string[];
 }
 
-export function createTopicRegistry(prisma: PrismaClient): TopicRegistry {
+/**
+ * @default 10s: how long a topic read from the database is reused. Topics change only when an
+ * instance starts with a TOPICS_FILE; this instance's own change clears the cache at once, and
+ * another instance's shows after at most this long. Without it every `publish` cost a query.
+ */
+export const TOPIC_CACHE_TTL_MS = 10_000;
+
+export function createTopicRegistry(prisma: PrismaClient, cacheTtlMs = TOPIC_CACHE_TTL_MS): TopicRegistry {
+  const byName = new TtlCache<string, TopicDefinition | null>(cacheTtlMs);
   return {
     async list() {
       const rows = await prisma.topic.findMany({ orderBy: { name: 'asc' } });
       return rows.map(toDefinition);
     },
-    async get(name) {
-      const row = await prisma.topic.findUnique({ where: { name } });
-      return row ? toDefinition(row) : null;
+    get(name) {
+      return byName.get(name, async () => {
+        const row = await prisma.topic.findUnique({ where: { name } });
+        return row ? toDefinition(row) : null;
+      });
     },
     async replaceAll(topics) {
+      byName.clear();
       await prisma.$transaction([
         prisma.topic.deleteMany({ where: { name: { notIn: topics.map((topic) => topic.name) } } }),
         ...topics.map((topic) => {
@@ -49,6 +61,7 @@ export function createTopicRegistry(prisma: PrismaClient): TopicRegistry {
           });
         }),
       ]);
+      byName.clear();
     },
   };
 }

@@ -1,0 +1,72 @@
+/**
+ * Plain SQL on one connection, the same on Postgres (`pg`), PGlite and inside a Prisma
+ * transaction. The hot paths (monitor ingest: a few statements per request over thousands of
+ * rows) run on it without Prisma's per-query compilation, which cost more CPU than the work
+ * itself; everything else keeps using Prisma.
+ *
+ * Values come back as the driver returns them: an int8 is a string (pg), a bigint (Prisma) or a
+ * number (PGlite), so read numbers with Number(). Pass times as ISO strings, never Dates (pg
+ * would send a Date in the process's local time zone).
+ */
+import type { PGlite, Transaction } from '@electric-sql/pglite';
+import type pg from 'pg';
+import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
+
+export interface SqlClient {
+  /** Runs one statement with $1… parameters and returns its rows. */
+  query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<Row[]>;
+  /** Runs one statement and returns how many rows it changed. */
+  execute(text: string, params?: readonly unknown[]): Promise<number>;
+}
+
+/** A SqlClient over a Prisma client or a Prisma interactive transaction. */
+export function prismaSql(client: Prisma.TransactionClient | PrismaClient): SqlClient {
+  return {
+    query: <Row>(text: string, params: readonly unknown[] = []) =>
+      client.$queryRawUnsafe<Row[]>(text, ...params),
+    execute: (text, params = []) => client.$executeRawUnsafe(text, ...params),
+  };
+}
+
+function pgSql(client: pg.PoolClient): SqlClient {
+  return {
+    query: async <Row>(text: string, params: readonly unknown[] = []) =>
+      (await client.query(text, params as unknown[])).rows as Row[],
+    execute: async (text, params = []) => (await client.query(text, params as unknown[])).rowCount ?? 0,
+  };
+}
+
+function pgliteSql(client: Transaction | PGlite): SqlClient {
+  return {
+    query: async <Row>(text: string, params: readonly unknown[] = []) =>
+      (await client.query<Row>(text, params as unknown[])).rows,
+    execute: async (text, params = []) => (await client.query(text, params as unknown[])).affectedRows ?? 0,
+  };
+}
+
+/** Runs `work` in one transaction on a pooled connection: COMMIT when it resolves, ROLLBACK when it throws. */
+export async function pgTransaction<T>(pool: pg.Pool, work: (sql: SqlClient) => Promise<T>): Promise<T> {
+  const client = await pool.connect();
+  let broken: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    try {
+      const result = await work(pgSql(client));
+      await client.query('COMMIT');
+      return result;
+    } catch (error) {
+      await client.query('ROLLBACK').catch((rollbackError: unknown) => {
+        // A connection that cannot roll back is not given back to the pool.
+        broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
+      });
+      throw error;
+    }
+  } finally {
+    client.release(broken);
+  }
+}
+
+/** The same on PGlite (one connection; its transactions run one at a time). */
+export function pgliteTransaction<T>(pglite: PGlite, work: (sql: SqlClient) => Promise<T>): Promise<T> {
+  return pglite.transaction((tx) => work(pgliteSql(tx)));
+}
