@@ -26,6 +26,14 @@ export function publishToTopic(
   return context.services.topics.publish(context.viewer, args.topic, args.data, args.key);
 }
 
+/** Mutation.publishMessages. */
+export function publishManyToTopic(
+  args: { topic: string; messages: readonly unknown[]; key?: string | null },
+  context: GraphQLContext,
+): Promise<PublishOutcome> {
+  return context.services.topics.publishMany(context.viewer, args.topic, args.messages, args.key);
+}
+
 /** Subscription.topicMessages: checked in full before the stream is returned. */
 export function subscribeTopicMessages(
   args: { topics: readonly string[]; filter?: unknown; after?: string | null },

@@ -1,6 +1,7 @@
 import { TOPIC_SOURCES, type TopicDefinition } from '../domain/topics/topic.ts';
 import type { TopicMessage } from '../domain/topics/topic-message.ts';
 import {
+  publishManyToTopic,
   publishToTopic,
   resolveActiveSubscriptions,
   resolveTopic,
@@ -102,6 +103,20 @@ builder.mutationField('publish', (t) =>
       key: t.arg.string(),
     },
     resolve: (_root, args, context) => publishToTopic({ ...args, data: args.data }, context),
+  }),
+);
+
+builder.mutationField('publishMessages', (t) =>
+  t.field({
+    type: PublishResultRef,
+    description:
+      "Publishes many messages to one topic in one call, in order (the batch form of publish; also\n`POST /topics/{topic}/messages` with a JSON array or NDJSON). Every message is checked before\nany is sent; `accepted` counts them, `position` is the last one's.",
+    args: {
+      topic: t.arg.string({ required: true }),
+      messages: t.arg({ type: ['JSON'], required: true }),
+      key: t.arg.string({ description: 'One key for every message of the call.' }),
+    },
+    resolve: (_root, args, context) => publishManyToTopic(args, context),
   }),
 );
 

@@ -62,6 +62,7 @@ import { useSubscriptionRefusalLog } from './ops/subscription-refusal-log.ts';
 import { createTransportStats, type TransportStats } from './ops/transport-stats.ts';
 import { useOneRequestErrorCode } from './request-error-codes.ts';
 import { useEndSubscriptionsOnShutdown } from './shutdown-plugin.ts';
+import { topicPublishRoute } from './topic-publish-route.ts';
 import { routeUpgrades } from './upgrade-router.ts';
 import { useValidationLog } from './validation-log-plugin.ts';
 
@@ -196,6 +197,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
       config: config.devices,
       maxJsonDepth: config.limits.maxJsonDepth,
     }),
+    topicPublishRoute({ yoga: () => yoga, maxBodyBytes: config.http.maxPayloadBytes }),
     ...legacySse.routes,
     graphqlSseRoute(() => yoga, maskError),
   ];

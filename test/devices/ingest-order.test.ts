@@ -43,11 +43,14 @@ describe.each(DEVICE_BACKENDS)('batched ingest (%s)', (backend) => {
     const rows: Recorded[] = [];
     let after: string | null = null;
     for (;;) {
-      const page = await server.graphql<{
-        recording: {
-          messages: { edges: Array<{ cursor: string; node: Recorded }>; pageInfo: { hasNextPage: boolean } };
-        };
-      }>(MESSAGES, { id: recordingId, after });
+      type Page = {
+        edges: Array<{ cursor: string; node: Recorded }>;
+        pageInfo: { hasNextPage: boolean };
+      };
+      const page: { data?: { recording: { messages: Page } } | null; errors?: unknown } =
+        await server.graphql<{
+          recording: { messages: Page };
+        }>(MESSAGES, { id: recordingId, after });
       expect(page.errors).toBeUndefined();
       const { edges, pageInfo } = page.data?.recording.messages ?? {
         edges: [],

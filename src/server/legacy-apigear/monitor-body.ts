@@ -17,9 +17,13 @@ export class MonitorBodyError extends Error {
 }
 
 /** Reads the body as UTF-8 text, refusing it (413) as soon as it passes `limitBytes`. */
-export async function readBodyText(request: Request, limitBytes: number): Promise<string> {
+export async function readBodyText(
+  request: Request,
+  limitBytes: number,
+  limitName = 'MONITOR_MAX_BODY_BYTES',
+): Promise<string> {
   const declared = Number(request.headers.get('content-length'));
-  if (Number.isFinite(declared) && declared > limitBytes) throw tooLarge(limitBytes);
+  if (Number.isFinite(declared) && declared > limitBytes) throw tooLarge(limitBytes, limitName);
   if (!request.body) return '';
   const reader = request.body.getReader();
   const chunks: Uint8Array[] = [];
@@ -30,7 +34,7 @@ export async function readBodyText(request: Request, limitBytes: number): Promis
     total += value.byteLength;
     if (total > limitBytes) {
       await reader.cancel().catch(() => undefined);
-      throw tooLarge(limitBytes);
+      throw tooLarge(limitBytes, limitName);
     }
     chunks.push(value);
   }
@@ -41,8 +45,8 @@ export async function readBodyText(request: Request, limitBytes: number): Promis
   }
 }
 
-function tooLarge(limitBytes: number): MonitorBodyError {
-  return new MonitorBodyError(413, `the body is larger than ${limitBytes} bytes (MONITOR_MAX_BODY_BYTES)`, {
+function tooLarge(limitBytes: number, limitName: string): MonitorBodyError {
+  return new MonitorBodyError(413, `the body is larger than ${limitBytes} bytes (${limitName})`, {
     limitBytes,
   });
 }
@@ -55,8 +59,8 @@ export function isNdjson(contentType: string | null): boolean {
   );
 }
 
-/** Parses the body into the list of events (not yet checked one by one). */
-export function parseMonitorBody(text: string, contentType: string | null): unknown[] {
+/** Parses the body into the list of events (not yet checked one by one); `noun` names them in errors. */
+export function parseMonitorBody(text: string, contentType: string | null, noun = 'events'): unknown[] {
   if (isNdjson(contentType)) {
     const events: unknown[] = [];
     const lines = text.split('\n');
@@ -74,7 +78,7 @@ export function parseMonitorBody(text: string, contentType: string | null): unkn
     return events;
   }
   if (text.trim() === '')
-    throw new MonitorBodyError(400, 'the body is empty: expected a JSON array of events');
+    throw new MonitorBodyError(400, `the body is empty: expected a JSON array of ${noun}`);
   let body: unknown;
   try {
     body = JSON.parse(text);
@@ -84,7 +88,7 @@ export function parseMonitorBody(text: string, contentType: string | null): unkn
   if (!Array.isArray(body)) {
     throw new MonitorBodyError(
       400,
-      `the body must be a JSON array of events, got ${body === null ? 'null' : typeof body === 'object' ? 'an object' : typeof body}`,
+      `the body must be a JSON array of ${noun}, got ${body === null ? 'null' : typeof body === 'object' ? 'an object' : typeof body}`,
     );
   }
   return body;

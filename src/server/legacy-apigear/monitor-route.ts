@@ -23,7 +23,8 @@ const INGEST = parse(`
   }
 `);
 
-const STATUS_OF_CODE: Record<string, number> = {
+/** HTTP status of an error code, for the JSON routes that translate onto GraphQL. */
+export const STATUS_OF_CODE: Record<string, number> = {
   BAD_USER_INPUT: 400,
   UNAUTHENTICATED: 401,
   FORBIDDEN: 403,
@@ -59,7 +60,13 @@ function refuseUnboundedEvents(events: readonly unknown[], maxJsonDepth: number)
   }
 }
 
-function jsonError(status: number, error: string, message: string, details: Record<string, unknown> = {}) {
+/** A JSON error answer; a 503 carries Retry-After. */
+export function jsonError(
+  status: number,
+  error: string,
+  message: string,
+  details: Record<string, unknown> = {},
+) {
   // A broker or database outage: the device should come back, not give up (RFC 9110 §10.2.3).
   const headers: Record<string, string> =
     status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {};

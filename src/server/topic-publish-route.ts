@@ -1,0 +1,54 @@
+/**
+ * POST /topics/{topic}/messages: the batch form of `publish` over HTTP, for producers that send
+ * many messages. The body is a JSON array of messages (each the `data` of one publish) or NDJSON
+ * (`application/x-ndjson`, one message per line), as for the HTTP monitor. A translator onto the
+ * `publishMessages` mutation (DESIGN.md decision 1): auth, roles, limits and masking are those of
+ * /graphql. `?key=` sets the message key. Answers 200 {"accepted":N,"position":…}, or the error
+ * code with the status the monitor uses (400, 401, 403, 404, 413, 429, 503).
+ */
+import { parse } from 'graphql';
+import { errorCodeOf, executeOperation, type Yoga } from './execute-operation.ts';
+import type { HttpRoute } from './http-routes.ts';
+import { MonitorBodyError, parseMonitorBody, readBodyText } from './legacy-apigear/monitor-body.ts';
+import { jsonError, STATUS_OF_CODE } from './legacy-apigear/monitor-route.ts';
+
+const PUBLISH_MESSAGES = parse(`
+  mutation PublishMessages($topic: String!, $messages: [JSON!]!, $key: String) {
+    publishMessages(topic: $topic, messages: $messages, key: $key) { accepted position }
+  }
+`);
+
+export function topicPublishRoute(options: { yoga: () => Yoga; maxBodyBytes: number }): HttpRoute {
+  return {
+    methods: ['POST'],
+    path: '/topics/:topic/messages',
+    async handle(request, params) {
+      let messages: unknown[];
+      try {
+        messages = parseMonitorBody(
+          await readBodyText(request, options.maxBodyBytes, 'MAX_PAYLOAD_BYTES'),
+          request.headers.get('content-type'),
+          'messages',
+        );
+      } catch (error) {
+        if (!(error instanceof MonitorBodyError)) throw error;
+        const code = error.status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_USER_INPUT';
+        return jsonError(error.status, code, error.message, { ...error.details });
+      }
+      const key = new URL(request.url).searchParams.get('key');
+      const result = await executeOperation(options.yoga(), { request }, PUBLISH_MESSAGES, {
+        topic: params.topic ?? '',
+        messages,
+        key,
+      });
+      const [first] = result.errors ?? [];
+      if (first) {
+        const code = errorCodeOf(first);
+        const { code: _code, http: _http, ...details } = first.extensions ?? {};
+        return jsonError(STATUS_OF_CODE[code] ?? 500, code, first.message, details);
+      }
+      const data = result.data as { publishMessages: { accepted: number; position: string | null } };
+      return Response.json(data.publishMessages);
+    },
+  };
+}
