@@ -9,7 +9,7 @@ import { StartupError } from '../startup-error.ts';
 import { describePostgresUrl, failedToOpen } from './database-errors.ts';
 import { applyMigrations, type SqlRunner } from './migrate.ts';
 import { lockPgliteDir } from './pglite-lock.ts';
-import { pgliteTransaction, pgTransaction, type SqlClient } from './sql-client.ts';
+import { pgliteSql, pgliteTransaction, pgSql, pgTransaction, type SqlClient } from './sql-client.ts';
 
 export type { PrismaClient } from '../generated/prisma/client.ts';
 
@@ -22,6 +22,8 @@ export interface Database {
    * same database: for hot paths where Prisma's per-query cost dominates.
    */
   transaction<T>(work: (sql: SqlClient) => Promise<T>): Promise<T>;
+  /** Plain SQL outside a transaction, for hot reads (replay pages). */
+  readonly sql: SqlClient;
   /** Round-trip time of a trivial query in ms; throws when the database does not answer. */
   ping(): Promise<number>;
   close(): Promise<void>;
@@ -58,6 +60,7 @@ async function openPostgres(url: string): Promise<Database> {
     kind: 'postgres',
     prisma,
     transaction: (work) => pgTransaction(pool, work),
+    sql: pgSql(pool),
     ping: () => timeQuery(prisma),
     async close() {
       await prisma.$disconnect();
@@ -108,6 +111,7 @@ async function openPglite(dir: string): Promise<Database> {
     kind: 'pglite',
     prisma,
     transaction: (work) => pgliteTransaction(opened, work),
+    sql: pgliteSql(opened),
     ping: () => timeQuery(prisma),
     async close() {
       await prisma.$disconnect();

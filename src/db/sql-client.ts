@@ -28,7 +28,8 @@ export function prismaSql(client: Prisma.TransactionClient | PrismaClient): SqlC
   };
 }
 
-function pgSql(client: pg.PoolClient): SqlClient {
+/** A SqlClient over a pg client, or over the pool (each statement on any free connection). */
+export function pgSql(client: pg.PoolClient | pg.Pool): SqlClient {
   return {
     query: async <Row>(text: string, params: readonly unknown[] = []) =>
       (await client.query(text, params as unknown[])).rows as Row[],
@@ -36,7 +37,7 @@ function pgSql(client: pg.PoolClient): SqlClient {
   };
 }
 
-function pgliteSql(client: Transaction | PGlite): SqlClient {
+export function pgliteSql(client: Transaction | PGlite): SqlClient {
   return {
     query: async <Row>(text: string, params: readonly unknown[] = []) =>
       (await client.query<Row>(text, params as unknown[])).rows,

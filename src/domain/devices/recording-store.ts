@@ -4,7 +4,7 @@ import { prismaSql, type SqlClient } from '../../db/sql-client.ts';
 import { BadUserInputError } from '../../errors.ts';
 import type { Prisma, Recording as RecordingRow } from '../../generated/prisma/client.ts';
 import { type Page, pageArgs, toPage } from '../pagination.ts';
-import { type DeviceMessage, deviceMessageFromRow } from './device-message.ts';
+import { type DeviceMessage, deviceMessageFromRow, type RecordingMessageRow } from './device-message.ts';
 import type { DeviceScope } from './device-store.ts';
 
 export const RECORDING_STATUS = { RECORDING: 'RECORDING', STOPPED: 'STOPPED' } as const;
@@ -197,16 +197,30 @@ function parseSeqCursor(key: string): bigint {
   return BigInt(key);
 }
 
-/** Reads a recording's messages in order, one page at a time (never the whole recording). */
+/**
+ * Reads a recording's messages in order, one page at a time (never the whole recording): keyset
+ * on (recordingId, seq), in plain SQL (a replay reads every row; Prisma's row mapping cost more
+ * than the rest of the read).
+ */
 export async function readRecordingPage(
   db: Database,
   recordingId: string,
   afterSeq: bigint,
   take: number,
-): Promise<Array<Prisma.RecordingMessageGetPayload<object>>> {
-  return db.prisma.recordingMessage.findMany({
-    where: { recordingId, seq: { gt: afterSeq } },
-    orderBy: { seq: 'asc' },
-    take,
-  });
+): Promise<RecordingMessageRow[]> {
+  const rows = await db.sql.query<{
+    seq: string;
+    timestamp: Date;
+    eventId: string | null;
+    type: string | null;
+    symbol: string | null;
+    headers: unknown;
+    data: unknown;
+  }>(
+    // The column has no time zone and holds UTC; AT TIME ZONE makes every driver read it as UTC.
+    `SELECT "seq"::text AS "seq", "timestamp" AT TIME ZONE 'UTC' AS "timestamp", "eventId", "type", "symbol", "headers", "data"
+     FROM "RecordingMessage" WHERE "recordingId" = $1 AND "seq" > $2::bigint ORDER BY "seq" LIMIT $3`,
+    [recordingId, afterSeq.toString(), take],
+  );
+  return rows.map((row) => ({ ...row, seq: BigInt(row.seq), timestamp: new Date(row.timestamp) }));
 }
