@@ -219,7 +219,8 @@ export async function readRecordingPage(
   }>(
     // The column has no time zone and holds UTC; AT TIME ZONE makes every driver read it as UTC.
     `SELECT "seq"::text AS "seq", "timestamp" AT TIME ZONE 'UTC' AS "timestamp", "eventId", "type", "symbol", "headers", "data"
-     FROM "RecordingMessage" WHERE "recordingId" = $1 AND "seq" > $2::bigint ORDER BY "seq" LIMIT $3`,
+     FROM "RecordingMessage" m WHERE m."recordingId" = $1 AND m."seq" > $2::bigint
+     ORDER BY m."seq" LIMIT $3`, // m."seq": the bigint column, not the text alias
     [recordingId, afterSeq.toString(), take],
   );
   return rows.map((row) => ({ ...row, seq: BigInt(row.seq), timestamp: new Date(row.timestamp) }));
