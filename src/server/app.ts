@@ -265,6 +265,8 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     pingIntervalMs: config.ism.streamPingIntervalMs,
     maxBufferedBytes: config.limits.maxClientBufferBytes,
     maxPayloadBytes: config.http.maxPayloadBytes,
+    limiter: connectionLimiter,
+    onRefused: (limit) => limitRefusals(metrics).inc({ limit }),
   });
   const legacyDataSources = createLegacyDataSourceRoute({
     operations: createLocalOperations(yoga, maskError),

@@ -3,8 +3,13 @@ import { type DocumentNode, type ExecutionResult, parse } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { AuthService } from '../../domain/auth/auth-service.ts';
-import type { Viewer } from '../../domain/viewer.ts';
-import { AppError } from '../../errors.ts';
+import {
+  CONNECTION_KINDS,
+  type ConnectionLease,
+  type ConnectionLimiter,
+} from '../../domain/limits/connection-limiter.ts';
+import { tenantOf, type Viewer } from '../../domain/viewer.ts';
+import { AppError, LimitExceededError } from '../../errors.ts';
 import { type Logger, newCorrelationId } from '../../log.ts';
 import type { GraphQLContext } from '../../schema/context.ts';
 import { tokenFromIncomingMessage } from '../auth/token-source.ts';
@@ -36,6 +41,10 @@ export interface IsmStreamOptions {
   readonly maxBufferedBytes: number;
   /** Largest frame a client may send (they have nothing to say; this bounds what they try). */
   readonly maxPayloadBytes: number;
+  /** Connection slots (per instance, user, tenant), as graphql-ws takes them (docs/limits.md). */
+  readonly limiter: ConnectionLimiter;
+  /** Counts a refusal by the limit's name (limit_refusals_total). */
+  readonly onRefused: (limit: string) => void;
 }
 
 const DOCUMENT: DocumentNode = parse(STATE_STREAM_DOCUMENT);
@@ -115,6 +124,22 @@ export function useLegacyStreamSocket(
 
   const run = async () => {
     const viewer = await options.auth.authenticate(tokenFromIncomingMessage(incoming, { allowQuery: true }));
+    if (closed) return;
+    // A slot after authentication, before anything is sent; over a limit: 4429 LIMIT_EXCEEDED.
+    let lease: ConnectionLease;
+    try {
+      lease = options.limiter.acquire({
+        kind: CONNECTION_KINDS.WEBSOCKET,
+        userId: viewer?.userId ?? null,
+        tenantId: tenantOf(viewer),
+      });
+    } catch (error) {
+      if (error instanceof LimitExceededError)
+        options.onRefused(String(error.details?.limit ?? 'connections'));
+      throw error;
+    }
+    if (closed) lease.release();
+    else socket.once('close', () => lease.release());
     if (closed) return;
     const result = await subscribe(options.yoga, incoming, path, viewer);
     if (!isAsyncIterable(result)) {
