@@ -275,6 +275,8 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     pingIntervalMs: config.dataSources.pingIntervalMs,
     stats: transportStats,
     auth,
+    limiter: connectionLimiter,
+    onRefused: (limit) => limitRefusals(metrics).inc({ limit }),
   });
   const upgradeRoutes = [
     { path: '/graphql', server: graphqlWs.server },

@@ -49,4 +49,16 @@ describe('ISM /ws/stream/{state} connection slots', () => {
     await Promise.all([second.close(), again.close()]);
     await waitUntil(() => slots() === 0, 5_000, 'every slot released');
   });
+
+  it('a /ws/ds provider socket past the limit gets an error frame and 4429', async () => {
+    const ds = (id: string) => connectRaw(`${server.url.replace(/^http/, 'ws')}/ws/ds/${id}?token=${alice}`);
+    const first = await ds('slots-a');
+    const second = await ds('slots-b');
+    await waitUntil(() => slots() === 2, 5_000, 'two slots taken');
+    const third = await ds('slots-c');
+    expect(await third.nextJson()).toMatchObject({ type: 'error', error: 'LIMIT_EXCEEDED' });
+    expect((await third.closes.next(5_000, 'the refusal')).code).toBe(4429);
+    await Promise.all([first.close(), second.close()]);
+    await waitUntil(() => slots() === 0, 5_000, 'every slot released');
+  });
 });

@@ -2,8 +2,9 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { AuthService } from '../../domain/auth/auth-service.ts';
-import type { Viewer } from '../../domain/viewer.ts';
-import { ERROR_CODES, isAppError } from '../../errors.ts';
+import { CONNECTION_KINDS, type ConnectionLimiter } from '../../domain/limits/connection-limiter.ts';
+import { tenantOf, type Viewer } from '../../domain/viewer.ts';
+import { ERROR_CODES, isAppError, LimitExceededError } from '../../errors.ts';
 import { type Logger, newCorrelationId } from '../../log.ts';
 import { onTokenExpiry } from '../auth/token-expiry-plugin.ts';
 import { tokenFromIncomingMessage } from '../auth/token-source.ts';
@@ -31,6 +32,10 @@ export interface LegacyDataSourceRouteOptions {
   readonly maxPayloadBytes: number;
   /** DATASOURCE_WS_PING_INTERVAL. */
   readonly pingIntervalMs: number;
+  /** Connection slots (per instance, user, tenant). */
+  readonly limiter: ConnectionLimiter;
+  /** Counts a refusal by the limit's name (limit_refusals_total). */
+  readonly onRefused: (limit: string) => void;
 }
 
 /** `GET /ws/ds/:ds`: the socket is a provider of data source `ds` (legacy.md A). */
@@ -73,7 +78,17 @@ export function createLegacyDataSourceRoute(options: LegacyDataSourceRouteOption
     let viewer: Viewer | null;
     try {
       viewer = await options.auth.authenticate(tokenFromIncomingMessage(request, { allowQuery: true }));
+      // A connection slot like graphql-ws's (docs/limits.md); over a limit: error frame, 4429.
+      const lease = options.limiter.acquire({
+        kind: CONNECTION_KINDS.WEBSOCKET,
+        userId: viewer?.userId ?? null,
+        tenantId: tenantOf(viewer),
+      });
+      if (socket.readyState === socket.OPEN) socket.once('close', () => lease.release());
+      else lease.release();
     } catch (error) {
+      if (error instanceof LimitExceededError)
+        options.onRefused(String(error.details?.limit ?? 'connections'));
       const code = isAppError(error) ? error.code : ERROR_CODES.INTERNAL;
       const message = isAppError(error) ? error.message : 'the token could not be checked';
       if (!isAppError(error)) log.error({ err: error }, 'authenticating a data source provider failed');
