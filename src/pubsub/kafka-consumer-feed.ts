@@ -72,6 +72,9 @@ export function openKafkaFeed(
   let consumer: Consumer | undefined;
   let stopped = false;
   const cursor: Record<string, Record<string, number>> = {};
+  // The next offset this feed has not delivered, per topic and partition: after a broker
+  // restart the consumer resumes from its last commit, which can lag what it already delivered.
+  const delivered = new Map<string, number>();
 
   const ready = (async () => {
     const names =
@@ -126,6 +129,7 @@ export function openKafkaFeed(
     await retrySettling(() => member.subscribe({ topics: names, fromBeginning: false }));
     await member.run({
       eachMessage: async ({ topic, partition, message }) => {
+        if (!firstDelivery(delivered, topic, partition, Number(message.offset))) return;
         const record = toRecord(mapping, topic, partition, message, spec.trackPositions ? cursor : undefined);
         if (record && subjectMatches(spec.pattern, record.subject)) onRecord(record);
       },
@@ -151,6 +155,20 @@ export function openKafkaFeed(
 async function startOf(spec: KafkaFeedSpec, topic: string): Promise<PartitionOffsets> {
   if (!spec.start) throw new Error(`no start for the own group ${spec.groupId}`);
   return spec.start(topic);
+}
+
+/** True the first time a feed sees this offset; re-fetched records are skipped (no duplicates). */
+function firstDelivery(
+  delivered: Map<string, number>,
+  topic: string,
+  partition: number,
+  offset: number,
+): boolean {
+  const key = `${partition}:${topic}`;
+  const next = delivered.get(key);
+  if (next !== undefined && offset < next) return false;
+  delivered.set(key, offset + 1);
+  return true;
 }
 
 /** A queue group starts at the end of partitions it has no committed offset for. */

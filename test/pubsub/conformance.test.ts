@@ -166,9 +166,10 @@ describe.each(backends)('Broker conformance: $kind', (backend) => {
     expect(received.sort((a, b) => Number(a) - Number(b))).toEqual(
       Array.from({ length: count }, (_, index) => String(index)),
     );
-    if (backend.kind !== 'memory') {
-      // Across connections the broker spreads the work; 40 messages all to one member would
-      // mean the group is not shared.
+    // Across connections NATS and Kafka spread the work; 40 messages all to one member would
+    // mean the group is not shared. Redis promises no spread: whoever claims a message first
+    // delivers it, and on a busy machine one connection can win every race.
+    if (backend.kind === 'nats' || backend.kind === 'kafka') {
       for (const member of members) expect(member.messages.pending.length).toBeGreaterThan(0);
     }
   });
