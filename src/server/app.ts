@@ -161,8 +161,11 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
   };
   const transportStats = createTransportStats(metrics, { windowMs: config.topics.statsWindowMs });
   const openSubscriptions = createOpenSubscriptions(metrics);
-  // The legacy adapters run GraphQL operations through yoga, which serves their routes.
-  const topicOperations = createTopicOperations(() => yoga);
+  const maskError = createErrorMasker(log);
+  // Every transport runs its operations through this seam; yoga is built below, as it serves
+  // the adapters' routes, hence the getter.
+  const runner = createOperationRunner(() => yoga, maskError);
+  const topicOperations = createTopicOperations(runner);
   const legacyAccess = createLegacyAccess({ auth, limiter: connectionLimiter, metrics });
   const legacySse = useLegacySse({
     operations: topicOperations,
@@ -185,14 +188,13 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     outboundLimitBytes: config.limits.maxClientBufferBytes,
     metrics,
   });
-  const maskError = createErrorMasker(log);
   const routes: HttpRoute[] = [
     healthRoute(services),
     liveRoute(),
     metricsRoute(metrics),
     statsRoute(services, transportStats, openSubscriptions),
     ...monitorRoutes({
-      yoga: () => yoga,
+      runner,
       auth,
       config: config.devices,
       maxJsonDepth: config.limits.maxJsonDepth,
@@ -202,7 +204,6 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     graphqlSseRoute(() => yoga, maskError),
   ];
 
-  const runner = createOperationRunner(() => yoga, maskError);
   const groups = new SubscriptionGroups({
     onDelivered: (transport, count) => transportStats.messageSent(transport, count),
     onStartFailure: (error) => {
@@ -258,7 +259,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     onRefused: (limit) => limitRefusals(metrics).inc({ limit }),
   });
   const ismStreams = createIsmStreamRoutes({
-    yoga,
+    runner,
     auth,
     log,
     stats: transportStats,
@@ -269,7 +270,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     onRefused: (limit) => limitRefusals(metrics).inc({ limit }),
   });
   const legacyDataSources = createLegacyDataSourceRoute({
-    operations: createLocalOperations(yoga, maskError),
+    operations: createLocalOperations(runner),
     log,
     maxPayloadBytes: config.http.maxPayloadBytes,
     pingIntervalMs: config.dataSources.pingIntervalMs,
@@ -286,7 +287,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
   ];
   routeUpgrades(httpServer, upgradeRoutes, { log, metrics });
   const recordRpc = config.devices.recordRpc
-    ? await startRecordRpc({ yoga: () => yoga, broker, auth, config: config.devices, log })
+    ? await startRecordRpc({ runner, broker, auth, config: config.devices, log })
     : undefined;
   // In the background: resuming recordings may wait on the broker; ingest does not depend on it.
   void services.devices.start();

@@ -1,11 +1,6 @@
-import { type DocumentNode, type ExecutionResult, GraphQLError } from 'graphql';
-import type { YogaServerInstance } from 'graphql-yoga';
+import type { DocumentNode, ExecutionResult } from 'graphql';
 import type { Viewer } from '../domain/viewer.ts';
-import { isAppError } from '../errors.ts';
-import type { GraphQLContext } from '../schema/context.ts';
-
-// biome-ignore lint/suspicious/noExplicitAny: yoga's server context type is irrelevant here
-export type Yoga = YogaServerInstance<any, GraphQLContext>;
+import { isResultStream, type OperationRunner, type RunContext } from './operation-runner.ts';
 
 /** Who an adapter's operation runs as: the HTTP request's token, or an identity it vouches for. */
 export type OperationCaller =
@@ -13,38 +8,28 @@ export type OperationCaller =
   | { readonly viewer: Viewer | null; readonly correlationId?: string };
 
 /**
- * Executes a query or mutation for a legacy adapter through yoga's envelop (DESIGN.md decision 1):
- * the same context, auth guard, mutation roles and error masking as /graphql. A context that
- * cannot be built (a bad token) comes back as a result with that error, not as a throw.
+ * Executes a query or mutation for an adapter (the monitor route, the record RPC) through the
+ * one execution seam (DESIGN.md decision 1): the same context, auth guard, mutation roles and
+ * error masking as /graphql. A context that cannot be built (a bad token) comes back as a result
+ * with that error, not as a throw.
  */
 export async function executeOperation(
-  yoga: Yoga,
+  runner: OperationRunner,
   caller: OperationCaller,
   document: DocumentNode,
-  variableValues: Record<string, unknown>,
+  variables: Record<string, unknown>,
 ): Promise<ExecutionResult> {
-  const initial =
+  const initial: RunContext =
     'request' in caller
       ? { request: caller.request }
       : { extra: { viewer: caller.viewer, correlationId: caller.correlationId } };
-  const enveloped = yoga.getEnveloped(initial);
-  let contextValue: unknown;
-  try {
-    contextValue = await enveloped.contextFactory();
-  } catch (error) {
-    if (error instanceof GraphQLError) return { errors: [error] };
-    if (isAppError(error))
-      return {
-        errors: [new GraphQLError(error.message, { originalError: error, extensions: error.extensions })],
-      };
-    throw error;
+  const outcome = await runner.perform({ query: document, variables }, initial);
+  if (isResultStream(outcome)) {
+    // Adapters run queries and mutations here; a subscription document is a programming error.
+    await outcome.return?.();
+    throw new Error('executeOperation runs queries and mutations, not subscriptions');
   }
-  return (await enveloped.execute({
-    schema: enveloped.schema,
-    document,
-    variableValues,
-    contextValue,
-  })) as ExecutionResult;
+  return outcome;
 }
 
 /** The code of a result error (extensions.code), INTERNAL when it has none. */

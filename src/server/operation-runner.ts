@@ -33,7 +33,7 @@ export interface ParsedOperation {
 /** A query's or mutation's result, or a subscription's stream of results. */
 export type OperationOutcome = ExecutionResult | AsyncIterableIterator<ExecutionResult>;
 
-/** What a transport adds to the initial context: its own fields ride along to the plugins. */
+/** An initial context with a transport's own fields, which ride along to the plugins. */
 export type RunContext = InitialContext & Readonly<Record<string, unknown>>;
 
 /**
@@ -47,12 +47,12 @@ export interface OperationRunner {
   /** Parses and validates (document limits, auth-free rules); errors come back masked. */
   parse(
     request: OperationRequest,
-    initial: RunContext,
+    initial: InitialContext,
   ): ParsedOperation | { readonly errors: GraphQLError[] };
   /** Builds the context of `initial` and executes or subscribes; a bad token is an error result. */
-  run(parsed: ParsedOperation, initial: RunContext): Promise<OperationOutcome>;
+  run(parsed: ParsedOperation, initial: InitialContext): Promise<OperationOutcome>;
   /** parse, then run. */
-  perform(request: OperationRequest, initial: RunContext): Promise<OperationOutcome>;
+  perform(request: OperationRequest, initial: InitialContext): Promise<OperationOutcome>;
 }
 
 /** The seam over one yoga; `yoga` is a getter because adapters are built before yoga, which serves them. */
@@ -63,7 +63,7 @@ export function createOperationRunner(
   const mask = (error: unknown) => maskError(error) as GraphQLError;
   const runner: OperationRunner = {
     parse(request, initial) {
-      const enveloped = yoga().getEnveloped(initial);
+      const enveloped = yoga().getEnveloped(initial as RunContext);
       let document: DocumentNode;
       if (typeof request.query === 'string') {
         try {
@@ -89,7 +89,7 @@ export function createOperationRunner(
     },
 
     async run(parsed, initial) {
-      const enveloped = yoga().getEnveloped(initial);
+      const enveloped = yoga().getEnveloped(initial as RunContext);
       let contextValue: unknown;
       try {
         contextValue = await enveloped.contextFactory();

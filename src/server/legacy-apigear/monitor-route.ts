@@ -13,8 +13,9 @@ import type { Viewer } from '../../domain/viewer.ts';
 import { isAppError } from '../../errors.ts';
 import { RETRY_AFTER_SECONDS } from '../auth/http-error.ts';
 import { tokenFromRequest } from '../auth/token-source.ts';
-import { errorCodeOf, executeOperation, type Yoga } from '../execute-operation.ts';
+import { errorCodeOf, executeOperation } from '../execute-operation.ts';
 import type { HttpRoute } from '../http-routes.ts';
+import type { OperationRunner } from '../operation-runner.ts';
 import { MonitorBodyError, parseMonitorBody, readBodyText } from './monitor-body.ts';
 
 const INGEST = parse(`
@@ -40,7 +41,8 @@ export const STATUS_OF_CODE: Record<string, number> = {
 const BODILESS = new Set(['GET', 'HEAD', 'OPTIONS']);
 
 export interface MonitorRouteOptions {
-  readonly yoga: () => Yoga;
+  /** The execution seam the adapter's operations run through. */
+  readonly runner: OperationRunner;
   readonly auth: AuthService;
   readonly config: Config['devices'];
   /** MAX_JSON_DEPTH, counted from the body's array as for the `ingest` mutation's `$messages`. */
@@ -143,7 +145,7 @@ export function monitorRoutes(options: MonitorRouteOptions): HttpRoute[] {
       }
       throw error;
     }
-    const result = await executeOperation(options.yoga(), caller, INGEST, { deviceId, messages: events });
+    const result = await executeOperation(options.runner, caller, INGEST, { deviceId, messages: events });
     const [first] = result.errors ?? [];
     if (first) {
       const code = errorCodeOf(first);

@@ -14,7 +14,8 @@ import type { Logger } from '../../log.ts';
 import { newCorrelationId } from '../../log.ts';
 import type { Broker, Responder } from '../../pubsub/broker.ts';
 import { subjects } from '../../pubsub/subjects.ts';
-import { executeOperation, type Yoga } from '../execute-operation.ts';
+import { executeOperation } from '../execute-operation.ts';
+import type { OperationRunner } from '../operation-runner.ts';
 import {
   encodeRecordReply,
   RECORD_ACTIONS,
@@ -49,7 +50,8 @@ interface RecordingFields {
 }
 
 export interface RecordRpcOptions {
-  readonly yoga: () => Yoga;
+  /** The execution seam the adapter's operations run through. */
+  readonly runner: OperationRunner;
   readonly broker: Broker;
   readonly auth: AuthService;
   readonly config: Config['devices'];
@@ -81,7 +83,7 @@ async function answer(options: RecordRpcOptions, viewer: Viewer, payload: Uint8A
     throw error;
   }
   const run = (document: ReturnType<typeof parse>, variables: Record<string, unknown>) =>
-    executeOperation(options.yoga(), { viewer, correlationId: newCorrelationId() }, document, variables);
+    executeOperation(options.runner, { viewer, correlationId: newCorrelationId() }, document, variables);
   try {
     if (request.action === RECORD_ACTIONS.START) {
       const result = await run(START, {

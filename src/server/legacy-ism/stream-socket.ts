@@ -1,6 +1,5 @@
 import type { IncomingMessage } from 'node:http';
 import { type DocumentNode, type ExecutionResult, parse } from 'graphql';
-import type { YogaServerInstance } from 'graphql-yoga';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { AuthService } from '../../domain/auth/auth-service.ts';
 import {
@@ -11,10 +10,10 @@ import {
 import { tenantOf, type Viewer } from '../../domain/viewer.ts';
 import { AppError, LimitExceededError } from '../../errors.ts';
 import { type Logger, newCorrelationId } from '../../log.ts';
-import type { GraphQLContext } from '../../schema/context.ts';
 import { tokenFromIncomingMessage } from '../auth/token-source.ts';
 import type { InitialContext } from '../graphql-context.ts';
 import type { RouteParams } from '../http-routes.ts';
+import { isResultStream, type OperationOutcome, type OperationRunner } from '../operation-runner.ts';
 import type { LegacyTransportContext } from '../ops/subscription-metrics-plugin.ts';
 import { TRANSPORTS, type TransportStats } from '../ops/transport-stats.ts';
 import type { UpgradeRoute } from '../upgrade-router.ts';
@@ -26,11 +25,9 @@ import {
   type StreamPath,
 } from './stream-protocol.ts';
 
-// biome-ignore lint/suspicious/noExplicitAny: yoga's server context type is irrelevant here
-type Yoga = YogaServerInstance<any, GraphQLContext>;
-
 export interface IsmStreamOptions {
-  readonly yoga: Yoga;
+  /** The execution seam the socket's subscription runs through. */
+  readonly runner: OperationRunner;
   /** Verifies the socket's token (`?token=` or the Authorization header) once, at connect. */
   readonly auth: Pick<AuthService, 'authenticate'>;
   readonly log: Logger;
@@ -141,13 +138,13 @@ export function useLegacyStreamSocket(
     if (closed) lease.release();
     else socket.once('close', () => lease.release());
     if (closed) return;
-    const result = await subscribe(options.yoga, incoming, path, viewer);
-    if (!isAsyncIterable(result)) {
+    const result = await subscribe(options.runner, incoming, path, viewer);
+    if (!isResultStream(result)) {
       const error = result.errors?.[0];
       close(closeCodeFor(error?.extensions?.code), error?.message ?? 'the stream could not start');
       return;
     }
-    events = result[Symbol.asyncIterator]();
+    events = result;
     if (closed) {
       await events.return?.();
       return;
@@ -189,25 +186,21 @@ export function useLegacyStreamSocket(
  * Runs Subscription.stateStream for the socket's path. The context carries the viewer verified
  * at connect (as graphql-ws does), so the auth guard, tenancy and token expiry apply.
  */
-async function subscribe(
-  yoga: Yoga,
+function subscribe(
+  runner: OperationRunner,
   incoming: IncomingMessage,
   path: StreamPath,
   viewer: Viewer | null,
-): Promise<ExecutionResult | AsyncIterable<ExecutionResult>> {
+): Promise<OperationOutcome> {
   const initial: LegacyTransportContext & InitialContext = {
     request: toFetchRequest(incoming),
     extra: { viewer, correlationId: newCorrelationId() },
     legacyTransport: TRANSPORTS.LEGACY_WS,
   };
-  const enveloped = yoga.getEnveloped(initial);
-  const contextValue = await enveloped.contextFactory();
-  return (await enveloped.subscribe({
-    schema: enveloped.schema,
-    document: DOCUMENT,
-    variableValues: { stateId: path.state, sessionId: path.session },
-    contextValue,
-  })) as ExecutionResult | AsyncIterable<ExecutionResult>;
+  return runner.perform(
+    { query: DOCUMENT, variables: { stateId: path.state, sessionId: path.session } },
+    initial,
+  );
 }
 
 /** The upgrade request as a Fetch Request, for plugins that read one (metrics, logging). */
@@ -222,10 +215,6 @@ export function toFetchRequest(incoming: IncomingMessage): Request {
     for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
   }
   return new Request(url, { headers });
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<ExecutionResult> {
-  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }
 
 /** The path of a request target that did not parse against its Host: what a router saw. */

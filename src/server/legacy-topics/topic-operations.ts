@@ -1,8 +1,8 @@
 import { type DocumentNode, type ExecutionResult, parse } from 'graphql';
-import type { YogaServerInstance } from 'graphql-yoga';
 import type { MessageFilterInput } from '../../domain/topics/message-filter.ts';
 import type { Viewer } from '../../domain/viewer.ts';
-import type { GraphQLContext } from '../../schema/context.ts';
+import type { InitialContext } from '../graphql-context.ts';
+import { isResultStream, type OperationRunner } from '../operation-runner.ts';
 import type { LegacyTransportContext } from '../ops/subscription-metrics-plugin.ts';
 import type { Transport } from '../ops/transport-stats.ts';
 
@@ -61,34 +61,25 @@ const TOPIC_MESSAGES: DocumentNode = parse(`
 
 const TOPICS: DocumentNode = parse('query LegacyTopics { topics { name } }');
 
-// biome-ignore lint/suspicious/noExplicitAny: yoga's server context type is irrelevant here
-type Yoga = YogaServerInstance<any, GraphQLContext>;
-
-/** `yoga` is a getter because the adapters' routes are created before yoga, which serves them. */
-export function createTopicOperations(yoga: () => Yoga): TopicOperations {
-  async function prepare(viewer: Viewer, transport: Transport, request: Request) {
-    const initial: LegacyTransportContext & { request: Request } = {
+/** The adapters' operations run through the one execution seam. */
+export function createTopicOperations(runner: OperationRunner): TopicOperations {
+  // The legacy adapter verified the token itself (it must answer MISSING_TOKEN/INVALID_TOKEN in
+  // its own format before any operation), so the context carries that viewer.
+  const initialFor = (viewer: Viewer, transport: Transport, request: Request): InitialContext =>
+    ({
       request: withoutCredentials(request),
+      extra: { viewer },
       legacyTransport: transport,
-    };
-    const enveloped = yoga().getEnveloped(initial);
-    // The legacy adapter verified the token itself (it must answer MISSING_TOKEN/INVALID_TOKEN in
-    // its own format before any operation), so the context carries that viewer.
-    const contextValue = { ...(await enveloped.contextFactory()), viewer };
-    return { enveloped, contextValue };
-  }
+    }) as LegacyTransportContext & InitialContext;
 
   return {
     async subscribe({ viewer, topic, filter, after, transport, request }) {
-      const { enveloped, contextValue } = await prepare(viewer, transport, request);
-      const result = (await enveloped.subscribe({
-        schema: enveloped.schema,
-        document: TOPIC_MESSAGES,
-        variableValues: { topics: [topic], filter, after },
-        contextValue,
-      })) as ExecutionResult | AsyncIterable<ExecutionResult>;
-      if (!isAsyncIterable(result)) return { ok: false, ...firstError(result) };
-      const source = result[Symbol.asyncIterator]();
+      const result = await runner.perform(
+        { query: TOPIC_MESSAGES, variables: { topics: [topic], filter, after } },
+        initialFor(viewer, transport, request),
+      );
+      if (!isResultStream(result)) return { ok: false, ...firstError(result) };
+      const source = result;
       const stream: TopicStream = {
         async next() {
           const next = await source.next();
@@ -108,8 +99,8 @@ export function createTopicOperations(yoga: () => Yoga): TopicOperations {
     },
 
     async availableTopics(viewer, transport, request) {
-      const { enveloped, contextValue } = await prepare(viewer, transport, request);
-      const result = await enveloped.execute({ schema: enveloped.schema, document: TOPICS, contextValue });
+      const result = await runner.perform({ query: TOPICS }, initialFor(viewer, transport, request));
+      if (isResultStream(result)) throw new Error('Query.topics answered a stream');
       const topics = (result.data as { topics?: Array<{ name: string }> } | null | undefined)?.topics;
       if (!topics) {
         const error = firstError(result);
@@ -142,8 +133,4 @@ function firstError(result: ExecutionResult): OperationError {
     message: error?.message ?? 'the operation returned no data',
     reason: typeof reason === 'string' ? reason : undefined,
   };
-}
-
-function isAsyncIterable(value: unknown): value is AsyncIterable<ExecutionResult> {
-  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
 }
