@@ -6,8 +6,8 @@ import {
 } from 'graphql';
 import type { OperationResult } from 'graphql-sse';
 import { createHandler } from 'graphql-sse/lib/use/fetch';
-import type { Yoga } from '../execute-operation.ts';
 import type { HttpRoute } from '../http-routes.ts';
+import type { Yoga } from '../operation-runner.ts';
 
 /** Where graphql-sse clients in single-connection mode (and distinct mode too) connect. */
 export const GRAPHQL_SSE_PATH = '/graphql/stream';
