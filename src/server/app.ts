@@ -199,7 +199,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
       config: config.devices,
       maxJsonDepth: config.limits.maxJsonDepth,
     }),
-    topicPublishRoute({ yoga: () => yoga, maxBodyBytes: config.http.maxPayloadBytes }),
+    topicPublishRoute({ runner, maxBodyBytes: config.http.maxPayloadBytes }),
     ...legacySse.routes,
     graphqlSseRoute(() => yoga, maskError),
   ];

@@ -7,10 +7,11 @@
  * code with the status the monitor uses (400, 401, 403, 404, 413, 429, 503).
  */
 import { parse } from 'graphql';
-import { errorCodeOf, executeOperation, type Yoga } from './execute-operation.ts';
+import { errorCodeOf, executeOperation } from './execute-operation.ts';
 import type { HttpRoute } from './http-routes.ts';
 import { MonitorBodyError, parseMonitorBody, readBodyText } from './legacy-apigear/monitor-body.ts';
 import { jsonError, STATUS_OF_CODE } from './legacy-apigear/monitor-route.ts';
+import type { OperationRunner } from './operation-runner.ts';
 
 const PUBLISH_MESSAGES = parse(`
   mutation PublishMessages($topic: String!, $messages: [JSON!]!, $key: String) {
@@ -18,7 +19,7 @@ const PUBLISH_MESSAGES = parse(`
   }
 `);
 
-export function topicPublishRoute(options: { yoga: () => Yoga; maxBodyBytes: number }): HttpRoute {
+export function topicPublishRoute(options: { runner: OperationRunner; maxBodyBytes: number }): HttpRoute {
   return {
     methods: ['POST'],
     path: '/topics/:topic/messages',
@@ -36,7 +37,7 @@ export function topicPublishRoute(options: { yoga: () => Yoga; maxBodyBytes: num
         return jsonError(error.status, code, error.message, { ...error.details });
       }
       const key = new URL(request.url).searchParams.get('key');
-      const result = await executeOperation(options.yoga(), { request }, PUBLISH_MESSAGES, {
+      const result = await executeOperation(options.runner, { request }, PUBLISH_MESSAGES, {
         topic: params.topic ?? '',
         messages,
         key,
