@@ -487,7 +487,10 @@ class WsSubscription implements GroupMember {
 
   error(errors: readonly GraphQLFormattedError[]): void {
     this.stop();
-    this.connection.ended(this, stringify({ id: this.id, type: MessageType.Error, payload: errors }));
+    this.connection.ended(
+      this,
+      stringify({ id: this.id, type: MessageType.Error, payload: errors.map(withoutHttpExtension) }),
+    );
   }
 
   complete(): void {
