@@ -201,7 +201,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     }),
     topicPublishRoute({ runner, maxBodyBytes: config.http.maxPayloadBytes }),
     ...legacySse.routes,
-    graphqlSseRoute(() => yoga, maskError),
+    graphqlSseRoute(runner, maskError),
   ];
 
   const groups = new SubscriptionGroups({

@@ -1,13 +1,8 @@
-import {
-  type ExecutionResult,
-  type GraphQLError,
-  type GraphQLFormattedError,
-  getOperationAST,
-} from 'graphql';
+import type { ExecutionResult, GraphQLError, GraphQLFormattedError } from 'graphql';
 import type { OperationResult } from 'graphql-sse';
 import { createHandler } from 'graphql-sse/lib/use/fetch';
 import type { HttpRoute } from '../http-routes.ts';
-import type { Yoga } from '../operation-runner.ts';
+import { isResultStream, type OperationRunner, type RunContext } from '../operation-runner.ts';
 
 /** Where graphql-sse clients in single-connection mode (and distinct mode too) connect. */
 export const GRAPHQL_SSE_PATH = '/graphql/stream';
@@ -16,33 +11,25 @@ export const GRAPHQL_SSE_PATH = '/graphql/stream';
  * The graphql-sse protocol on /graphql/stream, both modes: single connection (`PUT` reserves a
  * stream and returns its token, `GET`/`POST` with `X-GraphQL-Event-Stream-Token` opens it, `POST`
  * operations run on it, `DELETE` stops one) and distinct connections. Every operation goes through
- * yoga's envelop (DESIGN.md decision 1): the same context and token check, auth guard, limits,
+ * the execution seam, operation-runner.ts (DESIGN.md decision 1): the same context and token check, auth guard, limits,
  * metrics and error masking as `/graphql`. Like `@graphql-yoga/plugin-graphql-sse`, but anything
  * refused (a bad token, a limit, a parse error) is answered as a GraphQL result with its code
  * rather than thrown, which graphql-sse would turn into a 500.
  */
-export function graphqlSseRoute(yoga: () => Yoga, maskError: (error: unknown) => Error): HttpRoute {
+export function graphqlSseRoute(runner: OperationRunner, maskError: (error: unknown) => Error): HttpRoute {
   const refusal = (error: unknown): ExecutionResult => ({ errors: [maskError(error) as GraphQLError] });
   const handler = createHandler<undefined>({
     async onSubscribe(request, params) {
       try {
-        const enveloped = yoga().getEnveloped({ request: request.raw, params });
-        const document = enveloped.parse(params.query);
-        const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length > 0)
-          return refusedWith({ errors: errors.map((error: GraphQLError) => maskError(error)) });
-        const contextValue = await enveloped.contextFactory();
-        const operation = getOperationAST(document, params.operationName);
-        const run = operation?.operation === 'subscription' ? enveloped.subscribe : enveloped.execute;
-        const result = (await run({
-          schema: enveloped.schema,
-          document,
-          contextValue,
-          variableValues: params.variables,
-          operationName: params.operationName,
-        })) as AsyncIterable<ExecutionResult> | ExecutionResult;
+        const initial = { request: request.raw, params } as RunContext;
+        const parsed = runner.parse(
+          { query: params.query, operationName: params.operationName, variables: params.variables },
+          initial,
+        );
+        if ('errors' in parsed) return refusedWith({ errors: parsed.errors });
+        const result = await runner.run(parsed, initial);
         // Refused before execution (the auth guard, a limit): errors without `data`.
-        if (Symbol.asyncIterator in result || 'data' in result) return result as OperationResult;
+        if (isResultStream(result) || 'data' in result) return result as OperationResult;
         return refusedWith(result);
       } catch (error) {
         return refusedWith(refusal(error));
