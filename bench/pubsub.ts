@@ -11,7 +11,7 @@
  * send time; one sample per delivery (publisher and subscribers share the process's clock).
  */
 import os from 'node:os';
-import { loadConfig } from '../src/config.ts';
+import { loadConfig } from '../src/config/config.ts';
 import type { Broker } from '../src/pubsub/broker.ts';
 import { createKafkaBroker } from '../src/pubsub/kafka-broker.ts';
 import { createMemoryBroker } from '../src/pubsub/memory-broker.ts';

@@ -1,6 +1,6 @@
 /** `npm run db:migrate`: applies prisma/migrations to DATABASE_URL (or the PGlite directory). */
 import dotenv from 'dotenv';
-import { ConfigError, loadConfig } from '../src/config.ts';
+import { ConfigError, loadConfig } from '../src/config/config.ts';
 import { openDatabase } from '../src/db/create-database.ts';
 
 dotenv.config({ quiet: true });

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import dotenv from 'dotenv';
-import { type Config, ConfigError, loadConfig } from './config.ts';
-import { formatProblem } from './env-reader.ts';
+import { type Config, ConfigError, loadConfig } from './config/config.ts';
+import { formatProblem } from './config/env-reader.ts';
 import { createLogger, type Logger } from './log.ts';
 import { guardProcess } from './process-guard.ts';
 import { type App, buildApp } from './server/app.ts';

@@ -1,5 +1,5 @@
 import { InvalidArgumentError } from 'commander';
-import { DURATION_FORMS, parseDuration } from '../duration.ts';
+import { DURATION_FORMS, parseDuration } from '../config/duration.ts';
 
 // Commander turns an InvalidArgumentError into "error: option '…' argument '…' is invalid. <reason>"
 // with exit code 2 (see main.ts), so every parser below states only what was expected.

@@ -1,5 +1,6 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { parseDuration } from '../config/duration.ts';
 import {
   formatMessageLine,
   formatMetadataLine,
@@ -9,7 +10,6 @@ import {
   readRecordingJsonl,
   recordedMessageOf,
 } from '../domain/devices/recording-jsonl.ts';
-import { parseDuration } from '../duration.ts';
 import { CliError, messageOf } from './cli-errors.ts';
 import type {
   ExportRecordingMessagesQuery,

@@ -3,7 +3,7 @@ import { PGlite } from '@electric-sql/pglite';
 import { PrismaPg } from '@prisma/adapter-pg';
 import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/config.ts';
 import { PrismaClient } from '../generated/prisma/client.ts';
 import { StartupError } from '../startup-error.ts';
 import { describePostgresUrl, failedToOpen } from './database-errors.ts';

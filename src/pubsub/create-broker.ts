@@ -1,4 +1,4 @@
-import type { Config } from '../config.ts';
+import type { Config } from '../config/config.ts';
 import type { Logger } from '../log.ts';
 import { StartupError } from '../startup-error.ts';
 import type { Broker } from './broker.ts';

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Partitioners } from 'kafkajs';
+import type { KafkaBrokerConfig } from '../config/broker-kafka.ts';
 import { isAppError } from '../errors.ts';
-import type { KafkaBrokerConfig } from '../kafka-broker-config.ts';
 import type { Logger } from '../log.ts';
 import type {
   Broker,

@@ -1,5 +1,5 @@
 import { type Admin, Kafka, type KafkaConfig, type LogEntry, logLevel } from 'kafkajs';
-import type { KafkaBrokerConfig } from '../kafka-broker-config.ts';
+import type { KafkaBrokerConfig } from '../config/broker-kafka.ts';
 import type { Logger } from '../log.ts';
 import { ConnectionHealth, reconnectDelayMs } from './connection-health.ts';
 import { BrokerUnavailableError } from './errors.ts';

@@ -1,4 +1,4 @@
-import type { KafkaTopicRule } from '../kafka-broker-config.ts';
+import type { KafkaTopicRule } from '../config/broker-kafka.ts';
 import { patternCovers, subjectMatches } from './subject-pattern.ts';
 
 /** Where one subject goes in Kafka: the topic, and the key (the rest of the subject). */

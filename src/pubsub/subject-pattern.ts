@@ -1,3 +1,4 @@
+import { subjectProblem } from '../config/subject-syntax.ts';
 import { InvalidSubjectError } from './errors.ts';
 
 /** Checks a concrete subject: non-empty tokens, no wildcards, no white space. */
@@ -11,18 +12,8 @@ export function assertPattern(pattern: string): void {
 }
 
 function validateTokens(text: string, wildcards: boolean): void {
-  if (text.length === 0) throw new InvalidSubjectError(text, 'empty');
-  if (/\s/.test(text)) throw new InvalidSubjectError(text, 'white space');
-  const tokens = text.split('.');
-  tokens.forEach((token, index) => {
-    if (token === '') throw new InvalidSubjectError(text, 'empty token');
-    const isWildcard = token === '*' || token === '>';
-    if (isWildcard && !wildcards)
-      throw new InvalidSubjectError(text, 'wildcards are only allowed in patterns');
-    if (token === '>' && index !== tokens.length - 1) throw new InvalidSubjectError(text, '">" must be last');
-    if (!isWildcard && /[*>]/.test(token))
-      throw new InvalidSubjectError(text, 'wildcards must be whole tokens');
-  });
+  const problem = subjectProblem(text, wildcards);
+  if (problem !== undefined) throw new InvalidSubjectError(text, problem);
 }
 
 /** True when `subject` matches `pattern` (`*` one token, `>` one or more). */

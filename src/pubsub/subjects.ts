@@ -1,3 +1,5 @@
+import { DEFAULT_SYNC_STORE_SUBJECT } from '../config/ism.ts';
+
 /**
  * Every broker subject streamgate uses, in one place. Where a legacy system fixed a name
  * (contract/legacy.md), it is kept so existing processors on the network interoperate.
@@ -9,7 +11,7 @@ export const subjects = {
   /** ISM: the messages of one session of a state. */
   stateSession: (stateId: string, sessionId: string) => `processor.state.${stateId}.${sessionId}`,
   /** ISM: where the sync store consumes `query_state_direct` (legacy.md B). */
-  defaultSyncStore: 'processor.state.sync',
+  defaultSyncStore: DEFAULT_SYNC_STORE_SUBJECT,
   /** ISM: request/reply to the providers of a data source. */
   dataSource: (dataSourceId: string) => `datasource.${dataSourceId}`,
   /** ISM: every data source's request subject; streamgate answers them all (queue group). */

@@ -1,5 +1,5 @@
 import { type ASTNode, Kind, type ValueNode } from 'graphql';
-import { DURATION_FORMS, formatDuration, parseDuration } from '../duration.ts';
+import { DURATION_FORMS, formatDuration, parseDuration } from '../config/duration.ts';
 import { BadUserInputError } from '../errors.ts';
 import { builder } from './builder.ts';
 

@@ -3,7 +3,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
-import type { Config } from '../config.ts';
+import type { Config } from '../config/config.ts';
 import { type Database, openDatabase } from '../db/create-database.ts';
 import { createAuthService } from '../domain/auth/auth-service.ts';
 import { createDataSourceService } from '../domain/datasources/data-source-service.ts';

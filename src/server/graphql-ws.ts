@@ -11,12 +11,12 @@ import {
   type SubscribePayload,
 } from 'graphql-ws';
 import { type WebSocket, WebSocketServer } from 'ws';
+import type { LimitsConfig } from '../config/limits.ts';
 import type { Audience } from '../domain/audience.ts';
 import type { AuthService } from '../domain/auth/auth-service.ts';
 import { CONNECTION_KINDS, type ConnectionLimiter } from '../domain/limits/connection-limiter.ts';
 import { tenantOf, type Viewer } from '../domain/viewer.ts';
 import { ERROR_CODES, isAppError, LimitExceededError } from '../errors.ts';
-import type { LimitsConfig } from '../limits-config.ts';
 import { type Logger, newCorrelationId } from '../log.ts';
 import { operationViewer } from './auth/operation-token.ts';
 import { onTokenExpiry, tokenExpiredError } from './auth/token-expiry-plugin.ts';

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
-import { ConfigError } from '../../src/env-reader.ts';
+import { loadConfig } from '../../src/config/config.ts';
+import { ConfigError } from '../../src/config/env-reader.ts';
 import { buildApp } from '../../src/server/app.ts';
 import { connectWs, subscribeWs } from '../helpers/graphql-ws-client.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';

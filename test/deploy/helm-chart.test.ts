@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseAllDocuments } from 'yaml';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import { createProcessRunner, freePort, waitForListening } from '../helpers/streamgate-process.ts';
 import { createTestDatabase, serviceUrl } from '../setup/services.ts';
 

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { type Config, loadConfig } from '../../src/config.ts';
+import { type Config, loadConfig } from '../../src/config/config.ts';
 import type { Broker } from '../../src/pubsub/broker.ts';
 import { type App, buildApp } from '../../src/server/app.ts';
 import { createTestDatabase } from '../setup/services.ts';

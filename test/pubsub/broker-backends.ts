@@ -8,7 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, inject } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import type { Broker, BrokerMessage, Subscription } from '../../src/pubsub/broker.ts';
 import { createKafkaBroker } from '../../src/pubsub/kafka-broker.ts';
 import { createMemoryBroker } from '../../src/pubsub/memory-broker.ts';

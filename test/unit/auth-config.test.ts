@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { DEFAULT_MUTATION_ROLES, isLoopbackHost } from '../../src/auth-config.ts';
-import { ConfigError, loadConfig } from '../../src/config.ts';
+import { DEFAULT_MUTATION_ROLES, isLoopbackHost } from '../../src/config/auth.ts';
+import { ConfigError, loadConfig } from '../../src/config/config.ts';
 
 const SECRET = 'a-secret-of-at-least-thirty-two-bytes!!';
 

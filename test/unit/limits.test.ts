@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { loadConfig } from '../../src/config.ts';
+import { loadConfig } from '../../src/config/config.ts';
 import { createConnectionLimiter } from '../../src/domain/limits/connection-limiter.ts';
 import { createKeyedTokenBuckets, createTokenBucket } from '../../src/domain/limits/token-bucket.ts';
 import { LimitExceededError } from '../../src/errors.ts';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { ConfigError } from '../../src/config.ts';
+import { ConfigError } from '../../src/config/config.ts';
 import { parseTopicsFile, readTopicsFile } from '../../src/domain/topics/topics-file.ts';
 
 function problemsOf(text: string): string[] {

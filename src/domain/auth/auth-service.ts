@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { SignJWT } from 'jose';
-import type { AuthConfig, AuthMode } from '../../auth-config.ts';
+import type { AuthConfig, AuthMode } from '../../config/auth.ts';
 import type { Viewer } from '../viewer.ts';
 import { missingToken } from './token-error.ts';
 import { createTokenVerifier, type TokenVerifier } from './token-verifier.ts';

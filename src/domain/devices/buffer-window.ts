@@ -2,9 +2,9 @@
  * Buffer windows: the broker keeps each device's last `window` of messages on `monitor.{device}`
  * (Broker.retain), so a recording can start in the past and `Device.buffered` can count them.
  */
-import type { Config } from '../../config.ts';
+import type { Config } from '../../config/config.ts';
+import { formatDuration } from '../../config/duration.ts';
 import type { Database } from '../../db/create-database.ts';
-import { formatDuration } from '../../duration.ts';
 import { BadUserInputError, NotFoundError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Broker } from '../../pubsub/broker.ts';

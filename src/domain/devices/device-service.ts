@@ -3,7 +3,7 @@
  * recordings, replay, and the background work (retention sweeper, outbox relay, resuming
  * recordings after a restart).
  */
-import type { Config } from '../../config.ts';
+import type { Config } from '../../config/config.ts';
 import type { Database } from '../../db/create-database.ts';
 import { NotFoundError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';

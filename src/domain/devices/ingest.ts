@@ -10,7 +10,7 @@
  *   nothing recorded, no sequence used); if the broker fails part-way, the unpublished rest is
  *   kept in the device outbox and published before any newer message of the device.
  */
-import type { Config } from '../../config.ts';
+import type { Config } from '../../config/config.ts';
 import type { Database } from '../../db/create-database.ts';
 import { NotFoundError, UnavailableError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';

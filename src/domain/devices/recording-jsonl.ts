@@ -8,7 +8,7 @@
  * Times are RFC3339 (UTC); retention is a Go-style duration ("24h", "1h30m"), and on reading any
  * form parseDuration accepts ("PT24H", "7d") too.
  */
-import { parseDuration } from '../../duration.ts';
+import { parseDuration } from '../../config/duration.ts';
 import { BadUserInputError } from '../../errors.ts';
 import { headerOf, MONITOR_HEADERS, monitorTimeOf, parseRfc3339 } from './monitor-event.ts';
 

@@ -8,10 +8,10 @@
  * message, and any number of instances can ingest for one recording.
  */
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../../config.ts';
+import type { Config } from '../../config/config.ts';
+import { formatDuration } from '../../config/duration.ts';
 import type { Database } from '../../db/create-database.ts';
 import { prismaSql } from '../../db/sql-client.ts';
-import { formatDuration } from '../../duration.ts';
 import { BadUserInputError, NotFoundError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Broker } from '../../pubsub/broker.ts';

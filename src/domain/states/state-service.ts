@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import type { Config } from '../../config.ts';
+import type { Config } from '../../config/config.ts';
 import type { Database } from '../../db/create-database.ts';
 import { BadUserInputError, NotFoundError, UnavailableError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';

@@ -1,4 +1,4 @@
-import type { Config } from '../../config.ts';
+import type { Config } from '../../config/config.ts';
 import { BadUserInputError, PayloadTooLargeError, UnavailableError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { limitRefusals, type Metrics } from '../../metrics.ts';

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
-import { ConfigError } from '../../config.ts';
+import { ConfigError } from '../../config/config.ts';
 import { isValidTopicName, TOPIC_NAME_RULE, TOPIC_SOURCES, type TopicDefinition } from './topic.ts';
 
 /**

@@ -1,10 +1,10 @@
 import type { GraphQLError, GraphQLSchema } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import { DEFAULT_MUTATION_ROLES } from '../../auth-config.ts';
+import { DEFAULT_MUTATION_ROLES } from '../../config/auth.ts';
+import { ConfigError } from '../../config/env-reader.ts';
 import type { AuthService } from '../../domain/auth/auth-service.ts';
 import { missingToken } from '../../domain/auth/token-error.ts';
 import { hasAnyRole } from '../../domain/viewer.ts';
-import { ConfigError } from '../../env-reader.ts';
 import { ForbiddenError } from '../../errors.ts';
 import type { GraphQLContext } from '../../schema/context.ts';
 import { withHttpStatus } from './http-error.ts';

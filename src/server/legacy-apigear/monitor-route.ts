@@ -5,7 +5,7 @@
  * for auth; 503 when the broker is down (nothing of the request is published or recorded).
  */
 import { parse } from 'graphql';
-import type { Config } from '../../config.ts';
+import type { Config } from '../../config/config.ts';
 import type { AuthService } from '../../domain/auth/auth-service.ts';
 import { checkEventsAreObjects, validateDeviceId } from '../../domain/devices/monitor-event.ts';
 import { describeJsonViolation, findJsonViolation, JSON_VIOLATIONS } from '../../domain/json-bounds.ts';

@@ -7,7 +7,7 @@
  * ApiGear Streams. It acts as the MONITOR_TENANT with the roles the two mutations need.
  */
 import { type ExecutionResult, parse } from 'graphql';
-import type { Config } from '../../config.ts';
+import type { Config } from '../../config/config.ts';
 import type { AuthService } from '../../domain/auth/auth-service.ts';
 import type { Viewer } from '../../domain/viewer.ts';
 import type { Logger } from '../../log.ts';

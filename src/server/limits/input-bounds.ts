@@ -7,6 +7,7 @@ import {
   type ValueNode,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import type { LimitsConfig } from '../../config/limits.ts';
 import {
   describeJsonViolation,
   findJsonViolation,
@@ -15,7 +16,6 @@ import {
   unstorableTextIn,
 } from '../../domain/json-bounds.ts';
 import { BadUserInputError } from '../../errors.ts';
-import type { LimitsConfig } from '../../limits-config.ts';
 import type { Metrics } from '../../metrics.ts';
 import { withHttpStatus } from '../auth/http-error.ts';
 import { limitRefusals } from './limits-plugins.ts';

@@ -1,5 +1,6 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import type { LimitsConfig } from '../../config/limits.ts';
 import {
   CONNECTION_KINDS,
   type ConnectionLease,
@@ -8,7 +9,6 @@ import {
 import { createKeyedTokenBuckets } from '../../domain/limits/token-bucket.ts';
 import { tenantOf } from '../../domain/viewer.ts';
 import { ERROR_CODES, isAppError, PayloadTooLargeError, RateLimitedError } from '../../errors.ts';
-import type { LimitsConfig } from '../../limits-config.ts';
 import { limitRefusals, type Metrics } from '../../metrics.ts';
 import type { GraphQLContext } from '../../schema/context.ts';
 import { withHttpStatus } from '../auth/http-error.ts';

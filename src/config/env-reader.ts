@@ -85,6 +85,14 @@ export class EnvReader {
       : parsed;
   }
 
+  /** A duration in milliseconds where a bare number means seconds (as some legacy variables took it). */
+  durationOrSeconds(name: string, fallbackMs: number): number {
+    const value = this.raw(name);
+    return value !== undefined && /^\d+$/.test(value)
+      ? Number(value) * 1000
+      : this.duration(name, fallbackMs);
+  }
+
   /** Byte sizes: a number of bytes, or with a unit ("512kb", "1mb", "10MiB"). */
   bytes(name: string, fallback: number): number {
     const value = this.raw(name);

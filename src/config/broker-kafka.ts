@@ -1,5 +1,5 @@
 import type { EnvReader } from './env-reader.ts';
-import { assertSubject } from './pubsub/subject-pattern.ts';
+import { isConcreteSubject } from './subject-syntax.ts';
 
 export const KAFKA_SASL_MECHANISMS = ['plain', 'scram-sha-256', 'scram-sha-512'] as const;
 export type KafkaSaslMechanism = (typeof KAFKA_SASL_MECHANISMS)[number];
@@ -36,6 +36,21 @@ export interface KafkaBrokerConfig {
 }
 
 const TOPIC_NAME = /^[A-Za-z0-9._-]{1,249}$/;
+
+/** Where the Kafka cluster is and who streamgate is to it (every Kafka client of the server). */
+export interface KafkaConnectionConfig {
+  /** @default ["127.0.0.1:9092"] (KAFKA_BROKERS) */
+  readonly kafkaBrokers: readonly string[];
+  /** @default "streamgate" (KAFKA_CLIENT_ID) */
+  readonly kafkaClientId: string;
+}
+
+export function readKafkaConnectionConfig(read: EnvReader): KafkaConnectionConfig {
+  return {
+    kafkaBrokers: read.list('KAFKA_BROKERS', ['127.0.0.1:9092']),
+    kafkaClientId: read.string('KAFKA_CLIENT_ID', 'streamgate'),
+  };
+}
 
 /** Reads the KAFKA_* variables of the Kafka broker. */
 export function readKafkaBrokerConfig(read: EnvReader): KafkaBrokerConfig {
@@ -74,20 +89,11 @@ function readTopicMap(read: EnvReader): KafkaTopicRule[] {
   const rules: KafkaTopicRule[] = [];
   for (const entry of read.list('KAFKA_TOPIC_MAP', [])) {
     const [subjectPrefix = '', topic = '', ...rest] = entry.split('=').map((part) => part.trim());
-    if (rest.length > 0 || !isSubject(subjectPrefix) || !TOPIC_NAME.test(topic)) {
+    if (rest.length > 0 || !isConcreteSubject(subjectPrefix) || !TOPIC_NAME.test(topic)) {
       read.report('KAFKA_TOPIC_MAP', entry, 'comma-separated subject.prefix=topic-name rules');
       continue;
     }
     rules.push({ subjectPrefix, topic });
   }
   return rules;
-}
-
-function isSubject(text: string): boolean {
-  try {
-    assertSubject(text);
-    return true;
-  } catch {
-    return false;
-  }
 }
