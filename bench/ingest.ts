@@ -35,10 +35,10 @@ import { monitorHeaders, monitorTimeOf } from '../src/domain/devices/monitor-eve
 import { insertRecordingMessages, type MessageToRecord } from '../src/domain/devices/recording-store.ts';
 import { PrismaClient } from '../src/generated/prisma/client.ts';
 import type { Broker } from '../src/pubsub/broker.ts';
-import { createKafkaBroker } from '../src/pubsub/kafka-broker.ts';
-import { createMemoryBroker } from '../src/pubsub/memory-broker.ts';
-import { createNatsBroker } from '../src/pubsub/nats-broker.ts';
-import { createRedisBroker } from '../src/pubsub/redis-broker.ts';
+import { createKafkaBroker } from '../src/pubsub/kafka/kafka-broker.ts';
+import { createMemoryBroker } from '../src/pubsub/memory/memory-broker.ts';
+import { createNatsBroker } from '../src/pubsub/nats/nats-broker.ts';
+import { createRedisBroker } from '../src/pubsub/redis/redis-broker.ts';
 import { type BenchServer, createDatabase, type ServerName, startServer } from './support/bench-servers.ts';
 import { formatTable } from './support/latency-stats.ts';
 import { pinClientCore, type ServerProcess, startServerProcess } from './support/server-process.ts';

@@ -13,10 +13,10 @@
 import os from 'node:os';
 import { loadConfig } from '../src/config/config.ts';
 import type { Broker } from '../src/pubsub/broker.ts';
-import { createKafkaBroker } from '../src/pubsub/kafka-broker.ts';
-import { createMemoryBroker } from '../src/pubsub/memory-broker.ts';
-import { createNatsBroker } from '../src/pubsub/nats-broker.ts';
-import { createRedisBroker } from '../src/pubsub/redis-broker.ts';
+import { createKafkaBroker } from '../src/pubsub/kafka/kafka-broker.ts';
+import { createMemoryBroker } from '../src/pubsub/memory/memory-broker.ts';
+import { createNatsBroker } from '../src/pubsub/nats/nats-broker.ts';
+import { createRedisBroker } from '../src/pubsub/redis/redis-broker.ts';
 import { type BenchServer, startServer } from './support/bench-servers.ts';
 import { formatTable, percentile } from './support/latency-stats.ts';
 

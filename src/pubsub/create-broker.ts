@@ -3,10 +3,10 @@ import type { Logger } from '../log.ts';
 import { StartupError } from '../startup-error.ts';
 import type { Broker } from './broker.ts';
 import { BrokerUnavailableError } from './errors.ts';
-import { createKafkaBroker } from './kafka-broker.ts';
-import { createMemoryBroker } from './memory-broker.ts';
-import { createNatsBroker } from './nats-broker.ts';
-import { createRedisBroker } from './redis-broker.ts';
+import { createKafkaBroker } from './kafka/kafka-broker.ts';
+import { createMemoryBroker } from './memory/memory-broker.ts';
+import { createNatsBroker } from './nats/nats-broker.ts';
+import { createRedisBroker } from './redis/redis-broker.ts';
 
 /** The setting that says where each broker is, for start-up failures. */
 const ADDRESS_SETTING = { nats: 'NATS_URL', redis: 'REDIS_URL', kafka: 'KAFKA_BROKERS' } as const;

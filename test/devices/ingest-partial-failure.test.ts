@@ -4,7 +4,7 @@
  * before any newer message of the device; a batch of which nothing could be published is refused.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMemoryBroker } from '../../src/pubsub/memory-broker.ts';
+import { createMemoryBroker } from '../../src/pubsub/memory/memory-broker.ts';
 import { AsyncQueue, waitUntil } from '../helpers/async-queue.ts';
 import { monitorEvents, postMonitor, uniqueDevice } from '../helpers/devices.ts';
 import { type FaultyBroker, withPublishFaults } from '../helpers/faulty-broker.ts';

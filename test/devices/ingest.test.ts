@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMemoryBroker } from '../../src/pubsub/memory-broker.ts';
+import { createMemoryBroker } from '../../src/pubsub/memory/memory-broker.ts';
 import { AsyncQueue } from '../helpers/async-queue.ts';
 import {
   backendOptions,

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/pubsub/broker.ts';
-import { createNatsBroker } from '../../src/pubsub/nats-broker.ts';
+import { createNatsBroker } from '../../src/pubsub/nats/nats-broker.ts';
 import {
   backendOptions,
   DEVICE_BACKENDS,

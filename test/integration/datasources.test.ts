@@ -10,7 +10,7 @@ import { randomUUID } from 'node:crypto';
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import type { Client } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createMemoryBroker } from '../../src/pubsub/memory-broker.ts';
+import { createMemoryBroker } from '../../src/pubsub/memory/memory-broker.ts';
 import { AsyncQueue, waitUntil } from '../helpers/async-queue.ts';
 import { connectWs, subscribeWs, type WsResult } from '../helpers/graphql-ws-client.ts';
 import { connectRaw, type RawWsClient } from '../helpers/raw-ws-client.ts';

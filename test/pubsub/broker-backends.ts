@@ -10,10 +10,10 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, inject } from 'vitest';
 import { loadConfig } from '../../src/config/config.ts';
 import type { Broker, BrokerMessage, Subscription } from '../../src/pubsub/broker.ts';
-import { createKafkaBroker } from '../../src/pubsub/kafka-broker.ts';
-import { createMemoryBroker } from '../../src/pubsub/memory-broker.ts';
-import { createNatsBroker } from '../../src/pubsub/nats-broker.ts';
-import { createRedisBroker } from '../../src/pubsub/redis-broker.ts';
+import { createKafkaBroker } from '../../src/pubsub/kafka/kafka-broker.ts';
+import { createMemoryBroker } from '../../src/pubsub/memory/memory-broker.ts';
+import { createNatsBroker } from '../../src/pubsub/nats/nats-broker.ts';
+import { createRedisBroker } from '../../src/pubsub/redis/redis-broker.ts';
 import { AsyncQueue } from '../helpers/async-queue.ts';
 import { type PrivateService, type ServiceName, serviceUrl, startService } from '../setup/services.ts';
 

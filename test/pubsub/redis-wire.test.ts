@@ -5,7 +5,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/pubsub/broker.ts';
-import { decodeEnvelope, encodeEnvelope } from '../../src/pubsub/redis-envelope.ts';
+import { decodeEnvelope, encodeEnvelope } from '../../src/pubsub/redis/redis-envelope.ts';
 import { subjects } from '../../src/pubsub/subjects.ts';
 import { AsyncQueue } from '../helpers/async-queue.ts';
 import { serviceUrl } from '../setup/services.ts';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { InvalidPositionError } from '../../src/pubsub/errors.ts';
-import { decodeKafkaPosition, encodeKafkaPosition } from '../../src/pubsub/kafka-position.ts';
+import { decodeKafkaPosition, encodeKafkaPosition } from '../../src/pubsub/kafka/kafka-position.ts';
 
 describe('Kafka positions', () => {
   it('round-trips a cursor', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { KafkaSubjectMapping } from '../../src/pubsub/kafka-subject-mapping.ts';
+import { KafkaSubjectMapping } from '../../src/pubsub/kafka/kafka-subject-mapping.ts';
 
 const mapping = new KafkaSubjectMapping({
   topicPrefix: 'streamgate.',

@@ -1,4 +1,4 @@
-import type { KafkaRecord } from '../../pubsub/kafka-topics/topic-consumer.ts';
+import type { KafkaRecord } from '../../pubsub/kafka/topic-consumer.ts';
 import { FilterIndex } from './filter-index.ts';
 import { decodeValue, type FeedMessage } from './topic-message.ts';
 import type { TopicSubscriber } from './topic-subscriber.ts';

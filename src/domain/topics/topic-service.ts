@@ -3,16 +3,13 @@ import { BadUserInputError, PayloadTooLargeError, UnavailableError } from '../..
 import type { Logger } from '../../log.ts';
 import { limitRefusals, type Metrics } from '../../metrics.ts';
 import type { Broker } from '../../pubsub/broker.ts';
-import { createKafkaConnection } from '../../pubsub/kafka-topics/kafka-connection.ts';
+import { createKafkaConnection } from '../../pubsub/kafka/kafka-connection.ts';
 import {
   createKafkaTopicConsumer,
   type KafkaConsumerStats,
   type KafkaTopicConsumer,
-} from '../../pubsub/kafka-topics/topic-consumer.ts';
-import {
-  createKafkaTopicProducer,
-  type KafkaTopicProducer,
-} from '../../pubsub/kafka-topics/topic-producer.ts';
+} from '../../pubsub/kafka/topic-consumer.ts';
+import { createKafkaTopicProducer, type KafkaTopicProducer } from '../../pubsub/kafka/topic-producer.ts';
 import { subjects } from '../../pubsub/subjects.ts';
 import type { Audience } from '../audience.ts';
 import { HEALTH_STATUS, type HealthProbe } from '../health.ts';

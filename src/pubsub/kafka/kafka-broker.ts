@@ -1,8 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { Partitioners } from 'kafkajs';
-import type { KafkaBrokerConfig } from '../config/broker-kafka.ts';
-import { isAppError } from '../errors.ts';
-import type { Logger } from '../log.ts';
+import type { KafkaBrokerConfig } from '../../config/broker-kafka.ts';
+import { isAppError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
 import type {
   Broker,
   BrokerHealth,
@@ -18,8 +18,12 @@ import type {
   RetainOptions,
   SubscribeOptions,
   Subscription,
-} from './broker.ts';
-import { BrokerUnavailableError, MessageTooLargeError, NotRetainedError } from './errors.ts';
+} from '../broker.ts';
+import { BrokerUnavailableError, MessageTooLargeError, NotRetainedError } from '../errors.ts';
+import { assertRetainOptions } from '../retain-options.ts';
+import { rejectQueueWithFrom } from '../sequence-position.ts';
+import { type BrokerFeed, type FeedSink, SharedSubscriptions } from '../shared-subscriptions.ts';
+import { assertPattern, assertSubject, patternCovers } from '../subject-pattern.ts';
 import { createKafkaClient, KafkaHealthMonitor, retryUntilDeadline } from './kafka-client.ts';
 import {
   type ConsumedRecord,
@@ -32,10 +36,6 @@ import { KafkaPublisher } from './kafka-publisher.ts';
 import { KafkaRequestReply } from './kafka-request-reply.ts';
 import { KafkaSubjectMapping } from './kafka-subject-mapping.ts';
 import { KafkaTopicAdmin, type PartitionOffsets } from './kafka-topic-admin.ts';
-import { assertRetainOptions } from './retain-options.ts';
-import { rejectQueueWithFrom } from './sequence-position.ts';
-import { type BrokerFeed, type FeedSink, SharedSubscriptions } from './shared-subscriptions.ts';
-import { assertPattern, assertSubject, patternCovers } from './subject-pattern.ts';
 
 export interface KafkaBrokerOptions {
   readonly brokers: readonly string[];

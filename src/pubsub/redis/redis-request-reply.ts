@@ -1,11 +1,11 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { BrokerMessage, MessageHeaders, RequestHandler, Responder } from './broker.ts';
-import { NoRespondersError, RemoteError, RequestTimeoutError } from './errors.ts';
+import type { BrokerMessage, MessageHeaders, RequestHandler, Responder } from '../broker.ts';
+import { NoRespondersError, RemoteError, RequestTimeoutError } from '../errors.ts';
+import { subjectMatches } from '../subject-pattern.ts';
 import type { RedisChannelDispatcher } from './redis-channel-dispatcher.ts';
 import { decodeEnvelope, encodeEnvelope } from './redis-envelope.ts';
 import { hasWildcards, type RedisNames } from './redis-subject-mapping.ts';
-import { subjectMatches } from './subject-pattern.ts';
 
 /** How long a queue group's claim on one message is kept: far longer than any delivery takes. */
 export const CLAIM_TTL_MS = 30_000;

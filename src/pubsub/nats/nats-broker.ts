@@ -15,14 +15,18 @@ import type {
   RetainOptions,
   SubscribeOptions,
   Subscription,
-} from './broker.ts';
+} from '../broker.ts';
 import {
   BrokerUnavailableError,
   MessageTooLargeError,
   NoRespondersError,
   RemoteError,
   RequestTimeoutError,
-} from './errors.ts';
+} from '../errors.ts';
+import { assertRetainOptions } from '../retain-options.ts';
+import { parseSequencePosition, rejectQueueWithFrom } from '../sequence-position.ts';
+import { type BrokerFeed, type FeedSink, SharedSubscriptions } from '../shared-subscriptions.ts';
+import { assertPattern, assertSubject } from '../subject-pattern.ts';
 import { connectNats } from './nats-connection.ts';
 import {
   fromCoreMessage,
@@ -32,10 +36,6 @@ import {
 } from './nats-messages.ts';
 import { NatsRetainedWindows } from './nats-retained-window.ts';
 import { openStreamFeed, type StreamFeedContext, type StreamStart } from './nats-stream-feed.ts';
-import { assertRetainOptions } from './retain-options.ts';
-import { parseSequencePosition, rejectQueueWithFrom } from './sequence-position.ts';
-import { type BrokerFeed, type FeedSink, SharedSubscriptions } from './shared-subscriptions.ts';
-import { assertPattern, assertSubject } from './subject-pattern.ts';
 
 /** The least time a retained subscription's consumer gets to come back after a reconnect. */
 const STREAM_RESUME_TIMEOUT_MS = 30_000;

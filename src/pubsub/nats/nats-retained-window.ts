@@ -9,9 +9,9 @@ import {
   type StreamInfo,
 } from '@nats-io/jetstream';
 import { nanos } from '@nats-io/transport-node';
-import type { RetainOptions } from './broker.ts';
-import { RetainConflictError } from './errors.ts';
-import { patternCovers } from './subject-pattern.ts';
+import type { RetainOptions } from '../broker.ts';
+import { RetainConflictError } from '../errors.ts';
+import { patternCovers } from '../subject-pattern.ts';
 
 /** Prefix of the JetStream streams streamgate creates for retained windows. */
 export const STREAM_PREFIX = 'SG_';

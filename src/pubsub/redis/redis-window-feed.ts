@@ -1,10 +1,10 @@
-import { isAppError } from '../errors.ts';
-import type { BrokerMessage } from './broker.ts';
-import { reconnectDelayMs } from './connection-health.ts';
-import { BrokerUnavailableError, NotRetainedError } from './errors.ts';
+import { isAppError } from '../../errors.ts';
+import type { BrokerMessage } from '../broker.ts';
+import { reconnectDelayMs } from '../connection-health.ts';
+import { BrokerUnavailableError, NotRetainedError } from '../errors.ts';
+import type { BrokerFeed, FeedSink } from '../shared-subscriptions.ts';
 import type { ChannelListening } from './redis-channel-dispatcher.ts';
 import { compareStreamIds, type RedisRetainedWindows } from './redis-retained-window.ts';
-import type { BrokerFeed, FeedSink } from './shared-subscriptions.ts';
 
 /** Where a window feed starts: after a stream id, at a time, or after what the window holds now. */
 export type WindowStart = { readonly after: string } | { readonly time: Date } | 'now';

@@ -1,5 +1,5 @@
-import type { KafkaTopicRule } from '../config/broker-kafka.ts';
-import { patternCovers, subjectMatches } from './subject-pattern.ts';
+import type { KafkaTopicRule } from '../../config/broker-kafka.ts';
+import { patternCovers, subjectMatches } from '../subject-pattern.ts';
 
 /** Where one subject goes in Kafka: the topic, and the key (the rest of the subject). */
 export interface KafkaAddress {

@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
-import type { BrokerMessage, MessageHeaders, RequestHandler, Responder } from './broker.ts';
-import { RemoteError, RequestTimeoutError } from './errors.ts';
+import type { BrokerMessage, MessageHeaders, RequestHandler, Responder } from '../broker.ts';
+import { RemoteError, RequestTimeoutError } from '../errors.ts';
+import type { BrokerFeed } from '../shared-subscriptions.ts';
 import {
   type ConsumedRecord,
   INTERNAL_HEADERS,
@@ -8,7 +9,6 @@ import {
   openKafkaFeed,
 } from './kafka-consumer-feed.ts';
 import type { KafkaPublisher } from './kafka-publisher.ts';
-import type { BrokerFeed } from './shared-subscriptions.ts';
 
 interface PendingRequest {
   readonly subject: string;

@@ -1,8 +1,8 @@
 import { type Admin, Kafka, type KafkaConfig, type LogEntry, logLevel } from 'kafkajs';
-import type { KafkaBrokerConfig } from '../config/broker-kafka.ts';
-import type { Logger } from '../log.ts';
-import { ConnectionHealth, reconnectDelayMs } from './connection-health.ts';
-import { BrokerUnavailableError } from './errors.ts';
+import type { KafkaBrokerConfig } from '../../config/broker-kafka.ts';
+import type { Logger } from '../../log.ts';
+import { ConnectionHealth, reconnectDelayMs } from '../connection-health.ts';
+import { BrokerUnavailableError } from '../errors.ts';
 
 export interface KafkaClientOptions {
   readonly brokers: readonly string[];

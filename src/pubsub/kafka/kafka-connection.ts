@@ -1,7 +1,7 @@
 import { Kafka, type LogEntry, logLevel } from 'kafkajs';
 import type { Config } from '../../config/config.ts';
 import type { Logger } from '../../log.ts';
-import { kafkaSecurity } from '../kafka-client.ts';
+import { kafkaSecurity } from './kafka-client.ts';
 
 /**
  * A kafkajs client for the Kafka-sourced topics, logging through pino. Creating it opens no

@@ -1,4 +1,4 @@
-import { InvalidPositionError } from './errors.ts';
+import { InvalidPositionError } from '../errors.ts';
 
 /**
  * A position in Kafka: for each partition the subscription reads, the next offset to read, as

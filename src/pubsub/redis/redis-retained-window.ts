@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Redis } from 'ioredis';
-import type { BrokerMessage, MessageHeaders, RetainOptions } from './broker.ts';
+import type { BrokerMessage, MessageHeaders, RetainOptions } from '../broker.ts';
+import { patternCovers, subjectMatches } from '../subject-pattern.ts';
 import { ENVELOPE_MAGIC, type EnvelopeMeta, parseMeta } from './redis-envelope.ts';
 import type { RedisNames } from './redis-subject-mapping.ts';
-import { patternCovers, subjectMatches } from './subject-pattern.ts';
 
 /**
  * One atomic step per publish: append the message to every window stream that retains its

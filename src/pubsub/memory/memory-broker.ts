@@ -13,24 +13,24 @@ import type {
   RetainOptions,
   SubscribeOptions,
   Subscription,
-} from './broker.ts';
+} from '../broker.ts';
 import {
   BrokerUnavailableError,
   NoRespondersError,
   NotRetainedError,
   RemoteError,
   RequestTimeoutError,
-} from './errors.ts';
-import { assertRetainOptions } from './retain-options.ts';
-import { parseSequencePosition, rejectQueueWithFrom } from './sequence-position.ts';
-import { type FeedSink, SharedSubscriptions } from './shared-subscriptions.ts';
+} from '../errors.ts';
+import { assertRetainOptions } from '../retain-options.ts';
+import { parseSequencePosition, rejectQueueWithFrom } from '../sequence-position.ts';
+import { type FeedSink, SharedSubscriptions } from '../shared-subscriptions.ts';
 import {
   assertPattern,
   assertSubject,
   patternCovers,
   SubjectTrie,
   subjectMatches,
-} from './subject-pattern.ts';
+} from '../subject-pattern.ts';
 
 interface RetainedWindow {
   readonly pattern: string;

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { isAppError } from '../errors.ts';
+import { isAppError } from '../../errors.ts';
 import type {
   Broker,
   BrokerHealth,
@@ -14,9 +14,13 @@ import type {
   RetainOptions,
   SubscribeOptions,
   Subscription,
-} from './broker.ts';
-import { combineHealth } from './connection-health.ts';
-import { BrokerUnavailableError, InvalidPositionError } from './errors.ts';
+} from '../broker.ts';
+import { combineHealth } from '../connection-health.ts';
+import { BrokerUnavailableError, InvalidPositionError } from '../errors.ts';
+import { assertRetainOptions } from '../retain-options.ts';
+import { rejectQueueWithFrom } from '../sequence-position.ts';
+import { type BrokerFeed, type FeedSink, SharedSubscriptions } from '../shared-subscriptions.ts';
+import { assertPattern, assertSubject, subjectMatches } from '../subject-pattern.ts';
 import { RedisChannelDispatcher } from './redis-channel-dispatcher.ts';
 import { connectRedis, type TrackedRedis } from './redis-connection.ts';
 import { decodeEnvelope, type EnvelopeMeta } from './redis-envelope.ts';
@@ -24,10 +28,6 @@ import { CLAIM_TTL_MS, RedisRequestReply } from './redis-request-reply.ts';
 import { RedisRetainedWindows } from './redis-retained-window.ts';
 import { hasWildcards, redisNames } from './redis-subject-mapping.ts';
 import { openWindowFeed, type WindowFeedContext } from './redis-window-feed.ts';
-import { assertRetainOptions } from './retain-options.ts';
-import { rejectQueueWithFrom } from './sequence-position.ts';
-import { type BrokerFeed, type FeedSink, SharedSubscriptions } from './shared-subscriptions.ts';
-import { assertPattern, assertSubject, subjectMatches } from './subject-pattern.ts';
 
 /** The least time a retained subscription gets to read its window again after a reconnect. */
 const WINDOW_CATCH_UP_TIMEOUT_MS = 30_000;

@@ -1,4 +1,4 @@
-import type { MessageHeaders } from './broker.ts';
+import type { MessageHeaders } from '../broker.ts';
 
 /**
  * Redis pub/sub carries one binary string per message, so headers, ids and positions travel

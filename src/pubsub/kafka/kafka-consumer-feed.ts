@@ -1,10 +1,10 @@
 import type { Consumer, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
-import type { MessageHeaders } from './broker.ts';
+import type { MessageHeaders } from '../broker.ts';
+import type { BrokerFeed } from '../shared-subscriptions.ts';
+import { subjectMatches } from '../subject-pattern.ts';
 import { encodeKafkaPosition } from './kafka-position.ts';
 import type { KafkaSubjectMapping, KafkaTopicSelection } from './kafka-subject-mapping.ts';
 import { type KafkaTopicAdmin, type PartitionOffsets, retrySettling } from './kafka-topic-admin.ts';
-import type { BrokerFeed } from './shared-subscriptions.ts';
-import { subjectMatches } from './subject-pattern.ts';
 
 /** Headers streamgate adds for itself; they are not passed on to subscribers. */
 export const INTERNAL_HEADERS = {

@@ -6,11 +6,11 @@ import {
   type JsMsg,
   type OrderedConsumerOptions,
 } from '@nats-io/jetstream';
-import { isAppError } from '../errors.ts';
-import { reconnectDelayMs } from './connection-health.ts';
-import { BrokerUnavailableError, NotRetainedError } from './errors.ts';
+import { isAppError } from '../../errors.ts';
+import { reconnectDelayMs } from '../connection-health.ts';
+import { BrokerUnavailableError, NotRetainedError } from '../errors.ts';
+import type { BrokerFeed, FeedSink } from '../shared-subscriptions.ts';
 import { fromStreamMessage } from './nats-messages.ts';
-import type { BrokerFeed, FeedSink } from './shared-subscriptions.ts';
 
 /** Where a stream feed starts: at a stream sequence, or at the first message at or after a time. */
 export type StreamStart = { readonly seq: number } | { readonly time: Date };

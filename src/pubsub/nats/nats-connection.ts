@@ -1,7 +1,7 @@
 import { connect, type NatsConnection } from '@nats-io/transport-node';
-import { ConnectionHealth, reconnectDelayMs } from './connection-health.ts';
-import { BrokerUnavailableError } from './errors.ts';
-import { redactUrl } from './redact-url.ts';
+import { ConnectionHealth, reconnectDelayMs } from '../connection-health.ts';
+import { BrokerUnavailableError } from '../errors.ts';
+import { redactUrl } from '../redact-url.ts';
 
 export interface NatsConnectionOptions {
   readonly url: string;

@@ -1,6 +1,6 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { type Msg, type MsgHdrs, headers as natsHeaders } from '@nats-io/transport-node';
-import type { BrokerMessage, MessageHeaders } from './broker.ts';
+import type { BrokerMessage, MessageHeaders } from '../broker.ts';
 
 /**
  * How a responder's failure travels back to the requester: the NATS micro-service convention,

@@ -1,7 +1,7 @@
 import { Redis } from 'ioredis';
-import { ConnectionHealth, reconnectDelayMs } from './connection-health.ts';
-import { BrokerUnavailableError } from './errors.ts';
-import { redactUrl } from './redact-url.ts';
+import { ConnectionHealth, reconnectDelayMs } from '../connection-health.ts';
+import { BrokerUnavailableError } from '../errors.ts';
+import { redactUrl } from '../redact-url.ts';
 
 export interface RedisConnectionOptions {
   readonly url: string;
