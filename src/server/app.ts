@@ -30,8 +30,8 @@ import { SubscriptionGroups, withoutHttpExtension } from './delivery/subscriptio
 import { createErrorMasker, createYogaLogging } from './error-masking.ts';
 import { createGraphiqlRenderer, GRAPHIQL_OPTIONS } from './graphiql/graphiql-page.ts';
 import { createContextFactory, type InitialContext } from './graphql-context.ts';
+import { createGraphqlSocketServer, GRAPHQL_SUBPROTOCOLS } from './graphql-socket-server.ts';
 import { graphqlSseRoute } from './graphql-sse/single-connection-route.ts';
-import { createGraphqlWsServer } from './graphql-ws.ts';
 import { healthRoute } from './health-route.ts';
 import { drainingListener } from './http-drain.ts';
 import { type HttpRoute, useHttpRoutes } from './http-routes.ts';
@@ -246,7 +246,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
 
   let draining = false;
   const httpServer = createServer(drainingListener(yoga, () => draining));
-  const graphqlWs = createGraphqlWsServer({
+  const graphqlWs = createGraphqlSocketServer({
     log,
     maxPayloadBytes: config.http.maxPayloadBytes,
     runner,
@@ -280,7 +280,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     onRefused: (limit) => limitRefusals(metrics).inc({ limit }),
   });
   const upgradeRoutes = [
-    { path: '/graphql', server: graphqlWs.server },
+    { path: '/graphql', server: graphqlWs.server, subprotocols: GRAPHQL_SUBPROTOCOLS },
     ...ismStreams.routes,
     legacyDataSources.route,
     legacySocket,

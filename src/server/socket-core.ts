@@ -28,6 +28,11 @@ export class CoreSocket {
   private corked = false;
   /** Answered the last keep-alive ping. */
   alive = true;
+  /**
+   * A text frame sent with every keep-alive ping, for protocols whose clients watch a message
+   * rather than pings (the old Apollo protocol's `ka`); unset, only the ping goes.
+   */
+  keepAliveFrame: string | undefined;
   private bucket: TokenBucket | undefined;
 
   constructor(
@@ -146,6 +151,7 @@ export class SocketCore {
       }
       socket.alive = false;
       socket.ws.ping();
+      if (socket.keepAliveFrame !== undefined) socket.send(socket.keepAliveFrame);
     }
   }
 }

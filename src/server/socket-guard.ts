@@ -85,10 +85,22 @@ export function guardUpgradeSocket(socket: Duplex, log: Logger): void {
   socket.on('error', (error) => log.debug({ err: error }, 'upgrade socket error'));
 }
 
-/** Refuses an upgrade with a plain HTTP answer and closes the socket. */
-export function refuseUpgrade(socket: Duplex, status: 400 | 404, message: string): void {
+/**
+ * Refuses an upgrade with a plain HTTP answer and closes the socket; `details` join the JSON body
+ * (the subprotocols a route speaks, for instance).
+ */
+export function refuseUpgrade(
+  socket: Duplex,
+  status: 400 | 404,
+  message: string,
+  details: Readonly<Record<string, unknown>> = {},
+): void {
   const statusText = status === 400 ? 'Bad Request' : 'Not Found';
-  const body = JSON.stringify({ error: status === 400 ? 'BAD_USER_INPUT' : 'NOT_FOUND', message });
+  const body = JSON.stringify({
+    error: status === 400 ? 'BAD_USER_INPUT' : 'NOT_FOUND',
+    message,
+    ...details,
+  });
   socket.end(
     `HTTP/1.1 ${status} ${statusText}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );

@@ -11,6 +11,12 @@ export interface UpgradeRoute {
   /** A path with `:name` parameters, e.g. "/ws/stream/:state". */
   readonly path: string;
   readonly server: WebSocketServer;
+  /**
+   * The WebSocket subprotocols the route speaks: an upgrade offering none of them (or none at
+   * all) is refused with 400 and a JSON body naming them, instead of a 101 and a close the
+   * client could not explain. Unset: any or none.
+   */
+  readonly subprotocols?: readonly string[];
 }
 
 /**
@@ -52,6 +58,12 @@ export function routeUpgrades(
         refuseUpgrade(socket, 400, MALFORMED_PATH_MESSAGE);
         return;
       }
+      if (route.subprotocols && !offersAny(request, route.subprotocols)) {
+        refuseUpgrade(socket, 400, unsupportedSubprotocolMessage(request, pathname, route.subprotocols), {
+          subprotocols: route.subprotocols,
+        });
+        return;
+      }
       route.server.handleUpgrade(request, socket, head, (webSocket) => {
         guardSocket(webSocket, route.path, options);
         route.server.emit('connection', webSocket, request, params);
@@ -60,6 +72,33 @@ export function routeUpgrades(
     }
     refuseUpgrade(socket, 404, `no WebSocket route at ${pathname}`);
   });
+}
+
+/** The subprotocols a client offers in Sec-WebSocket-Protocol (a comma-separated list). */
+function offeredSubprotocols(request: IncomingMessage): string[] {
+  const header = request.headers['sec-websocket-protocol'];
+  if (header === undefined) return [];
+  return header
+    .split(',')
+    .map((name) => name.trim())
+    .filter((name) => name !== '');
+}
+
+function offersAny(request: IncomingMessage, supported: readonly string[]): boolean {
+  return offeredSubprotocols(request).some((name) => supported.includes(name));
+}
+
+function unsupportedSubprotocolMessage(
+  request: IncomingMessage,
+  pathname: string,
+  supported: readonly string[],
+): string {
+  const offered = offeredSubprotocols(request);
+  const asked =
+    offered.length === 0
+      ? 'no Sec-WebSocket-Protocol'
+      : `Sec-WebSocket-Protocol ${offered.map((name) => JSON.stringify(name.slice(0, 64))).join(', ')}`;
+  return `${pathname} speaks the WebSocket subprotocols ${supported.map((name) => JSON.stringify(name)).join(', ')}; the request offered ${asked}`;
 }
 
 function pathnameOf(url: string | undefined): string | undefined {

@@ -1,4 +1,6 @@
+import { SubscriptionClient } from 'subscriptions-transport-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { connectWs, subscribeWs } from '../helpers/graphql-ws-client.ts';
 import { readSse } from '../helpers/sse-client.ts';
 import { signToken } from '../helpers/tokens.ts';
@@ -138,6 +140,25 @@ describe('HTTP statuses and error codes per transport', () => {
       });
     } finally {
       await client.dispose();
+    }
+    // The old Apollo protocol, with its own client: the errors come in a `data`, as GraphQL errors.
+    const apollo = new SubscriptionClient(
+      fixture.wsUrl,
+      { connectionParams: { authorization: `Bearer ${readerToken}` } },
+      WebSocket,
+    );
+    try {
+      for (const [query, reason] of [
+        ['subscription { noSuchField }', 'GRAPHQL_VALIDATION_FAILED'],
+        ['subscription { ', 'GRAPHQL_PARSE_FAILED'],
+      ] as const) {
+        const result = await new Promise<{ readonly errors?: ReadonlyArray<{ extensions?: unknown }> }>(
+          (resolve, reject) => apollo.request({ query }).subscribe({ next: resolve, error: reject }),
+        );
+        expect(result.errors?.[0]?.extensions).toEqual({ code: 'BAD_USER_INPUT', reason });
+      }
+    } finally {
+      apollo.close();
     }
   });
 

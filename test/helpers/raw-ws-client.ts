@@ -16,10 +16,15 @@ export interface RawWsClient {
 
 /**
  * Opens a raw WebSocket and resolves once it is open. `autoPong: false` makes a peer that never
- * answers pings, as a dead client would.
+ * answers pings, as a dead client would; `protocol` is the subprotocol it asks for.
  */
-export async function connectRaw(url: string, options: { autoPong?: boolean } = {}): Promise<RawWsClient> {
-  const socket = new WebSocket(url, { autoPong: options.autoPong ?? true });
+export async function connectRaw(
+  url: string,
+  options: { autoPong?: boolean; protocol?: string } = {},
+): Promise<RawWsClient> {
+  const socket = new WebSocket(url, options.protocol === undefined ? [] : [options.protocol], {
+    autoPong: options.autoPong ?? true,
+  });
   const frames = new AsyncQueue<string>();
   const closes = new AsyncQueue<{ code: number; reason: string }>();
   socket.on('message', (data, isBinary) => {

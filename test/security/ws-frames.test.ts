@@ -130,35 +130,59 @@ describe('WebSocket protocol faults never stop the server (JWT mode)', () => {
   const firstAnswer = (connection: RawWsConnection) =>
     Promise.race([connection.texts.next(5_000, 'the first frame'), connection.closed.then(() => 'closed')]);
 
+  /** connection_init with the token in its payload: graphql-ws and the old Apollo protocol alike. */
+  const connectionInit = (token: string | undefined) =>
+    buildFrame({
+      opcode: OPCODES.TEXT,
+      payload: JSON.stringify({
+        type: 'connection_init',
+        payload: token === undefined ? {} : { authorization: `Bearer ${token}` },
+      }),
+    });
+  /** Starts a stateStream subscription and waits for its first event, a frame of `eventType`. */
+  const firstEvent = async (connection: RawWsConnection, startType: string, eventType: string) => {
+    connection.sendText(
+      JSON.stringify({
+        id: '1',
+        type: startType,
+        payload: { query: `subscription { stateStream(stateId: "${STATE}") { raw } }` },
+      }),
+    );
+    for (;;) {
+      const frame = JSON.parse(await connection.texts.next(10_000, 'a stateStream event')) as {
+        type: string;
+      };
+      if (frame.type === eventType) return;
+    }
+  };
+
   const ROUTES: readonly Route[] = [
     {
       name: 'graphql-ws /graphql',
       label: '/graphql',
       protocol: 'graphql-transport-ws',
       target: () => '/graphql',
-      init: (token) =>
-        buildFrame({
-          opcode: OPCODES.TEXT,
-          payload: JSON.stringify({
-            type: 'connection_init',
-            payload: token === undefined ? {} : { authorization: `Bearer ${token}` },
-          }),
-        }),
+      init: connectionInit,
       async settle(connection, token) {
         if ((await firstAnswer(connection)) === 'closed' || token !== 'good') return;
-        connection.sendText(
-          JSON.stringify({
-            id: '1',
-            type: 'subscribe',
-            payload: { query: `subscription { stateStream(stateId: "${STATE}") { raw } }` },
-          }),
-        );
-        for (;;) {
-          const frame = JSON.parse(await connection.texts.next(10_000, 'a stateStream event')) as {
-            type: string;
-          };
-          if (frame.type === 'next') return;
+        await firstEvent(connection, 'subscribe', 'next');
+      },
+    },
+    {
+      name: 'old Apollo protocol (subscriptions-transport-ws) /graphql',
+      label: '/graphql',
+      protocol: 'graphql-ws',
+      target: () => '/graphql',
+      init: connectionInit,
+      async settle(connection, token) {
+        const first = await firstAnswer(connection);
+        if (first === 'closed') return;
+        // A refused token: connection_error, then the close.
+        if ((JSON.parse(first) as { type: string }).type === 'connection_error') {
+          await connection.closed;
+          return;
         }
+        if (token === 'good') await firstEvent(connection, 'start', 'data');
       },
     },
     {

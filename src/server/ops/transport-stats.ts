@@ -6,11 +6,17 @@ export const TRANSPORTS = {
   LEGACY_SSE: 'legacy_sse',
   GRAPHQL_WS: 'graphql_ws',
   GRAPHQL_SSE: 'graphql_sse',
+  /** The old Apollo protocol (subscriptions-transport-ws) on /graphql. */
+  APOLLO_WS: 'apollo_ws',
 } as const;
 export type Transport = (typeof TRANSPORTS)[keyof typeof TRANSPORTS];
 
 /** Which transports the legacy /stats sections add up. */
-export const WEBSOCKET_TRANSPORTS: readonly Transport[] = [TRANSPORTS.LEGACY_WS, TRANSPORTS.GRAPHQL_WS];
+export const WEBSOCKET_TRANSPORTS: readonly Transport[] = [
+  TRANSPORTS.LEGACY_WS,
+  TRANSPORTS.GRAPHQL_WS,
+  TRANSPORTS.APOLLO_WS,
+];
 export const SSE_TRANSPORTS: readonly Transport[] = [TRANSPORTS.LEGACY_SSE, TRANSPORTS.GRAPHQL_SSE];
 
 export interface TransportFigures {
@@ -103,7 +109,7 @@ export function createTransportStats(
 
   const websocketConnections = metrics.counter({
     name: 'websocket_connections_total',
-    help: 'WebSocket connections accepted, by transport (legacy_ws, graphql_ws).',
+    help: 'WebSocket connections accepted, by transport (legacy_ws, graphql_ws, apollo_ws).',
     labelNames: ['transport'],
   });
   const sseConnections = metrics.counter({
