@@ -6,9 +6,12 @@
  * as a transport would. A third case checks the same filters one by one, without the index, to
  * show what the index saves. Run: `npx tsx bench/topics.ts` (or through `npm run bench`).
  */
+import pino from 'pino';
+import { createBrokerMessageBounds } from '../src/domain/broker-message-bounds.ts';
 import { KafkaTopicFeed } from '../src/domain/topics/kafka-topic-feed.ts';
 import { compileFilter, matchesFilter } from '../src/domain/topics/message-filter.ts';
 import { TopicSubscriber } from '../src/domain/topics/topic-subscriber.ts';
+import { createMetrics } from '../src/metrics.ts';
 
 const SUBSCRIBERS = 1_000;
 const BATCH = 200;
@@ -27,7 +30,13 @@ async function fanOut(
   messages: number,
   filterOf: (index: number) => unknown,
 ): Promise<TopicsBenchResult> {
-  const feed = new KafkaTopicFeed('bench.prices', 'bench.prices');
+  // The server checks every record against MAX_JSON_DEPTH (64) and the text bounds; so does this.
+  const bounds = createBrokerMessageBounds({
+    maxJsonDepth: 64,
+    log: pino({ level: 'silent' }),
+    metrics: createMetrics({ processMetrics: false }),
+  });
+  const feed = new KafkaTopicFeed('bench.prices', 'bench.prices', bounds);
   let delivered = 0;
   const drains: Array<Promise<void>> = [];
   const subscribers: TopicSubscriber[] = [];

@@ -105,8 +105,3 @@ export function describeJsonViolation(violation: JsonViolation, maxDepth: number
       return `contains an unpaired UTF-16 surrogate${at}, which is not valid Unicode text`;
   }
 }
-
-/** True when `value` nests deeper than `maxDepth`: a broker message to deliver as text instead. */
-export function exceedsJsonDepth(value: unknown, maxDepth: number): boolean {
-  return findJsonViolation(value, maxDepth, { text: false }) !== undefined;
-}

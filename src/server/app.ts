@@ -6,6 +6,7 @@ import { createYoga, type YogaServerInstance } from 'graphql-yoga';
 import type { Config } from '../config/config.ts';
 import { type Database, openDatabase } from '../db/create-database.ts';
 import { createAuthService } from '../domain/auth/auth-service.ts';
+import { createBrokerMessageBounds } from '../domain/broker-message-bounds.ts';
 import { createDataSourceService } from '../domain/datasources/data-source-service.ts';
 import { createDeviceService } from '../domain/devices/device-service.ts';
 import { HEALTH_STATUS, type HealthProbe, refreshedProbe } from '../domain/health.ts';
@@ -115,12 +116,14 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     maxPerUser: config.limits.maxConnectionsPerUser,
     maxPerTenant: config.limits.maxConnectionsPerTenant,
   });
-  const topics = createTopicService({ config, log, prisma: db.prisma, broker, metrics });
+  // Messages other producers put on the broker: out of bounds, dropped, logged and counted.
+  const messageBounds = createBrokerMessageBounds({ maxJsonDepth: config.limits.maxJsonDepth, log, metrics });
+  const topics = createTopicService({ config, log, prisma: db.prisma, broker, metrics, messageBounds });
   await topics.start(fileTopics);
 
   const stateRoutes = createRouteService({ db, log, cacheTtlMs: config.ism.stateCacheTtlMs });
   if (fileRoutes) await stateRoutes.loadFileRoutes(fileRoutes);
-  const states = createStateService({ config, db, broker, log, routes: stateRoutes });
+  const states = createStateService({ config, db, broker, log, routes: stateRoutes, messageBounds });
   states.outbox.start();
   const syncStore = startSyncStoreConsumer({
     broker,
@@ -156,7 +159,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     states,
     routes: stateRoutes,
     syncStore,
-    devices: createDeviceService({ config, db, broker, log }),
+    devices: createDeviceService({ config, db, broker, log, messageBounds }),
     dataSources,
   };
   const transportStats = createTransportStats(metrics, { windowMs: config.topics.statsWindowMs });

@@ -1,6 +1,5 @@
 import { getIntrospectionQuery } from 'graphql';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { waitUntil } from '../helpers/async-queue.ts';
 import { postMonitor, uniqueDevice } from '../helpers/devices.ts';
 import { connectWs, subscribeWs } from '../helpers/graphql-ws-client.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
@@ -132,49 +131,7 @@ describe('bounded input (MAX_JSON_DEPTH 64, MAX_DOCUMENT_TOKENS 2000)', () => {
     });
   });
 
-  describe('broker messages the server reads', () => {
-    /** Subscribes over graphql-ws and resolves once the broker subscription is in place. */
-    async function liveSubscription(query: string, variables: Record<string, unknown>) {
-      const { client } = connectWs(server.wsUrl);
-      const baseline = server.app.services.broker.stats().subscriptions;
-      const subscription = subscribeWs(client, query, variables);
-      await waitUntil(
-        async () => server.app.services.broker.stats().subscriptions > baseline,
-        5_000,
-        'broker subscription',
-      );
-      return { client, subscription };
-    }
-
-    it.each([
-      [
-        'stateStream',
-        'subscription($id: ID!) { stateStream(stateId: $id) { type data } }',
-        'processor.state',
-      ],
-    ])(
-      '%s: JSON nested 100,000 deep from another producer arrives whole, as text; the next one as JSON',
-      async (field, query, prefix) => {
-        const id = uniqueDevice('bounds');
-        const { client, subscription } = await liveSubscription(query, { id });
-        try {
-          const deep = nestedText(100_000);
-          const publish = (text: string) =>
-            server.app.services.broker.publish(`${prefix}.${id}`, new TextEncoder().encode(text));
-          await publish(deep);
-          await publish('{"ok":1}');
-          const [first, second] = (await subscription.results.take(2, 10_000, 'two messages')).map(
-            (result) => (result.data as Record<string, { data: unknown; type?: string }>)[field],
-          );
-          expect(first?.data).toBe(deep);
-          if (field === 'stateStream') expect(first?.type).toBe('text');
-          expect(second?.data).toEqual({ ok: 1 });
-        } finally {
-          await client.dispose();
-        }
-      },
-    );
-  });
+  // Broker messages out of bounds: test/integration/broker-message-bounds.test.ts (real brokers).
 
   describe('text Postgres refuses', () => {
     it('a device id with NUL is 400 on the monitor route and BAD_USER_INPUT on ingest, naming the id', async () => {

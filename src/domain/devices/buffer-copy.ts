@@ -9,6 +9,7 @@ import type { Database } from '../../db/create-database.ts';
 import type { Logger } from '../../log.ts';
 import type { Broker } from '../../pubsub/broker.ts';
 import { subjects } from '../../pubsub/subjects.ts';
+import { BROKER_MESSAGE_PATHS, type BrokerMessageBounds } from '../broker-message-bounds.ts';
 import { nextWithin, withSubscription } from './broker-reading.ts';
 import { deviceMessageFromBroker } from './device-message.ts';
 import { MONITOR_HEADERS } from './monitor-event.ts';
@@ -18,6 +19,8 @@ export interface BufferCopyDependencies {
   readonly db: Database;
   readonly broker: Broker;
   readonly log: Logger;
+  /** A message another producer put in the window out of bounds is not recorded (logged, counted). */
+  readonly messageBounds: BrokerMessageBounds;
 }
 
 /**
@@ -50,6 +53,10 @@ export async function copyBuffer(deps: BufferCopyDependencies, recording: Record
           const { seq } = deviceMessage;
           if (seq > recording.seamSeq) break; // live traffic past the seam: the ingest path has it
           if (seq === 0) continue; // not from streamgate's ingest: no place in the sequence
+          if (!deps.messageBounds.admits(BROKER_MESSAGE_PATHS.DEVICE, message.subject, deviceMessage.data)) {
+            if (seq === recording.seamSeq) break;
+            continue;
+          }
           batch.push({
             seq,
             time: { date: deviceMessage.timestamp },

@@ -8,6 +8,7 @@ import type { Database } from '../../db/create-database.ts';
 import { NotFoundError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Broker } from '../../pubsub/broker.ts';
+import type { BrokerMessageBounds } from '../broker-message-bounds.ts';
 import type { Page } from '../pagination.ts';
 import { tenantOf, type Viewer } from '../viewer.ts';
 import {
@@ -46,6 +47,8 @@ export interface DeviceServiceDependencies {
   readonly db: Database;
   readonly broker: Broker;
   readonly log: Logger;
+  /** What a message read from the broker must hold to be delivered or recorded. */
+  readonly messageBounds: BrokerMessageBounds;
 }
 
 /** @default 1s: how often the outbox relay looks for messages a broker failure held back. */
@@ -56,7 +59,13 @@ export type DeviceService = ReturnType<typeof createDeviceService>;
 /** Builds the device service; `start` runs the start-up work and timers, `stop` ends them. */
 export function createDeviceService(deps: DeviceServiceDependencies) {
   const log = deps.log.child({ component: 'devices' });
-  const inner = { db: deps.db, broker: deps.broker, log, config: deps.config.devices };
+  const inner = {
+    db: deps.db,
+    broker: deps.broker,
+    log,
+    config: deps.config.devices,
+    messageBounds: deps.messageBounds,
+  };
   const timers: NodeJS.Timeout[] = [];
   let stopped = false;
   let startup: Promise<void> | undefined;
@@ -98,7 +107,7 @@ export function createDeviceService(deps: DeviceServiceDependencies) {
       validateDeviceId(deviceId);
       if (!(await registerDeviceWithWindow(inner, scope, deviceId)))
         throw new NotFoundError('device', deviceId);
-      return liveDeviceMessages(deps.broker, deviceId);
+      return liveDeviceMessages(deps.broker, deviceId, deps.messageBounds);
     },
 
     startRecording: (scope: DeviceScope, input: StartRecordingInput): Promise<Recording> =>

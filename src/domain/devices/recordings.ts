@@ -15,6 +15,7 @@ import { prismaSql } from '../../db/sql-client.ts';
 import { BadUserInputError, NotFoundError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Broker } from '../../pubsub/broker.ts';
+import type { BrokerMessageBounds } from '../broker-message-bounds.ts';
 import { copyBuffer } from './buffer-copy.ts';
 import { PUBLISH_LAG_ALLOWANCE_MS, registerDeviceWithWindow } from './buffer-window.ts';
 import type { DeviceScope } from './device-store.ts';
@@ -34,6 +35,7 @@ export interface RecordingDependencies {
   readonly broker: Broker;
   readonly log: Logger;
   readonly config: Config['devices'];
+  readonly messageBounds: BrokerMessageBounds;
 }
 
 export interface StartRecordingInput {

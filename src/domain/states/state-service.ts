@@ -4,6 +4,7 @@ import type { Database } from '../../db/create-database.ts';
 import { BadUserInputError, NotFoundError, UnavailableError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Broker } from '../../pubsub/broker.ts';
+import type { BrokerMessageBounds } from '../broker-message-bounds.ts';
 import { type Page, pageArgs, toPage } from '../pagination.ts';
 import type { Route } from '../routes/route-matching.ts';
 import type { RouteService } from '../routes/route-service.ts';
@@ -107,6 +108,8 @@ export function createStateService(options: {
   broker: Broker;
   log: Logger;
   routes: RouteService;
+  /** What a message read from the broker must hold to reach a stateStream subscriber. */
+  messageBounds: BrokerMessageBounds;
 }): StateService {
   const { config, db, broker, routes } = options;
   const { prisma } = db;
@@ -263,7 +266,7 @@ export function createStateService(options: {
       // nothing: NOT_FOUND here would tell its existence from absence.
       const state = await load(stateId);
       if (state && !isVisibleTo(state, tenant)) return silentStateStream();
-      return streamStateEvents(broker, stateId, sessionId, config.limits.maxJsonDepth);
+      return streamStateEvents(broker, stateId, sessionId, options.messageBounds);
     },
   };
 

@@ -1,7 +1,7 @@
 import type { Broker, BrokerMessage } from '../../pubsub/broker.ts';
 import { mapSubscription } from '../../pubsub/map-subscription.ts';
 import { subjects } from '../../pubsub/subjects.ts';
-import { exceedsJsonDepth } from '../json-bounds.ts';
+import { BROKER_MESSAGE_PATHS, type BrokerMessageBounds } from '../broker-message-bounds.ts';
 
 /** One message on a state's stream, as Subscription.stateStream returns it. */
 export interface StateEvent {
@@ -21,26 +21,27 @@ export const STATE_EVENT_TYPE = { TEXT: 'text', JSON: 'json' } as const;
 const decoder = new TextDecoder();
 
 /**
- * Reads a broker message as a StateEvent: JSON objects keep their `type`, anything else is text,
- * and so is JSON nested deeper than `maxJsonDepth` (MAX_JSON_DEPTH): serialising it for a client
- * would overflow the stack, and as text it still reaches the subscriber whole.
+ * Reads a broker message as a StateEvent: JSON objects keep their `type`, anything else is text.
+ * A message out of bounds (nested deeper than MAX_JSON_DEPTH, text Postgres refuses) is
+ * undefined: `bounds` logged and counted it, and the stream skips it.
  */
 export function toStateEvent(
   stateId: string,
   sessionId: string | null,
   message: BrokerMessage,
-  maxJsonDepth: number,
-): StateEvent {
+  bounds: BrokerMessageBounds,
+): StateEvent | undefined {
   const raw = decoder.decode(message.payload);
   const base = { stateId, timestamp: message.timestamp, raw };
   let parsed: unknown;
   try {
     parsed = JSON.parse(raw);
   } catch {
-    return { ...base, sessionId, type: STATE_EVENT_TYPE.TEXT, data: raw };
+    parsed = raw;
   }
+  if (!bounds.admits(BROKER_MESSAGE_PATHS.STATE, message.subject, parsed)) return undefined;
   // A bare JSON string or number is still what the producer sent as text ("42" is a token too).
-  if (typeof parsed !== 'object' || parsed === null || exceedsJsonDepth(parsed, maxJsonDepth)) {
+  if (typeof parsed !== 'object' || parsed === null) {
     return { ...base, sessionId, type: STATE_EVENT_TYPE.TEXT, data: raw };
   }
   const fields = Array.isArray(parsed) ? {} : (parsed as Record<string, unknown>);
@@ -58,11 +59,11 @@ export function streamStateEvents(
   broker: Broker,
   stateId: string,
   sessionId: string | null,
-  maxJsonDepth: number,
+  bounds: BrokerMessageBounds,
 ): AsyncIterableIterator<StateEvent> {
   const subject = sessionId === null ? subjects.state(stateId) : subjects.stateSession(stateId, sessionId);
   return mapSubscription(broker.subscribe(subject), (message) =>
-    toStateEvent(stateId, sessionId, message, maxJsonDepth),
+    toStateEvent(stateId, sessionId, message, bounds),
   );
 }
 

@@ -2,6 +2,7 @@ import { UnavailableError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Broker, BrokerMessage, ResumeFrom, Subscription } from '../../pubsub/broker.ts';
 import { subjects } from '../../pubsub/subjects.ts';
+import { BROKER_MESSAGE_PATHS, type BrokerMessageBounds } from '../broker-message-bounds.ts';
 import { FilterIndex } from './filter-index.ts';
 import { matchesFilter } from './message-filter.ts';
 import { decodeValue, type FeedMessage } from './topic-message.ts';
@@ -10,12 +11,21 @@ import type { TopicSubscriber } from './topic-subscriber.ts';
 /** Header carrying the message key of a broker topic. */
 export const TOPIC_KEY_HEADER = 'X-Topic-Key';
 
-/** A broker message of a topic, parsed once for every subscriber. */
-export function toFeedMessage(topic: string, message: BrokerMessage): FeedMessage {
+/**
+ * A broker message of a topic, parsed once for every subscriber; undefined when it is out of
+ * `bounds` (logged and counted there) and must be skipped.
+ */
+export function toFeedMessage(
+  topic: string,
+  message: BrokerMessage,
+  bounds: BrokerMessageBounds,
+): FeedMessage | undefined {
+  const data = decodeValue(message.payload);
+  if (!bounds.admits(BROKER_MESSAGE_PATHS.TOPIC, message.subject, data)) return undefined;
   return {
     topic,
     key: message.headers[TOPIC_KEY_HEADER] ?? null,
-    data: decodeValue(message.payload),
+    data,
     timestamp: message.timestamp,
     partition: null,
     kafkaOffset: null,
@@ -36,6 +46,7 @@ export class BrokerTopicFeed {
     readonly topic: string,
     broker: Broker,
     private readonly log: Logger,
+    private readonly bounds: BrokerMessageBounds,
   ) {
     this.subscription = broker.subscribe(subjects.topic(topic));
     void this.pump();
@@ -60,7 +71,8 @@ export class BrokerTopicFeed {
   private async pump(): Promise<void> {
     try {
       for await (const message of this.subscription) {
-        const feedMessage = toFeedMessage(this.topic, message);
+        const feedMessage = toFeedMessage(this.topic, message, this.bounds);
+        if (!feedMessage) continue;
         this.index.match(feedMessage.data, (subscriber) => subscriber.deliver(feedMessage));
       }
     } catch (error) {
@@ -86,6 +98,7 @@ export class ResumedBrokerFeed {
     from: ResumeFrom,
     private readonly subscriber: TopicSubscriber,
     private readonly log: Logger,
+    private readonly bounds: BrokerMessageBounds,
   ) {
     this.subscription = broker.subscribe(subjects.topic(topic), { from });
     void this.pump();
@@ -98,7 +111,8 @@ export class ResumedBrokerFeed {
   private async pump(): Promise<void> {
     try {
       for await (const message of this.subscription) {
-        const feedMessage = toFeedMessage(this.topic, message);
+        const feedMessage = toFeedMessage(this.topic, message, this.bounds);
+        if (!feedMessage) continue;
         if (matchesFilter(this.subscriber.filter, feedMessage.data)) this.subscriber.deliver(feedMessage);
       }
     } catch (error) {

@@ -1,4 +1,5 @@
 import type { KafkaRecord } from '../../pubsub/kafka/topic-consumer.ts';
+import { BROKER_MESSAGE_PATHS, type BrokerMessageBounds } from '../broker-message-bounds.ts';
 import { FilterIndex } from './filter-index.ts';
 import { decodeValue, type FeedMessage } from './topic-message.ts';
 import type { TopicSubscriber } from './topic-subscriber.ts';
@@ -15,6 +16,7 @@ export class KafkaTopicFeed {
   constructor(
     readonly topic: string,
     readonly kafkaTopic: string,
+    private readonly bounds: BrokerMessageBounds,
   ) {}
 
   get size(): number {
@@ -31,13 +33,18 @@ export class KafkaTopicFeed {
     return this.index.size === 0;
   }
 
-  /** Parses and dispatches one record; a tombstone (null value) carries no data and is skipped. */
+  /**
+   * Parses and dispatches one record; a tombstone (null value) carries no data and is skipped,
+   * and so is a value out of bounds (logged and counted).
+   */
   dispatch(record: KafkaRecord): void {
     if (record.value === null || this.index.size === 0) return;
+    const data = decodeValue(record.value);
+    if (!this.bounds.admits(BROKER_MESSAGE_PATHS.TOPIC, this.kafkaTopic, data)) return;
     const message: FeedMessage = {
       topic: this.topic,
       key: record.key === null ? null : record.key.toString('utf8'),
-      data: decodeValue(record.value),
+      data,
       timestamp: record.timestamp,
       partition: record.partition,
       kafkaOffset: record.offset,

@@ -12,6 +12,7 @@ import {
 import { createKafkaTopicProducer, type KafkaTopicProducer } from '../../pubsub/kafka/topic-producer.ts';
 import { subjects } from '../../pubsub/subjects.ts';
 import type { Audience } from '../audience.ts';
+import type { BrokerMessageBounds } from '../broker-message-bounds.ts';
 import { HEALTH_STATUS, type HealthProbe } from '../health.ts';
 import type { Viewer } from '../viewer.ts';
 import { BrokerTopicFeed, ResumedBrokerFeed, TOPIC_KEY_HEADER } from './broker-topic-feed.ts';
@@ -96,12 +97,14 @@ export interface TopicServiceDependencies {
   readonly prisma: Parameters<typeof createTopicRegistry>[0];
   readonly broker: Broker;
   readonly metrics: Metrics;
+  /** What a message read from Kafka or the broker must hold to reach a subscriber. */
+  readonly messageBounds: BrokerMessageBounds;
 }
 
 const NO_KAFKA: KafkaConsumerStats = { groupId: '', consumers: 0, topics: [], messagesConsumed: 0 };
 
 export function createTopicService(dependencies: TopicServiceDependencies): TopicService {
-  const { config, broker, metrics } = dependencies;
+  const { config, broker, metrics, messageBounds } = dependencies;
   const refusals = limitRefusals(metrics);
   const log = dependencies.log.child({ component: 'topics' });
   const registry = createTopicRegistry(dependencies.prisma);
@@ -309,7 +312,7 @@ export function createTopicService(dependencies: TopicServiceDependencies): Topi
           subscriber.start(name, { kind: 'kafka', next: start });
           let feed = kafkaFeeds.get(kafkaTopic);
           if (!feed) {
-            feed = new KafkaTopicFeed(name, kafkaTopic);
+            feed = new KafkaTopicFeed(name, kafkaTopic, messageBounds);
             kafkaFeeds.set(kafkaTopic, feed);
           }
           feed.add(subscriber);
@@ -326,13 +329,13 @@ export function createTopicService(dependencies: TopicServiceDependencies): Topi
           if (cursor?.kind === 'broker') {
             subscriber.start(name, cursor);
             const from = 'after' in cursor ? { after: cursor.after } : { time: cursor.since };
-            const resumed = new ResumedBrokerFeed(name, broker, from, subscriber, log);
+            const resumed = new ResumedBrokerFeed(name, broker, from, subscriber, log, messageBounds);
             detach.push(() => resumed.stop());
           } else {
             subscriber.start(name, { kind: 'broker', since });
             let feed = brokerFeeds.get(name);
             if (!feed) {
-              feed = new BrokerTopicFeed(name, broker, log);
+              feed = new BrokerTopicFeed(name, broker, log, messageBounds);
               brokerFeeds.set(name, feed);
             }
             feed.add(subscriber);
