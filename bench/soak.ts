@@ -58,11 +58,16 @@ const { values: args } = parseArgs({
     clients: { type: 'string', default: process.env.SOAK_CLIENTS ?? '200' },
     postgres: { type: 'boolean', default: process.env.SOAK_DATABASE === 'postgres' },
     snapshots: { type: 'string', default: process.env.SOAK_SNAPSHOTS ?? '' },
+    transports: { type: 'string', default: process.env.SOAK_TRANSPORTS ?? SOAK_TRANSPORTS.join(',') },
   },
 });
 const MINUTES = Number(args.minutes);
 const WARMUP_MINUTES = Number(args['warmup-minutes']);
 const CLIENTS = Number(args.clients);
+const TRANSPORTS = args.transports.split(',').map((name) => name.trim()) as SoakTransport[];
+for (const name of TRANSPORTS)
+  if (!SOAK_TRANSPORTS.includes(name))
+    throw new Error(`unknown transport ${name} (${SOAK_TRANSPORTS.join(', ')})`);
 if (!(MINUTES > 0) || !(WARMUP_MINUTES >= 0) || !(CLIENTS > 0)) {
   process.stderr.write(
     'usage: soak.ts [--minutes N] [--warmup-minutes N] [--clients N] [--postgres] [--snapshots DIR]\n',
@@ -74,8 +79,8 @@ if (!(MINUTES > 0) || !(WARMUP_MINUTES >= 0) || !(CLIENTS > 0)) {
 class SoakLoad {
   cycles = 0;
   errors = 0;
-  readonly errorsByTransport = new Map<SoakTransport, number>();
-  readonly samples = new Map<SoakTransport, string>();
+  /** Errors by transport and message (numbers blanked), to tell load from faults. */
+  readonly errorKinds = new Map<string, number>();
   private running = false;
   private loops: Promise<void>[] = [];
   private userSeq = 0;
@@ -104,7 +109,7 @@ class SoakLoad {
   }
 
   private async loop(index: number): Promise<void> {
-    const transport = SOAK_TRANSPORTS[index % SOAK_TRANSPORTS.length] as SoakTransport;
+    const transport = TRANSPORTS[index % TRANSPORTS.length] as SoakTransport;
     for (let round = 0; this.running; round++) {
       const pick = (list: readonly string[]) => list[(index + round) % list.length] as string;
       const subjects: SoakSubject[] = [
@@ -112,6 +117,7 @@ class SoakLoad {
         { kind: 'state', id: pick(STATES) },
         { kind: 'topic', id: TOPIC },
       ];
+      const subject = subjects[round % subjects.length] as SoakSubject;
       try {
         // A new user each cycle: per-user structures must not outlive the user's last connection.
         const token = await signToken({
@@ -123,7 +129,7 @@ class SoakLoad {
           transport,
           http: this.http,
           token,
-          subject: subjects[round % subjects.length] as SoakSubject,
+          subject,
           state: pick(STATES),
           topic: TOPIC,
           events: EVENTS_PER_CYCLE,
@@ -132,9 +138,9 @@ class SoakLoad {
         this.cycles += 1;
       } catch (error) {
         this.errors += 1;
-        this.errorsByTransport.set(transport, (this.errorsByTransport.get(transport) ?? 0) + 1);
-        if (!this.samples.has(transport))
-          this.samples.set(transport, String((error as Error).message ?? error));
+        const about = transport.startsWith('legacy') ? '' : ` (${subject.kind})`;
+        const kind = `${transport}: ${(error as Error).message.replace(/\d+/g, 'N').slice(0, 160)}${about}`;
+        this.errorKinds.set(kind, (this.errorKinds.get(kind) ?? 0) + 1);
       }
       // A little jitter so 200 clients do not move in lockstep.
       await new Promise((resolve) => setTimeout(resolve, Math.random() * 200));
@@ -154,7 +160,10 @@ async function postOk(url: string, body: unknown, token: string): Promise<void> 
 }
 
 /** Posts telemetry to every device, an entry to every state and a topic message every 250 ms. */
-function startProducer(http: string, token: string): { stop(): Promise<void>; errors(): number } {
+function startProducer(
+  http: string,
+  token: string,
+): { stop(): Promise<void>; errors(): number; ticks(): number } {
   let running = true;
   let errors = 0;
   let seq = 0;
@@ -199,6 +208,7 @@ function startProducer(http: string, token: string): { stop(): Promise<void>; er
       await loop;
     },
     errors: () => errors,
+    ticks: () => seq,
   };
 }
 
@@ -212,6 +222,7 @@ interface MemoryRow {
   readonly errors: number | undefined;
   readonly cpuPercent: number | undefined;
   readonly load: number;
+  readonly producerTicksPerSecond: number | undefined;
 }
 
 const mb = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
@@ -296,6 +307,7 @@ export async function runSoak(): Promise<void> {
         MUTATION_BURST: '1000000',
         MAX_WS_CONNECTIONS: '5000',
         MAX_SSE_CONNECTIONS: '5000',
+        MAX_CONNECTIONS_PER_TENANT: '5000',
       },
       // The inspector prints first; start-up is over when /livez answers (the log stays at warn).
       ready: /Debugger listening on ws:\S+/,
@@ -326,6 +338,7 @@ export async function runSoak(): Promise<void> {
       snapshots.push(file);
       console.log(`heap snapshot ${file}`);
     };
+    let ticksMark = 0;
     const record = async (label: string, minuteMs: number | undefined) => {
       const counts = load.take();
       const memory = await readMemory(pid, inspector as InspectorSession);
@@ -339,13 +352,17 @@ export async function runSoak(): Promise<void> {
         errors: minuteMs === undefined ? undefined : counts.errors,
         cpuPercent: minuteMs === undefined ? undefined : cpuPercentSince(pid, minuteMs),
         load: loadavg()[0] ?? 0,
+        producerTicksPerSecond:
+          minuteMs === undefined ? undefined : (producer.ticks() - ticksMark) / (minuteMs / 1000),
       });
+      ticksMark = producer.ticks();
       const row = rows.at(-1) as MemoryRow;
       console.log(
         `${label.padEnd(12)} RSS ${mb(row.rss)} MB, heap used ${mb(row.heapUsed)} MB, live heap ${mb(row.liveHeap)} MB` +
           (row.cyclesPerSecond === undefined
             ? ''
-            : `, ${row.cyclesPerSecond.toFixed(1)} cycles/s, ${row.errors} errors`) +
+            : `, ${row.cyclesPerSecond.toFixed(1)} cycles/s, ${row.errors} errors, ` +
+              `producer ${row.producerTicksPerSecond?.toFixed(1)} rounds/s, server cpu ${row.cpuPercent?.toFixed(0)} %`) +
           `, load ${row.load.toFixed(1)}`,
       );
     };
@@ -357,7 +374,7 @@ export async function runSoak(): Promise<void> {
       return percent;
     };
     console.log(
-      `soak: ${CLIENTS} clients over ${SOAK_TRANSPORTS.join(', ')}; ${WARMUP_MINUTES} min warm-up, ${MINUTES} min soak; ` +
+      `soak: ${CLIENTS} clients over ${TRANSPORTS.join(', ')}; ${WARMUP_MINUTES} min warm-up, ${MINUTES} min soak; ` +
         `${args.postgres ? 'Postgres' : 'PGlite'}, memory broker, JWT; server pid ${pid} on core ${SERVER_CORE}`,
     );
 
@@ -379,7 +396,6 @@ export async function runSoak(): Promise<void> {
       await record(`minute ${minute}`, Date.now() - started);
       if (minute === Math.ceil(MINUTES / 2)) await snapshot('during');
     }
-    const errorsByTransport = new Map(load.errorsByTransport);
     await load.stop();
     const quietAtEnd = await waitForQuiet(http, producerToken);
     load.take();
@@ -405,6 +421,7 @@ export async function runSoak(): Promise<void> {
           'external MB',
           'cycles/s',
           'errors',
+          'producer rounds/s',
           'server cpu %',
           'load avg',
         ],
@@ -416,6 +433,7 @@ export async function runSoak(): Promise<void> {
           mb(row.external),
           row.cyclesPerSecond === undefined ? '' : row.cyclesPerSecond.toFixed(1),
           row.errors === undefined ? '' : String(row.errors),
+          row.producerTicksPerSecond === undefined ? '' : row.producerTicksPerSecond.toFixed(1),
           row.cpuPercent === undefined ? '' : row.cpuPercent.toFixed(0),
           row.load.toFixed(1),
         ]),
@@ -426,9 +444,8 @@ export async function runSoak(): Promise<void> {
       `end vs start: RSS ${change(end.rss, start.rss)}, live heap ${change(end.liveHeap, start.liveHeap)} (target within 10 %); ` +
         `≈ ${Math.round(cycles).toLocaleString('en')} cycles, producer errors ${producer.errors()}`,
     );
-    if (errorsByTransport.size > 0)
-      for (const [transport, count] of errorsByTransport)
-        console.log(`  errors ${transport}: ${count} (first: ${load.samples.get(transport)})`);
+    for (const [kind, count] of [...load.errorKinds].sort((a, b) => b[1] - a[1]).slice(0, 12))
+      console.log(`  ${count} × ${kind}`);
     if (snapshots.length >= 2) {
       console.log(`\nheap growth by constructor, ${snapshots[0]} → ${snapshots.at(-1)}:`);
       console.log(
