@@ -34,7 +34,16 @@ export function tokenExpiredError(expiresAt: number): GraphQLError {
   return new GraphQLError(error.message, { originalError: error, extensions: error.extensions });
 }
 
-/** Calls `onExpiry` at `expiresAt` (at once if already past); returns a cancel function. */
+/**
+ * Calls `onExpiry` at `expiresAt` (at once if already past); returns a cancel function.
+ *
+ * The timer is deliberately not `unref()`ed. Node keeps one timer list per distinct delay and,
+ * when an unref'd timer is cleared, leaves its list in place until that delay has elapsed; a
+ * delay of "until exp" is different for every connection, so each connection that came and went
+ * kept ~160 bytes for the rest of its token's life (hours; the soak in bench/soak.ts found it).
+ * A ref'd timer's list is deleted when it is cleared. Every connection cancels its expiry when
+ * it ends, so this timer never holds a stopping process open.
+ */
 export function onTokenExpiry(expiresAt: number, onExpiry: () => void): () => void {
   let timer: NodeJS.Timeout | undefined;
   const arm = () => {
@@ -45,7 +54,6 @@ export function onTokenExpiry(expiresAt: number, onExpiry: () => void): () => vo
       return;
     }
     timer = setTimeout(arm, Math.min(delay, MAX_TIMER_MS));
-    timer.unref();
   };
   arm();
   return () => clearTimeout(timer);
