@@ -105,6 +105,18 @@ export class UnavailableError extends AppError {
   }
 }
 
+/**
+ * Base of the server's own failures (start-up, migrations, broker set-up): never shown to a
+ * client, which sees INTERNAL with a correlation id; the log gets the message and the cause.
+ * ConfigError alone stays outside (src/config imports nothing of the project).
+ */
+export class ServerFault extends Error {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super(message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = new.target.name;
+  }
+}
+
 /** True when the error is one whose message may be shown to a client. */
 export function isAppError(error: unknown): error is AppError {
   return error instanceof AppError;

@@ -1,14 +1,11 @@
+import { ServerFault } from './errors.ts';
+
 /**
  * A failure that stops start-up, said in one line that names the setting to look at and the
  * cause (README: Start-up failures). The process prints `streamgate: cannot start: <message>`
  * and exits 1; a bad setting (ConfigError) exits 2 instead.
  */
-export class StartupError extends Error {
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = 'StartupError';
-  }
-}
+export class StartupError extends ServerFault {}
 
 /** The cause of a low-level error in a few words: its code when it has one, else its message. */
 export function describeCause(error: unknown): string {

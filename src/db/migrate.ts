@@ -1,6 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
+import { ServerFault } from '../errors.ts';
 
 /** The little SQL a migrator needs; both pg and PGlite provide it. */
 export interface SqlRunner {
@@ -14,11 +15,10 @@ export const MIGRATIONS_DIR = fileURLToPath(new URL('../../prisma/migrations/', 
 const MIGRATION_LOCK_KEY = 7_512_004_311;
 
 /** A migration that could not be applied; it was rolled back. */
-export class MigrationError extends Error {
+export class MigrationError extends ServerFault {
   readonly migration: string;
   constructor(migration: string, cause: unknown) {
     super(`migration ${migration} failed: ${(cause as Error).message ?? String(cause)}`, { cause });
-    this.name = 'MigrationError';
     this.migration = migration;
   }
 }

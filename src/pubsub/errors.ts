@@ -2,6 +2,7 @@ import {
   BadUserInputError,
   NoProviderError,
   PayloadTooLargeError,
+  ServerFault,
   TimeoutError,
   UnavailableError,
 } from '../errors.ts';
@@ -30,6 +31,16 @@ export class RemoteError extends UnavailableError {}
 /** The broker cannot be reached or the client is closed. */
 export class BrokerUnavailableError extends UnavailableError {}
 
+/** The message of anything thrown, for a broker error that names its cause. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+/** `what` failed because the broker could not be reached or refused: UNAVAILABLE, cause attached. */
+export function brokerUnavailable(what: string, cause: unknown): BrokerUnavailableError {
+  return new BrokerUnavailableError(`${what}: ${messageOf(cause)}`, { cause });
+}
+
 /** A message bigger than the broker accepts. */
 export class MessageTooLargeError extends PayloadTooLargeError {
   constructor(subject: string, bytes: number, limitBytes: number | undefined) {
@@ -56,20 +67,14 @@ export class InvalidPositionError extends BadUserInputError {
 }
 
 /** A retained window the backend cannot set up as asked (e.g. it overlaps another one). */
-export class RetainConflictError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RetainConflictError';
-  }
-}
+export class RetainConflictError extends ServerFault {}
 
 /** Subscription options that cannot be combined. */
 export class InvalidSubscribeOptionsError extends BadUserInputError {}
 
 /** A subject or pattern that breaks the token rules. */
-export class InvalidSubjectError extends Error {
+export class InvalidSubjectError extends BadUserInputError {
   constructor(subject: string, reason: string) {
     super(`invalid subject "${subject}": ${reason}`);
-    this.name = 'InvalidSubjectError';
   }
 }

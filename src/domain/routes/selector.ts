@@ -1,3 +1,5 @@
+import { BadUserInputError } from '../../errors.ts';
+
 /**
  * Route selectors of the state router (docs/ism.md, "Selectors"). A selector is matched
  * against a key: a state id (forwarding) or a legacy `route_id` (`query_state_route`). Keys and
@@ -21,10 +23,9 @@ export interface ParsedSelector {
 }
 
 /** A selector that breaks the rules above; the message says which. */
-export class InvalidSelectorError extends Error {
+export class InvalidSelectorError extends BadUserInputError {
   constructor(selector: string, reason: string) {
     super(`invalid selector "${selector}": ${reason}`);
-    this.name = 'InvalidSelectorError';
   }
 }
 

@@ -19,7 +19,13 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../broker.ts';
-import { BrokerUnavailableError, MessageTooLargeError, NotRetainedError } from '../errors.ts';
+import {
+  BrokerUnavailableError,
+  brokerUnavailable,
+  MessageTooLargeError,
+  NotRetainedError,
+} from '../errors.ts';
+import { brokerStats } from '../local-endpoints.ts';
 import { assertRetainOptions } from '../retain-options.ts';
 import { rejectQueueWithFrom } from '../sequence-position.ts';
 import { type BrokerFeed, type FeedSink, SharedSubscriptions } from '../shared-subscriptions.ts';
@@ -234,10 +240,7 @@ export async function createKafkaBroker(options: KafkaBrokerOptions): Promise<Br
         if (error instanceof Error && /MESSAGE_TOO_LARGE|too large/i.test(error.message)) {
           throw new MessageTooLargeError(subject, payload.byteLength, undefined);
         }
-        throw new BrokerUnavailableError(
-          `Kafka could not take the message on "${subject}": ${error instanceof Error ? error.message : String(error)}`,
-          { cause: error },
-        );
+        throw brokerUnavailable(`Kafka could not take the message on "${subject}"`, error);
       }
     },
 
@@ -262,10 +265,7 @@ export async function createKafkaBroker(options: KafkaBrokerOptions): Promise<Br
         return await rpc.request(subject, payload, requestOptions);
       } catch (error) {
         if (isAppError(error)) throw error;
-        throw new BrokerUnavailableError(
-          `Kafka could not carry the request on "${subject}": ${error instanceof Error ? error.message : String(error)}`,
-          { cause: error },
-        );
+        throw brokerUnavailable(`Kafka could not carry the request on "${subject}"`, error);
       }
     },
 
@@ -296,11 +296,7 @@ export async function createKafkaBroker(options: KafkaBrokerOptions): Promise<Br
     },
 
     stats(): BrokerStats {
-      return {
-        subscriptions: shared.subscriptionCount,
-        brokerSubscriptions: shared.feedCount,
-        responders: rpc.responderCount,
-      };
+      return brokerStats(shared, { size: rpc.responderCount });
     },
 
     async close(): Promise<void> {

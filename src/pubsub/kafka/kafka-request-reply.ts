@@ -1,6 +1,8 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { BrokerMessage, MessageHeaders, RequestHandler, Responder } from '../broker.ts';
-import { RemoteError, RequestTimeoutError } from '../errors.ts';
+import { messageOf } from '../errors.ts';
+import { ResponderSet } from '../local-endpoints.ts';
+import { RequestCorrelation } from '../request-correlation.ts';
 import type { BrokerFeed } from '../shared-subscriptions.ts';
 import {
   type ConsumedRecord,
@@ -9,12 +11,6 @@ import {
   openKafkaFeed,
 } from './kafka-consumer-feed.ts';
 import type { KafkaPublisher } from './kafka-publisher.ts';
-
-interface PendingRequest {
-  readonly subject: string;
-  resolve(message: BrokerMessage): void;
-  reject(error: Error): void;
-}
 
 export interface KafkaRequestReplyOptions {
   /** The topic every instance's replies go to, keyed by the instance. */
@@ -31,10 +27,10 @@ export interface KafkaRequestReplyOptions {
  * responders ends in TIMEOUT.
  */
 export class KafkaRequestReply {
-  private readonly pending = new Map<string, PendingRequest>();
+  private readonly correlation = new RequestCorrelation();
   private readonly instanceId = randomUUID();
   private replies: { feed: BrokerFeed; ready: Promise<void> } | undefined;
-  private readonly responders = new Set<Responder>();
+  private readonly responders = new ResponderSet();
 
   constructor(
     private readonly dependencies: KafkaFeedDependencies,
@@ -42,6 +38,7 @@ export class KafkaRequestReply {
     private readonly options: KafkaRequestReplyOptions,
   ) {}
 
+  /** The responders this broker runs. */
   get responderCount(): number {
     return this.responders.size;
   }
@@ -52,16 +49,7 @@ export class KafkaRequestReply {
     request: { timeoutMs: number; headers?: MessageHeaders },
   ): Promise<BrokerMessage> {
     await this.listenForReplies();
-    const correlation = randomUUID();
-    const reply = new Promise<BrokerMessage>((resolve, reject) => {
-      this.pending.set(correlation, { subject, resolve, reject });
-    });
-    reply.catch(() => undefined);
-    const timer = setTimeout(
-      () => this.pending.get(correlation)?.reject(new RequestTimeoutError(subject, request.timeoutMs)),
-      request.timeoutMs,
-    );
-    try {
+    return this.correlation.request(subject, request.timeoutMs, async (correlation) => {
       const { topic, key } = this.dependencies.mapping.addressOf(subject);
       await this.publisher.publish({
         topic,
@@ -75,11 +63,7 @@ export class KafkaRequestReply {
         },
         timestamp: Date.now(),
       });
-      return await reply;
-    } finally {
-      clearTimeout(timer);
-      this.pending.delete(correlation);
-    }
+    });
   }
 
   async respond(pattern: string, handler: RequestHandler, queue: string | undefined): Promise<Responder> {
@@ -104,20 +88,12 @@ export class KafkaRequestReply {
       () => undefined,
     );
     await feed.ready;
-    const responder: Responder = {
-      stop: async () => {
-        this.responders.delete(responder);
-        feed.close();
-      },
-    };
-    this.responders.add(responder);
-    return responder;
+    return this.responders.add(() => feed.close());
   }
 
   async close(error: Error): Promise<void> {
-    for (const pending of this.pending.values()) pending.reject(error);
-    this.pending.clear();
-    await Promise.all([...this.responders].map((responder) => responder.stop()));
+    this.correlation.failAll(error);
+    await this.responders.stopAll();
     this.replies?.feed.close();
   }
 
@@ -148,20 +124,13 @@ export class KafkaRequestReply {
   }
 
   private receiveReply(record: ConsumedRecord): void {
-    if (record.internal.replyTo !== this.instanceId || record.internal.correlation === undefined) return;
-    const pending = this.pending.get(record.internal.correlation);
-    if (!pending) return; // late: the request timed out already
-    if (record.internal.error !== undefined) {
-      pending.reject(new RemoteError(record.internal.error));
-      return;
-    }
-    pending.resolve({
-      subject: pending.subject,
-      payload: record.payload,
-      headers: record.headers,
-      timestamp: record.timestamp,
-      position: undefined,
-    });
+    if (record.internal.replyTo !== this.instanceId) return;
+    this.correlation.settle(
+      record.internal.correlation,
+      record.internal.error !== undefined
+        ? { error: record.internal.error }
+        : { payload: record.payload, headers: record.headers, timestamp: record.timestamp },
+    );
   }
 
   private async answer(record: ConsumedRecord, handler: RequestHandler): Promise<void> {
@@ -181,7 +150,7 @@ export class KafkaRequestReply {
       payload = reply.payload;
       headers = { ...reply.headers };
     } catch (error) {
-      headers[INTERNAL_HEADERS.error] = error instanceof Error ? error.message : String(error);
+      headers[INTERNAL_HEADERS.error] = messageOf(error);
     }
     headers[INTERNAL_HEADERS.replyTo] = replyTo;
     headers[INTERNAL_HEADERS.correlation] = correlation;

@@ -21,6 +21,7 @@ import {
   RemoteError,
   RequestTimeoutError,
 } from '../errors.ts';
+import { brokerStats, closeLocalEndpoints, ResponderSet } from '../local-endpoints.ts';
 import { assertRetainOptions } from '../retain-options.ts';
 import { parseSequencePosition, rejectQueueWithFrom } from '../sequence-position.ts';
 import { type FeedSink, SharedSubscriptions } from '../shared-subscriptions.ts';
@@ -53,7 +54,7 @@ export function createMemoryBroker(): Broker {
   // window per device makes the list as long as the fleet).
   const windowIndex = new SubjectTrie<RetainedWindow>();
   const responders = new SubjectTrie<RegisteredResponder>();
-  const stops = new Set<() => Promise<void>>();
+  const stops = new ResponderSet();
   let sequence = 0;
   let closed = false;
 
@@ -179,12 +180,7 @@ export function createMemoryBroker(): Broker {
       // changes nothing here: one of them is picked per request.
       const registered: RegisteredResponder = { handler };
       responders.add(subject, registered);
-      const stop = async () => {
-        stops.delete(stop);
-        responders.remove(subject, registered);
-      };
-      stops.add(stop);
-      return { stop };
+      return stops.add(() => responders.remove(subject, registered));
     },
 
     async retain(pattern: string, options: RetainOptions): Promise<void> {
@@ -209,17 +205,12 @@ export function createMemoryBroker(): Broker {
     },
 
     stats(): BrokerStats {
-      return {
-        subscriptions: shared.subscriptionCount,
-        brokerSubscriptions: shared.feedCount,
-        responders: stops.size,
-      };
+      return brokerStats(shared, stops);
     },
 
     async close(): Promise<void> {
       closed = true;
-      shared.closeAll();
-      await Promise.all([...stops].map((stop) => stop()));
+      await closeLocalEndpoints(shared, stops);
       windows.length = 0;
     },
   };

@@ -18,11 +18,14 @@ import type {
 } from '../broker.ts';
 import {
   BrokerUnavailableError,
+  brokerUnavailable,
   MessageTooLargeError,
+  messageOf,
   NoRespondersError,
   RemoteError,
   RequestTimeoutError,
 } from '../errors.ts';
+import { brokerStats, closeLocalEndpoints, ResponderSet } from '../local-endpoints.ts';
 import { assertRetainOptions } from '../retain-options.ts';
 import { parseSequencePosition, rejectQueueWithFrom } from '../sequence-position.ts';
 import { type BrokerFeed, type FeedSink, SharedSubscriptions } from '../shared-subscriptions.ts';
@@ -64,7 +67,7 @@ export async function createNatsBroker(options: NatsBrokerOptions): Promise<Brok
   });
   const windows = await openRetainedWindows(nc, options.retainStorage ?? 'file');
   const js = jetstream(nc);
-  const responders = new Set<Responder>();
+  const responders = new ResponderSet();
   /** Stream feeds until their consumer is deleted, so that close() can wait for it. */
   const consumerFeeds = new Set<Promise<void>>();
   let closed = false;
@@ -240,14 +243,9 @@ export async function createNatsBroker(options: NatsBrokerOptions): Promise<Brok
         },
       });
       await nc.flush();
-      const responder: Responder = {
-        stop: async () => {
-          responders.delete(responder);
-          if (!subscription.isClosed()) subscription.unsubscribe();
-        },
-      };
-      responders.add(responder);
-      return responder;
+      return responders.add(() => {
+        if (!subscription.isClosed()) subscription.unsubscribe();
+      });
     },
 
     async retain(pattern: string, retainOptions: RetainOptions): Promise<void> {
@@ -262,18 +260,13 @@ export async function createNatsBroker(options: NatsBrokerOptions): Promise<Brok
     },
 
     stats(): BrokerStats {
-      return {
-        subscriptions: shared.subscriptionCount,
-        brokerSubscriptions: shared.feedCount,
-        responders: responders.size,
-      };
+      return brokerStats(shared, responders);
     },
 
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
-      shared.closeAll();
-      await Promise.all([...responders].map((responder) => responder.stop()));
+      await closeLocalEndpoints(shared, responders);
       // Let the consumers be deleted at the server before the connection goes.
       await Promise.race([
         Promise.allSettled([...consumerFeeds]),
@@ -305,10 +298,7 @@ async function answer(handler: RequestHandler, request: BrokerMessage) {
     return {
       payload: new Uint8Array(0),
       headers: {
-        [SERVICE_ERROR_HEADER]: (error instanceof Error ? error.message : String(error)).replace(
-          /[\r\n]+/g,
-          ' ',
-        ),
+        [SERVICE_ERROR_HEADER]: messageOf(error).replace(/[\r\n]+/g, ' '),
         [SERVICE_ERROR_CODE_HEADER]: '500',
       },
     };
@@ -331,8 +321,5 @@ function publishError(subject: string, payload: Uint8Array, nc: NatsConnection, 
       cause: error,
     });
   }
-  return new BrokerUnavailableError(
-    `NATS could not take the message on "${subject}": ${error instanceof Error ? error.message : String(error)}`,
-    { cause: error },
-  );
+  return brokerUnavailable(`NATS could not take the message on "${subject}"`, error);
 }

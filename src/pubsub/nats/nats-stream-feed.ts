@@ -8,7 +8,7 @@ import {
 } from '@nats-io/jetstream';
 import { isAppError } from '../../errors.ts';
 import { reconnectDelayMs } from '../connection-health.ts';
-import { BrokerUnavailableError, NotRetainedError } from '../errors.ts';
+import { BrokerUnavailableError, messageOf, NotRetainedError } from '../errors.ts';
 import type { BrokerFeed, FeedSink } from '../shared-subscriptions.ts';
 import { fromStreamMessage } from './nats-messages.ts';
 
@@ -248,10 +248,6 @@ function delay(ms: number): Promise<void> {
 
 function isStreamNotFound(error: unknown): boolean {
   return error instanceof Error && /stream not found/i.test(error.message);
-}
-
-function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }
 
 /** Our own errors pass as they are; anything from the client is the broker being unavailable. */

@@ -16,7 +16,8 @@ import type {
   Subscription,
 } from '../broker.ts';
 import { combineHealth } from '../connection-health.ts';
-import { BrokerUnavailableError, InvalidPositionError } from '../errors.ts';
+import { BrokerUnavailableError, brokerUnavailable, InvalidPositionError } from '../errors.ts';
+import { brokerStats } from '../local-endpoints.ts';
 import { assertRetainOptions } from '../retain-options.ts';
 import { rejectQueueWithFrom } from '../sequence-position.ts';
 import { type BrokerFeed, type FeedSink, SharedSubscriptions } from '../shared-subscriptions.ts';
@@ -171,7 +172,7 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
         const window = windows.covering(subject);
         return { position: window === undefined ? undefined : positions[window] };
       } catch (error) {
-        throw unavailable(`Redis could not take the message on "${subject}"`, error);
+        throw brokerUnavailable(`Redis could not take the message on "${subject}"`, error);
       }
     },
 
@@ -198,7 +199,7 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
         return await rpc.request(subject, payload, requestOptions);
       } catch (error) {
         if (isAppError(error)) throw error;
-        throw unavailable(`Redis could not carry the request on "${subject}"`, error);
+        throw brokerUnavailable(`Redis could not carry the request on "${subject}"`, error);
       }
     },
 
@@ -226,11 +227,7 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
     },
 
     stats(): BrokerStats {
-      return {
-        subscriptions: shared.subscriptionCount,
-        brokerSubscriptions: shared.feedCount,
-        responders: rpc.responderCount,
-      };
+      return brokerStats(shared, { size: rpc.responderCount });
     },
 
     async close(): Promise<void> {
@@ -255,10 +252,4 @@ async function quit({ redis }: TrackedRedis): Promise<void> {
 
 function describe(health: BrokerHealth): string {
   return health.status === 'reconnecting' ? `reconnecting, attempt ${health.attempt}` : health.status;
-}
-
-function unavailable(message: string, error: unknown): BrokerUnavailableError {
-  return new BrokerUnavailableError(`${message}: ${error instanceof Error ? error.message : String(error)}`, {
-    cause: error,
-  });
 }

@@ -1,7 +1,9 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
 import type { BrokerMessage, MessageHeaders, RequestHandler, Responder } from '../broker.ts';
-import { NoRespondersError, RemoteError, RequestTimeoutError } from '../errors.ts';
+import { messageOf, NoRespondersError } from '../errors.ts';
+import { ResponderSet } from '../local-endpoints.ts';
+import { RequestCorrelation } from '../request-correlation.ts';
 import { subjectMatches } from '../subject-pattern.ts';
 import type { RedisChannelDispatcher } from './redis-channel-dispatcher.ts';
 import { decodeEnvelope, encodeEnvelope } from './redis-envelope.ts';
@@ -10,12 +12,6 @@ import { hasWildcards, type RedisNames } from './redis-subject-mapping.ts';
 /** How long a queue group's claim on one message is kept: far longer than any delivery takes. */
 export const CLAIM_TTL_MS = 30_000;
 
-interface PendingRequest {
-  readonly subject: string;
-  resolve(message: BrokerMessage): void;
-  reject(error: Error): void;
-}
-
 /**
  * Request/reply over Redis pub/sub: a request goes to the subject's request channel carrying
  * this connection's reply channel and a correlation id; PUBLISH tells how many responders
@@ -23,11 +19,11 @@ interface PendingRequest {
  * SET NX, so one member answers.
  */
 export class RedisRequestReply {
-  private readonly pending = new Map<string, PendingRequest>();
+  private readonly correlation = new RequestCorrelation();
   private readonly inbox: string;
   private inboxReady: Promise<void> | undefined;
   private closeInbox: (() => void) | undefined;
-  private readonly responders = new Set<Responder>();
+  private readonly responders = new ResponderSet();
 
   constructor(
     private readonly commands: Redis,
@@ -37,6 +33,7 @@ export class RedisRequestReply {
     this.inbox = names.inbox(randomUUID());
   }
 
+  /** The responders this broker runs. */
   get responderCount(): number {
     return this.responders.size;
   }
@@ -47,27 +44,14 @@ export class RedisRequestReply {
     options: { timeoutMs: number; headers?: MessageHeaders },
   ): Promise<BrokerMessage> {
     await this.listenToInbox();
-    const correlation = randomUUID();
-    const reply = new Promise<BrokerMessage>((resolve, reject) => {
-      this.pending.set(correlation, { subject, resolve, reject });
-    });
-    // Settled by the timer even when the publish itself failed and nobody awaits it any more.
-    reply.catch(() => undefined);
-    const timer = setTimeout(() => {
-      this.pending.get(correlation)?.reject(new RequestTimeoutError(subject, options.timeoutMs));
-    }, options.timeoutMs);
-    try {
+    return this.correlation.request(subject, options.timeoutMs, async (correlation) => {
       const envelope = encodeEnvelope(
         { r: this.inbox, c: correlation, ...(options.headers ? { h: options.headers } : {}) },
         payload,
       );
       const receivers = await this.commands.publish(this.names.requestChannel(subject), envelope);
       if (receivers === 0) throw new NoRespondersError(subject);
-      return await reply;
-    } finally {
-      clearTimeout(timer);
-      this.pending.delete(correlation);
-    }
+    });
   }
 
   async respond(pattern: string, handler: RequestHandler, queue: string | undefined): Promise<Responder> {
@@ -80,21 +64,13 @@ export class RedisRequestReply {
       void this.answer(subject, message, handler, queue);
     });
     await listening.ready;
-    const responder: Responder = {
-      stop: async () => {
-        this.responders.delete(responder);
-        listening.close();
-      },
-    };
-    this.responders.add(responder);
-    return responder;
+    return this.responders.add(listening.close);
   }
 
   /** Fails every waiting request and stops every responder. */
   async close(error: Error): Promise<void> {
-    for (const pending of this.pending.values()) pending.reject(error);
-    this.pending.clear();
-    await Promise.all([...this.responders].map((responder) => responder.stop()));
+    this.correlation.failAll(error);
+    await this.responders.stopAll();
     this.closeInbox?.();
   }
 
@@ -114,19 +90,12 @@ export class RedisRequestReply {
 
   private receiveReply(message: Buffer): void {
     const { meta, payload } = decodeEnvelope(message);
-    const pending = meta.c === undefined ? undefined : this.pending.get(meta.c);
-    if (!pending) return; // late: the request timed out already
-    if (meta.e !== undefined) {
-      pending.reject(new RemoteError(meta.e));
-      return;
-    }
-    pending.resolve({
-      subject: pending.subject,
-      payload,
-      headers: meta.h ?? {},
-      timestamp: new Date(meta.t ?? Date.now()),
-      position: undefined,
-    });
+    this.correlation.settle(
+      meta.c,
+      meta.e !== undefined
+        ? { error: meta.e }
+        : { payload, headers: meta.h ?? {}, timestamp: new Date(meta.t ?? Date.now()) },
+    );
   }
 
   private async answer(
@@ -155,10 +124,7 @@ export class RedisRequestReply {
       const answer = await handler(request);
       reply = encodeEnvelope({ c: meta.c, ...(answer.headers ? { h: answer.headers } : {}) }, answer.payload);
     } catch (error) {
-      reply = encodeEnvelope(
-        { c: meta.c, e: error instanceof Error ? error.message : String(error) },
-        new Uint8Array(0),
-      );
+      reply = encodeEnvelope({ c: meta.c, e: messageOf(error) }, new Uint8Array(0));
     }
     // The requester may be gone or Redis down: a reply nobody can receive is dropped.
     await this.commands.publish(meta.r, reply).catch(() => undefined);

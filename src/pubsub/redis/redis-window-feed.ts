@@ -1,7 +1,7 @@
 import { isAppError } from '../../errors.ts';
 import type { BrokerMessage } from '../broker.ts';
 import { reconnectDelayMs } from '../connection-health.ts';
-import { BrokerUnavailableError, NotRetainedError } from '../errors.ts';
+import { BrokerUnavailableError, messageOf, NotRetainedError } from '../errors.ts';
 import type { BrokerFeed, FeedSink } from '../shared-subscriptions.ts';
 import type { ChannelListening } from './redis-channel-dispatcher.ts';
 import { compareStreamIds, type RedisRetainedWindows } from './redis-retained-window.ts';
@@ -81,7 +81,7 @@ export function openWindowFeed(
       } catch (error) {
         if (Date.now() - since > context.catchUpTimeoutMs) {
           throw new BrokerUnavailableError(
-            `cannot read the retained window of "${pattern}" after a reconnect: ${error instanceof Error ? error.message : String(error)}`,
+            `cannot read the retained window of "${pattern}" after a reconnect: ${messageOf(error)}`,
             { cause: error },
           );
         }
@@ -152,10 +152,9 @@ export function openWindowFeed(
     } catch (error) {
       stop();
       if (isAppError(error)) throw error;
-      throw new BrokerUnavailableError(
-        `cannot subscribe to "${pattern}" on Redis: ${error instanceof Error ? error.message : String(error)}`,
-        { cause: error },
-      );
+      throw new BrokerUnavailableError(`cannot subscribe to "${pattern}" on Redis: ${messageOf(error)}`, {
+        cause: error,
+      });
     }
   })();
 
