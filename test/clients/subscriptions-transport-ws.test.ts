@@ -1,3 +1,6 @@
+import * as Apollo3 from '@apollo/client-3/core/index.js';
+import { WebSocketLink } from '@apollo/client-3/link/ws/index.js';
+import { parse } from 'graphql';
 import { SubscriptionClient } from 'subscriptions-transport-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
@@ -142,6 +145,40 @@ describe('subscriptions-transport-ws SubscriptionClient, unchanged', () => {
     ]);
     live.stop();
     await fixture.waitForOpenSubscriptions('stateStream', 'apollo_ws', 0);
+  });
+
+  it("Apollo Client 3's WebSocketLink over it: results, and errors as graphQLErrors", async () => {
+    const apollo = new Apollo3.ApolloClient({
+      cache: new Apollo3.InMemoryCache(),
+      link: new WebSocketLink(client),
+    });
+    const { data } = await apollo.query({ query: parse(OPERATIONS.viewer), fetchPolicy: 'network-only' });
+    expect(data).toMatchObject({ viewer: { userId: 'alice', tenantId: 'tenant-a' } });
+    const refused = await apollo.query({ query: parse('{ noSuchField }'), fetchPolicy: 'network-only' }).then(
+      () => 'no error',
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(Apollo3.ApolloError);
+    expect((refused as Apollo3.ApolloError).graphQLErrors[0]?.extensions).toEqual({
+      code: 'BAD_USER_INPUT',
+      reason: 'GRAPHQL_VALIDATION_FAILED',
+    });
+    const stateId = await fixture.newStateId();
+    const events = new AsyncQueue<unknown>();
+    const live = apollo
+      .subscribe({ query: parse(OPERATIONS.stateStream), variables: { stateId } })
+      .subscribe({
+        next: (result) => events.push(result.data),
+        error: (error: Error) => events.fail(error),
+      });
+    await fixture.waitForOpenSubscriptions('stateStream', 'apollo_ws', 1);
+    await fixture.publish(stateId, { n: 3 });
+    expect(await events.next(10_000, 'a state event')).toMatchObject({
+      stateStream: { stateId, data: { query_state: [{ n: 3 }] } },
+    });
+    live.unsubscribe();
+    await fixture.waitForOpenSubscriptions('stateStream', 'apollo_ws', 0);
+    apollo.stop();
   });
 
   it('refuses a subscription at subscribe time with a GraphQL error, then completes', async () => {
