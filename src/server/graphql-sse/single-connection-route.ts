@@ -3,6 +3,7 @@ import type { OperationResult } from 'graphql-sse';
 import { createHandler } from 'graphql-sse/lib/use/fetch';
 import type { HttpRoute } from '../http-routes.ts';
 import { isResultStream, type OperationRunner, type RunContext } from '../operation-runner.ts';
+import { expireUnopenedReservations, RESERVATION_TIMEOUT_MS } from './stream-reservations.ts';
 
 /** Where graphql-sse clients in single-connection mode (and distinct mode too) connect. */
 export const GRAPHQL_SSE_PATH = '/graphql/stream';
@@ -37,7 +38,8 @@ export function graphqlSseRoute(runner: OperationRunner, maskError: (error: unkn
     },
     onNext: (_ctx, _request, result) => clientResult(result as ExecutionResult),
   });
-  return { methods: '*', path: GRAPHQL_SSE_PATH, handle: (request) => handler(request) };
+  const reserving = expireUnopenedReservations(handler, RESERVATION_TIMEOUT_MS);
+  return { methods: '*', path: GRAPHQL_SSE_PATH, handle: (request) => reserving(request) };
 }
 
 /**
