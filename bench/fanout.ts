@@ -22,14 +22,14 @@
  *   BENCH_TARGETS=streamgate BENCH_CASES=fanout BENCH_PROFILE_DIR=/tmp/prof npm run bench -- fanout
  *
  * Knobs: BENCH_SUBSCRIBERS (1000), BENCH_BATCH (10 messages per publish), BENCH_SECONDS (6, per
- * throughput window), BENCH_LATENCY_SECONDS (4), BENCH_TARGETS (streamgate,stock,raw),
+ * throughput window), BENCH_LATENCY_SECONDS (4), BENCH_TARGETS (streamgate,streamgate-sse,stock,raw;
+ * streamgate-sse is streamgate with GraphQL-over-SSE subscribers, fan-out only),
  * BENCH_CASES (fanout,filtered), BENCH_PROFILE_DIR (streamgate runs under `node --cpu-prof`; the
  * measured windows are written beside the profile for bench/support/profile-summary.ts),
  * BENCH_STREAMGATE_DIR (run the streamgate of another checkout, e.g. a branch's worktree).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type WebSocket from 'ws';
 import { type BenchServer, startServer } from './support/bench-servers.ts';
 import {
   type BenchTarget,
@@ -45,6 +45,7 @@ import {
   closeSubscribers,
   DeliveryTracker,
   openSubscribers,
+  type Subscriber,
   waitUntilLive,
 } from './support/ws-subscribers.ts';
 
@@ -196,7 +197,7 @@ async function runFanout(target: BenchTarget): Promise<FanoutRow> {
   progress(`${target.name}: fan-out, opening ${SUBSCRIBERS} subscribers`);
   const tracker = new DeliveryTracker();
   const specs = Array.from({ length: SUBSCRIBERS }, () => target.deviceSubscriber(DEVICE));
-  let sockets: WebSocket[] = [];
+  let sockets: Subscriber[] = [];
   try {
     sockets = await openSubscribers(specs, tracker);
     await waitUntilLive(tracker, SUBSCRIBERS, async () => {
@@ -250,7 +251,7 @@ async function runFiltered(target: BenchTarget, subscribers: number): Promise<Fi
   const tracker = new DeliveryTracker();
   const keyOf = (index: number) => `k${index % subscribers}`;
   const specs = Array.from({ length: subscribers }, (_, index) => target.topicSubscriber(keyOf(index)));
-  let sockets: WebSocket[] = [];
+  let sockets: Subscriber[] = [];
   try {
     sockets = await openSubscribers(specs, tracker);
     // One chunk of keys per probe round, so that a round is delivered before the next is sent.
@@ -295,7 +296,7 @@ const whole = (value: number) => Math.round(value).toLocaleString('en');
 
 function printFanout(rows: readonly FanoutRow[]): void {
   console.log(
-    `\nfan-out: ${SUBSCRIBERS.toLocaleString('en')} graphql-ws subscribers of one device, 200-byte payloads, ` +
+    `\nfan-out: ${SUBSCRIBERS.toLocaleString('en')} graphql-ws (or SSE) subscribers of one device, 200-byte payloads, ` +
       `batches of ${BATCH}; server on core ${SERVER_CORE}, load client on core ${CLIENT_CORE}`,
   );
   console.log(
@@ -336,6 +337,9 @@ function printFanout(rows: readonly FanoutRow[]): void {
     console.log(
       `streamgate / raw ws, server CPU per delivery: ${fixed(streamgate / raw, 3)} (target ≤ 1.250)`,
     );
+  const overSse = cost('streamgate sse');
+  if (overSse !== undefined && raw !== undefined)
+    console.log(`streamgate over SSE / raw ws, server CPU per delivery: ${fixed(overSse / raw, 3)}`);
   const latency = rows.find((row) => row.target === 'streamgate');
   if (latency)
     console.log(`streamgate p99 at 50 % of its maximum rate: ${fixed(latency.p99Ms, 2)} ms (target < 20 ms)`);
@@ -373,7 +377,7 @@ function printFiltered(rows: readonly FilteredRow[]): void {
 /** Runs the cases against each server, one server at a time, and prints the tables. */
 export async function runFanoutBench(): Promise<{ fanout: FanoutRow[]; filtered: FilteredRow[] }> {
   pinThisProcess(CLIENT_CORE);
-  const targets = listFromEnv('BENCH_TARGETS', 'streamgate,stock,raw');
+  const targets = listFromEnv('BENCH_TARGETS', 'streamgate,streamgate-sse,stock,raw');
   const cases = listFromEnv('BENCH_CASES', 'fanout,filtered');
   const fanout: FanoutRow[] = [];
   const filtered: FilteredRow[] = [];
@@ -382,16 +386,17 @@ export async function runFanoutBench(): Promise<{ fanout: FanoutRow[]; filtered:
   try {
     for (const name of targets) {
       let target: BenchTarget;
-      if (name === 'streamgate') {
+      if (name === 'streamgate' || name === 'streamgate-sse') {
         postgres ??= startServer('postgres');
         if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
         target = await startStreamgate(postgres, {
           core: SERVER_CORE,
           nodeArgs: PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [],
+          transport: name === 'streamgate-sse' ? 'sse' : 'graphql-ws',
         });
       } else if (name === 'stock') target = await startStockYoga({ core: SERVER_CORE });
       else if (name === 'raw') target = await startRawWs({ core: SERVER_CORE });
-      else throw new Error(`unknown BENCH_TARGETS entry ${name} (streamgate, stock, raw)`);
+      else throw new Error(`unknown BENCH_TARGETS entry ${name} (streamgate, streamgate-sse, stock, raw)`);
       try {
         // A case that fails is reported and the others still run: one lost socket on a busy
         // machine should not cost the whole table.
@@ -407,7 +412,8 @@ export async function runFanoutBench(): Promise<{ fanout: FanoutRow[]; filtered:
         };
         if (cases.includes('fanout'))
           await attempt('fan-out', async () => void fanout.push(await runFanout(target)));
-        if (cases.includes('filtered'))
+        // The filtered case subscribes over graphql-ws whatever the target: once is enough.
+        if (cases.includes('filtered') && target.name !== 'streamgate sse')
           for (const count of [1, SUBSCRIBERS])
             await attempt(
               `filtered ${count}`,

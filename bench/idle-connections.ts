@@ -12,7 +12,6 @@
  *   npm run bench -- idle-connections
  *   BENCH_CONNECTIONS=2000 BENCH_TARGETS=streamgate npm run bench -- idle-connections
  */
-import type WebSocket from 'ws';
 import { type BenchServer, startServer } from './support/bench-servers.ts';
 import {
   type BenchTarget,
@@ -28,6 +27,7 @@ import {
   closeSubscribers,
   DeliveryTracker,
   openSubscribers,
+  type Subscriber,
   waitUntilLive,
 } from './support/ws-subscribers.ts';
 
@@ -67,7 +67,7 @@ async function settledRss(pid: number): Promise<number> {
 const deviceOf = (index: number) => `idle-device-${index % DEVICES}`;
 
 /** Opens `count` subscribers and waits until each has received a probe of its device. */
-async function openLive(target: BenchTarget, count: number, tracker: DeliveryTracker): Promise<WebSocket[]> {
+async function openLive(target: BenchTarget, count: number, tracker: DeliveryTracker): Promise<Subscriber[]> {
   const sockets = await openSubscribers(
     Array.from({ length: count }, (_, index) => target.deviceSubscriber(deviceOf(index))),
     tracker,

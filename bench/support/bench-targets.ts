@@ -15,7 +15,7 @@ export interface BenchEvent {
   readonly data: { readonly key: string; readonly sentAt: number; readonly pad: string };
 }
 
-export type TargetName = 'streamgate' | 'stock yoga' | 'raw ws';
+export type TargetName = 'streamgate' | 'streamgate sse' | 'stock yoga' | 'raw ws';
 
 /**
  * A server under test, running in its own process on the server core, with the ways to
@@ -35,6 +35,8 @@ export interface TargetOptions {
   readonly core: number;
   /** Extra arguments of node, e.g. `--cpu-prof` (streamgate only). */
   readonly nodeArgs?: readonly string[];
+  /** How device subscribers connect to streamgate. @default 'graphql-ws' */
+  readonly transport?: 'graphql-ws' | 'sse';
 }
 
 async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<unknown> {
@@ -74,6 +76,7 @@ export async function startStreamgate(postgres: BenchServer, options: TargetOpti
       DATABASE_URL: await createDatabase(postgres.url, `bench_fanout_${Date.now().toString(36)}`),
       TOPICS_FILE: topicsFile,
       MAX_WS_CONNECTIONS: '30000',
+      MAX_SSE_CONNECTIONS: '30000',
       // Topics need an identity even in dev mode: every topic subscriber is the dev user.
       MAX_CONNECTIONS_PER_USER: '30000',
       MUTATION_RATE: '1000000',
@@ -90,12 +93,13 @@ export async function startStreamgate(postgres: BenchServer, options: TargetOpti
   if (!token) throw new Error(`no dev token in the output of streamgate:\n${server.output()}`);
   const http = `http://127.0.0.1:${port}`;
   const ws = `ws://127.0.0.1:${port}/graphql`;
+  const overSse = options.transport === 'sse';
   return {
-    name: 'streamgate',
+    name: overSse ? 'streamgate sse' : 'streamgate',
     process: server,
     deviceSubscriber: (deviceId) => ({
-      kind: 'graphql-ws',
-      url: ws,
+      kind: overSse ? 'sse' : 'graphql-ws',
+      url: overSse ? `${http}/graphql` : ws,
       query: DEVICE_QUERY,
       variables: { d: deviceId },
     }),

@@ -1,6 +1,10 @@
+import { request as httpRequest } from 'node:http';
 import WebSocket from 'ws';
 
-/** How one subscriber connects: graphql-ws (`graphql-transport-ws`) with one subscription, or a bare socket. */
+/**
+ * How one subscriber connects: graphql-ws (`graphql-transport-ws`) with one subscription, GraphQL
+ * over SSE (a POST with `Accept: text/event-stream`), or a bare socket.
+ */
 export type SubscriberSpec =
   | {
       readonly kind: 'graphql-ws';
@@ -10,7 +14,19 @@ export type SubscriberSpec =
       /** The `connection_init` payload (graphql-ws connectionParams), e.g. a token. */
       readonly connectionParams?: Readonly<Record<string, unknown>>;
     }
+  | {
+      readonly kind: 'sse';
+      /** http://host:port/graphql */
+      readonly url: string;
+      readonly query: string;
+      readonly variables: Readonly<Record<string, unknown>>;
+    }
   | { readonly kind: 'raw'; readonly url: string };
+
+/** An open subscriber, to be closed at the end of a case. */
+export interface Subscriber {
+  close(): Promise<void>;
+}
 
 /** The marker every benchmark payload carries: its publish time (performance.now() of this process). */
 export const SENT_AT = '"sentAt":';
@@ -107,7 +123,15 @@ function onProtocolFrame(
  * The graphql-ws protocol is spoken by hand, so that the client's own cost per delivery stays
  * a string scan (the load client must not be the bottleneck of the server it measures).
  */
-export function openSubscriber(spec: SubscriberSpec, tracker: DeliveryTracker): Promise<WebSocket> {
+export function openSubscriber(spec: SubscriberSpec, tracker: DeliveryTracker): Promise<Subscriber> {
+  if (spec.kind === 'sse') return openSseSubscriber(spec, tracker);
+  return openSocketSubscriber(spec, tracker).then((socket) => ({ close: () => closeSocket(socket) }));
+}
+
+function openSocketSubscriber(
+  spec: Exclude<SubscriberSpec, { kind: 'sse' }>,
+  tracker: DeliveryTracker,
+): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
     const socket =
       spec.kind === 'graphql-ws'
@@ -172,10 +196,10 @@ export async function openSubscribers(
   specs: readonly SubscriberSpec[],
   tracker: DeliveryTracker,
   concurrency = 50,
-): Promise<WebSocket[]> {
-  const sockets: WebSocket[] = new Array(specs.length);
+): Promise<Subscriber[]> {
+  const sockets: Subscriber[] = new Array(specs.length);
   let next = 0;
-  const open = async (spec: SubscriberSpec): Promise<WebSocket> => {
+  const open = async (spec: SubscriberSpec): Promise<Subscriber> => {
     for (let attempt = 1; ; attempt++) {
       try {
         return await openSubscriber(spec, tracker);
@@ -195,18 +219,82 @@ export async function openSubscribers(
   return sockets;
 }
 
-/** Closes the sockets normally and waits until they are gone. */
-export async function closeSubscribers(sockets: readonly WebSocket[]): Promise<void> {
-  await Promise.all(
-    sockets.map(
-      (socket) =>
-        new Promise<void>((resolve) => {
-          if (socket.readyState === WebSocket.CLOSED) return resolve();
-          socket.once('close', () => resolve());
-          socket.close(1000);
-        }),
-    ),
-  );
+/** Closes the subscribers normally and waits until they are gone. */
+export async function closeSubscribers(subscribers: readonly Subscriber[]): Promise<void> {
+  await Promise.all(subscribers.map((subscriber) => subscriber.close()));
+}
+
+function closeSocket(socket: WebSocket): Promise<void> {
+  return new Promise<void>((resolve) => {
+    if (socket.readyState === WebSocket.CLOSED) return resolve();
+    socket.once('close', () => resolve());
+    socket.close(1000);
+  });
+}
+
+/**
+ * A GraphQL-over-SSE subscriber: resolves once the response's headers are in. Events are found by
+ * a string scan (an event ends with a blank line; several may arrive in one chunk, one may span two).
+ */
+function openSseSubscriber(
+  spec: Extract<SubscriberSpec, { kind: 'sse' }>,
+  tracker: DeliveryTracker,
+): Promise<Subscriber> {
+  const body = JSON.stringify({ query: spec.query, variables: spec.variables });
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(
+      spec.url,
+      {
+        method: 'POST',
+        headers: {
+          'content-type': 'application/json',
+          'content-length': Buffer.byteLength(body),
+          accept: 'text/event-stream',
+        },
+      },
+      (response) => {
+        if (response.statusCode !== 200) {
+          reject(new Error(`SSE subscriber answered ${response.statusCode}`));
+          response.resume();
+          return;
+        }
+        let received = 0;
+        let closing = false;
+        let rest = '';
+        response.setEncoding('latin1');
+        response.on('data', (chunk: string) => {
+          rest += chunk;
+          let end = rest.indexOf('\n\n');
+          while (end >= 0) {
+            const event = rest.slice(0, end);
+            rest = rest.slice(end + 2);
+            end = rest.indexOf('\n\n');
+            if (!event.includes(SENT_AT)) {
+              if (event.startsWith('event: complete')) tracker.fail(new Error('SSE subscription completed'));
+              continue;
+            }
+            tracker.lastFrameAt = performance.now();
+            if (received++ === 0) tracker.onFirstDelivery();
+            if (event.includes(PROBE)) tracker.probes += 1;
+            else tracker.onDelivery(event);
+          }
+        });
+        response.on('error', (error) => {
+          if (!closing) tracker.fail(error);
+        });
+        const ended = new Promise<void>((done) => response.once('close', () => done()));
+        resolve({
+          close: () => {
+            closing = true;
+            request.destroy();
+            return ended;
+          },
+        });
+      },
+    );
+    request.on('error', reject);
+    request.end(body);
+  });
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));

@@ -16,8 +16,8 @@ export interface GraphQLContext {
   readonly connectionId: string | null;
   /**
    * Resolves when the client's connection can take more (its unsent bytes are low): streams that
-   * must go no faster than the client reads wait on it. Absent where the transport paces itself
-   * (HTTP, SSE, whose response stream pulls only what the socket accepts).
+   * must go no faster than the client reads wait on it (graphql-ws, GraphQL over SSE). Absent
+   * over plain HTTP.
    */
   readonly whenWritable?: () => Promise<void>;
   /** The clients a subscription serves when a group shares it; one when absent. */

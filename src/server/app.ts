@@ -63,6 +63,8 @@ import { useSubscriptionRefusalLog } from './ops/subscription-refusal-log.ts';
 import { createTransportStats, type TransportStats } from './ops/transport-stats.ts';
 import { useOneRequestErrorCode } from './request-error-codes.ts';
 import { useEndSubscriptionsOnShutdown } from './shutdown-plugin.ts';
+import { EventStreams } from './sse/event-stream.ts';
+import { useGraphqlOverSse } from './sse/graphql-over-sse.ts';
 import { topicPublishRoute } from './topic-publish-route.ts';
 import { routeUpgrades } from './upgrade-router.ts';
 import { useValidationLog } from './validation-log-plugin.ts';
@@ -217,6 +219,13 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
   // Shutdown ends every group once: its members get `complete` before their sockets close.
   shutdown.signal.addEventListener('abort', () => groups.completeAll(), { once: true });
   const buildContext = createContextFactory(services);
+  const eventStreams = new EventStreams({
+    maxBufferedBytes: config.limits.maxClientBufferBytes,
+    onSlowConsumer: (buffered) => {
+      limitRefusals(metrics).inc({ limit: 'MAX_CLIENT_BUFFER' });
+      log.warn({ buffered }, 'SSE slow consumer cut off');
+    },
+  });
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -239,6 +248,16 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
       useAuthGuard(auth),
       useMutationRateLimit(config.limits, metrics),
       useSseConnectionLimit(connectionLimiter, metrics),
+      useGraphqlOverSse({
+        runner,
+        groups,
+        streams: eventStreams,
+        buildContext,
+        limiter: connectionLimiter,
+        stats: transportStats,
+        openSubscriptions,
+        onRefused: (limit) => limitRefusals(metrics).inc({ limit }),
+      }),
       useTokenExpiry(),
       useSubscriptionMetrics(transportStats, openSubscriptions),
       useSubscriptionRefusalLog(log),
@@ -325,6 +344,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     );
     for (const route of upgradeRoutes) for (const socket of route.server.clients) socket.terminate();
     legacySse.dispose();
+    eventStreams.dispose();
     httpServer.closeIdleConnections();
     // New requests on kept-alive connections are answered 503 + Connection: close meanwhile
     // (drainingListener); what is still open at connectionsBy is cut.

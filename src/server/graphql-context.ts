@@ -23,6 +23,8 @@ export interface InitialContext {
     readonly socket?: unknown;
     /** A subscription group's members, when the operation runs for a group. */
     readonly audience?: Audience;
+    /** Pacing of a transport that is not a WebSocket (an SSE response): see GraphQLContext.whenWritable. */
+    readonly whenWritable?: () => Promise<void>;
   };
 }
 
@@ -54,9 +56,11 @@ export function createContextFactory(services: AppServices) {
       correlationId,
       connectionId: initial.extra?.connectionId ?? null,
       ...(initial.extra?.audience ? { audience: initial.extra.audience } : {}),
-      ...(initial.extra?.socket instanceof WebSocket
-        ? { whenWritable: () => whenWritable(initial.extra?.socket as WebSocket, lowWaterBytes) }
-        : {}),
+      ...(initial.extra?.whenWritable
+        ? { whenWritable: initial.extra.whenWritable }
+        : initial.extra?.socket instanceof WebSocket
+          ? { whenWritable: () => whenWritable(initial.extra?.socket as WebSocket, lowWaterBytes) }
+          : {}),
       log: services.log.child({ correlationId, ...(viewer ? { userId: viewer.userId } : {}) }),
     };
   };

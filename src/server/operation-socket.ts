@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { GraphQLError, GraphQLFormattedError } from 'graphql';
 import type { LimitsConfig } from '../config/limits.ts';
-import type { Audience } from '../domain/audience.ts';
 import type { AuthService } from '../domain/auth/auth-service.ts';
 import { CONNECTION_KINDS, type ConnectionLimiter } from '../domain/limits/connection-limiter.ts';
 import { tenantOf, type Viewer } from '../domain/viewer.ts';
@@ -11,6 +10,7 @@ import { operationViewer } from './auth/operation-token.ts';
 import { onTokenExpiry, tokenExpiredError } from './auth/token-expiry-plugin.ts';
 import { tokenFromAuthorization, tokenFromConnectionParams } from './auth/token-source.ts';
 import { CLOSE_CODES, closeReason } from './close-codes.ts';
+import { groupRunContext } from './delivery/group-context.ts';
 import { sharingKey } from './delivery/sharing-key.ts';
 import {
   type GroupEvent,
@@ -298,7 +298,8 @@ export abstract class OperationSocket {
     // A shared execution runs under the group's context: the viewer's scope, no socket of anyone's.
     subscription.membership = this.options.groups.join(
       key,
-      (audience) => runner.run(parsed, key === null ? initial : this.groupContext(audience, viewer)),
+      (audience) =>
+        runner.run(parsed, key === null ? initial : groupRunContext(audience, viewer, this.correlationId)),
       subscription,
     );
   }
@@ -340,18 +341,6 @@ export abstract class OperationSocket {
       params: payload,
       // transportOf (subscription-metrics-plugin.ts) reads it: a socket alone would say graphql_ws.
       legacyTransport: this.frames.transport,
-      ...MANAGED_LIFECYCLE,
-    };
-  }
-
-  private groupContext(audience: Audience, viewer: Viewer | null): RunContext {
-    return {
-      extra: {
-        // The scope the sharing key was made of; expiry is each connection's own business.
-        viewer: viewer && { userId: viewer.userId, tenantId: viewer.tenantId, roles: viewer.roles },
-        correlationId: this.correlationId,
-        audience,
-      },
       ...MANAGED_LIFECYCLE,
     };
   }

@@ -111,9 +111,10 @@ export function useMutationRateLimit(limits: LimitsConfig, metrics: Metrics): Pl
 }
 
 /**
- * GraphQL over SSE holds a connection per subscription: it takes a connection slot (MAX_SSE_
- * CONNECTIONS, per user, per tenant) for as long as the stream lives; over a limit the stream
- * answers LIMIT_EXCEEDED (HTTP 429) before any data.
+ * graphql-sse's operations on /graphql/stream hold a connection per subscription: each takes a
+ * connection slot (MAX_SSE_CONNECTIONS, per user, per tenant) for as long as the stream lives;
+ * over a limit the stream answers LIMIT_EXCEEDED before any data. (GraphQL over SSE on /graphql
+ * takes its slot in sse/graphql-over-sse.ts, at the subscription's start.)
  */
 export function useSseConnectionLimit(limiter: ConnectionLimiter, metrics: Metrics): Plugin<GraphQLContext> {
   const refusals = limitRefusals(metrics);

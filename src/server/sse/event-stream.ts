@@ -1,0 +1,226 @@
+import type { ServerResponse } from 'node:http';
+
+/** What every SSE response of a route shares: the bound, keep-alive, the slow-consumer report. */
+export interface EventStreamsOptions {
+  /** Bytes that may wait unsent toward one client before it is cut off (MAX_CLIENT_BUFFER). */
+  readonly maxBufferedBytes: number;
+  /** A `:` comment on every stream that sent nothing for this long. @default 12s, as yoga */
+  readonly keepAliveMs?: number;
+  /** Called once per stream cut off as a slow consumer (count it, log it). */
+  readonly onSlowConsumer?: (bufferedBytes: number) => void;
+}
+
+/** A frame: shared bytes (the same for every member of a group) or one member's own text. */
+export type EventFrame = Uint8Array | string;
+
+const KEEP_ALIVE = Buffer.from(':\n\n');
+/** How often a congested stream is looked at again by `whenWritable`. */
+const POLL_MS = 10;
+/** Time a slow consumer's socket gets to take the end of its stream before it is destroyed. */
+const SLOW_CONSUMER_GRACE_MS = 1_000;
+
+/**
+ * One text/event-stream response body. Frames sent in one tick are written together: the first
+ * send of a tick marks the stream and one flush for every stream written in that tick enqueues a
+ * single chunk each, so a burst of events costs one write per client (DESIGN.md decision 4). The
+ * queue is bounded in bytes: past MAX_CLIENT_BUFFER unsent the stream is ended and its socket cut,
+ * so a client that stops reading never slows the others of its subscription group.
+ */
+export class EventStream {
+  readonly body: ReadableStream<Uint8Array>;
+  private controller!: ReadableStreamDefaultController<Uint8Array>;
+  private pending: EventFrame[] = [];
+  private state: 'open' | 'ending' | 'closed' = 'open';
+  /** Wrote something since the last keep-alive round. */
+  wrote = false;
+  private readonly onClose: Array<() => void> = [];
+
+  constructor(
+    private readonly streams: EventStreams,
+    private readonly response: ServerResponse | undefined,
+  ) {
+    this.body = new ReadableStream<Uint8Array>(
+      {
+        start: (controller) => {
+          this.controller = controller;
+        },
+        cancel: () => this.closed(),
+      },
+      new ByteLengthQueuingStrategy({ highWaterMark: streams.options.maxBufferedBytes }),
+    );
+    // Behind the Node server a client that goes away closes the response; in-process, the reader cancels.
+    response?.once('close', () => this.closed());
+    streams.opened(this);
+    // Some browsers show nothing of a response until its first bytes: a comment at once, as yoga.
+    this.send(KEEP_ALIVE);
+  }
+
+  /** True until the stream ended or the client went away. */
+  get open(): boolean {
+    return this.state === 'open';
+  }
+
+  /** Calls `callback` once when the stream is over, whoever ended it. */
+  whenClosed(callback: () => void): void {
+    if (this.state === 'closed') callback();
+    else this.onClose.push(callback);
+  }
+
+  /** Queues a frame for this tick's write; false once the stream is ending. */
+  send(frame: EventFrame): boolean {
+    if (this.state !== 'open') return false;
+    if (this.pending.length === 0) this.streams.dirty(this);
+    this.pending.push(frame);
+    return true;
+  }
+
+  /** Queues `last` and ends the stream after what is queued (a `complete`, a refusal). */
+  end(last?: EventFrame): void {
+    if (this.state !== 'open') return;
+    if (last !== undefined) this.pending.push(last);
+    this.state = 'ending';
+    this.flush();
+    this.closeBody();
+    this.closed();
+  }
+
+  /** Writes what this tick gathered as one chunk, then cuts the client off if too much waits. */
+  flush(): void {
+    if (this.pending.length === 0 || this.state === 'closed') return;
+    const frames = this.pending;
+    this.pending = [];
+    const [only] = frames;
+    const chunk =
+      frames.length === 1 && only !== undefined
+        ? toBytes(only)
+        : Buffer.concat(frames.map((frame) => toBytes(frame)));
+    try {
+      this.controller.enqueue(chunk);
+    } catch {
+      this.closed(); // the reader is gone
+      return;
+    }
+    this.wrote = true;
+    const { maxBufferedBytes } = this.streams.options;
+    const desired = this.controller.desiredSize;
+    if (this.state === 'open' && desired !== null && desired < 0) this.cutSlow(maxBufferedBytes - desired);
+  }
+
+  /**
+   * Resolves once at most `lowWaterBytes` wait unsent in this stream (or it is over): for streams
+   * that may go only as fast as the client reads (replay at speed 0).
+   */
+  whenWritable(lowWaterBytes: number): Promise<void> {
+    const limit = this.streams.options.maxBufferedBytes;
+    const ready = () =>
+      this.state === 'closed' || limit - (this.controller.desiredSize ?? limit) <= lowWaterBytes;
+    if (ready()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const timer = setInterval(() => {
+        if (!ready()) return;
+        clearInterval(timer);
+        resolve();
+      }, POLL_MS);
+    });
+  }
+
+  private cutSlow(buffered: number): void {
+    this.streams.options.onSlowConsumer?.(buffered);
+    this.state = 'ending';
+    this.closeBody();
+    this.closed();
+    // What is queued waits behind unread bytes; do not wait for a client that does not read
+    // (destroyed, its queue goes with the response).
+    const response = this.response;
+    if (!response || response.writableFinished) return;
+    const cut = setTimeout(() => response.destroy(), SLOW_CONSUMER_GRACE_MS);
+    cut.unref();
+    response.once('close', () => clearTimeout(cut));
+  }
+
+  private closeBody(): void {
+    try {
+      this.controller.close();
+    } catch {
+      // closed already (the client went away)
+    }
+  }
+
+  /** The stream is over: the callbacks run once. */
+  private closed(): void {
+    if (this.state === 'closed') return;
+    this.state = 'closed';
+    this.pending = [];
+    this.streams.closed(this);
+    for (const callback of this.onClose.splice(0)) callback();
+  }
+}
+
+/**
+ * Keeps the SSE responses of a route: a single keep-alive timer and a single per-tick flush for
+ * all of them, so an idle stream costs its response and little else.
+ */
+export class EventStreams {
+  private readonly streams = new Set<EventStream>();
+  private pending: EventStream[] = [];
+  private flushScheduled = false;
+  private readonly pinger: NodeJS.Timeout;
+
+  constructor(readonly options: EventStreamsOptions) {
+    this.pinger = setInterval(() => this.keepAlive(), options.keepAliveMs ?? 12_000);
+    this.pinger.unref();
+  }
+
+  /** A new stream for a response (absent in-process, through `yoga.fetch`). */
+  open(response: ServerResponse | undefined): EventStream {
+    return new EventStream(this, response);
+  }
+
+  /** Open streams (for tests and /stats). */
+  get size(): number {
+    return this.streams.size;
+  }
+
+  /** @internal */
+  opened(stream: EventStream): void {
+    this.streams.add(stream);
+  }
+
+  /** @internal */
+  closed(stream: EventStream): void {
+    this.streams.delete(stream);
+  }
+
+  /** @internal marks a stream written in this tick; one flush writes them all. */
+  dirty(stream: EventStream): void {
+    this.pending.push(stream);
+    if (this.flushScheduled) return;
+    this.flushScheduled = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Writes every stream gathered so far. */
+  flush(): void {
+    this.flushScheduled = false;
+    const pending = this.pending;
+    this.pending = [];
+    for (const stream of pending) stream.flush();
+  }
+
+  /** Stops the keep-alive timer (the streams end with their subscriptions). */
+  dispose(): void {
+    clearInterval(this.pinger);
+    this.flush();
+  }
+
+  private keepAlive(): void {
+    for (const stream of this.streams) {
+      if (!stream.wrote) stream.send(KEEP_ALIVE);
+      stream.wrote = false;
+    }
+  }
+}
+
+function toBytes(frame: EventFrame): Uint8Array {
+  return typeof frame === 'string' ? Buffer.from(frame) : frame;
+}
