@@ -287,6 +287,51 @@ describe('the old Apollo protocol: bad input beside the good', () => {
     }
   });
 
+  it('answers a second connection_init with connection_error; the connection goes on as it was', async () => {
+    const raw = await acknowledged();
+    try {
+      raw.send(init('not-a-jwt'));
+      expect(await raw.nextJson(5_000, 'the connection_error')).toEqual({
+        type: 'connection_error',
+        payload: {
+          message: 'connection_init was already received',
+          extensions: { code: 'BAD_USER_INPUT' },
+        },
+      });
+      raw.send(start('still', '{ viewer { userId } }'));
+      expect(await raw.nextJson(5_000, 'data')).toEqual({
+        id: 'still',
+        type: 'data',
+        payload: { data: { viewer: { userId: 'alice' } } },
+      });
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('answers each start over MESSAGE_RATE with RATE_LIMITED for its id; the others run', async () => {
+    const raw = await acknowledged();
+    try {
+      const count = 150; // over MESSAGE_BURST (100) in one go
+      for (let index = 0; index < count; index += 1) raw.send(start(`r${index}`, '{ viewer { userId } }'));
+      const answers = (await frames(raw, count * 2, 'a data and a complete per start')) as Array<{
+        id: string;
+        type: string;
+        payload?: ApolloResult;
+      }>;
+      const data = answers.filter((frame) => frame.type === 'data');
+      expect(new Set(data.map((frame) => frame.id)).size).toBe(count);
+      expect(answers.filter((frame) => frame.type === 'complete')).toHaveLength(count);
+      const limited = data.filter((frame) => frame.payload?.errors?.[0]?.extensions?.code === 'RATE_LIMITED');
+      const ran = data.filter((frame) => frame.payload?.data);
+      expect(limited.length).toBeGreaterThan(0);
+      expect(ran.length).toBeGreaterThanOrEqual(100);
+      expect(limited.length + ran.length).toBe(count);
+    } finally {
+      await raw.close();
+    }
+  });
+
   it('holds a start sent before connection_init until the token is verified, then runs it', async () => {
     const raw = await open();
     try {
