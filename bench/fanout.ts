@@ -13,8 +13,8 @@
  * Cases:
  *   fanout    1,000 subscribers of one device; 200-byte payloads published in batches (streamgate:
  *             `POST /monitor/{device}`, the baselines: an equivalent publish endpoint). Throughput:
- *             closed loop, one batch in flight. Latency: then one message per request,
- *             paced at 50 % of the measured maximum message rate; p50/p99 publish-to-client.
+ *             closed loop, one batch in flight. Latency: then the same batches, paced at 50 % of
+ *             the measured maximum message rate (open loop); p50/p99 publish-to-client.
  *   filtered  1 and 1,000 subscribers of one topic, each with a different `equals` filter on the
  *             data's `key`; each message matches exactly one subscriber. Server CPU per message.
  *
@@ -151,39 +151,46 @@ async function closedLoop(
   };
 }
 
-/** One message per request at `ratePerSecond`, open loop; every delivery's latency is sampled. */
+/**
+ * Batches of `batch` messages (as in the throughput window, so that the server does the same work
+ * per message) at `ratePerSecond` messages per second, open loop; every delivery's latency is
+ * sampled from its message's publish time.
+ */
 async function pacedLatency(
   target: BenchTarget,
   tracker: DeliveryTracker,
   ratePerSecond: number,
   seconds: number,
   deliveriesPerMessage: number,
+  batch: number,
 ): Promise<number[]> {
   const base = tracker.delivered;
   tracker.latencies.length = 0;
   tracker.sampling = true;
   const started = performance.now();
-  const count = Math.max(1, Math.round(ratePerSecond * seconds));
-  // Open loop, but never more than a quarter second of messages outstanding: a server (or a
+  const requestsPerSecond = ratePerSecond / batch;
+  const count = Math.max(1, Math.round(requestsPerSecond * seconds));
+  // Open loop, but never more than a quarter second of requests outstanding: a server (or a
   // shared machine) that falls behind would otherwise pile up a backlog until keep-alive pings
   // queued behind it time out. Waiting shows up in the latencies, as it should.
-  const maxOutstanding = Math.max(2, Math.ceil(ratePerSecond / 4));
+  const maxOutstanding = Math.max(2, Math.ceil(requestsPerSecond / 4));
+  const perRequest = batch * deliveriesPerMessage;
   const publishes: Array<Promise<void>> = [];
   for (let index = 0; index < count; index++) {
-    const due = started + (index * 1000) / ratePerSecond;
+    const due = started + (index * 1000) / requestsPerSecond;
     const wait = due - performance.now();
     if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait));
     if (index >= maxOutstanding)
-      await tracker.waitFor(base + (index - maxOutstanding) * deliveriesPerMessage, DELIVERY_TIMEOUT_MS);
+      await tracker.waitFor(base + (index - maxOutstanding) * perRequest, DELIVERY_TIMEOUT_MS);
     publishes.push(
       target.publishDevice(
         DEVICE,
-        benchEvents(1, () => 'fanout'),
+        benchEvents(batch, () => 'fanout'),
       ),
     );
   }
   await Promise.all(publishes);
-  await tracker.waitFor(base + count * deliveriesPerMessage, DELIVERY_TIMEOUT_MS);
+  await tracker.waitFor(base + count * perRequest, DELIVERY_TIMEOUT_MS);
   tracker.sampling = false;
   return [...tracker.latencies].sort((a, b) => a - b);
 }
@@ -228,7 +235,7 @@ async function runFanout(target: BenchTarget): Promise<FanoutRow> {
     const maxMessageRate = measured.messages / measured.seconds;
     const latencyRate = maxMessageRate / 2;
     progress(`${target.name}: fan-out latency at ${latencyRate.toFixed(1)} messages/s`);
-    const latencies = await pacedLatency(target, tracker, latencyRate, LATENCY_SECONDS, SUBSCRIBERS);
+    const latencies = await pacedLatency(target, tracker, latencyRate, LATENCY_SECONDS, SUBSCRIBERS, BATCH);
     return {
       target: target.name,
       subscribers: SUBSCRIBERS,
