@@ -1,3 +1,5 @@
+import type { BrokerKind } from '../config/broker.ts';
+import type { OpenPartitionedLog } from './partitioned-log.ts';
 /**
  * The one Broker interface (DESIGN.md decision 2). Every capability exists on every backend:
  * memory, NATS, Kafka and Redis. Subjects are dot-separated; in patterns `*` matches one token
@@ -104,7 +106,7 @@ export type BrokerHealth =
   | { readonly status: 'closed'; readonly error?: string };
 
 export interface Broker {
-  readonly kind: 'memory' | 'nats' | 'kafka' | 'redis';
+  readonly kind: BrokerKind;
   /** Resolves once the broker has the message. */
   publish(subject: string, payload: Uint8Array, options?: PublishOptions): Promise<PublishReceipt>;
   subscribe(pattern: string, options?: SubscribeOptions): Subscription;
@@ -117,4 +119,9 @@ export interface Broker {
   stats(): BrokerStats;
   /** Ends every subscription and responder and releases the connection. */
   close(): Promise<void>;
+  /**
+   * Partitions and offsets (Kafka-sourced topics), whatever the backend: createBroker attaches
+   * it from the KAFKA_* settings. Absent on a broker built without them.
+   */
+  readonly partitionedLog?: OpenPartitionedLog;
 }

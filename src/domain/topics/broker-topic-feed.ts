@@ -3,8 +3,8 @@ import type { Logger } from '../../log.ts';
 import type { Broker, BrokerMessage, ResumeFrom, Subscription } from '../../pubsub/broker.ts';
 import { subjects } from '../../pubsub/subjects.ts';
 import { BROKER_MESSAGE_PATHS, type BrokerMessageBounds } from '../broker-message-bounds.ts';
-import { FilterIndex } from './filter-index.ts';
 import { matchesFilter } from './message-filter.ts';
+import { TopicFeed } from './topic-feed.ts';
 import { decodeValue, type FeedMessage } from './topic-message.ts';
 import type { TopicSubscriber } from './topic-subscriber.ts';
 
@@ -38,8 +38,7 @@ export function toFeedMessage(
  * The live messages of one BROKER topic on this instance: one broker subscription, shared by
  * every subscriber, each message matched once against the filter index.
  */
-export class BrokerTopicFeed {
-  private readonly index = new FilterIndex<TopicSubscriber>();
+export class BrokerTopicFeed extends TopicFeed {
   private readonly subscription: Subscription;
 
   constructor(
@@ -48,22 +47,14 @@ export class BrokerTopicFeed {
     private readonly log: Logger,
     private readonly bounds: BrokerMessageBounds,
   ) {
+    super();
     this.subscription = broker.subscribe(subjects.topic(topic));
     void this.pump();
   }
 
-  get size(): number {
-    return this.index.size;
-  }
-
-  add(subscriber: TopicSubscriber): void {
-    this.index.add(subscriber, subscriber.filter);
-  }
-
   /** Returns true when the feed has no subscriber left and was stopped. */
-  remove(subscriber: TopicSubscriber): boolean {
-    this.index.remove(subscriber);
-    if (this.index.size > 0) return false;
+  override remove(subscriber: TopicSubscriber): boolean {
+    if (!super.remove(subscriber)) return false;
     this.subscription.unsubscribe();
     return true;
   }
@@ -72,8 +63,7 @@ export class BrokerTopicFeed {
     try {
       for await (const message of this.subscription) {
         const feedMessage = toFeedMessage(this.topic, message, this.bounds);
-        if (!feedMessage) continue;
-        this.index.match(feedMessage.data, (subscriber) => subscriber.deliver(feedMessage));
+        if (feedMessage) this.deliver(feedMessage);
       }
     } catch (error) {
       this.log.warn({ err: error, topic: this.topic }, 'broker subscription of a topic failed');

@@ -3,13 +3,7 @@ import { BadUserInputError, PayloadTooLargeError, UnavailableError } from '../..
 import type { Logger } from '../../log.ts';
 import { limitRefusals, type Metrics } from '../../metrics.ts';
 import type { Broker } from '../../pubsub/broker.ts';
-import { createKafkaConnection } from '../../pubsub/kafka/kafka-connection.ts';
-import {
-  createKafkaTopicConsumer,
-  type KafkaConsumerStats,
-  type KafkaTopicConsumer,
-} from '../../pubsub/kafka/topic-consumer.ts';
-import { createKafkaTopicProducer, type KafkaTopicProducer } from '../../pubsub/kafka/topic-producer.ts';
+import type { PartitionedLog, PartitionedLogStats } from '../../pubsub/partitioned-log.ts';
 import { subjects } from '../../pubsub/subjects.ts';
 import type { Audience } from '../audience.ts';
 import type { BrokerMessageBounds } from '../broker-message-bounds.ts';
@@ -39,7 +33,7 @@ export interface TopicStats {
   /** Live subscriptions per topic, only topics that have some. */
   readonly topics: Readonly<Record<string, number>>;
   readonly activeSubscriptions: number;
-  readonly kafka: KafkaConsumerStats;
+  readonly kafka: PartitionedLogStats;
 }
 
 /** Topics: the registry, entitlements, live subscriptions with filters and resume, publishing. */
@@ -101,7 +95,7 @@ export interface TopicServiceDependencies {
   readonly messageBounds: BrokerMessageBounds;
 }
 
-const NO_KAFKA: KafkaConsumerStats = { groupId: '', consumers: 0, topics: [], messagesConsumed: 0 };
+const NO_KAFKA: PartitionedLogStats = { groupId: '', consumers: 0, topics: [], messagesConsumed: 0 };
 
 export function createTopicService(dependencies: TopicServiceDependencies): TopicService {
   const { config, broker, metrics, messageBounds } = dependencies;
@@ -123,20 +117,14 @@ export function createTopicService(dependencies: TopicServiceDependencies): Topi
     help: 'Records read from Kafka for Kafka-sourced topics, by Kafka topic.',
     labelNames: ['topic'],
   });
-  let kafka: ReturnType<typeof createKafkaConnection> | undefined;
-  let consumer: KafkaTopicConsumer | undefined;
-  let producer: KafkaTopicProducer | undefined;
+  let consumer: PartitionedLog | undefined;
 
-  const kafkaConnection = () => {
-    kafka ??= createKafkaConnection(config, log);
-    return kafka;
-  };
+  /** Kafka-sourced topics: the Broker's partitioned log, opened on first use. */
   const kafkaConsumer = () => {
-    consumer ??= createKafkaTopicConsumer({
-      kafka: kafkaConnection(),
-      groupId: config.topics.kafkaGroupId,
-      idleTimeoutMs: config.topics.kafkaIdleTimeoutMs,
-      log,
+    if (!broker.partitionedLog) {
+      throw new UnavailableError('this server has no Kafka connection for Kafka-sourced topics');
+    }
+    consumer ??= broker.partitionedLog({
       onRecord: (record) => kafkaFeeds.get(record.topic)?.dispatch(record),
       onConsumed: (topic) => consumedCounter.inc({ topic }),
     });
@@ -179,8 +167,7 @@ export function createTopicService(dependencies: TopicServiceDependencies): Topi
     if (payloads.length === 0) return { accepted: 0, position: null };
     if (topic.source === TOPIC_SOURCES.KAFKA && topic.kafkaTopic) {
       const kafkaTopic = topic.kafkaTopic;
-      producer ??= createKafkaTopicProducer(kafkaConnection());
-      const kafka = producer;
+      const kafka = kafkaConsumer();
       // The producer batches what is sent while a request is in flight, in order.
       const receipts = await Promise.all(
         payloads.map((value) => kafka.send(kafkaTopic, { key: key ?? null, value })),
@@ -201,7 +188,7 @@ export function createTopicService(dependencies: TopicServiceDependencies): Topi
     kafkaTopic: string,
     cursor: TopicCursor | undefined,
   ): Promise<Map<number, bigint>> {
-    let watermarks: Awaited<ReturnType<KafkaTopicConsumer['watermarks']>>;
+    let watermarks: Awaited<ReturnType<PartitionedLog['watermarks']>>;
     try {
       watermarks = await kafkaConsumer().watermarks(kafkaTopic);
     } catch (error) {
@@ -391,7 +378,6 @@ export function createTopicService(dependencies: TopicServiceDependencies): Topi
     async close() {
       for (const subscriber of [...live.keys()]) subscriber.queue.end();
       await consumer?.close();
-      await producer?.close();
     },
   };
 }

@@ -1,5 +1,4 @@
 import { createHash, randomUUID } from 'node:crypto';
-import { Partitioners } from 'kafkajs';
 import type { KafkaBrokerConfig } from '../../config/broker-kafka.ts';
 import { isAppError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
@@ -30,7 +29,12 @@ import { assertRetainOptions } from '../retain-options.ts';
 import { rejectQueueWithFrom } from '../sequence-position.ts';
 import { type BrokerFeed, type FeedSink, SharedSubscriptions } from '../shared-subscriptions.ts';
 import { assertPattern, assertSubject, patternCovers } from '../subject-pattern.ts';
-import { createKafkaClient, KafkaHealthMonitor, retryUntilDeadline } from './kafka-client.ts';
+import {
+  createKafkaClient,
+  createKafkaProducer,
+  KafkaHealthMonitor,
+  retryUntilDeadline,
+} from './kafka-client.ts';
 import {
   type ConsumedRecord,
   INTERNAL_HEADERS,
@@ -79,15 +83,7 @@ export async function createKafkaBroker(options: KafkaBrokerOptions): Promise<Br
   });
   const kafka = createKafkaClient(clientOptions);
   const admin = kafka.admin();
-  // Few retries: a publish during an outage should fail in seconds, not hang.
-  const producer = kafka.producer({
-    allowAutoTopicCreation: false,
-    maxInFlightRequests: 1,
-    retry: { retries: 3 },
-    // KafkaPublisher picks partitions with this same partitioner; naming it also silences
-    // kafkajs's warning about its v2 default.
-    createPartitioner: Partitioners.DefaultPartitioner,
-  });
+  const producer = createKafkaProducer(kafka);
   try {
     const retrying = <T>(step: () => Promise<T>) =>
       retryUntilDeadline(step, deadline, options.reconnectMaxWaitMs);

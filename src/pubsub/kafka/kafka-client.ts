@@ -1,4 +1,12 @@
-import { type Admin, Kafka, type KafkaConfig, type LogEntry, logLevel } from 'kafkajs';
+import {
+  type Admin,
+  Kafka,
+  type KafkaConfig,
+  type LogEntry,
+  logLevel,
+  Partitioners,
+  type Producer,
+} from 'kafkajs';
 import type { KafkaBrokerConfig } from '../../config/broker-kafka.ts';
 import type { Logger } from '../../log.ts';
 import { ConnectionHealth, reconnectDelayMs } from '../connection-health.ts';
@@ -11,12 +19,12 @@ export interface KafkaClientOptions {
   readonly reconnectMaxWaitMs: number;
   /** kafkajs warnings and errors go here; none when absent. */
   readonly log?: Logger;
+  /** The `component` of those log lines. @default "kafka-broker" */
+  readonly component?: string;
 }
 
 /** TLS and SASL for kafkajs from the config, shared by every Kafka client of the server. */
-export function kafkaSecurity(
-  config: Pick<KafkaBrokerConfig, 'ssl' | 'sasl'>,
-): Pick<KafkaConfig, 'ssl' | 'sasl'> {
+function kafkaSecurity(config: Pick<KafkaBrokerConfig, 'ssl' | 'sasl'>): Pick<KafkaConfig, 'ssl' | 'sasl'> {
   const { sasl } = config;
   return {
     ssl: config.ssl,
@@ -60,7 +68,7 @@ export async function retryUntilDeadline<T>(
 
 /** A kafkajs client whose own retries back off up to the reconnect limit. */
 export function createKafkaClient(options: KafkaClientOptions, retries = 8): Kafka {
-  const log = options.log?.child({ component: 'kafka-broker' });
+  const log = options.log?.child({ component: options.component ?? 'kafka-broker' });
   return new Kafka({
     clientId: options.clientId,
     brokers: [...options.brokers],
@@ -77,6 +85,22 @@ export function createKafkaClient(options: KafkaClientOptions, retries = 8): Kaf
         if (level <= logLevel.ERROR) log.error(fields, message);
         else log.warn(fields, message);
       },
+  });
+}
+
+/**
+ * The one producer shape of the server (the Broker and Kafka-sourced topics): few retries, so
+ * a write during an outage fails in seconds instead of hanging; one request in flight, which
+ * keeps each key's order; topics are created by KafkaTopicAdmin, not by the produce request.
+ * KafkaPublisher picks partitions with this same partitioner; naming it also silences kafkajs's
+ * warning about its v2 default.
+ */
+export function createKafkaProducer(kafka: Kafka): Producer {
+  return kafka.producer({
+    allowAutoTopicCreation: false,
+    maxInFlightRequests: 1,
+    retry: { retries: 3 },
+    createPartitioner: Partitioners.DefaultPartitioner,
   });
 }
 

@@ -4,7 +4,8 @@ import type { KafkaTopicAdmin } from './kafka-topic-admin.ts';
 /** One message to write, and where it went once Kafka has it. */
 export interface OutgoingMessage {
   readonly topic: string;
-  readonly key: string;
+  /** null: no key, the partitioner spreads such messages. */
+  readonly key: string | null;
   readonly value: Buffer;
   readonly headers: IHeaders;
   readonly timestamp: number;

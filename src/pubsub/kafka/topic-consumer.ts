@@ -1,29 +1,6 @@
 import type { Admin, Consumer, Kafka } from 'kafkajs';
 import type { Logger } from '../../log.ts';
-
-/** One Kafka record as the topics domain sees it. */
-export interface KafkaRecord {
-  readonly topic: string;
-  readonly partition: number;
-  readonly offset: bigint;
-  readonly key: Buffer | null;
-  readonly value: Buffer | null;
-  readonly timestamp: Date;
-}
-
-/** The oldest retained offset and the next offset to be written, of one partition. */
-export interface PartitionWatermarks {
-  readonly low: bigint;
-  readonly high: bigint;
-}
-
-export interface KafkaConsumerStats {
-  readonly groupId: string;
-  /** Consumers running in this instance: 0 while no Kafka topic has a subscriber, else 1. */
-  readonly consumers: number;
-  readonly topics: readonly string[];
-  readonly messagesConsumed: number;
-}
+import type { PartitionedLogStats, PartitionRecord, PartitionWatermarks } from '../partitioned-log.ts';
 
 /**
  * The one Kafka consumer of an instance (group `streamgate-{env}`), shared by every
@@ -40,7 +17,7 @@ export interface KafkaTopicConsumer {
   consume(topic: string, from: ReadonlyMap<number, bigint>): void;
   /** Nobody needs `topic` any more; it is dropped after the idle timeout unless asked for again. */
   release(topic: string): void;
-  stats(): KafkaConsumerStats;
+  stats(): PartitionedLogStats;
   /** Resolves when Kafka answers; throws with the reason otherwise. */
   check(): Promise<void>;
   close(): Promise<void>;
@@ -53,7 +30,7 @@ export interface KafkaTopicConsumerOptions {
   readonly idleTimeoutMs: number;
   readonly log: Logger;
   /** Called for every record, in offset order per partition. */
-  readonly onRecord: (record: KafkaRecord) => void;
+  readonly onRecord: (record: PartitionRecord) => void;
   /** Called after each record is counted, for metrics. */
   readonly onConsumed?: (topic: string) => void;
 }
