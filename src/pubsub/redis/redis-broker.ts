@@ -25,9 +25,10 @@ import { assertPattern, assertSubject, subjectMatches } from '../subject-pattern
 import { RedisChannelDispatcher } from './redis-channel-dispatcher.ts';
 import { connectRedis, type TrackedRedis } from './redis-connection.ts';
 import { decodeEnvelope, type EnvelopeMeta } from './redis-envelope.ts';
+import { createRedisLiveTarget } from './redis-event-target.ts';
 import { CLAIM_TTL_MS, RedisRequestReply } from './redis-request-reply.ts';
 import { RedisRetainedWindows } from './redis-retained-window.ts';
-import { hasWildcards, redisNames } from './redis-subject-mapping.ts';
+import { redisNames } from './redis-subject-mapping.ts';
 import { openWindowFeed, type WindowFeedContext } from './redis-window-feed.ts';
 
 /** The least time a retained subscription gets to read its window again after a reconnect. */
@@ -76,6 +77,7 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
   });
   await announcements.ready;
   const rpc = new RedisRequestReply(commands.redis, dispatcher, names);
+  const live = createRedisLiveTarget(dispatcher, names);
   let closed = false;
 
   const ensureOpen = () => {
@@ -94,10 +96,7 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
     window: string | undefined,
     onMessage: (message: BrokerMessage, meta: EnvelopeMeta) => void,
   ) => {
-    const target = hasWildcards(pattern)
-      ? { glob: names.glob(pattern) }
-      : { channel: names.channel(pattern) };
-    return dispatcher.listen(target, (channel, raw) => {
+    return live.listen(pattern, (channel, raw) => {
       // The glob is coarser than NATS rules (`*` spans dots): filter to the pattern.
       if (!subjectMatches(pattern, channel)) return;
       const { meta, payload } = decodeEnvelope(raw);
