@@ -96,8 +96,8 @@ export abstract class OperationSocket {
   private viewer: Viewer | null = null;
   private correlationId: string | undefined;
   private connectionId: string | undefined;
-  /** Operations by id: the subscription while one runs, null while a query runs or one starts. */
-  private readonly operations = new Map<string, SocketSubscription | null>();
+  /** Operations by id: the subscription while one runs, a Pending while a query runs or one starts. */
+  private readonly operations = new Map<string, SocketSubscription | Pending>();
   private initTimer: NodeJS.Timeout | undefined;
   private releaseSlot: (() => void) | undefined;
   private cancelExpiry: (() => void) | undefined;
@@ -244,9 +244,10 @@ export abstract class OperationSocket {
     let viewer = this.viewer;
     if (payload.extensions) {
       // GraphiQL's Headers tab arrives per operation, not in connection_init.
-      this.operations.set(id, null);
+      const verifying = new Pending();
+      this.operations.set(id, verifying);
       const own = await operationViewer(this.options.auth, payload.extensions);
-      if (!this.operations.has(id)) return; // completed or closed meanwhile
+      if (this.operations.get(id) !== verifying) return; // completed, replaced or closed meanwhile
       this.operations.delete(id);
       if (own && 'error' in own) {
         this.sendRefused(id, [own.error]);
@@ -264,20 +265,22 @@ export abstract class OperationSocket {
       return;
     }
     if (parsed.kind !== 'subscription') {
-      this.operations.set(id, null);
+      const running = new Pending();
+      this.operations.set(id, running);
       try {
         const result = await runner.run(parsed, initial);
-        if (!this.operations.has(id) || isResultStream(result)) return;
+        if (this.operations.get(id) !== running || isResultStream(result)) return;
         this.socket.send(`${this.frames.resultHead(id)}${serializeResult(result)}}`);
         this.socket.send(this.frames.complete(id));
       } finally {
-        this.operations.delete(id);
+        // Unless the client stopped it and started another under the same id (the old protocol may).
+        if (this.operations.get(id) === running) this.operations.delete(id);
       }
       return;
     }
     // Counted and taken in one synchronous step: a burst of subscribes cannot overshoot the limit.
     let running = 0;
-    for (const subscription of this.operations.values()) if (subscription !== null) running++;
+    for (const operation of this.operations.values()) if (operation instanceof SocketSubscription) running++;
     if (running >= limits.maxSubscriptionsPerConnection) {
       this.options.onRefused('MAX_SUBSCRIPTIONS_PER_CONNECTION');
       this.sendRefused(id, [subscriptionLimitError(limits.maxSubscriptionsPerConnection)]);
@@ -306,10 +309,10 @@ export abstract class OperationSocket {
 
   /** The client ended operation `id`: it leaves its group silently; false when none ran. */
   protected stop(id: string): boolean {
-    if (!this.operations.has(id)) return false;
-    const subscription = this.operations.get(id);
+    const operation = this.operations.get(id);
+    if (operation === undefined) return false;
     this.operations.delete(id);
-    subscription?.end();
+    if (operation instanceof SocketSubscription) operation.end();
     return true;
   }
 
@@ -358,7 +361,7 @@ export abstract class OperationSocket {
     );
     const payload = serializeResult({ errors: [tokenExpiredError(expiresAt)] });
     for (const [id, subscription] of [...this.operations]) {
-      if (subscription === null) continue;
+      if (!(subscription instanceof SocketSubscription)) continue;
       this.operations.delete(id);
       subscription.end();
       this.socket.send(`${this.frames.resultHead(id)}${payload}}`);
@@ -382,7 +385,7 @@ export abstract class OperationSocket {
     this.releaseSlot?.();
     const running = [...this.operations.values()];
     this.operations.clear();
-    for (const subscription of running) subscription?.end();
+    for (const operation of running) if (operation instanceof SocketSubscription) operation.end();
     this.options.stats.connectionClosed(this.frames.transport);
   }
 
@@ -410,6 +413,9 @@ export abstract class OperationSocket {
     ]);
   }
 }
+
+/** A query running, or an operation whose own token is being verified: it holds its id. */
+class Pending {}
 
 /**
  * One running subscription: a member of its group. What it keeps is what the protocol needs: its

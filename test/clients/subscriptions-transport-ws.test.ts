@@ -4,7 +4,7 @@ import { parse } from 'graphql';
 import { SubscriptionClient } from 'subscriptions-transport-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { AsyncQueue } from '../helpers/async-queue.ts';
+import { AsyncQueue, waitUntil } from '../helpers/async-queue.ts';
 import { connectRaw, type RawWsClient } from '../helpers/raw-ws-client.ts';
 import { signToken } from '../helpers/tokens.ts';
 import { isRefused, rawUpgrade } from '../helpers/ws-frames.ts';
@@ -214,6 +214,12 @@ describe('the old Apollo protocol: bad input beside the good', () => {
     type: 'start',
     payload: { query, variables },
   });
+  /** subscriptions_total{transport="apollo_ws"} of /metrics. */
+  const subscriptionsStarted = async () => {
+    const text = await (await fetch(`${fixture.server.url}/metrics`)).text();
+    const line = text.split('\n').find((row) => row.startsWith('subscriptions_total{transport="apollo_ws"}'));
+    return Number(line?.slice(line.lastIndexOf(' ') + 1) ?? Number.NaN);
+  };
   /** A raw socket speaking the old protocol, for what SubscriptionClient will not send. */
   const open = () => connectRaw(fixture.wsUrl, { protocol: 'graphql-ws' });
   /** A raw socket past connection_ack and its first ka. */
@@ -380,6 +386,33 @@ describe('the old Apollo protocol: bad input beside the good', () => {
       await fixture.waitForOpenSubscriptions('stateStream', 'apollo_ws', 1);
       raw.send({ id: 's1', type: 'stop' });
       expect(await raw.nextJson(5_000, 'complete')).toEqual({ id: 's1', type: 'complete' });
+      await fixture.waitForOpenSubscriptions('stateStream', 'apollo_ws', 0);
+    } finally {
+      await raw.close();
+    }
+  });
+
+  it('a start under a running id replaces that subscription; nothing stays behind', async () => {
+    const raw = await acknowledged();
+    try {
+      const first = await fixture.newStateId();
+      const second = await fixture.newStateId();
+      raw.send(start('same', OPERATIONS.stateStream, { stateId: first }));
+      await fixture.waitForOpenSubscriptions('stateStream', 'apollo_ws', 1);
+      const started = await subscriptionsStarted();
+      raw.send(start('same', OPERATIONS.stateStream, { stateId: second }));
+      // The gauge stays at 1 (one ends, one starts); the counter of starts shows the replacement.
+      await waitUntil(async () => (await subscriptionsStarted()) === started + 1, 10_000, 'the second start');
+      await fixture.publish(first, { n: 'old' });
+      await fixture.publish(second, { n: 'new' });
+      expect(await raw.nextJson(10_000, 'the replacement event')).toMatchObject({
+        id: 'same',
+        type: 'data',
+        payload: { data: { stateStream: { stateId: second, data: { query_state: [{ n: 'new' }] } } } },
+      });
+      expect(await fixture.openSubscriptions('stateStream', 'apollo_ws')).toBe(1);
+      raw.send({ id: 'same', type: 'stop' });
+      expect(await raw.nextJson(5_000, 'complete')).toEqual({ id: 'same', type: 'complete' });
       await fixture.waitForOpenSubscriptions('stateStream', 'apollo_ws', 0);
     } finally {
       await raw.close();
