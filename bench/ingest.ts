@@ -20,7 +20,7 @@
  *   BENCH_CPU_PROF=/tmp/prof npm run bench -- ingest          (V8 profile of each server)
  */
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import { join } from 'node:path';
 import { PGlite } from '@electric-sql/pglite';
@@ -74,6 +74,10 @@ function events(count: number): string {
   );
 }
 
+/** Measured windows (monotonic µs, the clock of V8 profiles) for bench/support/profile-summary.ts. */
+const profileWindows: Array<{ name: string; startMicros: number; endMicros: number }> = [];
+const monotonicMicros = () => Number(process.hrtime.bigint() / 1000n);
+
 /** Runs `work` and measures wall time and the CPU time of `cpu` (µs) around it. */
 async function measure(
   backend: string,
@@ -84,10 +88,12 @@ async function measure(
   // BENCH_ONLY=text runs only the cases whose name contains it (for profiling one case).
   if (process.env.BENCH_ONLY && !name.includes(process.env.BENCH_ONLY)) return undefined;
   const cpuBefore = cpu();
+  const startMicros = monotonicMicros();
   const started = performance.now();
   const units = await work();
   const seconds = (performance.now() - started) / 1000;
   const cpuMicros = cpu() - cpuBefore;
+  profileWindows.push({ name: `${backend} | ${name}`, startMicros, endMicros: monotonicMicros() });
   const result = {
     backend,
     name,
@@ -472,7 +478,6 @@ async function runBackend(
     dbEnv.DATABASE_URL = await createDatabase(postgres?.url as string, `bench_${run}`);
   }
   const topicsFile = join(mkdtempSync(join(os.tmpdir(), 'streamgate-bench-topics-')), 'topics.yaml');
-  const { writeFileSync } = await import('node:fs');
   writeFileSync(topicsFile, `topics:\n  - name: ${TOPIC}\n    source: broker\n`);
   process.stdout.write(`${setup.label}: starting streamgate…\n`);
   const server = await startServerProcess({
@@ -547,6 +552,12 @@ export async function runIngestBench(): Promise<IngestBenchResult[]> {
     }
   } finally {
     for (const server of Object.values(servers)) server?.stop();
+  }
+  if (process.env.BENCH_CPU_PROF) {
+    writeFileSync(
+      join(process.env.BENCH_CPU_PROF, 'windows.json'),
+      `${JSON.stringify(profileWindows, null, 2)}\n`,
+    );
   }
   process.stdout.write(
     `\nDevices and topics, ${os.cpus().length} cores (${os.cpus()[0]?.model ?? 'unknown CPU'}), Node ${process.version}, load ${os

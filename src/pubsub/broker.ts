@@ -31,6 +31,16 @@ export interface PublishReceipt {
   readonly position: string | undefined;
 }
 
+/** One message of a `publishMany`. */
+export interface MessageToPublish {
+  readonly subject: string;
+  readonly payload: Uint8Array;
+  readonly headers?: MessageHeaders;
+}
+
+/** How one message of a `publishMany` fared: its receipt, or why the broker did not take it. */
+export type PublishOutcome = PromiseSettledResult<PublishReceipt>;
+
 /** Where a subscription starts: after a position a message carried, or at a point in time. */
 export type ResumeFrom = { readonly after: string } | { readonly time: Date };
 
@@ -109,6 +119,15 @@ export interface Broker {
   readonly kind: BrokerKind;
   /** Resolves once the broker has the message. */
   publish(subject: string, payload: Uint8Array, options?: PublishOptions): Promise<PublishReceipt>;
+  /**
+   * Publishes the messages in their order without waiting for each one, and resolves once every
+   * one is settled, with one outcome per message in the same order (never rejects: a message the
+   * broker did not take is a rejected outcome; what it took stays taken). Messages of one subject
+   * reach subscribers in the given order, and a fulfilled outcome means what `publish` resolving
+   * means (durable in a retained window). NATS awaits the JetStream acks of the whole batch
+   * together, Kafka sends them in one produce request, Redis pipelines them, memory loops.
+   */
+  publishMany(messages: readonly MessageToPublish[]): Promise<PublishOutcome[]>;
   subscribe(pattern: string, options?: SubscribeOptions): Subscription;
   /** Sends a request and waits for one reply; NoRespondersError or RequestTimeoutError otherwise. */
   request(subject: string, payload: Uint8Array, options: RequestOptions): Promise<BrokerMessage>;

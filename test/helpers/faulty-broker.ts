@@ -1,5 +1,6 @@
-import type { Broker } from '../../src/pubsub/broker.ts';
+import type { Broker, MessageToPublish } from '../../src/pubsub/broker.ts';
 import { BrokerUnavailableError } from '../../src/pubsub/errors.ts';
+import { publishEach } from '../../src/pubsub/publish-each.ts';
 
 /**
  * A real broker whose publishes can be made to fail from the n-th one on: the only way to put a
@@ -13,15 +14,17 @@ export interface FaultyBroker extends Broker {
 
 export function withPublishFaults(broker: Broker): FaultyBroker {
   let remaining: number | undefined;
+  const publish: Broker['publish'] = (...args) => {
+    if (remaining !== undefined) {
+      if (remaining === 0) return Promise.reject(new BrokerUnavailableError('injected publish failure'));
+      remaining -= 1;
+    }
+    return broker.publish(...args);
+  };
   return Object.assign(Object.create(broker) as Broker, {
     kind: broker.kind,
-    publish: (...args: Parameters<Broker['publish']>) => {
-      if (remaining !== undefined) {
-        if (remaining === 0) return Promise.reject(new BrokerUnavailableError('injected publish failure'));
-        remaining -= 1;
-      }
-      return broker.publish(...args);
-    },
+    publish,
+    publishMany: (messages: readonly MessageToPublish[]) => publishEach(publish, messages),
     subscribe: broker.subscribe.bind(broker),
     request: broker.request.bind(broker),
     respond: broker.respond.bind(broker),

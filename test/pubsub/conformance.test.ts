@@ -113,6 +113,77 @@ describe.each(backends)('Broker conformance: $kind', (backend) => {
     expect(received).toEqual(Array.from({ length: count }, (_, index) => String(index)));
   });
 
+  describe('publishMany', () => {
+    it('publishes a batch in order with its headers and answers one outcome per message, in order', async () => {
+      const broker = await connect();
+      const subject = uniqueSubject();
+      const subscriber = await subscribed(broker.subscribe(subject));
+      const count = 500;
+      const outcomes = await broker.publishMany(
+        Array.from({ length: count }, (_, index) => ({
+          subject,
+          payload: text(String(index)),
+          headers: { 'X-Index': String(index) },
+        })),
+      );
+      expect(outcomes).toHaveLength(count);
+      expect(outcomes.every((outcome) => outcome.status === 'fulfilled')).toBe(true);
+      const received = await subscriber.messages.take(count, 15_000);
+      expect(received.map(textOf)).toEqual(Array.from({ length: count }, (_, index) => String(index)));
+      expect(received.map((message) => message.headers['X-Index'])).toEqual(
+        Array.from({ length: count }, (_, index) => String(index)),
+      );
+      expect(await broker.publishMany([])).toEqual([]);
+    });
+
+    it('on a retained subject: every message is in the window, each outcome a position to resume from', async () => {
+      const broker = await connect();
+      const root = uniqueSubject();
+      await broker.retain(`${root}.>`, { maxAgeMs: 60_000 });
+      const live = await subscribed(broker.subscribe(`${root}.a`));
+      const outcomes = await broker.publishMany(
+        ['one', 'two', 'three'].map((value) => ({ subject: `${root}.a`, payload: text(value) })),
+      );
+      const positions = outcomes.map((outcome) =>
+        outcome.status === 'fulfilled' ? outcome.value.position : undefined,
+      );
+      expect(positions).toEqual([expect.any(String), expect.any(String), expect.any(String)]);
+      expect((await live.messages.take(3)).map(textOf)).toEqual(['one', 'two', 'three']);
+      // Acknowledged means retained: a reader resuming after the first finds the other two.
+      const resumed = collect(broker.subscribe(`${root}.a`, { from: { after: positions[0] as string } }));
+      expect((await resumed.messages.take(2, 10_000)).map(textOf)).toEqual(['two', 'three']);
+    });
+
+    it('a message the broker refuses is a rejected outcome; the rest of the batch is taken', async () => {
+      const broker = await connect();
+      const subject = uniqueSubject();
+      const subscriber = await subscribed(broker.subscribe(subject));
+      const outcomes = await broker.publishMany([
+        { subject, payload: text('before') },
+        { subject: 'a.*', payload: text('wildcard') },
+        { subject, payload: text('after') },
+      ]);
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(String((outcomes[1] as PromiseRejectedResult).reason)).toContain(
+        'wildcards are only allowed in patterns',
+      );
+      expect((await subscriber.messages.take(2)).map(textOf)).toEqual(['before', 'after']);
+    });
+
+    it('once closed: every outcome is rejected with BrokerUnavailableError', async () => {
+      const broker = await backend.connect();
+      await broker.close();
+      const outcomes = await broker.publishMany([
+        { subject: uniqueSubject(), payload: text('x') },
+        { subject: uniqueSubject(), payload: text('y') },
+      ]);
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected']);
+      for (const outcome of outcomes) {
+        expect((outcome as PromiseRejectedResult).reason).toBeInstanceOf(BrokerUnavailableError);
+      }
+    });
+  });
+
   it('fans out to many local subscribers over one broker subscription, dropped with the last', async () => {
     const name = uniqueName('fanout');
     const broker = await connect(name);

@@ -14,7 +14,7 @@ import type { Config } from '../../config/config.ts';
 import type { Database } from '../../db/create-database.ts';
 import { NotFoundError, UnavailableError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
-import type { Broker, PublishReceipt } from '../../pubsub/broker.ts';
+import type { Broker, PublishOutcome } from '../../pubsub/broker.ts';
 import { subjects } from '../../pubsub/subjects.ts';
 import type { DeviceScope } from './device-store.ts';
 import {
@@ -158,17 +158,17 @@ const PENDING = `
     EXISTS (SELECT 1 FROM "MonitorOutbox" WHERE "deviceId" = $1) AS "hasOutbox"`;
 
 /**
- * Publishes in order without waiting for each receipt (the broker keeps the order of one
- * connection), then waits for all of them.
+ * Publishes in order as one batch (the broker pipelines it and awaits the acks together) and
+ * resolves with one outcome per message.
  */
 function publishAll(
   broker: Broker,
   deviceId: string,
   messages: readonly PreparedMessage[],
-): Promise<PromiseSettledResult<PublishReceipt>[]> {
+): Promise<PublishOutcome[]> {
   const subject = subjects.monitor(deviceId);
-  return Promise.allSettled(
-    messages.map((message) => broker.publish(subject, message.payload, { headers: message.headers })),
+  return broker.publishMany(
+    messages.map((message) => ({ subject, payload: message.payload, headers: message.headers })),
   );
 }
 
@@ -177,7 +177,7 @@ function firstRejection(results: readonly PromiseSettledResult<unknown>[]): unkn
   return undefined;
 }
 
-function lastPosition(results: readonly PromiseSettledResult<PublishReceipt>[]): string | null {
+function lastPosition(results: readonly PublishOutcome[]): string | null {
   for (let index = results.length - 1; index >= 0; index--) {
     const result = results[index];
     if (result?.status === 'fulfilled') return result.value.position ?? null;

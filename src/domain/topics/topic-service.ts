@@ -177,11 +177,15 @@ export function createTopicService(dependencies: TopicServiceDependencies): Topi
     }
     const subject = subjects.topic(name);
     const headers: Record<string, string> = key ? { [TOPIC_KEY_HEADER]: key } : {};
-    // Pipelined: every publish is sent before the first acknowledgement is awaited.
-    const receipts = await Promise.all(
-      payloads.map((payload) => broker.publish(subject, payload, { headers })),
-    );
-    return { accepted: payloads.length, position: receipts.at(-1)?.position ?? null };
+    // One batch: every message is sent before the acknowledgements are awaited, together.
+    const outcomes = await broker.publishMany(payloads.map((payload) => ({ subject, payload, headers })));
+    const failed = outcomes.find((outcome) => outcome.status === 'rejected');
+    if (failed) throw failed.reason;
+    const last = outcomes.at(-1);
+    return {
+      accepted: payloads.length,
+      position: last?.status === 'fulfilled' ? (last.value.position ?? null) : null,
+    };
   }
 
   async function kafkaStart(

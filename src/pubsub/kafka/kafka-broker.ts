@@ -7,6 +7,7 @@ import type {
   BrokerHealth,
   BrokerMessage,
   BrokerStats,
+  MessageToPublish,
   PublishOptions,
   PublishReceipt,
   RequestHandler,
@@ -25,6 +26,7 @@ import {
   NotRetainedError,
 } from '../errors.ts';
 import { brokerStats } from '../local-endpoints.ts';
+import { publishEach } from '../publish-each.ts';
 import { assertRetainOptions } from '../retain-options.ts';
 import { rejectQueueWithFrom } from '../sequence-position.ts';
 import { type BrokerFeed, type FeedSink, SharedSubscriptions } from '../shared-subscriptions.ts';
@@ -208,6 +210,11 @@ export async function createKafkaBroker(options: KafkaBrokerOptions): Promise<Br
 
   return {
     kind: 'kafka',
+
+    publishMany(this: Broker, messages: readonly MessageToPublish[]) {
+      // One produce request carries what is queued together (KafkaPublisher).
+      return publishEach((subject, payload, options) => this.publish(subject, payload, options), messages);
+    },
 
     async publish(
       subject: string,

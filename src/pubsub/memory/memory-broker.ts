@@ -3,7 +3,10 @@ import type {
   BrokerHealth,
   BrokerMessage,
   BrokerStats,
+  MessageHeaders,
+  MessageToPublish,
   PublishOptions,
+  PublishOutcome,
   PublishReceipt,
   Reply,
   RequestHandler,
@@ -95,24 +98,49 @@ export function createMemoryBroker(): Broker {
     return [...seen.values()].sort((a, b) => Number(a.position) - Number(b.position));
   };
 
+  const publishNow = (
+    subject: string,
+    payload: Uint8Array,
+    headers: MessageHeaders | undefined,
+  ): PublishReceipt => {
+    ensureOpen();
+    assertSubject(subject);
+    sequence += 1;
+    const message: BrokerMessage = {
+      subject,
+      // Copy so that a publisher reusing its buffer cannot change what subscribers read.
+      payload: payload.slice(),
+      headers: { ...headers },
+      timestamp: new Date(),
+      position: String(sequence),
+    };
+    retainMessage(message);
+    deliver(message);
+    return { position: message.position };
+  };
+
   return {
     kind: 'memory',
 
     async publish(subject: string, payload: Uint8Array, options?: PublishOptions): Promise<PublishReceipt> {
-      ensureOpen();
-      assertSubject(subject);
-      sequence += 1;
-      const message: BrokerMessage = {
-        subject,
-        // Copy so that a publisher reusing its buffer cannot change what subscribers read.
-        payload: payload.slice(),
-        headers: { ...options?.headers },
-        timestamp: new Date(),
-        position: String(sequence),
-      };
-      retainMessage(message);
-      deliver(message);
-      return { position: message.position };
+      return publishNow(subject, payload, options?.headers);
+    },
+
+    async publishMany(messages: readonly MessageToPublish[]): Promise<PublishOutcome[]> {
+      // One loop, no promise per message: each is taken (or refused) synchronously.
+      const outcomes: PublishOutcome[] = new Array(messages.length);
+      for (let index = 0; index < messages.length; index++) {
+        const message = messages[index] as MessageToPublish;
+        try {
+          outcomes[index] = {
+            status: 'fulfilled',
+            value: publishNow(message.subject, message.payload, message.headers),
+          };
+        } catch (error) {
+          outcomes[index] = { status: 'rejected', reason: error };
+        }
+      }
+      return outcomes;
     },
 
     subscribe(pattern: string, options?: SubscribeOptions): Subscription {

@@ -5,7 +5,9 @@ import type {
   BrokerHealth,
   BrokerMessage,
   BrokerStats,
+  MessageToPublish,
   PublishOptions,
+  PublishOutcome,
   PublishReceipt,
   RequestHandler,
   RequestOptions,
@@ -37,8 +39,12 @@ import {
   SERVICE_ERROR_HEADER,
   toNatsHeaders,
 } from './nats-messages.ts';
+import { type AckResult, JetStreamAcks, type StreamPublish } from './nats-publish-acks.ts';
 import { NatsRetainedWindows } from './nats-retained-window.ts';
 import { openStreamFeed, type StreamFeedContext, type StreamStart } from './nats-stream-feed.ts';
+
+/** How long a batch waits for JetStream's acks (nats.js's own default for `js.publish`). */
+const JETSTREAM_ACK_TIMEOUT_MS = 5_000;
 
 /** The least time a retained subscription's consumer gets to come back after a reconnect. */
 const STREAM_RESUME_TIMEOUT_MS = 30_000;
@@ -83,6 +89,13 @@ export async function createNatsBroker(options: NatsBrokerOptions): Promise<Brok
       return nc.flush();
     });
     return pendingFlush;
+  };
+
+  // The ack inbox of batched JetStream publishes, subscribed on first use.
+  let acks: JetStreamAcks | undefined;
+  const streamAcks = () => {
+    acks ??= new JetStreamAcks(nc, JETSTREAM_ACK_TIMEOUT_MS);
+    return acks;
   };
 
   const ensureOpen = () => {
@@ -187,6 +200,72 @@ export async function createNatsBroker(options: NatsBrokerOptions): Promise<Brok
       } catch (error) {
         throw publishError(subject, payload, nc, error);
       }
+    },
+
+    async publishMany(messages: readonly MessageToPublish[]): Promise<PublishOutcome[]> {
+      try {
+        ensureConnected();
+      } catch (error) {
+        return messages.map(() => ({ status: 'rejected', reason: error }));
+      }
+      const outcomes: PublishOutcome[] = new Array(messages.length);
+      const streamOf = new Map<string, string | undefined>();
+      const retained: number[] = [];
+      const toStreams: StreamPublish[] = [];
+      const core: number[] = [];
+      for (let index = 0; index < messages.length; index++) {
+        const { subject, payload, headers } = messages[index] as MessageToPublish;
+        try {
+          assertSubject(subject);
+          if (!streamOf.has(subject)) streamOf.set(subject, windows?.covering(subject));
+          const natsHeaders = toNatsHeaders(headers);
+          if (streamOf.get(subject) !== undefined) {
+            retained.push(index);
+            toStreams.push({ subject, payload, headers: natsHeaders });
+          } else {
+            nc.publish(subject, payload, { headers: natsHeaders });
+            core.push(index);
+          }
+        } catch (error) {
+          outcomes[index] = { status: 'rejected', reason: publishError(subject, payload, nc, error) };
+        }
+      }
+      const flushed = core.length === 0 ? undefined : flushSoon();
+      const answers = toStreams.length === 0 ? [] : await streamAcks().publish(toStreams);
+      // A stream deleted behind our back: its subjects are no longer retained (as in `publish`).
+      const unretained: number[] = [];
+      answers.forEach((answer, slot) => {
+        const index = retained[slot] as number;
+        const { subject, payload } = toStreams[slot] as StreamPublish;
+        if (answer.kind === 'stored')
+          outcomes[index] = { status: 'fulfilled', value: { position: String(answer.seq) } };
+        else if (answer.kind === 'no-stream') unretained.push(slot);
+        else outcomes[index] = { status: 'rejected', reason: ackError(subject, payload, nc, answer) };
+      });
+      for (const slot of unretained) {
+        const index = retained[slot] as number;
+        const { subject, payload, headers } = toStreams[slot] as StreamPublish;
+        const stream = streamOf.get(subject);
+        if (stream !== undefined) windows?.forget(stream);
+        try {
+          nc.publish(subject, payload, { headers });
+          core.push(index);
+        } catch (error) {
+          outcomes[index] = { status: 'rejected', reason: publishError(subject, payload, nc, error) };
+        }
+      }
+      if (core.length > 0) {
+        try {
+          await (unretained.length > 0 ? flushSoon() : flushed);
+          for (const index of core) outcomes[index] = { status: 'fulfilled', value: { position: undefined } };
+        } catch (error) {
+          for (const index of core) {
+            const { subject, payload } = messages[index] as MessageToPublish;
+            outcomes[index] = { status: 'rejected', reason: publishError(subject, payload, nc, error) };
+          }
+        }
+      }
+      return outcomes;
     },
 
     subscribe(pattern: string, subscribeOptions?: SubscribeOptions): Subscription {
@@ -309,6 +388,17 @@ function isNoResponders(error: unknown): boolean {
   return (
     error instanceof natsErrors.NoRespondersError ||
     (error instanceof natsErrors.RequestError && error.isNoResponders())
+  );
+}
+
+/** The error of a batched JetStream publish that was not stored. */
+function ackError(subject: string, payload: Uint8Array, nc: NatsConnection, answer: AckResult): Error {
+  if (answer.kind === 'timeout') {
+    return new BrokerUnavailableError(`NATS did not confirm the message on "${subject}" in time`);
+  }
+  if (answer.kind === 'refused') return publishError(subject, payload, nc, answer.error);
+  return new BrokerUnavailableError(
+    `NATS could not take the message on "${subject}": ${answer.kind === 'error' ? answer.message : answer.kind}`,
   );
 }
 

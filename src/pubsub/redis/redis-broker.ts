@@ -5,6 +5,7 @@ import type {
   BrokerHealth,
   BrokerMessage,
   BrokerStats,
+  MessageToPublish,
   PublishOptions,
   PublishReceipt,
   RequestHandler,
@@ -18,6 +19,7 @@ import type {
 import { combineHealth } from '../connection-health.ts';
 import { BrokerUnavailableError, brokerUnavailable, InvalidPositionError } from '../errors.ts';
 import { brokerStats } from '../local-endpoints.ts';
+import { publishEach } from '../publish-each.ts';
 import { assertRetainOptions } from '../retain-options.ts';
 import { rejectQueueWithFrom } from '../sequence-position.ts';
 import { type BrokerFeed, type FeedSink, SharedSubscriptions } from '../shared-subscriptions.ts';
@@ -152,6 +154,11 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
 
   return {
     kind: 'redis',
+
+    publishMany(this: Broker, messages: readonly MessageToPublish[]) {
+      // ioredis writes the scripts back to back without waiting for replies: a pipeline.
+      return publishEach((subject, payload, options) => this.publish(subject, payload, options), messages);
+    },
 
     async publish(
       subject: string,
