@@ -36,6 +36,19 @@ interface Frame {
 }
 
 /**
+ * Values already found within bounds (with text checked), by the depth they were checked at: the
+ * monitor route checks its events itself (to name the bad one), and the same array then
+ * arrives as the `$messages` variable of the mutation it runs; walking it twice cost as much as
+ * publishing it.
+ */
+const checkedWithin = new WeakMap<object, number>();
+
+/** Records that `value` has no violation at `maxDepth` (call right after finding none). */
+export function markJsonChecked(value: object, maxDepth: number): void {
+  checkedWithin.set(value, maxDepth);
+}
+
+/**
  * The first place where `value` is nested deeper than `maxDepth` or (unless `text` is false)
  * holds unstorable text.
  */
@@ -45,6 +58,50 @@ export function findJsonViolation(
   options: { readonly text?: boolean } = {},
 ): JsonViolation | undefined {
   const checkText = options.text !== false;
+  if (typeof value === 'object' && value !== null) {
+    const checkedAt = checkedWithin.get(value);
+    // Within bounds at some depth is within bounds at any greater depth.
+    if (checkedAt !== undefined && checkedAt <= maxDepth) return undefined;
+  }
+  // The common answer, "none", without a frame object per node; the path only when there is one.
+  if (!hasJsonViolation(value, maxDepth, checkText)) return undefined;
+  return locateJsonViolation(value, maxDepth, checkText);
+}
+
+function hasJsonViolation(root: unknown, maxDepth: number, checkText: boolean): boolean {
+  const values: unknown[] = [root];
+  const depths: number[] = [0];
+  while (values.length > 0) {
+    const current = values.pop();
+    const depth = depths.pop() as number;
+    if (typeof current === 'string') {
+      if (checkText && unstorableTextIn(current)) return true;
+      continue;
+    }
+    if (typeof current !== 'object' || current === null) continue;
+    const inner = depth + 1;
+    if (inner > maxDepth) return true;
+    if (Array.isArray(current)) {
+      for (const item of current) {
+        values.push(item);
+        depths.push(inner);
+      }
+      continue;
+    }
+    for (const key of Object.keys(current)) {
+      if (checkText && unstorableTextIn(key)) return true;
+      values.push((current as Record<string, unknown>)[key]);
+      depths.push(inner);
+    }
+  }
+  return false;
+}
+
+function locateJsonViolation(
+  value: unknown,
+  maxDepth: number,
+  checkText: boolean,
+): JsonViolation | undefined {
   const stack: Frame[] = [{ value, depth: 0, parent: undefined, key: undefined }];
   for (let frame = stack.pop(); frame !== undefined; frame = stack.pop()) {
     const current = frame.value;

@@ -72,7 +72,8 @@ export async function ingestMonitorEvents(
   if (health.status !== 'connected') {
     throw new UnavailableError(`the broker is ${health.status}; nothing was accepted, retry later`);
   }
-  const payloads = events.map((event) => Buffer.from(JSON.stringify(event.data), 'utf8'));
+  // The JSON text serves twice: published as the payload, recorded as the row's data.
+  const texts = events.map((event) => JSON.stringify(event.data));
   const ingestTime = monitorTimeOf(new Date());
   const count = events.length;
 
@@ -99,7 +100,8 @@ export async function ingestMonitorEvents(
         seq,
         time,
         headers,
-        payload: payloads[index] as Uint8Array,
+        payload: Buffer.from(texts[index] as string, 'utf8'),
+        dataJson: texts[index] as string,
         eventId: headers['X-Monitor-Id'] as string,
         type: event.type,
         symbol: event.symbol,

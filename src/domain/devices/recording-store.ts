@@ -54,6 +54,8 @@ export interface MessageToRecord {
   readonly symbol: string;
   readonly headers: Record<string, string>;
   readonly data: unknown;
+  /** `data` as JSON text, when the caller has it already. */
+  readonly dataJson?: string;
 }
 
 /**
@@ -90,7 +92,7 @@ function recordingRowsJson(messages: readonly MessageToRecord[]): string {
       // UTC, as Prisma keeps DateTime in a timestamp column without time zone.
       `{"seq":${message.seq},"timestamp":"${message.time.date.toISOString()}","eventId":${textOrNull(message.eventId)},` +
         `"type":${textOrNull(message.type)},"symbol":${textOrNull(message.symbol)},` +
-        `"headers":${JSON.stringify(message.headers)},"data":${JSON.stringify(message.data ?? null)}}`,
+        `"headers":${JSON.stringify(message.headers)},"data":${message.dataJson ?? JSON.stringify(message.data ?? null)}}`,
     );
   }
   return `[${parts.join(',')}]`;

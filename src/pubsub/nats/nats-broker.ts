@@ -34,6 +34,7 @@ import { type BrokerFeed, type FeedSink, SharedSubscriptions } from '../shared-s
 import { assertPattern, assertSubject } from '../subject-pattern.ts';
 import { connectNats } from './nats-connection.ts';
 import {
+  encodedNatsHeaders,
   fromCoreMessage,
   SERVICE_ERROR_CODE_HEADER,
   SERVICE_ERROR_HEADER,
@@ -218,7 +219,7 @@ export async function createNatsBroker(options: NatsBrokerOptions): Promise<Brok
         try {
           assertSubject(subject);
           if (!streamOf.has(subject)) streamOf.set(subject, windows?.covering(subject));
-          const natsHeaders = toNatsHeaders(headers);
+          const natsHeaders = encodedNatsHeaders(headers);
           if (streamOf.get(subject) !== undefined) {
             retained.push(index);
             toStreams.push({ subject, payload, headers: natsHeaders });

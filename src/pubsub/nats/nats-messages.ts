@@ -19,6 +19,38 @@ export function toNatsHeaders(headers: MessageHeaders | undefined): MsgHdrs | un
   return result;
 }
 
+/** Names checked once (a batch repeats the same few); bounded so odd names cannot grow it. */
+const checkedNames = new Set<string>();
+const MAX_CHECKED_NAMES = 1_000;
+const HEADER_NAME = /^[!-9;-~]+$/; // printable ASCII without ':' (RFC 822), as nats.js checks
+const LINE_BREAK = /[\r\n]/;
+
+/**
+ * The same headers as `toNatsHeaders`, already encoded for the wire: a batch publish builds no
+ * MsgHdrs (a Map, arrays and a validation pass per header) for every message, only the text.
+ * The client calls nothing but `encode()` on what it publishes with; names and values are
+ * checked as nats.js checks them.
+ */
+export function encodedNatsHeaders(headers: MessageHeaders | undefined): MsgHdrs | undefined {
+  if (!headers) return undefined;
+  let text = 'NATS/1.0';
+  let empty = true;
+  for (const name in headers) {
+    const value = headers[name] as string;
+    if (!checkedNames.has(name)) {
+      if (!HEADER_NAME.test(name))
+        throw new Error(`header: ${JSON.stringify(name)} is not a valid header name`);
+      if (checkedNames.size < MAX_CHECKED_NAMES) checkedNames.add(name);
+    }
+    if (LINE_BREAK.test(value)) throw new Error('header: values cannot contain \\r or \\n');
+    text += `\r\n${name}: ${value.trim()}`;
+    empty = false;
+  }
+  if (empty) return undefined;
+  const bytes = Buffer.from(`${text}\r\n\r\n`, 'utf8');
+  return { encode: () => bytes } as unknown as MsgHdrs;
+}
+
 /** NATS headers as ours; a header sent several times becomes one value joined by ", " (as in HTTP). */
 export function fromNatsHeaders(headers: MsgHdrs | undefined): MessageHeaders {
   const result: Record<string, string> = {};

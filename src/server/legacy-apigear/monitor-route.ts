@@ -8,7 +8,12 @@ import { parse } from 'graphql';
 import type { Config } from '../../config/config.ts';
 import type { AuthService } from '../../domain/auth/auth-service.ts';
 import { checkEventsAreObjects, validateDeviceId } from '../../domain/devices/monitor-event.ts';
-import { describeJsonViolation, findJsonViolation, JSON_VIOLATIONS } from '../../domain/json-bounds.ts';
+import {
+  describeJsonViolation,
+  findJsonViolation,
+  JSON_VIOLATIONS,
+  markJsonChecked,
+} from '../../domain/json-bounds.ts';
 import type { Viewer } from '../../domain/viewer.ts';
 import { isAppError } from '../../errors.ts';
 import { RETRY_AFTER_SECONDS } from '../auth/http-error.ts';
@@ -60,6 +65,8 @@ function refuseUnboundedEvents(events: readonly unknown[], maxJsonDepth: number)
       ...(violation.kind === JSON_VIOLATIONS.DEPTH ? { limit: 'MAX_JSON_DEPTH' } : {}),
     });
   }
+  // The same array is the mutation's `$messages`: the input bounds need not walk it again.
+  markJsonChecked(events, maxJsonDepth);
 }
 
 /** A JSON error answer; a 503 carries Retry-After. */
