@@ -31,6 +31,7 @@ import pg from 'pg';
 import { PrismaPGlite } from 'pglite-prisma-adapter';
 import WebSocket from 'ws';
 import { applyMigrations } from '../src/db/migrate.ts';
+import { pgliteSql, pgSql, type SqlClient } from '../src/db/sql-client.ts';
 import { monitorHeaders, monitorTimeOf } from '../src/domain/devices/monitor-event.ts';
 import { insertRecordingMessages, type MessageToRecord } from '../src/domain/devices/recording-store.ts';
 import { PrismaClient } from '../src/generated/prisma/client.ts';
@@ -372,6 +373,7 @@ async function ingestBaseline(
 async function recordingCases(
   label: string,
   prisma: PrismaClient,
+  sql: SqlClient,
   run: string,
 ): Promise<IngestBenchResult[]> {
   const deviceId = `${run}-writes`;
@@ -395,11 +397,16 @@ async function recordingCases(
   const batched = await recording();
   const batches = Math.round(50 * scale);
   results.push(
-    await measure(label, 'recording writes, batches of 1,000 (rows)', selfCpuMicros, async () => {
-      for (let batch = 0; batch < batches; batch++)
-        await insertRecordingMessages(prisma, batched, rows(batch * 1_000 + 1, 1_000));
-      return batches * 1_000;
-    }),
+    await measure(
+      label,
+      'recording writes, batches of 1,000, the ingest statement (rows)',
+      selfCpuMicros,
+      async () => {
+        for (let batch = 0; batch < batches; batch++)
+          await insertRecordingMessages(sql, batched, rows(batch * 1_000 + 1, 1_000));
+        return batches * 1_000;
+      },
+    ),
   );
   const single = await recording();
   const singles = Math.round(1_000 * scale);
@@ -498,9 +505,12 @@ async function runBackend(
     await server.stop();
   }
   // The baselines run from this process, on the same database and broker, with the server gone.
+  // The ingest path's SqlClient: COPY on pg, the multi-row INSERT on PGlite.
+  let sql: SqlClient;
   if (setup.name === 'pglite') {
     const pglite = await PGlite.create(dbEnv.PGLITE_DIR as string);
     await applyMigrations(pglite, { advisoryLock: false });
+    sql = pgliteSql(pglite);
     prisma = new PrismaClient({ adapter: new PrismaPGlite(pglite) });
     closeDb = async () => {
       await prisma?.$disconnect();
@@ -508,6 +518,7 @@ async function runBackend(
     };
   } else {
     const pool = new pg.Pool({ connectionString: dbEnv.DATABASE_URL, max: 10 });
+    sql = pgSql(pool);
     prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
     closeDb = async () => {
       await prisma?.$disconnect();
@@ -520,7 +531,7 @@ async function runBackend(
     const database = setup.name === 'pglite' ? 'pglite' : 'postgres';
     if (!recordingDone.has(database)) {
       recordingDone.add(database);
-      results.push(...(await recordingCases(database, prisma, run)));
+      results.push(...(await recordingCases(database, prisma, sql, run)));
     }
   } finally {
     await closeDb();

@@ -10,6 +10,7 @@
  */
 import type { PGlite, Transaction } from '@electric-sql/pglite';
 import type pg from 'pg';
+import { from as copyFrom } from 'pg-copy-streams';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
 
 export interface SqlClient {
@@ -17,6 +18,11 @@ export interface SqlClient {
   query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<Row[]>;
   /** Runs one statement and returns how many rows it changed. */
   execute(text: string, params?: readonly unknown[]): Promise<number>;
+  /**
+   * Runs `COPY … FROM STDIN` with `data` (COPY text format) and returns the rows written; only
+   * where the driver streams COPY (pg), so callers fall back to an INSERT without it.
+   */
+  readonly copyFrom?: (statement: string, data: string) => Promise<number>;
 }
 
 /** A SqlClient over a Prisma client or a Prisma interactive transaction. */
@@ -34,7 +40,28 @@ export function pgSql(client: pg.PoolClient | pg.Pool): SqlClient {
     query: async <Row>(text: string, params: readonly unknown[] = []) =>
       (await client.query(text, params as unknown[])).rows as Row[],
     execute: async (text, params = []) => (await client.query(text, params as unknown[])).rowCount ?? 0,
+    copyFrom: async (statement, data) => {
+      if (!('release' in client)) {
+        const connection = await client.connect();
+        try {
+          return await copyOn(connection, statement, data);
+        } finally {
+          connection.release();
+        }
+      }
+      return copyOn(client, statement, data);
+    },
   };
+}
+
+/** One COPY FROM STDIN on a connection; resolves once Postgres confirmed it (pg-copy-streams' 'finish'). */
+function copyOn(connection: pg.PoolClient, statement: string, data: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const stream = connection.query(copyFrom(statement));
+    stream.on('error', reject);
+    stream.on('finish', () => resolve(stream.rowCount));
+    stream.end(data, 'utf8');
+  });
 }
 
 export function pgliteSql(client: Transaction | PGlite): SqlClient {

@@ -71,6 +71,10 @@ export function insertRecordingMessages(
 ): Promise<number> {
   if (messages.length === 0) return Promise.resolve(0);
   const sql = '$executeRawUnsafe' in client ? prismaSql(client) : client;
+  // COPY where the driver streams it (pg): no JSON array to take apart row by row in Postgres.
+  // ON CONFLICT needs an INSERT.
+  if (sql.copyFrom && !options.skipDuplicates)
+    return sql.copyFrom(COPY_MESSAGES, recordingRowsCopy(recordingId, messages));
   return sql.execute(options.skipDuplicates ? INSERT_SKIPPING_DUPLICATES : INSERT_MESSAGES, [
     recordingId,
     recordingRowsJson(messages),
@@ -83,6 +87,32 @@ const INSERT_MESSAGES = `
   FROM jsonb_to_recordset($2::jsonb)
     AS r("seq" bigint, "timestamp" timestamp(3), "eventId" text, "type" text, "symbol" text, "headers" jsonb, "data" jsonb)`;
 const INSERT_SKIPPING_DUPLICATES = `${INSERT_MESSAGES} ON CONFLICT DO NOTHING`;
+
+const COPY_MESSAGES = `COPY "RecordingMessage" ("recordingId", "seq", "timestamp", "eventId", "type", "symbol", "headers", "data") FROM STDIN`;
+
+/** COPY text format: backslash, tab, newline and carriage return escaped; `\N` is NULL. */
+const COPY_SPECIAL = /[\\\t\n\r]/;
+const COPY_ESCAPES: Record<string, string> = { '\\': '\\\\', '\t': '\\t', '\n': '\\n', '\r': '\\r' };
+function copyField(text: string): string {
+  return COPY_SPECIAL.test(text) ? text.replace(/[\\\t\n\r]/g, (char) => COPY_ESCAPES[char] as string) : text;
+}
+const copyTextOrNull = (value: string): string => (value === '' ? '\\N' : copyField(value));
+
+/** The rows as COPY text, one line each (the same columns and NULLs as the JSON form below). */
+function recordingRowsCopy(recordingId: string, messages: readonly MessageToRecord[]): string {
+  const id = copyField(recordingId);
+  const lines: string[] = [];
+  for (const message of messages) {
+    const data = message.dataJson ?? JSON.stringify(message.data ?? null);
+    lines.push(
+      // UTC, as Prisma keeps DateTime in a timestamp column without time zone.
+      `${id}\t${message.seq}\t${message.time.date.toISOString()}\t${copyTextOrNull(message.eventId)}\t` +
+        `${copyTextOrNull(message.type)}\t${copyTextOrNull(message.symbol)}\t` +
+        `${copyField(JSON.stringify(message.headers))}\t${copyField(data)}\n`,
+    );
+  }
+  return lines.join('');
+}
 
 /** The rows as one JSON text, built by hand: one JSON.stringify per value, no object per row. */
 function recordingRowsJson(messages: readonly MessageToRecord[]): string {
