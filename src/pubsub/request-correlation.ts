@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
+import { isAppError } from '../errors.ts';
 import type { BrokerMessage, MessageHeaders } from './broker.ts';
-import { RemoteError, RequestTimeoutError } from './errors.ts';
+import { brokerUnavailable, RemoteError, RequestTimeoutError } from './errors.ts';
 
 interface PendingRequest {
   readonly subject: string;
@@ -25,9 +26,13 @@ export type CorrelatedReply =
 export class RequestCorrelation {
   private readonly pending = new Map<string, PendingRequest>();
 
+  /** `backend` names the broker in the UNAVAILABLE error of a request it could not carry. */
+  constructor(private readonly backend: string) {}
+
   /**
    * Sends a request with `send(correlation)` and resolves with its reply. The timer runs from
-   * before the send, so a send that hangs still ends in TIMEOUT; an error of `send` is thrown.
+   * before the send, so a send that hangs still ends in TIMEOUT. Errors of the API (TIMEOUT,
+   * NO_PROVIDER, the responder's) pass; any other failure of `send` is UNAVAILABLE.
    */
   async request(
     subject: string,
@@ -46,6 +51,9 @@ export class RequestCorrelation {
     try {
       await send(correlation);
       return await reply;
+    } catch (error) {
+      if (isAppError(error)) throw error;
+      throw brokerUnavailable(`${this.backend} could not carry the request on "${subject}"`, error);
     } finally {
       clearTimeout(timer);
       this.pending.delete(correlation);

@@ -1,6 +1,5 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { KafkaBrokerConfig } from '../../config/broker-kafka.ts';
-import { isAppError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type {
   Broker,
@@ -264,12 +263,7 @@ export async function createKafkaBroker(options: KafkaBrokerOptions): Promise<Br
     ): Promise<BrokerMessage> {
       ensureConnected();
       assertSubject(subject);
-      try {
-        return await rpc.request(subject, payload, requestOptions);
-      } catch (error) {
-        if (isAppError(error)) throw error;
-        throw brokerUnavailable(`Kafka could not carry the request on "${subject}"`, error);
-      }
+      return rpc.request(subject, payload, requestOptions);
     },
 
     async respond(

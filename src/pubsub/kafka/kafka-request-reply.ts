@@ -27,7 +27,7 @@ export interface KafkaRequestReplyOptions {
  * responders ends in TIMEOUT.
  */
 export class KafkaRequestReply {
-  private readonly correlation = new RequestCorrelation();
+  private readonly correlation = new RequestCorrelation('Kafka');
   private readonly instanceId = randomUUID();
   private replies: { feed: BrokerFeed; ready: Promise<void> } | undefined;
   private readonly responders = new ResponderSet();
@@ -48,8 +48,8 @@ export class KafkaRequestReply {
     payload: Uint8Array,
     request: { timeoutMs: number; headers?: MessageHeaders },
   ): Promise<BrokerMessage> {
-    await this.listenForReplies();
     return this.correlation.request(subject, request.timeoutMs, async (correlation) => {
+      await this.listenForReplies();
       const { topic, key } = this.dependencies.mapping.addressOf(subject);
       await this.publisher.publish({
         topic,

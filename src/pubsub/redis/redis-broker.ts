@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import { isAppError } from '../../errors.ts';
 import type {
   Broker,
   BrokerHealth,
@@ -201,12 +200,7 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
     ): Promise<BrokerMessage> {
       ensureConnected();
       assertSubject(subject);
-      try {
-        return await rpc.request(subject, payload, requestOptions);
-      } catch (error) {
-        if (isAppError(error)) throw error;
-        throw brokerUnavailable(`Redis could not carry the request on "${subject}"`, error);
-      }
+      return rpc.request(subject, payload, requestOptions);
     },
 
     async respond(

@@ -19,7 +19,7 @@ export const CLAIM_TTL_MS = 30_000;
  * SET NX, so one member answers.
  */
 export class RedisRequestReply {
-  private readonly correlation = new RequestCorrelation();
+  private readonly correlation = new RequestCorrelation('Redis');
   private readonly inbox: string;
   private inboxReady: Promise<void> | undefined;
   private closeInbox: (() => void) | undefined;
@@ -43,8 +43,8 @@ export class RedisRequestReply {
     payload: Uint8Array,
     options: { timeoutMs: number; headers?: MessageHeaders },
   ): Promise<BrokerMessage> {
-    await this.listenToInbox();
     return this.correlation.request(subject, options.timeoutMs, async (correlation) => {
+      await this.listenToInbox();
       const envelope = encodeEnvelope(
         { r: this.inbox, c: correlation, ...(options.headers ? { h: options.headers } : {}) },
         payload,
