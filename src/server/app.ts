@@ -51,7 +51,6 @@ import {
   useMutationRateLimit,
   useSseConnectionLimit,
 } from './limits/limits-plugins.ts';
-import { createLocalOperations } from './local-operations.ts';
 import { createOperationRunner } from './operation-runner.ts';
 import { useHttpMetrics } from './ops/http-metrics-plugin.ts';
 import { liveRoute } from './ops/live-route.ts';
@@ -282,17 +281,25 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
   });
   const ismStreams = createIsmStreamRoutes({
     runner,
+    groups,
+    openSubscriptions,
     auth,
     log,
     stats: transportStats,
     pingIntervalMs: config.ism.streamPingIntervalMs,
     maxBufferedBytes: config.limits.maxClientBufferBytes,
     maxPayloadBytes: config.http.maxPayloadBytes,
+    messageRate: config.limits.messageRate,
+    messageBurst: config.limits.messageBurst,
     limiter: connectionLimiter,
     onRefused: (limit) => limitRefusals(metrics).inc({ limit }),
   });
   const legacyDataSources = createLegacyDataSourceRoute({
-    operations: createLocalOperations(runner),
+    runner,
+    groups,
+    openSubscriptions,
+    messageRate: config.limits.messageRate,
+    messageBurst: config.limits.messageBurst,
     log,
     maxPayloadBytes: config.http.maxPayloadBytes,
     pingIntervalMs: config.dataSources.pingIntervalMs,

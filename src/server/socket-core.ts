@@ -15,6 +15,16 @@ export interface SocketCoreOptions {
   readonly keepAliveMs?: number;
   /** Called once per socket cut off as a slow consumer (count it, log it). */
   readonly onSlowConsumer?: (bufferedBytes: number) => void;
+  /**
+   * The close a slow consumer gets, in the route's own protocol (the legacy routes say 4413).
+   * @default graphql-ws's 4408 `LIMIT_EXCEEDED: slow consumer: …`
+   */
+  readonly slowConsumerClose?: { readonly code: number; readonly reason: string };
+  /**
+   * How long a slow consumer's close frame may wait behind its unread data before the socket is
+   * cut at TCP level (then the client sees 1006 instead of the close code). @default 1s
+   */
+  readonly slowConsumerGraceMs?: number;
 }
 
 /**
@@ -86,10 +96,12 @@ export class CoreSocket {
   }
 
   private cutSlow(buffered: number): void {
-    this.core.options.onSlowConsumer?.(buffered);
-    this.ws.close(CLOSE_CODES.SLOW_CONSUMER, slowConsumerReason(this.core.options.maxBufferedBytes));
+    const { onSlowConsumer, slowConsumerClose, maxBufferedBytes } = this.core.options;
+    onSlowConsumer?.(buffered);
+    if (slowConsumerClose) this.ws.close(slowConsumerClose.code, slowConsumerClose.reason);
+    else this.ws.close(CLOSE_CODES.SLOW_CONSUMER, slowConsumerReason(maxBufferedBytes));
     // The close frame waits behind the unread data; do not wait for a client that does not read.
-    const terminate = setTimeout(() => this.ws.terminate(), 1_000);
+    const terminate = setTimeout(() => this.ws.terminate(), this.core.options.slowConsumerGraceMs ?? 1_000);
     terminate.unref();
     this.ws.once('close', () => clearTimeout(terminate));
   }

@@ -1,8 +1,18 @@
-import type { ExecutionResult } from 'graphql';
+import type { ExecutionResult, GraphQLFormattedError } from 'graphql';
+import type { Viewer } from '../../domain/viewer.ts';
 import { ERROR_CODES, type ErrorCode } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
-import type { InitialContext } from '../graphql-context.ts';
-import type { LocalOperations } from '../local-operations.ts';
+import type {
+  GroupEvent,
+  GroupMember,
+  Membership,
+  SubscriptionGroups,
+} from '../delivery/subscription-groups.ts';
+import { isResultStream, type OperationRunner, type RunContext } from '../operation-runner.ts';
+import { TRANSPORTS } from '../ops/transport-stats.ts';
+import type { CoreSocket } from '../socket-core.ts';
+import { MANAGED_LIFECYCLE } from '../subscription-lifecycle.ts';
+import { LegacyDataSourceAnswerDocument, LegacyDataSourceProviderDocument } from './documents.ts';
 import {
   CLOSE_CODES,
   closeCodeOf,
@@ -13,43 +23,17 @@ import {
   requestFrame,
 } from './protocol.ts';
 
-/** What the session needs of a socket; `ws` provides it, and so could any other transport. */
-export interface ProviderSocket {
-  send(text: string): void;
-  close(code: number, reason: string): void;
-  /** Bytes queued for sending and not yet sent. */
-  readonly bufferedAmount: number;
-}
-
 export interface LegacyDataSourceSessionOptions {
   readonly dataSourceId: string;
-  readonly socket: ProviderSocket;
-  readonly operations: LocalOperations;
-  /** The GraphQL context every operation of this socket runs with (its connection id, its viewer). */
-  readonly initial: InitialContext;
+  readonly socket: CoreSocket;
+  readonly runner: OperationRunner;
+  /** The provider subscription runs alone (it makes its connection a provider), but as a group member. */
+  readonly groups: SubscriptionGroups;
+  readonly viewer: Viewer | null;
+  readonly correlationId: string;
+  readonly connectionId: string;
   readonly log: Logger;
-  /** Unsent bytes at which a provider that does not read is closed (SLOW_CONSUMER). */
-  readonly maxBufferedBytes: number;
 }
-
-export interface LegacyDataSourceSession {
-  /** A frame from the provider: an answer, or something to refuse with an error frame. */
-  receive(data: string | Uint8Array): Promise<void>;
-  /** The socket has closed: the provider is gone (its pending requests go to another provider). */
-  end(): void;
-}
-
-/** The operations a /ws/ds socket translates to (DESIGN.md decision 1). */
-export const PROVIDER_SUBSCRIPTION = /* GraphQL */ `
-  subscription LegacyDataSourceProvider($id: ID!) {
-    dataSourceRequests(id: $id) { id operation query }
-  }
-`;
-export const ANSWER_MUTATION = /* GraphQL */ `
-  mutation LegacyDataSourceAnswer($requestId: ID!, $result: JSON, $error: String, $answerId: ID) {
-    answerDataSource(requestId: $requestId, result: $result, error: $error, answerId: $answerId)
-  }
-`;
 
 interface RequestData {
   readonly dataSourceRequests: { id: string; operation: string | null; query: unknown };
@@ -57,87 +41,112 @@ interface RequestData {
 
 /**
  * One legacy provider socket as a translator: it subscribes to `dataSourceRequests` and writes
- * each request as a legacy frame; each answer frame becomes an `answerDataSource` mutation.
+ * each request as a legacy frame; each answer frame becomes an `answerDataSource` mutation. Both
+ * run through the execution seam under this socket's viewer and connection id; the subscription's
+ * start and end (shutdown, metrics) are the transport's, not per-event wrappers'.
  */
-export function startLegacyDataSourceSession(
-  options: LegacyDataSourceSessionOptions,
-): LegacyDataSourceSession {
-  const { socket, operations, initial, log } = options;
-  let requests: AsyncIterableIterator<ExecutionResult> | undefined;
-  let ended = false;
-  let closing = false;
+export class LegacyDataSourceSession implements GroupMember {
+  readonly transport = TRANSPORTS.LEGACY_WS;
+  private readonly initial: RunContext;
+  private membership: Membership | undefined;
+  private ended = false;
+  private closing = false;
 
-  const close = (code: number, reason: string) => {
-    if (ended || closing) return;
-    closing = true;
-    socket.close(code, closeReason(reason));
-  };
+  constructor(private readonly options: LegacyDataSourceSessionOptions) {
+    this.initial = {
+      extra: {
+        viewer: options.viewer,
+        correlationId: options.correlationId,
+        connectionId: options.connectionId,
+      },
+      ...MANAGED_LIFECYCLE,
+    };
+    const { runner, groups, dataSourceId } = options;
+    this.membership = groups.join(
+      null,
+      (_audience) =>
+        runner.perform(
+          { query: LegacyDataSourceProviderDocument, variables: { id: dataSourceId } },
+          this.initial,
+        ),
+      this,
+    );
+  }
 
-  const refuse = (result: ExecutionResult) => {
-    const error = result.errors?.[0];
-    const code = errorCodeOf(error?.extensions?.code);
-    const message = error?.message ?? 'the provider could not be registered';
-    if (!ended && !closing) socket.send(errorFrame(code, message));
-    close(closeCodeOf(code), `${code}: ${message}`);
-  };
-
-  const forward = async () => {
-    const outcome = await operations.subscribe(PROVIDER_SUBSCRIPTION, { id: options.dataSourceId }, initial);
-    if (!(Symbol.asyncIterator in outcome)) return refuse(outcome);
-    if (ended) {
-      await outcome.return?.();
+  next(event: GroupEvent): void {
+    const { result } = event;
+    if (result.errors?.length) {
+      this.refuse(result);
       return;
     }
-    requests = outcome;
-    for await (const result of outcome) {
-      if (result.errors?.length) return refuse(result);
-      const request = (result.data as unknown as RequestData | undefined)?.dataSourceRequests;
-      if (!request || ended || closing) continue;
-      if (socket.bufferedAmount > options.maxBufferedBytes) {
-        close(CLOSE_CODES.SLOW_CONSUMER, `SLOW_CONSUMER: ${socket.bufferedAmount} bytes of requests unread`);
-        continue;
-      }
-      socket.send(requestFrame(request));
+    const request = (result.data as unknown as RequestData | undefined)?.dataSourceRequests;
+    if (!request || this.ended || this.closing) return;
+    this.options.socket.send(requestFrame(request));
+  }
+
+  error(errors: readonly GraphQLFormattedError[]): void {
+    this.options.log.error(
+      { errors, dataSourceId: this.options.dataSourceId },
+      'legacy data source socket failed',
+    );
+    this.close(CLOSE_CODES.INTERNAL, 'INTERNAL: the provider subscription failed');
+  }
+
+  /** The server ended the subscription: it is shutting down. */
+  complete(): void {
+    this.close(CLOSE_CODES.GOING_AWAY, 'GOING_AWAY: the server is shutting down');
+  }
+
+  /** A frame from the provider: an answer, or something to refuse with an error frame. */
+  async receive(data: string | Uint8Array): Promise<void> {
+    if (this.ended) return;
+    const validation = parseFrame(data);
+    if (!validation.ok) {
+      this.send(errorFrame(validation.error, validation.message, validation.requestId));
+      return;
     }
-    // The server ended the subscription: it is shutting down.
-    close(CLOSE_CODES.GOING_AWAY, 'GOING_AWAY: the server is shutting down');
-  };
-
-  forward().catch((error: unknown) => {
-    log.error({ err: error, dataSourceId: options.dataSourceId }, 'legacy data source socket failed');
-    close(CLOSE_CODES.INTERNAL, 'INTERNAL: the provider subscription failed');
-  });
-
-  return {
-    async receive(data) {
-      if (ended) return;
-      const validation = parseFrame(data);
-      if (!validation.ok) {
-        socket.send(errorFrame(validation.error, validation.message, validation.requestId));
-        return;
-      }
-      const { frame } = validation;
-      const result = await operations.execute(
-        ANSWER_MUTATION,
-        {
+    const { frame } = validation;
+    const outcome = await this.options.runner.perform(
+      {
+        query: LegacyDataSourceAnswerDocument,
+        variables: {
           requestId: frame.requestId,
           result: frame.payload,
           error: frame.error ?? null,
           answerId: frame.id ?? null,
         },
-        initial,
-      );
-      const error = result.errors?.[0];
-      if (error && !ended)
-        socket.send(errorFrame(errorCodeOf(error.extensions?.code), error.message, frame.requestId));
-    },
+      },
+      this.initial,
+    );
+    if (isResultStream(outcome)) throw new Error('answerDataSource answered a stream');
+    const error = outcome.errors?.[0];
+    if (error) this.send(errorFrame(errorCodeOf(error.extensions?.code), error.message, frame.requestId));
+  }
 
-    end() {
-      if (ended) return;
-      ended = true;
-      void requests?.return?.();
-    },
-  };
+  /** The socket has closed: the provider is gone (its pending requests go to another provider). */
+  end(): void {
+    if (this.ended) return;
+    this.ended = true;
+    this.membership?.leave();
+  }
+
+  private send(frame: string): void {
+    if (!this.ended && !this.closing) this.options.socket.send(frame);
+  }
+
+  private refuse(result: ExecutionResult): void {
+    const error = result.errors?.[0];
+    const code = errorCodeOf(error?.extensions?.code);
+    const message = error?.message ?? 'the provider could not be registered';
+    this.send(errorFrame(code, message));
+    this.close(closeCodeOf(code), `${code}: ${message}`);
+  }
+
+  private close(code: number, reason: string): void {
+    if (this.ended || this.closing) return;
+    this.closing = true;
+    this.options.socket.close(code, closeReason(reason));
+  }
 }
 
 function errorCodeOf(code: unknown): ErrorFrameCode {

@@ -8,22 +8,25 @@ import { ERROR_CODES, isAppError, LimitExceededError } from '../../errors.ts';
 import { type Logger, newCorrelationId } from '../../log.ts';
 import { onTokenExpiry } from '../auth/token-expiry-plugin.ts';
 import { tokenFromIncomingMessage } from '../auth/token-source.ts';
-import type { InitialContext } from '../graphql-context.ts';
+import type { SubscriptionGroups } from '../delivery/subscription-groups.ts';
 import type { RouteParams } from '../http-routes.ts';
-import { toFetchRequest } from '../legacy-ism/stream-socket.ts';
-import type { LocalOperations } from '../local-operations.ts';
-import type { LegacyTransportContext } from '../ops/subscription-metrics-plugin.ts';
+import type { OperationRunner } from '../operation-runner.ts';
+import type { OpenSubscriptions } from '../ops/open-subscriptions.ts';
 import { TRANSPORTS, type TransportStats } from '../ops/transport-stats.ts';
-import { keepAlive } from '../socket-liveness.ts';
+import { type CoreSocket, SocketCore } from '../socket-core.ts';
 import type { UpgradeRoute } from '../upgrade-router.ts';
 import { CLOSE_CODES, closeCodeOf, closeReason, errorFrame } from './protocol.ts';
-import { type LegacyDataSourceSession, startLegacyDataSourceSession } from './session.ts';
+import { LegacyDataSourceSession } from './session.ts';
 
 /** @default 8 MiB: unsent request bytes at which a provider that does not read is closed. */
 export const MAX_BUFFERED_BYTES = 8 * 1024 * 1024;
 
 export interface LegacyDataSourceRouteOptions {
-  readonly operations: LocalOperations;
+  /** The execution seam the provider subscription and its answers run through. */
+  readonly runner: OperationRunner;
+  readonly groups: SubscriptionGroups;
+  /** The open_subscriptions gauge. */
+  readonly openSubscriptions: OpenSubscriptions;
   readonly log: Logger;
   readonly stats: TransportStats;
   /** Verifies the socket's token once, at connect (docs/auth.md, legacy adapters). */
@@ -32,34 +35,67 @@ export interface LegacyDataSourceRouteOptions {
   readonly maxPayloadBytes: number;
   /** DATASOURCE_WS_PING_INTERVAL. */
   readonly pingIntervalMs: number;
+  /** MESSAGE_RATE / MESSAGE_BURST: an answer over the rate gets an error frame RATE_LIMITED. */
+  readonly messageRate: number;
+  readonly messageBurst: number;
   /** Connection slots (per instance, user, tenant). */
   readonly limiter: ConnectionLimiter;
   /** Counts a refusal by the limit's name (limit_refusals_total). */
   readonly onRefused: (limit: string) => void;
 }
 
-/** `GET /ws/ds/:ds`: the socket is a provider of data source `ds` (legacy.md A). */
+/** `GET /ws/ds/:ds`: the socket is a provider of data source `ds` (legacy.md A), on the socket core. */
 export function createLegacyDataSourceRoute(options: LegacyDataSourceRouteOptions): {
   readonly route: UpgradeRoute;
   /** Closes every provider socket with 1001 (graceful shutdown). */
   dispose(): Promise<void>;
 } {
   const server = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes });
+  const core = new SocketCore({
+    maxBufferedBytes: MAX_BUFFERED_BYTES,
+    messageRate: options.messageRate,
+    messageBurst: options.messageBurst,
+    keepAliveMs: options.pingIntervalMs,
+    onSlowConsumer: (buffered) => {
+      options.onRefused('MAX_CLIENT_BUFFER');
+      options.log.warn({ buffered, route: 'ws/ds' }, 'slow data source provider closed');
+    },
+    slowConsumerClose: {
+      code: CLOSE_CODES.SLOW_CONSUMER,
+      reason: closeReason(`SLOW_CONSUMER: more than ${MAX_BUFFERED_BYTES} bytes of requests unread`),
+    },
+  });
 
-  server.on('connection', (socket: WebSocket, request: IncomingMessage, params: RouteParams) => {
+  server.on('connection', (ws: WebSocket, request: IncomingMessage, params: RouteParams) => {
+    const socket = core.attach(ws);
     const dataSourceId = params.ds ?? '';
     const correlationId = newCorrelationId();
     const log = options.log.child({ correlationId, route: 'ws/ds', dataSourceId });
     const { stats } = options;
     stats.connectionOpened(TRANSPORTS.LEGACY_WS);
-    keepAlive(socket, options.pingIntervalMs);
-    const session = openSession(socket, request, dataSourceId, correlationId, log);
+    // The token is read here, once; the upgrade request is not retained.
+    const token = tokenFromIncomingMessage(request, { allowQuery: true });
+    const session = openSession(socket, token, dataSourceId, correlationId, log);
     // Frames that arrive while the token is checked wait for the session, in order.
-    socket.on('message', (data: RawData, isBinary: boolean) => {
+    ws.on('message', (data: RawData, isBinary: boolean) => {
       stats.messageReceived(TRANSPORTS.LEGACY_WS);
-      void session.then((opened) => opened?.receive(isBinary ? toBytes(data) : data.toString()));
+      if (!socket.take()) {
+        // Counted as frames arrive; the request stays pending until a valid answer or its deadline.
+        options.onRefused('MESSAGE_RATE');
+        socket.send(
+          errorFrame(
+            ERROR_CODES.RATE_LIMITED,
+            `more than ${options.messageRate} frames per second (burst ${options.messageBurst}); this one was dropped`,
+          ),
+        );
+        return;
+      }
+      const text = isBinary ? toBytes(data) : data.toString();
+      void session
+        .then((opened) => opened?.receive(text))
+        .catch((error: unknown) => log.error({ err: error }, 'a data source answer failed'));
     });
-    socket.once('close', (code: number) => {
+    ws.once('close', (code: number) => {
       stats.connectionClosed(TRANSPORTS.LEGACY_WS);
       log.debug({ code }, 'data source provider socket closed');
       void session.then((opened) => opened?.end());
@@ -69,22 +105,23 @@ export function createLegacyDataSourceRoute(options: LegacyDataSourceRouteOption
 
   /** Identifies the caller by its `?token=` (or header), then starts translating. */
   async function openSession(
-    socket: WebSocket,
-    request: IncomingMessage,
+    socket: CoreSocket,
+    token: string | undefined,
     dataSourceId: string,
     correlationId: string,
     log: Logger,
   ): Promise<LegacyDataSourceSession | undefined> {
+    const ws = socket.ws;
     let viewer: Viewer | null;
     try {
-      viewer = await options.auth.authenticate(tokenFromIncomingMessage(request, { allowQuery: true }));
+      viewer = await options.auth.authenticate(token);
       // A connection slot like graphql-ws's (docs/limits.md); over a limit: error frame, 4429.
       const lease = options.limiter.acquire({
         kind: CONNECTION_KINDS.WEBSOCKET,
         userId: viewer?.userId ?? null,
         tenantId: tenantOf(viewer),
       });
-      if (socket.readyState === socket.OPEN) socket.once('close', () => lease.release());
+      if (socket.open) ws.once('close', () => lease.release());
       else lease.release();
     } catch (error) {
       if (error instanceof LimitExceededError)
@@ -96,7 +133,7 @@ export function createLegacyDataSourceRoute(options: LegacyDataSourceRouteOption
       socket.close(closeCodeOf(code), closeReason(`${code}: ${message}`));
       return undefined;
     }
-    if (socket.readyState !== socket.OPEN) return undefined;
+    if (!socket.open) return undefined;
     if (viewer?.expiresAt !== undefined) {
       const expiresAt = viewer.expiresAt;
       const cancel = onTokenExpiry(expiresAt, () =>
@@ -105,28 +142,27 @@ export function createLegacyDataSourceRoute(options: LegacyDataSourceRouteOption
           closeReason(`UNAUTHENTICATED: token expired at ${new Date(expiresAt).toISOString()}`),
         ),
       );
-      socket.once('close', cancel);
+      ws.once('close', cancel);
     }
-    // Every operation of the socket runs with this viewer and connection id, and with the upgrade
-    // request (as a POST: yoga refuses the answerDataSource mutation on a GET request).
-    const initial: InitialContext & LegacyTransportContext = {
-      request: new Request(toFetchRequest(request), { method: 'POST' }),
-      legacyTransport: TRANSPORTS.LEGACY_WS,
-      extra: { correlationId, connectionId: randomUUID(), viewer },
-    };
-    return startLegacyDataSourceSession({
+    const closeGauge = options.openSubscriptions.opened(TRANSPORTS.LEGACY_WS, 'dataSourceRequests');
+    ws.once('close', closeGauge);
+    options.stats.subscriptionStarted(TRANSPORTS.LEGACY_WS);
+    return new LegacyDataSourceSession({
       dataSourceId,
       socket,
-      operations: options.operations,
-      initial,
+      runner: options.runner,
+      groups: options.groups,
+      viewer,
+      correlationId,
+      connectionId: randomUUID(),
       log,
-      maxBufferedBytes: MAX_BUFFERED_BYTES,
     });
   }
 
   return {
     route: { path: '/ws/ds/:ds', server },
     async dispose() {
+      core.flush();
       const closed = [...server.clients].map(
         (socket) =>
           new Promise<void>((resolve) => {
@@ -140,6 +176,7 @@ export function createLegacyDataSourceRoute(options: LegacyDataSourceRouteOption
       }, 1_000);
       await Promise.all(closed);
       clearTimeout(cut);
+      core.dispose();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

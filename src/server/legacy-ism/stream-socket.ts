@@ -1,33 +1,38 @@
 import type { IncomingMessage } from 'node:http';
-import { type DocumentNode, type ExecutionResult, parse } from 'graphql';
+import type { ExecutionResult, GraphQLFormattedError } from 'graphql';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { AuthService } from '../../domain/auth/auth-service.ts';
-import {
-  CONNECTION_KINDS,
-  type ConnectionLease,
-  type ConnectionLimiter,
-} from '../../domain/limits/connection-limiter.ts';
+import { CONNECTION_KINDS, type ConnectionLimiter } from '../../domain/limits/connection-limiter.ts';
 import { tenantOf, type Viewer } from '../../domain/viewer.ts';
 import { AppError, LimitExceededError } from '../../errors.ts';
 import { type Logger, newCorrelationId } from '../../log.ts';
+import { onTokenExpiry, tokenExpiredError } from '../auth/token-expiry-plugin.ts';
 import { tokenFromIncomingMessage } from '../auth/token-source.ts';
-import type { InitialContext } from '../graphql-context.ts';
+import { groupRunContext } from '../delivery/group-context.ts';
+import { sharingKey } from '../delivery/sharing-key.ts';
+import type {
+  GroupEvent,
+  GroupMember,
+  Membership,
+  SubscriptionGroups,
+} from '../delivery/subscription-groups.ts';
 import type { RouteParams } from '../http-routes.ts';
-import { isResultStream, type OperationOutcome, type OperationRunner } from '../operation-runner.ts';
-import type { LegacyTransportContext } from '../ops/subscription-metrics-plugin.ts';
+import type { OperationRunner, RunContext } from '../operation-runner.ts';
+import type { OpenSubscriptions } from '../ops/open-subscriptions.ts';
 import { TRANSPORTS, type TransportStats } from '../ops/transport-stats.ts';
+import { type CoreSocket, SocketCore } from '../socket-core.ts';
+import { MANAGED_LIFECYCLE } from '../subscription-lifecycle.ts';
 import type { UpgradeRoute } from '../upgrade-router.ts';
-import {
-  closeCodeFor,
-  closeReason,
-  STATE_STREAM_DOCUMENT,
-  STREAM_CLOSE_CODES,
-  type StreamPath,
-} from './stream-protocol.ts';
+import { LegacyStateStreamDocument } from './documents.ts';
+import { closeCodeFor, closeReason, STREAM_CLOSE_CODES, type StreamPath } from './stream-protocol.ts';
 
 export interface IsmStreamOptions {
   /** The execution seam the socket's subscription runs through. */
   readonly runner: OperationRunner;
+  /** Sockets on one state (and viewer scope) share one execution per event. */
+  readonly groups: SubscriptionGroups;
+  /** The open_subscriptions gauge. */
+  readonly openSubscriptions: OpenSubscriptions;
   /** Verifies the socket's token (`?token=` or the Authorization header) once, at connect. */
   readonly auth: Pick<AuthService, 'authenticate'>;
   readonly log: Logger;
@@ -38,20 +43,21 @@ export interface IsmStreamOptions {
   readonly maxBufferedBytes: number;
   /** Largest frame a client may send (they have nothing to say; this bounds what they try). */
   readonly maxPayloadBytes: number;
+  /** MESSAGE_RATE / MESSAGE_BURST: a client sending faster is closed 4429 (it has nothing to say). */
+  readonly messageRate: number;
+  readonly messageBurst: number;
   /** Connection slots (per instance, user, tenant), as graphql-ws takes them (docs/limits.md). */
   readonly limiter: ConnectionLimiter;
   /** Counts a refusal by the limit's name (limit_refusals_total). */
   readonly onRefused: (limit: string) => void;
 }
 
-const DOCUMENT: DocumentNode = parse(STATE_STREAM_DOCUMENT);
-
 /**
  * `/ws/stream/{state}` and `/ws/stream/{state}/{session}` (legacy.md A). Each socket is a
- * translator onto the `stateStream` GraphQL subscription, run through yoga's envelop like every
- * other transport (DESIGN.md decision 1): the socket gets each event's `raw` frame, unchanged.
- * Every socket on a subject subscribes through the same Broker, which shares one upstream
- * subscription per subject among them.
+ * translator onto the `stateStream` GraphQL subscription, run through the execution seam like
+ * every other transport (DESIGN.md decision 1), on the socket core (keep-alive, frame rate,
+ * bounded buffer, one write per tick). Sockets on one state whose viewers have the same scope are
+ * one subscription group: one execution per event, and each gets the event's `raw` frame as is.
  */
 export function createIsmStreamRoutes(options: IsmStreamOptions): {
   readonly routes: UpgradeRoute[];
@@ -59,9 +65,26 @@ export function createIsmStreamRoutes(options: IsmStreamOptions): {
   dispose(): Promise<void>;
 } {
   const server = new WebSocketServer({ noServer: true, maxPayload: options.maxPayloadBytes });
-  server.on('connection', (socket: WebSocket, request: IncomingMessage, params: RouteParams) => {
+  const core = new SocketCore({
+    maxBufferedBytes: options.maxBufferedBytes,
+    messageRate: options.messageRate,
+    messageBurst: options.messageBurst,
+    keepAliveMs: options.pingIntervalMs,
+    onSlowConsumer: (buffered) => {
+      options.onRefused('MAX_CLIENT_BUFFER');
+      options.log.warn({ buffered, route: 'ws/stream' }, 'slow consumer: closing');
+    },
+    slowConsumerClose: {
+      code: STREAM_CLOSE_CODES.SLOW_CONSUMER,
+      reason: closeReason(`client too slow: more than ${options.maxBufferedBytes} bytes waiting to be sent`),
+    },
+    // Old ISM clients were given the closing handshake (ws's 30 s); a client that stalls for a
+    // moment and reads on still learns why with 4413, and a dead one is cut after this.
+    slowConsumerGraceMs: 10_000,
+  });
+  server.on('connection', (ws: WebSocket, request: IncomingMessage, params: RouteParams) => {
     const path: StreamPath = { state: params.state ?? '', session: params.session ?? null };
-    useLegacyStreamSocket(socket, request, path, options);
+    new IsmStreamConnection(core.attach(ws), request, path, options);
   });
   return {
     routes: [
@@ -69,155 +92,152 @@ export function createIsmStreamRoutes(options: IsmStreamOptions): {
       { path: '/ws/stream/:state/:session', server },
     ],
     async dispose() {
+      core.flush();
       for (const client of server.clients)
         client.close(STREAM_CLOSE_CODES.GOING_AWAY, 'server shutting down');
+      core.dispose();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
 }
 
-/** Runs one /ws/stream socket until either side ends it. */
-export function useLegacyStreamSocket(
-  socket: WebSocket,
-  incoming: IncomingMessage,
-  path: StreamPath,
-  options: IsmStreamOptions,
-): void {
-  const { stats } = options;
-  const log = options.log.child({ route: 'ws/stream', state: path.state, session: path.session });
-  stats.connectionOpened(TRANSPORTS.LEGACY_WS);
-  let events: AsyncIterator<ExecutionResult> | undefined;
-  let closed = false;
+/** The translation of one group event, made once for every socket of the group. */
+type IsmFrame = { readonly raw: string | undefined } | { readonly code: number; readonly message: string };
 
-  const close = (code: number, reason: string) => {
-    if (closed) return;
-    closed = true;
-    socket.close(code, closeReason(reason));
-  };
+const ISM_FRAME = Symbol('ism frame');
 
-  // Liveness: a ping per interval; no pong since the last one means the client is gone.
-  let alive = true;
-  socket.on('pong', () => {
-    alive = true;
-  });
-  const pinger = setInterval(() => {
-    if (!alive) {
-      log.debug('no pong: closing');
-      closed = true;
-      socket.terminate();
-      return;
-    }
-    alive = false;
-    socket.ping();
-  }, options.pingIntervalMs);
+function ismFrame(result: ExecutionResult): IsmFrame {
+  const error = result.errors?.[0];
+  if (error) return { code: closeCodeFor(error.extensions?.code), message: error.message };
+  const raw = (result.data as { stateStream?: { raw?: unknown } } | null | undefined)?.stateStream?.raw;
+  return { raw: typeof raw === 'string' ? raw : undefined };
+}
 
-  socket.on('message', () => stats.messageReceived(TRANSPORTS.LEGACY_WS));
-  socket.once('close', () => {
-    closed = true;
-    clearInterval(pinger);
-    stats.connectionClosed(TRANSPORTS.LEGACY_WS);
-    void events?.return?.();
-  });
+/** One /ws/stream socket: authenticated once, one slot, one membership, until either side ends it. */
+class IsmStreamConnection implements GroupMember {
+  readonly transport = TRANSPORTS.LEGACY_WS;
+  private closed = false;
+  private membership: Membership | undefined;
+  private closeGauge: (() => void) | undefined;
+  private releaseSlot: (() => void) | undefined;
+  private cancelExpiry: (() => void) | undefined;
+  private readonly log: Logger;
 
-  const run = async () => {
-    const viewer = await options.auth.authenticate(tokenFromIncomingMessage(incoming, { allowQuery: true }));
-    if (closed) return;
-    // A slot after authentication, before anything is sent; over a limit: 4429 LIMIT_EXCEEDED.
-    let lease: ConnectionLease;
+  constructor(
+    private readonly socket: CoreSocket,
+    incoming: IncomingMessage,
+    private readonly path: StreamPath,
+    private readonly options: IsmStreamOptions,
+  ) {
+    this.log = options.log.child({ route: 'ws/stream', state: path.state, session: path.session });
+    options.stats.connectionOpened(TRANSPORTS.LEGACY_WS);
+    const ws = socket.ws;
+    ws.on('message', () => this.received());
+    ws.once('close', () => this.ended());
+    // The token is read here, once; the upgrade request is not retained.
+    const token = tokenFromIncomingMessage(incoming, { allowQuery: true });
+    this.start(token).catch((error: unknown) => {
+      const code = error instanceof AppError ? closeCodeFor(error.code) : STREAM_CLOSE_CODES.INTERNAL;
+      if (code === STREAM_CLOSE_CODES.INTERNAL) this.log.error({ err: error }, 'stream failed');
+      this.close(code, error instanceof AppError ? error.message : 'internal error');
+    });
+  }
+
+  /** Clients have nothing to say on this route; one that floods is closed 4429 RATE_LIMITED. */
+  private received(): void {
+    this.options.stats.messageReceived(TRANSPORTS.LEGACY_WS);
+    if (this.socket.take()) return;
+    this.options.onRefused('MESSAGE_RATE');
+    const { messageRate, messageBurst } = this.options;
+    this.close(
+      STREAM_CLOSE_CODES.LIMITED,
+      `RATE_LIMITED: more than ${messageRate} frames per second (burst ${messageBurst})`,
+    );
+  }
+
+  private async start(token: string | undefined): Promise<void> {
+    const { options } = this;
+    const viewer = await options.auth.authenticate(token);
+    if (this.closed) return;
+    // A slot after authentication, before anything is sent; over a limit: 4429 and its message.
     try {
-      lease = options.limiter.acquire({
+      const lease = options.limiter.acquire({
         kind: CONNECTION_KINDS.WEBSOCKET,
         userId: viewer?.userId ?? null,
         tenantId: tenantOf(viewer),
       });
+      this.releaseSlot = () => lease.release();
     } catch (error) {
       if (error instanceof LimitExceededError)
         options.onRefused(String(error.details?.limit ?? 'connections'));
       throw error;
     }
-    if (closed) lease.release();
-    else socket.once('close', () => lease.release());
-    if (closed) return;
-    const result = await subscribe(options.runner, incoming, path, viewer);
-    if (!isResultStream(result)) {
-      const error = result.errors?.[0];
-      close(closeCodeFor(error?.extensions?.code), error?.message ?? 'the stream could not start');
-      return;
+    // The socket lives no longer than its token: closed 4401 at expiry (docs/auth.md).
+    if (viewer?.expiresAt !== undefined) {
+      const expiresAt = viewer.expiresAt;
+      this.cancelExpiry = onTokenExpiry(expiresAt, () =>
+        this.close(STREAM_CLOSE_CODES.UNAUTHENTICATED, tokenExpiredError(expiresAt).message),
+      );
     }
-    events = result;
-    if (closed) {
-      await events.return?.();
-      return;
-    }
-    for (;;) {
-      const next = await events.next();
-      if (next.done) break;
-      const error = next.value.errors?.[0];
-      if (error) {
-        close(closeCodeFor(error.extensions?.code), error.message);
-        await events.return?.();
-        return;
-      }
-      const raw = (next.value.data as { stateStream?: { raw?: unknown } } | null | undefined)?.stateStream
-        ?.raw;
-      if (typeof raw !== 'string' || closed) continue;
-      socket.send(raw);
-      if (socket.bufferedAmount > options.maxBufferedBytes) {
-        log.warn({ buffered: socket.bufferedAmount }, 'slow consumer: closing');
-        close(
-          STREAM_CLOSE_CODES.SLOW_CONSUMER,
-          `client too slow: more than ${options.maxBufferedBytes} bytes waiting to be sent`,
-        );
-        await events.return?.();
-        return;
-      }
-    }
-    close(STREAM_CLOSE_CODES.GOING_AWAY, 'the stream ended');
-  };
-
-  run().catch((error: unknown) => {
-    const code = error instanceof AppError ? closeCodeFor(error.code) : STREAM_CLOSE_CODES.INTERNAL;
-    if (code === STREAM_CLOSE_CODES.INTERNAL) log.error({ err: error }, 'stream failed');
-    close(code, error instanceof AppError ? error.message : 'internal error');
-  });
-}
-
-/**
- * Runs Subscription.stateStream for the socket's path. The context carries the viewer verified
- * at connect (as graphql-ws does), so the auth guard, tenancy and token expiry apply.
- */
-function subscribe(
-  runner: OperationRunner,
-  incoming: IncomingMessage,
-  path: StreamPath,
-  viewer: Viewer | null,
-): Promise<OperationOutcome> {
-  const initial: LegacyTransportContext & InitialContext = {
-    request: toFetchRequest(incoming),
-    extra: { viewer, correlationId: newCorrelationId() },
-    legacyTransport: TRANSPORTS.LEGACY_WS,
-  };
-  return runner.perform(
-    { query: DOCUMENT, variables: { stateId: path.state, sessionId: path.session } },
-    initial,
-  );
-}
-
-/** The upgrade request as a Fetch Request, for plugins that read one (metrics, logging). */
-export function toFetchRequest(incoming: IncomingMessage): Request {
-  // The Host header is the client's to write: one that is no valid host must not fail the socket.
-  const url =
-    URL.parse(incoming.url ?? '/', `http://${incoming.headers.host ?? 'localhost'}`) ??
-    new URL(pathOf(incoming.url), 'http://localhost');
-  const headers = new Headers();
-  for (const [name, value] of Object.entries(incoming.headers)) {
-    if (value === undefined) continue;
-    for (const item of Array.isArray(value) ? value : [value]) headers.append(name, item);
+    this.join(viewer);
   }
-  return new Request(url, { headers });
-}
 
-/** The path of a request target that did not parse against its Host: what a router saw. */
-function pathOf(target: string | undefined): string {
-  return URL.parse(target ?? '/', 'http://localhost')?.pathname ?? '/';
+  private join(viewer: Viewer | null): void {
+    const { runner, groups, openSubscriptions, stats } = this.options;
+    const correlationId = newCorrelationId();
+    const initial: RunContext = { extra: { viewer, correlationId }, ...MANAGED_LIFECYCLE };
+    const parsed = runner.parse(
+      {
+        query: LegacyStateStreamDocument,
+        variables: { stateId: this.path.state, sessionId: this.path.session },
+      },
+      initial,
+    );
+    if ('errors' in parsed) {
+      const error = parsed.errors[0];
+      this.close(closeCodeFor(error?.extensions?.code), error?.message ?? 'the stream could not start');
+      return;
+    }
+    const key = sharingKey(parsed, LegacyStateStreamDocument, viewer);
+    this.closeGauge = openSubscriptions.opened(TRANSPORTS.LEGACY_WS, 'stateStream');
+    stats.subscriptionStarted(TRANSPORTS.LEGACY_WS);
+    this.membership = groups.join(
+      key,
+      (audience) =>
+        runner.run(parsed, key === null ? initial : groupRunContext(audience, viewer, correlationId)),
+      this,
+    );
+  }
+
+  next(event: GroupEvent): void {
+    if (this.closed) return;
+    const frame = event.translated(ISM_FRAME, ismFrame);
+    if ('code' in frame) this.close(frame.code, frame.message);
+    else if (frame.raw !== undefined) this.socket.send(frame.raw);
+  }
+
+  error(errors: readonly GraphQLFormattedError[]): void {
+    const error = errors[0];
+    this.close(closeCodeFor(error?.extensions?.code), error?.message ?? 'the stream failed');
+  }
+
+  /** The stream ended (the server is shutting down). */
+  complete(): void {
+    this.close(STREAM_CLOSE_CODES.GOING_AWAY, 'the stream ended');
+  }
+
+  private close(code: number, reason: string): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.close(code, closeReason(reason));
+  }
+
+  private ended(): void {
+    this.closed = true;
+    this.cancelExpiry?.();
+    this.releaseSlot?.();
+    this.membership?.leave();
+    this.closeGauge?.();
+    this.options.stats.connectionClosed(TRANSPORTS.LEGACY_WS);
+  }
 }
