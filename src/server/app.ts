@@ -169,7 +169,21 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
   // Every transport runs its operations through this seam; yoga is built below, as it serves
   // the adapters' routes, hence the getter.
   const runner = createOperationRunner(() => yoga, maskError);
-  const topicOperations = createTopicOperations(runner);
+  const groups = new SubscriptionGroups({
+    onDelivered: (transport, count) => transportStats.messageSent(transport, count),
+    onStartFailure: (error) => {
+      log.error({ err: error }, 'subscription failed to start');
+      return withoutHttpExtension(maskError(error) as GraphQLError);
+    },
+  });
+  // Shutdown ends every group once: its members get `complete` before their sockets close.
+  shutdown.signal.addEventListener('abort', () => groups.completeAll(), { once: true });
+  const topicOperations = createTopicOperations({
+    runner,
+    groups,
+    stats: transportStats,
+    openSubscriptions,
+  });
   const legacyAccess = createLegacyAccess({ auth, limiter: connectionLimiter, metrics });
   const legacySse = useLegacySse({
     operations: topicOperations,
@@ -208,15 +222,6 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     graphqlSseRoute(runner, maskError),
   ];
 
-  const groups = new SubscriptionGroups({
-    onDelivered: (transport, count) => transportStats.messageSent(transport, count),
-    onStartFailure: (error) => {
-      log.error({ err: error }, 'subscription failed to start');
-      return withoutHttpExtension(maskError(error) as GraphQLError);
-    },
-  });
-  // Shutdown ends every group once: its members get `complete` before their sockets close.
-  shutdown.signal.addEventListener('abort', () => groups.completeAll(), { once: true });
   const buildContext = createContextFactory(services);
   const eventStreams = new EventStreams({
     maxBufferedBytes: config.limits.maxClientBufferBytes,

@@ -39,6 +39,11 @@ export interface GroupMember {
   error(errors: readonly GraphQLFormattedError[]): void;
   /** The stream ended; nothing follows. */
   complete(): void;
+  /**
+   * The group's source stream runs (called at once when joining a running group): what a
+   * protocol that confirms a subscribe before its first event (legacy topics) waits for.
+   */
+  started?(): void;
 }
 
 /** A member's place in its group. */
@@ -136,6 +141,7 @@ class Group {
     this.members.add(member);
     if (member.transport)
       this.perTransport.set(member.transport, (this.perTransport.get(member.transport) ?? 0) + 1);
+    if (this.source && !this.ended) member.started?.();
   }
 
   remove(member: GroupMember): void {
@@ -178,6 +184,7 @@ class Group {
       void outcome.return?.();
       return;
     }
+    for (const member of [...this.members]) member.started?.();
     await this.pump(outcome);
   }
 

@@ -107,7 +107,7 @@ export function useLegacySse(options: LegacySseOptions): { routes: HttpRoute[]; 
         request,
         operations: options.operations,
         log,
-        onData: (message) => {
+        onData: ({ message }) => {
           const cursor = decodePosition(message.position).get(message.topic);
           if (cursor) cursors.set(message.topic, cursor);
           const { type: _type, ...body } = dataFrame(message);

@@ -1,10 +1,22 @@
-import { type DocumentNode, type ExecutionResult, parse } from 'graphql';
+import type { ExecutionResult, GraphQLFormattedError } from 'graphql';
 import type { MessageFilterInput } from '../../domain/topics/message-filter.ts';
 import type { Viewer } from '../../domain/viewer.ts';
+import { groupContext } from '../delivery/group-context.ts';
+import { sharingKey } from '../delivery/sharing-key.ts';
+import type {
+  GroupEvent,
+  GroupMember,
+  Membership,
+  SubscriptionGroups,
+} from '../delivery/subscription-groups.ts';
 import type { InitialContext } from '../graphql-context.ts';
-import { isResultStream, type OperationRunner } from '../operation-runner.ts';
+import { isResultStream, type OperationRunner, type RunContext } from '../operation-runner.ts';
+import type { OpenSubscriptions } from '../ops/open-subscriptions.ts';
 import type { LegacyTransportContext } from '../ops/subscription-metrics-plugin.ts';
-import type { Transport } from '../ops/transport-stats.ts';
+import type { Transport, TransportStats } from '../ops/transport-stats.ts';
+import { MANAGED_LIFECYCLE } from '../subscription-lifecycle.ts';
+import { LegacyTopicMessagesDocument, LegacyTopicsDocument } from './documents.ts';
+import { dataFrame } from './protocol.ts';
 
 /** The fields of TopicMessage a legacy frame needs. */
 export interface LegacyTopicMessage {
@@ -24,11 +36,34 @@ export interface OperationError {
   readonly reason: string | undefined;
 }
 
-export type TopicStream = AsyncIterator<{ message: LegacyTopicMessage } | { error: OperationError }>;
+/**
+ * One message of a topic subscription group, translated once for every member: the message, and
+ * its WebSocket `data` frame serialized on first use (every /ws/stream member sends these bytes).
+ */
+export class TopicDelivery {
+  private frame: string | undefined;
 
-export type OperationStart =
-  | { readonly ok: true; readonly stream: TopicStream }
-  | ({ readonly ok: false } & OperationError);
+  constructor(readonly message: LegacyTopicMessage) {}
+
+  /** `{"type":"data",…}` of legacy.md D, serialized once per event. */
+  get wsFrame(): string {
+    this.frame ??= JSON.stringify(dataFrame(this.message));
+    return this.frame;
+  }
+}
+
+/** What a topic subscription tells its connection; each call reaches this subscription alone. */
+export interface TopicSink {
+  /** The stream runs: `leave` ends it (unsubscribe, a new filter, the connection closing). */
+  started(leave: () => void): void;
+  data(delivery: TopicDelivery): void;
+  /** The stream ended with an error; nothing follows. */
+  failed(error: OperationError): void;
+  /** The stream ended (the server is shutting down); nothing follows. */
+  ended(): void;
+}
+
+export type OperationStart = { readonly ok: true } | ({ readonly ok: false } & OperationError);
 
 export interface TopicSubscriptionRequest {
   readonly viewer: Viewer;
@@ -41,28 +76,31 @@ export interface TopicSubscriptionRequest {
 }
 
 /**
- * What the legacy adapters run: GraphQL operations on the schema, through yoga's envelop with a
- * context carrying the verified viewer (DESIGN.md decision 1). Auth, entitlements, filters,
- * limits and metrics therefore hold for legacy clients as for every other.
+ * What the legacy adapters run: GraphQL operations on the schema, through the execution seam
+ * with a context carrying the verified viewer (DESIGN.md decision 1). Auth, entitlements,
+ * filters, limits and metrics therefore hold for legacy clients as for every other.
  */
 export interface TopicOperations {
-  subscribe(request: TopicSubscriptionRequest): Promise<OperationStart>;
+  /**
+   * Subscribes one topic as a member of its subscription group (DESIGN.md decision 4): resolves
+   * once the stream runs (after `sink.started`) or is refused (NOT_FOUND, SUBSCRIPTION_DENIED…).
+   */
+  subscribe(request: TopicSubscriptionRequest, sink: TopicSink): Promise<OperationStart>;
   /** Names of the topics the viewer may subscribe to (Query.topics). */
   availableTopics(viewer: Viewer, transport: Transport, request: Request): Promise<string[]>;
 }
 
-const TOPIC_MESSAGES: DocumentNode = parse(`
-  subscription LegacyTopicMessages($topics: [String!]!, $filter: MessageFilter, $after: String) {
-    topicMessages(topics: $topics, filter: $filter, after: $after) {
-      topic key data timestamp partition offset position
-    }
-  }
-`);
+export interface TopicOperationsOptions {
+  readonly runner: OperationRunner;
+  readonly groups: SubscriptionGroups;
+  readonly stats: TransportStats;
+  /** The open_subscriptions gauge. */
+  readonly openSubscriptions: OpenSubscriptions;
+}
 
-const TOPICS: DocumentNode = parse('query LegacyTopics { topics { name } }');
-
-/** The adapters' operations run through the one execution seam. */
-export function createTopicOperations(runner: OperationRunner): TopicOperations {
+/** The adapters' operations run through the one execution seam, subscriptions in groups. */
+export function createTopicOperations(options: TopicOperationsOptions): TopicOperations {
+  const { runner, groups } = options;
   // The legacy adapter verified the token itself (it must answer MISSING_TOKEN/INVALID_TOKEN in
   // its own format before any operation), so the context carries that viewer.
   const initialFor = (viewer: Viewer, transport: Transport, request: Request): InitialContext =>
@@ -73,33 +111,32 @@ export function createTopicOperations(runner: OperationRunner): TopicOperations 
     }) as LegacyTransportContext & InitialContext;
 
   return {
-    async subscribe({ viewer, topic, filter, after, transport, request }) {
-      const result = await runner.perform(
-        { query: TOPIC_MESSAGES, variables: { topics: [topic], filter, after } },
-        initialFor(viewer, transport, request),
+    subscribe({ viewer, topic, filter, after, transport }, sink) {
+      // Start, end, expiry and metrics are the member's (managed lifecycle): no per-event wrapper.
+      const initial: RunContext = { extra: { viewer }, legacyTransport: transport, ...MANAGED_LIFECYCLE };
+      const parsed = runner.parse(
+        { query: LegacyTopicMessagesDocument, variables: { topics: [topic], filter, after } },
+        initial,
       );
-      if (!isResultStream(result)) return { ok: false, ...firstError(result) };
-      const source = result;
-      const stream: TopicStream = {
-        async next() {
-          const next = await source.next();
-          if (next.done) return { done: true, value: undefined };
-          const message = (next.value.data as { topicMessages?: LegacyTopicMessage } | null | undefined)
-            ?.topicMessages;
-          return message && !next.value.errors
-            ? { done: false, value: { message } }
-            : { done: false, value: { error: firstError(next.value) } };
-        },
-        async return() {
-          await source.return?.();
-          return { done: true, value: undefined };
-        },
-      };
-      return { ok: true, stream };
+      if ('errors' in parsed) return Promise.resolve({ ok: false, ...firstError(parsed) });
+      const key = sharingKey(parsed, LegacyTopicMessagesDocument, viewer);
+      return new Promise<OperationStart>((resolve) => {
+        const member = new TopicMember(transport, sink, options, resolve);
+        member.joined(
+          groups.join(
+            key,
+            (audience) => runner.run(parsed, key === null ? initial : groupContext(audience, viewer)),
+            member,
+          ),
+        );
+      });
     },
 
     async availableTopics(viewer, transport, request) {
-      const result = await runner.perform({ query: TOPICS }, initialFor(viewer, transport, request));
+      const result = await runner.perform(
+        { query: LegacyTopicsDocument },
+        initialFor(viewer, transport, request),
+      );
       if (isResultStream(result)) throw new Error('Query.topics answered a stream');
       const topics = (result.data as { topics?: Array<{ name: string }> } | null | undefined)?.topics;
       if (!topics) {
@@ -111,10 +148,94 @@ export function createTopicOperations(runner: OperationRunner): TopicOperations 
   };
 }
 
+/** A topic's group event, translated once for the whole group. */
+type TopicEvent = TopicDelivery | { readonly error: OperationError };
+
+const TOPIC_EVENT = Symbol('legacy topic event');
+
+function topicEvent(result: ExecutionResult): TopicEvent {
+  const message = (result.data as { topicMessages?: LegacyTopicMessage } | null | undefined)?.topicMessages;
+  return message && !result.errors ? new TopicDelivery(message) : { error: firstError(result) };
+}
+
+/** One legacy topic subscription in its group: the start decided once, then the sink's events. */
+class TopicMember implements GroupMember {
+  private state: 'starting' | 'live' | 'done' = 'starting';
+  private membership: Membership | undefined;
+  private closeGauge: (() => void) | undefined;
+
+  constructor(
+    readonly transport: Transport,
+    private readonly sink: TopicSink,
+    private readonly options: TopicOperationsOptions,
+    private readonly decided: (start: OperationStart) => void,
+  ) {}
+
+  /** `started` may come inside `groups.join`, before its membership is known. */
+  joined(membership: Membership): void {
+    this.membership = membership;
+    if (this.state === 'done') membership.leave();
+  }
+
+  started(): void {
+    if (this.state !== 'starting') return;
+    this.state = 'live';
+    this.closeGauge = this.options.openSubscriptions.opened(this.transport, 'topicMessages');
+    this.options.stats.subscriptionStarted(this.transport);
+    this.sink.started(() => this.leave());
+    this.decided({ ok: true });
+  }
+
+  next(event: GroupEvent): void {
+    const translated = event.translated(TOPIC_EVENT, topicEvent);
+    if (this.state === 'starting') {
+      // A result before the stream ran: the subscribe was refused.
+      this.finish();
+      this.decided({ ok: false, ...('error' in translated ? translated.error : firstError(event.result)) });
+      return;
+    }
+    if (this.state !== 'live') return;
+    if ('error' in translated) {
+      this.leave();
+      this.sink.failed(translated.error);
+      return;
+    }
+    this.sink.data(translated);
+  }
+
+  error(errors: readonly GraphQLFormattedError[]): void {
+    const error = firstError({ errors });
+    const wasLive = this.state === 'live';
+    const starting = this.state === 'starting';
+    this.finish();
+    if (starting) this.decided({ ok: false, ...error });
+    else if (wasLive) this.sink.failed(error);
+  }
+
+  complete(): void {
+    const state = this.state;
+    this.finish();
+    if (state === 'starting')
+      this.decided({ ok: false, code: 'INTERNAL', message: 'the stream ended at once', reason: undefined });
+    else if (state === 'live') this.sink.ended();
+  }
+
+  private leave(): void {
+    this.finish();
+    this.membership?.leave();
+  }
+
+  private finish(): void {
+    if (this.state === 'done') return;
+    this.state = 'done';
+    this.closeGauge?.();
+  }
+}
+
 /**
  * The connection's request without its token: the adapter has verified it already, and a token
  * that expires later must not fail the context of a later operation (the viewer's `expiresAt`
- * ends the subscriptions at expiry instead).
+ * ends the connection at expiry instead).
  */
 function withoutCredentials(request: Request): Request {
   const url = new URL(request.url);
@@ -124,10 +245,12 @@ function withoutCredentials(request: Request): Request {
   return new Request(url, { headers });
 }
 
-function firstError(result: ExecutionResult): OperationError {
+function firstError(result: {
+  readonly errors?: readonly (GraphQLFormattedError | { message: string; extensions?: unknown })[];
+}): OperationError {
   const error = result.errors?.[0];
-  const code = error?.extensions?.code;
-  const reason = error?.extensions?.reason;
+  const extensions = (error?.extensions ?? {}) as Record<string, unknown>;
+  const { code, reason } = extensions;
   return {
     code: typeof code === 'string' ? code : 'INTERNAL',
     message: error?.message ?? 'the operation returned no data',

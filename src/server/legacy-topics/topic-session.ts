@@ -3,7 +3,7 @@ import type { Logger } from '../../log.ts';
 import type { Transport } from '../ops/transport-stats.ts';
 import { filtersPerTopic, translateLegacyFilter } from './legacy-filters.ts';
 import { type FailedTopic, TOPIC_FAILURES } from './protocol.ts';
-import type { LegacyTopicMessage, OperationError, TopicOperations, TopicStream } from './topic-operations.ts';
+import type { OperationError, TopicDelivery, TopicOperations } from './topic-operations.ts';
 
 export interface TopicSessionOptions {
   readonly viewer: Viewer;
@@ -11,8 +11,8 @@ export interface TopicSessionOptions {
   readonly request: Request;
   readonly operations: TopicOperations;
   readonly log: Logger;
-  /** Every message of every subscribed topic, in order per topic. */
-  readonly onData: (message: LegacyTopicMessage) => void;
+  /** Every message of every subscribed topic, in order per topic (shared by the topic's group). */
+  readonly onData: (delivery: TopicDelivery) => void;
   /** A topic's stream ended with an error (the topic is no longer subscribed). */
   readonly onStreamError: (topic: string, error: OperationError) => void;
 }
@@ -21,8 +21,9 @@ export type SubscribeOutcome =
   | { readonly ok: true; readonly subscribed: readonly string[]; readonly failed: readonly FailedTopic[] }
   | { readonly ok: false; readonly problem: string };
 
+/** One topic's subscription; `leave` is known once it runs. */
 interface Entry {
-  readonly stream: TopicStream;
+  leave: () => void;
 }
 
 /**
@@ -66,16 +67,43 @@ export class TopicSession {
     await Promise.all(
       unique.map(async (topic) => {
         const translation = translated.get(topic);
+        const entry: Entry = { leave: () => undefined };
         let start: Awaited<ReturnType<TopicOperations['subscribe']>>;
         try {
-          start = await this.options.operations.subscribe({
-            viewer: this.options.viewer,
-            topic,
-            filter: translation?.ok ? translation.filter : null,
-            after: this.positions.get(topic) ?? resumeOf(topic),
-            transport: this.options.transport,
-            request: this.options.request,
-          });
+          start = await this.options.operations.subscribe(
+            {
+              viewer: this.options.viewer,
+              topic,
+              filter: translation?.ok ? translation.filter : null,
+              after: this.positions.get(topic) ?? resumeOf(topic),
+              transport: this.options.transport,
+              request: this.options.request,
+            },
+            {
+              // Registered the moment the stream runs, so that no message of it is missed.
+              started: (leave) => {
+                entry.leave = leave;
+                if (this.closed) {
+                  leave();
+                  return;
+                }
+                const previous = this.entries.get(topic);
+                this.entries.set(topic, entry);
+                previous?.leave();
+              },
+              data: (delivery) => {
+                if (this.entries.get(topic) !== entry) return;
+                this.positions.set(topic, delivery.message.position);
+                this.options.onData(delivery);
+              },
+              failed: (error) => {
+                if (!this.forget(topic, entry)) return;
+                this.options.onStreamError(topic, error);
+              },
+              // The stream completed on its own (the server is shutting down): the topic is gone.
+              ended: () => this.forget(topic, entry),
+            },
+          );
         } catch (error) {
           this.options.log.error({ err: error, topic }, 'legacy subscribe failed');
           failed.push({ topic, error: 'INTERNAL', message: 'the subscription could not be started' });
@@ -85,16 +113,7 @@ export class TopicSession {
           failed.push({ topic, error: topicFailure(start), message: start.message });
           return;
         }
-        if (this.closed) {
-          await start.stream.return?.();
-          return;
-        }
-        const previous = this.entries.get(topic);
-        const entry: Entry = { stream: start.stream };
-        this.entries.set(topic, entry);
-        await previous?.stream.return?.();
-        subscribed.push(topic);
-        void this.pump(topic, entry);
+        if (!this.closed) subscribed.push(topic);
       }),
     );
     // Replies list topics in the order the client gave them.
@@ -106,15 +125,12 @@ export class TopicSession {
 
   /** Ends the subscriptions of these topics; topics not subscribed are ignored. */
   async unsubscribe(topics: readonly string[]): Promise<void> {
-    await Promise.all(
-      topics.map(async (topic) => {
-        const entry = this.entries.get(topic);
-        if (!entry) return;
-        this.entries.delete(topic);
-        this.positions.delete(topic);
-        await entry.stream.return?.();
-      }),
-    );
+    for (const topic of topics) {
+      const entry = this.entries.get(topic);
+      if (!entry) continue;
+      this.forget(topic, entry);
+      entry.leave();
+    }
   }
 
   async close(): Promise<void> {
@@ -122,39 +138,12 @@ export class TopicSession {
     await this.unsubscribe(this.topics);
   }
 
-  private async pump(topic: string, entry: Entry): Promise<void> {
-    try {
-      for (;;) {
-        const next = await entry.stream.next();
-        if (next.done || this.entries.get(topic) !== entry) break;
-        if ('error' in next.value) {
-          this.entries.delete(topic);
-          this.positions.delete(topic);
-          await entry.stream.return?.();
-          this.options.onStreamError(topic, next.value.error);
-          return;
-        }
-        this.positions.set(topic, next.value.message.position);
-        this.options.onData(next.value.message);
-      }
-    } catch (error) {
-      this.options.log.error({ err: error, topic }, 'legacy topic stream failed');
-      if (this.entries.get(topic) === entry) {
-        this.entries.delete(topic);
-        this.positions.delete(topic);
-        this.options.onStreamError(topic, {
-          code: 'INTERNAL',
-          message: 'the topic stream failed',
-          reason: undefined,
-        });
-      }
-      return;
-    }
-    // The stream completed on its own (the server is shutting down): the topic is gone.
-    if (this.entries.get(topic) === entry) {
-      this.entries.delete(topic);
-      this.positions.delete(topic);
-    }
+  /** Drops `entry` if it is still the topic's subscription; false if it was replaced or gone. */
+  private forget(topic: string, entry: Entry): boolean {
+    if (this.entries.get(topic) !== entry) return false;
+    this.entries.delete(topic);
+    this.positions.delete(topic);
+    return true;
   }
 }
 
