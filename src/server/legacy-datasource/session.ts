@@ -12,6 +12,7 @@ import { isResultStream, type OperationRunner, type RunContext } from '../operat
 import { TRANSPORTS } from '../ops/transport-stats.ts';
 import type { CoreSocket } from '../socket-core.ts';
 import { MANAGED_LIFECYCLE } from '../subscription-lifecycle.ts';
+import { dataOf, typedRequest } from '../typed-operation.ts';
 import { LegacyDataSourceAnswerDocument, LegacyDataSourceProviderDocument } from './documents.ts';
 import {
   CLOSE_CODES,
@@ -33,10 +34,6 @@ export interface LegacyDataSourceSessionOptions {
   readonly correlationId: string;
   readonly connectionId: string;
   readonly log: Logger;
-}
-
-interface RequestData {
-  readonly dataSourceRequests: { id: string; operation: string | null; query: unknown };
 }
 
 /**
@@ -79,7 +76,7 @@ export class LegacyDataSourceSession implements GroupMember {
       this.refuse(result);
       return;
     }
-    const request = (result.data as unknown as RequestData | undefined)?.dataSourceRequests;
+    const request = dataOf(LegacyDataSourceProviderDocument, result)?.dataSourceRequests;
     if (!request || this.ended || this.closing) return;
     this.options.socket.send(requestFrame(request));
   }
@@ -107,15 +104,12 @@ export class LegacyDataSourceSession implements GroupMember {
     }
     const { frame } = validation;
     const outcome = await this.options.runner.perform(
-      {
-        query: LegacyDataSourceAnswerDocument,
-        variables: {
-          requestId: frame.requestId,
-          result: frame.payload,
-          error: frame.error ?? null,
-          answerId: frame.id ?? null,
-        },
-      },
+      typedRequest(LegacyDataSourceAnswerDocument, {
+        requestId: frame.requestId,
+        result: frame.payload,
+        error: frame.error ?? null,
+        answerId: frame.id ?? null,
+      }),
       this.initial,
     );
     if (isResultStream(outcome)) throw new Error('answerDataSource answered a stream');

@@ -1,5 +1,10 @@
-import { type DocumentNode, parse } from 'graphql';
-import { STATE_STREAM_DOCUMENT } from './stream-protocol.ts';
+import { graphql } from '../gql/index.ts';
 
-/** The operation a /ws/stream/{state} socket runs. */
-export const LegacyStateStreamDocument: DocumentNode = parse(STATE_STREAM_DOCUMENT);
+/** The operation a /ws/stream/{state} socket runs: only the raw frame is needed; `npm run codegen` types it. */
+export const LegacyStateStreamDocument = graphql(`
+  subscription LegacyStateStream($stateId: ID!, $sessionId: ID) {
+    stateStream(stateId: $stateId, sessionId: $sessionId) {
+      raw
+    }
+  }
+`);

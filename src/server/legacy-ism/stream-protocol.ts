@@ -55,13 +55,6 @@ export function closeReason(text: string): string {
     .replace(/\uFFFD$/, '')}...`;
 }
 
-/** The GraphQL operation a /ws/stream socket runs: only the raw frame is needed. */
-export const STATE_STREAM_DOCUMENT = `
-  subscription LegacyStateStream($stateId: ID!, $sessionId: ID) {
-    stateStream(stateId: $stateId, sessionId: $sessionId) { raw }
-  }
-`;
-
 /** The path parameters of the two routes. */
 export interface StreamPath {
   readonly state: string;

@@ -22,6 +22,7 @@ import type { OpenSubscriptions } from '../ops/open-subscriptions.ts';
 import { TRANSPORTS, type TransportStats } from '../ops/transport-stats.ts';
 import { type CoreSocket, SocketCore } from '../socket-core.ts';
 import { MANAGED_LIFECYCLE } from '../subscription-lifecycle.ts';
+import { dataOf, typedRequest } from '../typed-operation.ts';
 import type { UpgradeRoute } from '../upgrade-router.ts';
 import { LegacyStateStreamDocument } from './documents.ts';
 import { closeCodeFor, closeReason, STREAM_CLOSE_CODES, type StreamPath } from './stream-protocol.ts';
@@ -109,8 +110,7 @@ const ISM_FRAME = Symbol('ism frame');
 function ismFrame(result: ExecutionResult): IsmFrame {
   const error = result.errors?.[0];
   if (error) return { code: closeCodeFor(error.extensions?.code), message: error.message };
-  const raw = (result.data as { stateStream?: { raw?: unknown } } | null | undefined)?.stateStream?.raw;
-  return { raw: typeof raw === 'string' ? raw : undefined };
+  return { raw: dataOf(LegacyStateStreamDocument, result)?.stateStream.raw };
 }
 
 /** One /ws/stream socket: authenticated once, one slot, one membership, until either side ends it. */
@@ -187,10 +187,7 @@ class IsmStreamConnection implements GroupMember {
     const correlationId = newCorrelationId();
     const initial: RunContext = { extra: { viewer, correlationId }, ...MANAGED_LIFECYCLE };
     const parsed = runner.parse(
-      {
-        query: LegacyStateStreamDocument,
-        variables: { stateId: this.path.state, sessionId: this.path.session },
-      },
+      typedRequest(LegacyStateStreamDocument, { stateId: this.path.state, sessionId: this.path.session }),
       initial,
     );
     if ('errors' in parsed) {

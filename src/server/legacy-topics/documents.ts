@@ -1,13 +1,24 @@
-import { type DocumentNode, parse } from 'graphql';
+import { graphql } from '../gql/index.ts';
 
-/** The operations the legacy topic adapters translate to (DESIGN.md decision 1). */
-export const LegacyTopicMessagesDocument: DocumentNode = parse(/* GraphQL */ `
+/** The operations the legacy topic adapters translate to (DESIGN.md decision 1); `npm run codegen` types them. */
+export const LegacyTopicMessagesDocument = graphql(`
   subscription LegacyTopicMessages($topics: [String!]!, $filter: MessageFilter, $after: String) {
     topicMessages(topics: $topics, filter: $filter, after: $after) {
-      topic key data timestamp partition offset position
+      topic
+      key
+      data
+      timestamp
+      partition
+      offset
+      position
     }
   }
 `);
-export const LegacyTopicsDocument: DocumentNode = parse(/* GraphQL */ `
-  query LegacyTopics { topics { name } }
+
+export const LegacyTopicsDocument = graphql(`
+  query LegacyTopics {
+    topics {
+      name
+    }
+  }
 `);

@@ -1,4 +1,5 @@
-import type { FieldPredicateInput, MessageFilterInput } from '../../domain/topics/message-filter.ts';
+// The GraphQL input types (codegen), since the translation is the variable of the adapter's operation.
+import type { FieldPredicate, MessageFilter } from '../gql/graphql.ts';
 
 /**
  * The old service's filters, translated onto MessageFilter. Per top-level key of the message
@@ -6,7 +7,7 @@ import type { FieldPredicateInput, MessageFilterInput } from '../../domain/topic
  * a message without the key is rejected (which MessageFilter does for every term).
  */
 export type LegacyFilterTranslation =
-  | { readonly ok: true; readonly filter: MessageFilterInput | null }
+  | { readonly ok: true; readonly filter: MessageFilter | null }
   | { readonly ok: false; readonly problem: string };
 
 export function translateLegacyFilter(legacy: unknown, label = 'filters'): LegacyFilterTranslation {
@@ -15,7 +16,7 @@ export function translateLegacyFilter(legacy: unknown, label = 'filters'): Legac
     return { ok: false, problem: `${label} must be an object of field: value` };
   }
   const equals: Record<string, unknown> = {};
-  const where: FieldPredicateInput[] = [];
+  const where: FieldPredicate[] = [];
   for (const [field, condition] of Object.entries(legacy)) {
     if (Array.isArray(condition)) {
       where.push({ field, in: condition });
@@ -43,7 +44,7 @@ export function translateLegacyFilter(legacy: unknown, label = 'filters'): Legac
       equals[field] = condition;
     }
   }
-  const filter: MessageFilterInput = {
+  const filter: MessageFilter = {
     ...(Object.keys(equals).length > 0 ? { equals } : {}),
     ...(where.length > 0 ? { where } : {}),
   };

@@ -1,5 +1,4 @@
 import type { ExecutionResult, GraphQLFormattedError } from 'graphql';
-import type { MessageFilterInput } from '../../domain/topics/message-filter.ts';
 import type { Viewer } from '../../domain/viewer.ts';
 import { groupContext } from '../delivery/group-context.ts';
 import { sharingKey } from '../delivery/sharing-key.ts';
@@ -9,12 +8,14 @@ import type {
   Membership,
   SubscriptionGroups,
 } from '../delivery/subscription-groups.ts';
+import type { MessageFilter } from '../gql/graphql.ts';
 import type { InitialContext } from '../graphql-context.ts';
 import { isResultStream, type OperationRunner, type RunContext } from '../operation-runner.ts';
 import type { OpenSubscriptions } from '../ops/open-subscriptions.ts';
 import type { LegacyTransportContext } from '../ops/subscription-metrics-plugin.ts';
 import type { Transport, TransportStats } from '../ops/transport-stats.ts';
 import { MANAGED_LIFECYCLE } from '../subscription-lifecycle.ts';
+import { dataOf, typedRequest } from '../typed-operation.ts';
 import { LegacyTopicMessagesDocument, LegacyTopicsDocument } from './documents.ts';
 import { dataFrame } from './protocol.ts';
 
@@ -68,7 +69,7 @@ export type OperationStart = { readonly ok: true } | ({ readonly ok: false } & O
 export interface TopicSubscriptionRequest {
   readonly viewer: Viewer;
   readonly topic: string;
-  readonly filter: MessageFilterInput | null;
+  readonly filter: MessageFilter | null;
   readonly after: string | null;
   readonly transport: Transport;
   /** The HTTP request that opened the legacy connection. */
@@ -115,7 +116,7 @@ export function createTopicOperations(options: TopicOperationsOptions): TopicOpe
       // Start, end, expiry and metrics are the member's (managed lifecycle): no per-event wrapper.
       const initial: RunContext = { extra: { viewer }, legacyTransport: transport, ...MANAGED_LIFECYCLE };
       const parsed = runner.parse(
-        { query: LegacyTopicMessagesDocument, variables: { topics: [topic], filter, after } },
+        typedRequest(LegacyTopicMessagesDocument, { topics: [topic], filter, after }),
         initial,
       );
       if ('errors' in parsed) return Promise.resolve({ ok: false, ...firstError(parsed) });
@@ -134,11 +135,11 @@ export function createTopicOperations(options: TopicOperationsOptions): TopicOpe
 
     async availableTopics(viewer, transport, request) {
       const result = await runner.perform(
-        { query: LegacyTopicsDocument },
+        typedRequest(LegacyTopicsDocument, {}),
         initialFor(viewer, transport, request),
       );
       if (isResultStream(result)) throw new Error('Query.topics answered a stream');
-      const topics = (result.data as { topics?: Array<{ name: string }> } | null | undefined)?.topics;
+      const topics = dataOf(LegacyTopicsDocument, result)?.topics;
       if (!topics) {
         const error = firstError(result);
         throw new Error(`${error.code}: ${error.message}`);
@@ -154,7 +155,7 @@ type TopicEvent = TopicDelivery | { readonly error: OperationError };
 const TOPIC_EVENT = Symbol('legacy topic event');
 
 function topicEvent(result: ExecutionResult): TopicEvent {
-  const message = (result.data as { topicMessages?: LegacyTopicMessage } | null | undefined)?.topicMessages;
+  const message = dataOf(LegacyTopicMessagesDocument, result)?.topicMessages;
   return message && !result.errors ? new TopicDelivery(message) : { error: firstError(result) };
 }
 
