@@ -1,11 +1,10 @@
-import type { WebSocket } from 'ws';
-import { CLOSE_CODES, closeReason } from '../close-codes.ts';
+import { closeReason } from '../close-codes.ts';
 
 /**
  * Outbound queues bounded in bytes (DESIGN.md decision 5, MAX_CLIENT_BUFFER). A client that
  * does not read is closed once that much waits for it, instead of making the server hold more;
  * nothing upstream ever waits for one client, so others on the same stream are unaffected.
- * graphql-ws uses these; the legacy WebSocket and SSE adapters should too.
+ * WebSockets have theirs in the socket core (socket-core.ts); this is for SSE bodies.
  */
 
 export interface SlowConsumerOptions {
@@ -18,25 +17,6 @@ export interface SlowConsumerOptions {
 /** The reason text of a slow-consumer close. */
 export function slowConsumerReason(maxBufferedBytes: number): string {
   return closeReason(`LIMIT_EXCEEDED: slow consumer: more than ${maxBufferedBytes} bytes waiting to be sent`);
-}
-
-/**
- * Sends on a WebSocket without waiting for the client to read. When more than
- * `maxBufferedBytes` wait unsent, closes the socket with 4408 "slow consumer" and returns false;
- * also false once the socket is not open.
- */
-export function sendBounded(socket: WebSocket, data: string | Buffer, options: SlowConsumerOptions): boolean {
-  if (socket.readyState !== socket.OPEN) return false;
-  socket.send(data);
-  if (socket.bufferedAmount <= options.maxBufferedBytes) return true;
-  const buffered = socket.bufferedAmount;
-  options.onSlowConsumer?.(buffered);
-  socket.close(CLOSE_CODES.SLOW_CONSUMER, slowConsumerReason(options.maxBufferedBytes));
-  // The close frame waits behind the unread data; do not wait for a client that does not read.
-  const terminate = setTimeout(() => socket.terminate(), 1_000);
-  terminate.unref();
-  socket.once('close', () => clearTimeout(terminate));
-  return false;
 }
 
 /** A text stream for a Response body whose unsent bytes are bounded (SSE). */
