@@ -1,6 +1,6 @@
 import type { ExecutionResult, GraphQLFormattedError } from 'graphql';
 import type { Viewer } from '../../domain/viewer.ts';
-import { groupContext } from '../delivery/group-context.ts';
+import { groupRunContext } from '../delivery/group-context.ts';
 import { sharingKey } from '../delivery/sharing-key.ts';
 import type {
   GroupEvent,
@@ -126,7 +126,8 @@ export function createTopicOperations(options: TopicOperationsOptions): TopicOpe
         member.joined(
           groups.join(
             key,
-            (audience) => runner.run(parsed, key === null ? initial : groupContext(audience, viewer)),
+            (audience) =>
+              runner.run(parsed, key === null ? initial : groupRunContext(audience, viewer, undefined)),
             member,
           ),
         );
