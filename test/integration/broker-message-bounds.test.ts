@@ -134,7 +134,7 @@ describe.each([
     await client?.dispose();
     await producer?.close();
     await server?.stop();
-    await rm(dir, { recursive: true, force: true });
+    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   const publishOn = (subject: string) => (payload: string) => producer.publish(subject, text(payload));
@@ -244,7 +244,7 @@ describe('records of a Kafka-sourced topic out of bounds are dropped, the next o
     await client?.dispose();
     await producer?.disconnect();
     await server?.stop();
-    await rm(dir, { recursive: true, force: true });
+    if (dir) await rm(dir, { recursive: true, force: true });
   });
 
   it('topicMessages', async () => {

@@ -85,7 +85,10 @@ export function redisBackend(url = (): string => serviceUrl('redis')): BackendUn
  * Kafka with the default subject mapping. All connections share the group prefix, as the
  * instances of one deployment do (KAFKA_CONSUMER_GROUP), so their queue groups are one group.
  */
-export function kafkaBackend(brokers = (): string => serviceUrl('kafka')): BackendUnderTest {
+export function kafkaBackend(
+  brokers = (): string => serviceUrl('kafka'),
+  options: { readonly resumeTimeoutMs?: number } = {},
+): BackendUnderTest {
   const groupPrefix = uniqueName('test-deployment');
   const connect = (name?: string) => {
     const clientId = name ?? uniqueName('kafka');
@@ -96,6 +99,7 @@ export function kafkaBackend(brokers = (): string => serviceUrl('kafka')): Backe
       groupPrefix,
       connectTimeoutMs: 30_000,
       reconnectMaxWaitMs: 500,
+      ...options,
     });
   };
   return {

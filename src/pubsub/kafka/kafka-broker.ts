@@ -56,8 +56,16 @@ export interface KafkaBrokerOptions {
   readonly groupPrefix: string;
   readonly connectTimeoutMs: number;
   readonly reconnectMaxWaitMs: number;
+  /**
+   * How long a subscription's consumer may fail to resume (Kafka down, its records deleted, its
+   * group unable to rejoin) before it ends with UNAVAILABLE. @default max(30 s, connectTimeoutMs)
+   */
+  readonly resumeTimeoutMs?: number;
   readonly log?: Logger;
 }
+
+/** @default 30s: the least a consumer gets to resume, as for NATS's JetStream consumers. */
+const RESUME_TIMEOUT_MS = 30_000;
 
 /** How long close() waits for consumers to leave their groups. */
 const CLOSE_TIMEOUT_MS = 10_000;
@@ -114,6 +122,8 @@ export async function createKafkaBroker(options: KafkaBrokerOptions): Promise<Br
     mapping,
     closing: new Set(),
     reservedTopics: new Set([replyTopic]),
+    resumeTimeoutMs: options.resumeTimeoutMs ?? Math.max(RESUME_TIMEOUT_MS, options.connectTimeoutMs),
+    isConnected: () => monitor.health.current.status === 'connected',
   };
   const publisher = new KafkaPublisher(producer, topics);
   const rpc = new KafkaRequestReply(dependencies, publisher, {
@@ -174,12 +184,19 @@ export async function createKafkaBroker(options: KafkaBrokerOptions): Promise<Br
     const notBefore = 'time' in from ? from.time.getTime() : Number.NEGATIVE_INFINITY;
     const start = async (topic: string): Promise<PartitionOffsets> => {
       if (!(await topics.exists(topic))) throw new NotRetainedError(pattern);
-      const end = await topics.endOffsets(topic);
+      const [end, oldest] = await Promise.all([topics.endOffsets(topic), topics.startOffsets(topic)]);
       const byTime = await topics.offsetsAt(topic, cursor ? cursor.t : notBefore);
       const offsets: PartitionOffsets = new Map();
       for (const [partition, last] of end) {
         let offset = cursor?.o[topic]?.[String(partition)] ?? byTime.get(partition) ?? last;
         if (window?.maxMessages !== undefined) offset = Math.max(offset, last - window.maxMessages);
+        const first = oldest.get(partition) ?? 0;
+        // Kafka would answer "offset out of range" and kafkajs jump to the end without a word.
+        if (offset < first) {
+          throw new BrokerUnavailableError(
+            `cannot resume "${pattern}": records ${offset}..${first - 1} of ${topic}[${partition}] are deleted`,
+          );
+        }
         offsets.set(partition, Math.min(offset, last));
       }
       return offsets;

@@ -37,6 +37,15 @@ export interface KafkaFeedDependencies {
   readonly closing: Set<Promise<void>>;
   /** Topics of the broker's own plumbing (replies), never read by a wildcard subscription. */
   readonly reservedTopics: ReadonlySet<string>;
+  /**
+   * How long a consumer may go without a fetch answered (Kafka down, its topic gone, its group
+   * unable to rejoin) before the feed fails with BrokerUnavailableError instead of retrying
+   * forever: max(30 s, BROKER_CONNECT_TIMEOUT), as for NATS. Counted only while `isConnected`:
+   * while Kafka is unreachable the subscription stays open and keeps its place.
+   */
+  readonly resumeTimeoutMs: number;
+  /** Whether Kafka answers (the broker's health monitor). */
+  readonly isConnected: () => boolean;
 }
 
 export interface KafkaFeedSpec {
@@ -61,6 +70,9 @@ export interface KafkaFeedSpec {
 /**
  * A kafkajs consumer as a broker feed: the group's offsets are set before it joins, so there
  * is no window in which it reads from the wrong place, and `ready` resolves once it has joined.
+ * It fails (its subscribers end with UNAVAILABLE) rather than go on silently when it cannot
+ * resume: no fetch answered within `resumeTimeoutMs` of Kafka being reachable, or records it
+ * had not delivered yet deleted meanwhile (kafkajs would jump to the end without a word).
  */
 export function openKafkaFeed(
   dependencies: KafkaFeedDependencies,
@@ -68,9 +80,23 @@ export function openKafkaFeed(
   onRecord: (record: ConsumedRecord) => void,
   onFailure: (error: Error) => void,
 ): BrokerFeed {
-  const { kafka, topics, mapping } = dependencies;
+  const { kafka, topics, mapping, resumeTimeoutMs, isConnected } = dependencies;
   let consumer: Consumer | undefined;
   let stopped = false;
+  let watchdog: NodeJS.Timeout | undefined;
+  // When the consumer last made progress: a fetch answered (also an empty one), or a join;
+  // while Kafka is unreachable the clock stands still (the budget starts when it is back).
+  let lastProgress = Date.now();
+  const stalledMs = () => {
+    if (!isConnected()) lastProgress = Date.now();
+    return Date.now() - lastProgress;
+  };
+  const fail = (error: Error) => {
+    if (stopped) return;
+    stopped = true;
+    clearInterval(watchdog);
+    onFailure(error);
+  };
   const cursor: Record<string, Record<string, number>> = {};
   // The next offset this feed has not delivered, per topic and partition: after a broker
   // restart the consumer resumes from its last commit, which can lag what it already delivered.
@@ -92,6 +118,8 @@ export function openKafkaFeed(
       starts.set(topic, offsets);
       if (spec.trackPositions)
         cursor[topic] = Object.fromEntries([...offsets].map(([p, o]) => [String(p), o]));
+      // Where each partition must go on: a record past this with the ones between deleted is a loss.
+      for (const [partition, offset] of offsets) delivered.set(`${partition}:${topic}`, offset);
     }
     if (stopped) return;
     const member = kafka.consumer({
@@ -101,7 +129,11 @@ export function openKafkaFeed(
       sessionTimeout: 10_000,
       rebalanceTimeout: 10_000,
       heartbeatInterval: 1_000,
-      retry: { retries: 10, restartOnFailure: async () => true },
+      // kafkajs restarts a crashed consumer forever by default; within the budget only.
+      retry: {
+        retries: 10,
+        restartOnFailure: async () => !stopped && stalledMs() <= resumeTimeoutMs,
+      },
     });
     consumer = member;
     let firstJoin = true;
@@ -110,6 +142,7 @@ export function openKafkaFeed(
         // Seeks made here apply before the first fetch, and kafkajs commits them, so a
         // restarted consumer resumes there too. Only the first join: later ones (rebalances,
         // restarts) resume from what the group committed since.
+        lastProgress = Date.now();
         if (firstJoin) {
           firstJoin = false;
           for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
@@ -122,25 +155,55 @@ export function openKafkaFeed(
         resolve();
       });
     });
+    member.on(member.events.FETCH, () => {
+      lastProgress = Date.now();
+    });
     member.on(member.events.CRASH, ({ payload }) => {
-      if (!payload.restart && !stopped) onFailure(payload.error);
+      if (!payload.restart) fail(payload.error);
     });
     await member.connect();
     await retrySettling(() => member.subscribe({ topics: names, fromBeginning: false }));
     await member.run({
       eachMessage: async ({ topic, partition, message }) => {
-        if (!firstDelivery(delivered, topic, partition, Number(message.offset))) return;
+        if (stopped) return;
+        const offset = Number(message.offset);
+        const expected = delivered.get(`${partition}:${topic}`);
+        if (!firstDelivery(delivered, topic, partition, offset)) return;
+        if (expected !== undefined && offset > expected) {
+          // A gap: compaction or transaction markers, or records deleted before we read them.
+          const oldest = (await topics.startOffsets(topic)).get(partition) ?? 0;
+          if (oldest > expected) {
+            fail(
+              new Error(
+                `records ${expected}..${oldest - 1} of ${topic}[${partition}] were deleted before this subscription read them`,
+              ),
+            );
+            return;
+          }
+        }
         const record = toRecord(mapping, topic, partition, message, spec.trackPositions ? cursor : undefined);
         if (record && subjectMatches(spec.pattern, record.subject)) onRecord(record);
       },
     });
     await joined;
+    if (stopped) return;
+    lastProgress = Date.now();
+    watchdog = setInterval(
+      () => {
+        if (stalledMs() > resumeTimeoutMs) {
+          fail(new Error(`Kafka answered no fetch of this consumer for ${resumeTimeoutMs} ms`));
+        }
+      },
+      Math.min(1_000, resumeTimeoutMs / 4),
+    );
+    watchdog.unref();
   })();
 
   return {
     ready,
     close: () => {
       stopped = true;
+      clearInterval(watchdog);
       const closing = (async () => {
         await ready.catch(() => undefined);
         await consumer?.disconnect().catch(() => undefined);

@@ -84,6 +84,12 @@ export class KafkaTopicAdmin {
     return new Map(offsets.map(({ partition, high }) => [partition, Number(high)]));
   }
 
+  /** The oldest offset the log still holds, per partition (what retention or a delete left). */
+  async startOffsets(topic: string): Promise<PartitionOffsets> {
+    const offsets = await this.settled(topic, () => this.admin.fetchTopicOffsets(topic));
+    return new Map(offsets.map(({ partition, low }) => [partition, Number(low)]));
+  }
+
   /** The first offset at or after `timestampMs` per partition (the end when there is none). */
   async offsetsAt(topic: string, timestampMs: number): Promise<PartitionOffsets> {
     const offsets = await this.settled(topic, () =>
