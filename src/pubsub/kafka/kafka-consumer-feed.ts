@@ -65,6 +65,11 @@ export interface KafkaFeedSpec {
   readonly trackPositions: boolean;
   /** Create missing topics (subscribers); a replay needs them to exist already. */
   readonly createTopics: boolean;
+  /**
+   * Never give up (responders, the reply listener): nobody could be told of the failure, so it
+   * is restarted for as long as it takes, as kafkajs does. Subscriptions give up instead.
+   */
+  readonly endless?: boolean;
 }
 
 /**
@@ -132,7 +137,7 @@ export function openKafkaFeed(
       // kafkajs restarts a crashed consumer forever by default; within the budget only.
       retry: {
         retries: 10,
-        restartOnFailure: async () => !stopped && stalledMs() <= resumeTimeoutMs,
+        restartOnFailure: async () => !stopped && (spec.endless === true || stalledMs() <= resumeTimeoutMs),
       },
     });
     consumer = member;
@@ -169,7 +174,7 @@ export function openKafkaFeed(
         const offset = Number(message.offset);
         const expected = delivered.get(`${partition}:${topic}`);
         if (!firstDelivery(delivered, topic, partition, offset)) return;
-        if (expected !== undefined && offset > expected) {
+        if (expected !== undefined && offset > expected && spec.endless !== true) {
           // A gap: compaction or transaction markers, or records deleted before we read them.
           const oldest = (await topics.startOffsets(topic)).get(partition) ?? 0;
           if (oldest > expected) {
@@ -186,7 +191,7 @@ export function openKafkaFeed(
       },
     });
     await joined;
-    if (stopped) return;
+    if (stopped || spec.endless === true) return;
     lastProgress = Date.now();
     watchdog = setInterval(
       () => {
