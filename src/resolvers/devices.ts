@@ -78,8 +78,8 @@ export const resolveAppendRecordingMessages = (
   messages: readonly unknown[],
 ) => service(context).appendImportedMessages(scope(context), recordingId, messages);
 
-export const resolveReplay = (context: GraphQLContext, options: Omit<ReplayOptions, 'whenWritable'>) =>
-  service(context).replay(scope(context), { ...options, whenWritable: context.whenWritable });
+export const resolveReplay = (context: GraphQLContext, options: ReplayOptions) =>
+  service(context).replay(scope(context), options);
 
 export const resolveActiveRecording = (context: GraphQLContext, device: Device) =>
   service(context).activeRecording(device);

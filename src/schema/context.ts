@@ -15,11 +15,11 @@ export interface GraphQLContext {
    */
   readonly connectionId: string | null;
   /**
-   * Resolves when the client's connection can take more (its unsent bytes are low): streams that
-   * must go no faster than the client reads wait on it (graphql-ws, GraphQL over SSE). Absent
-   * over plain HTTP.
+   * Undefined when the client's connection can take more now (its unsent bytes are low), else a
+   * promise of that moment: streams that must go no faster than the client reads check it before
+   * each event (graphql-ws, GraphQL over SSE). Absent over plain HTTP.
    */
-  readonly whenWritable?: () => Promise<void>;
+  readonly whenWritable?: () => Promise<void> | undefined;
   /** The clients a subscription serves when a group shares it; one when absent. */
   readonly audience?: Audience;
   readonly log: Logger;

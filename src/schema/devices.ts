@@ -24,6 +24,7 @@ import {
 } from '../resolvers/devices.ts';
 import { builder } from './builder.ts';
 import { connectionOf } from './connection.ts';
+import { eventPagesExtensions, pagesOrEvents } from './event-pages.ts';
 import { NodeRef, registerNode } from './node.ts';
 import { PublishResultRef } from './publish-result.ts';
 
@@ -308,13 +309,19 @@ builder.subscriptionFields((t) => ({
       speed: t.arg.float({ defaultValue: 1 }),
       loop: t.arg.boolean({ defaultValue: false }),
     },
-    subscribe: (_root, args, context) =>
-      resolveReplay(context, {
-        recordingId: args.recordingId,
-        from: args.from,
-        speed: args.speed,
-        loop: args.loop,
-      }),
+    extensions: eventPagesExtensions,
+    subscribe: (_root, args, context, info) =>
+      pagesOrEvents(
+        info,
+        context,
+        resolveReplay(context, {
+          recordingId: args.recordingId,
+          from: args.from,
+          speed: args.speed,
+          loop: args.loop,
+        }),
+      ),
+    // A page when the execution maps a page at once (event-pages.ts): the field is a list there.
     resolve: (event: ReplayEvent) => event,
   }),
 }));

@@ -27,6 +27,7 @@ import { schema } from '../schema/index.ts';
 import { checkMutationRoles, useAuthGuard } from './auth/auth-guard-plugin.ts';
 import { useTokenExpiry } from './auth/token-expiry-plugin.ts';
 import { brokerProbes, mergeProbesByName } from './broker-probes.ts';
+import { useEventPages } from './delivery/event-pages-plugin.ts';
 import { SubscriptionGroups, withoutHttpExtension } from './delivery/subscription-groups.ts';
 import { createErrorMasker, createYogaLogging } from './error-masking.ts';
 import { createGraphiqlRenderer, GRAPHIQL_OPTIONS } from './graphiql/graphiql-page.ts';
@@ -267,6 +268,8 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
       useSubscriptionRefusalLog(log),
       useOneRequestErrorCode(),
       useEndSubscriptionsOnShutdown(shutdown.signal),
+      // Last: it replaces the subscribe function of paged fields, inside every other plugin's hooks.
+      useEventPages(),
     ],
   });
 

@@ -7,7 +7,7 @@ import { newCorrelationId } from '../log.ts';
 import type { GraphQLContext } from '../schema/context.ts';
 import { withHttpStatus } from './auth/http-error.ts';
 import { acceptsEventStream, tokenFromRequest } from './auth/token-source.ts';
-import { whenWritable } from './ws-writable.ts';
+import { lowWaterBytes, whenWritable } from './ws-writable.ts';
 
 /** What yoga hands the context factory: an HTTP request, or a graphql-ws connection context. */
 export interface InitialContext {
@@ -24,7 +24,7 @@ export interface InitialContext {
     /** A subscription group's members, when the operation runs for a group. */
     readonly audience?: Audience;
     /** Pacing of a transport that is not a WebSocket (an SSE response): see GraphQLContext.whenWritable. */
-    readonly whenWritable?: () => Promise<void>;
+    readonly whenWritable?: () => Promise<void> | undefined;
   };
 }
 
@@ -34,9 +34,8 @@ export interface InitialContext {
  * verified here, and a bad token fails the whole request with UNAUTHENTICATED.
  */
 export function createContextFactory(services: AppServices) {
-  // Streams that follow the client's pace keep at most this much queued on its socket, well
-  // under MAX_CLIENT_BUFFER, past which a socket is closed as a slow consumer.
-  const lowWaterBytes = Math.floor(services.config.limits.maxClientBufferBytes / 4);
+  // Streams that follow the client's pace keep at most this much queued on its socket.
+  const lowWater = lowWaterBytes(services.config.limits.maxClientBufferBytes);
   return async function buildContext(initial: InitialContext): Promise<GraphQLContext> {
     const correlationId =
       initial.extra?.correlationId ?? initial.request?.headers.get('x-request-id') ?? newCorrelationId();
@@ -59,7 +58,7 @@ export function createContextFactory(services: AppServices) {
       ...(initial.extra?.whenWritable
         ? { whenWritable: initial.extra.whenWritable }
         : initial.extra?.socket instanceof WebSocket
-          ? { whenWritable: () => whenWritable(initial.extra?.socket as WebSocket, lowWaterBytes) }
+          ? { whenWritable: () => whenWritable(initial.extra?.socket as WebSocket, lowWater) }
           : {}),
       log: services.log.child({ correlationId, ...(viewer ? { userId: viewer.userId } : {}) }),
     };

@@ -10,6 +10,7 @@ import { operationViewer } from './auth/operation-token.ts';
 import { onTokenExpiry, tokenExpiredError } from './auth/token-expiry-plugin.ts';
 import { tokenFromAuthorization, tokenFromConnectionParams } from './auth/token-source.ts';
 import { CLOSE_CODES, closeReason } from './close-codes.ts';
+import { ACCEPTS_EVENT_PAGES } from './delivery/event-pages-plugin.ts';
 import { groupRunContext } from './delivery/group-context.ts';
 import { sharingKey } from './delivery/sharing-key.ts';
 import {
@@ -27,6 +28,7 @@ import { rootFieldOf } from './ops/subscription-metrics-plugin.ts';
 import type { Transport, TransportStats } from './ops/transport-stats.ts';
 import type { CoreSocket } from './socket-core.ts';
 import { MANAGED_LIFECYCLE } from './subscription-lifecycle.ts';
+import { lowWaterBytes, whenWritable } from './ws-writable.ts';
 
 /** What a GraphQL WebSocket protocol on /graphql needs of the server. */
 export interface OperationSocketOptions {
@@ -316,6 +318,11 @@ export abstract class OperationSocket {
     return true;
   }
 
+  /** Undefined while the socket can take more, else a promise of that moment (paced streams). */
+  whenWritable(): Promise<void> | undefined {
+    return whenWritable(this.socket.ws, lowWaterBytes(this.options.limits.maxClientBufferBytes));
+  }
+
   /** Queues a frame of `subscription` on this socket, unless it has ended. */
   deliver(subscription: SocketSubscription, frame: string): void {
     if (subscription.live) this.socket.send(frame);
@@ -345,6 +352,7 @@ export abstract class OperationSocket {
       // transportOf (subscription-metrics-plugin.ts) reads it: a socket alone would say graphql_ws.
       legacyTransport: this.frames.transport,
       ...MANAGED_LIFECYCLE,
+      ...ACCEPTS_EVENT_PAGES,
     };
   }
 
@@ -440,6 +448,10 @@ class SocketSubscription implements GroupMember {
 
   next(event: GroupEvent): void {
     this.connection.deliver(this, `${this.head}${event.payload}}`);
+  }
+
+  whenWritable(): Promise<void> | undefined {
+    return this.connection.whenWritable();
   }
 
   error(errors: readonly GraphQLFormattedError[]): void {

@@ -2,9 +2,10 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { createClient } from 'graphql-ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import WebSocket from 'ws';
+import type WebSocket from 'ws';
 import { waitUntil } from '../helpers/async-queue.ts';
-import { uniqueDevice } from '../helpers/devices.ts';
+import { importRecordingInChunks, uniqueDevice } from '../helpers/devices.ts';
+import { capturingWebSocket } from '../helpers/graphql-ws-client.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 
 const COUNT = 100_000;
@@ -24,13 +25,6 @@ const retainedHeap = (): number => {
   return heapUsed + external;
 };
 
-const IMPORT = `mutation($input: ImportRecordingInput!, $messages: [RecordedMessageInput!]!) {
-  importRecording(input: $input, messages: $messages) { id }
-}`;
-const APPEND = `mutation($id: ID!, $messages: [RecordedMessageInput!]!) {
-  appendRecordingMessages(recordingId: $id, messages: $messages) { messageCount }
-}`;
-
 function lines(from: number, count: number) {
   return Array.from({ length: count }, (_, index) => ({
     headers: { 'X-Monitor-Timestamp': new Date(START + (from + index) * 10).toISOString() },
@@ -43,30 +37,15 @@ describe('replay at speed 0 of 100,000 messages (Postgres)', () => {
   let id: string;
   beforeAll(async () => {
     server = await startTestApp({ database: 'postgres' });
-    const first = await server.graphql<{ importRecording: { id: string } }>(IMPORT, {
-      input: { deviceId: uniqueDevice('volume') },
-      messages: lines(0, CHUNK),
-    });
-    expect(first.errors).toBeUndefined();
-    id = first.data?.importRecording.id as string;
-    for (let from = CHUNK; from < COUNT; from += CHUNK) {
-      const next = await server.graphql(APPEND, { id, messages: lines(from, CHUNK) });
-      expect(next.errors).toBeUndefined();
-    }
+    id = await importRecordingInChunks(server, uniqueDevice('volume'), COUNT, CHUNK, lines);
   }, 180_000);
   afterAll(() => server?.stop());
 
   it('streams them all in order as fast as the client reads, with bounded memory, also while the client stalls', async () => {
-    const sockets: WebSocket[] = [];
-    class CapturedWebSocket extends WebSocket {
-      constructor(...args: ConstructorParameters<typeof WebSocket>) {
-        super(...args);
-        sockets.push(this);
-      }
-    }
+    const { WebSocketImpl, sockets } = capturingWebSocket();
     const client = createClient({
       url: server.wsUrl,
-      webSocketImpl: CapturedWebSocket,
+      webSocketImpl: WebSocketImpl,
       retryAttempts: 0,
       lazy: false,
     });

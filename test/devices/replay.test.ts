@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateSpeed } from '../../src/domain/devices/replay.ts';
 import { backendOptions, DEVICE_BACKENDS, uniqueDevice } from '../helpers/devices.ts';
 import { connectWs, subscribeWs, type WsResult } from '../helpers/graphql-ws-client.ts';
+import { readSse } from '../helpers/sse-client.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 
 const IMPORT = `mutation($input: ImportRecordingInput!, $messages: [RecordedMessageInput!]!) {
@@ -119,6 +120,77 @@ describe.each(DEVICE_BACKENDS)('replay (%s)', (backend) => {
     ]);
     expect(events[0]?.progress).toBeCloseTo(91 / 101, 6);
     expect(events[0]?.message.timestamp).toBe(from);
+  });
+
+  it('speed 0 sends every message at once, in order, progress to 1, then completes', async () => {
+    const { events } = await timedReplay({ id: tenSeconds, speed: 0 }, 101);
+    expect(events.map((event) => event.message.data.n)).toEqual(
+      Array.from({ length: 101 }, (_, index) => index),
+    );
+    expect(events.map((event) => event.message.seq)).toEqual(
+      Array.from({ length: 101 }, (_, index) => index + 1),
+    );
+    expect(events.every((event) => event.recordingId === tenSeconds)).toBe(true);
+    expect(events.at(-1)?.progress).toBe(1);
+    expect(events[50]?.message.timestamp).toBe(new Date(START + 5_000).toISOString());
+  });
+
+  it('from beyond the last message completes at once, with no message', async () => {
+    const { client } = connectWs(server.wsUrl);
+    try {
+      const from = new Date(START + 60_000).toISOString();
+      const replay = subscribeWs(client, REPLAY, { id: tenSeconds, from, speed: 0 });
+      await replay.done;
+      expect(replay.results.pending).toEqual([]);
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('a directive on the field runs the selection per event: the same messages as a page at a time', async () => {
+    const PER_EVENT = `subscription($id: ID!, $speed: Float) {
+      replay(recordingId: $id, speed: $speed) @include(if: true) { recordingId progress message { seq timestamp data } }
+    }`;
+    const { client } = connectWs(server.wsUrl);
+    try {
+      const paged = subscribeWs(client, REPLAY, { id: tenSeconds, speed: 0 });
+      const perEvent = subscribeWs(client, PER_EVENT, { id: tenSeconds, speed: 0 });
+      const pagedEvents = await paged.results.take(101, 30_000, 'paged messages');
+      const perEventEvents = await perEvent.results.take(101, 30_000, 'per-event messages');
+      await Promise.all([paged.done, perEvent.done]);
+      expect(perEventEvents).toEqual(pagedEvents);
+      expect(eventOf(perEventEvents[100] as WsResult).progress).toBe(1);
+    } finally {
+      await client.dispose();
+    }
+  });
+
+  it('over GraphQL over SSE, one result per message too: the same messages as over graphql-ws, then the stream ends', async () => {
+    const { client } = connectWs(server.wsUrl);
+    let overWs: WsResult[];
+    try {
+      const replay = subscribeWs(client, REPLAY, { id: tenSeconds, speed: 0 });
+      overWs = await replay.results.take(101, 30_000, 'messages over graphql-ws');
+      await replay.done;
+    } finally {
+      await client.dispose();
+    }
+    const response = await fetch(`${server.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: REPLAY, variables: { id: tenSeconds, speed: 0 } }),
+    });
+    expect(response.status).toBe(200);
+    const { events, closed } = readSse(response);
+    const overSse: WsResult[] = [];
+    for (let index = 0; index < 101; index++) {
+      const event = await events.next(30_000, `message ${index} over SSE`);
+      expect(event.event).toBe('next');
+      overSse.push(JSON.parse(event.data) as WsResult);
+    }
+    expect(overSse).toEqual(overWs);
+    expect((await events.next(10_000, 'the end of the stream')).event).toBe('complete');
+    await closed;
   });
 
   it('loop starts again at the end instead of completing', async () => {

@@ -77,3 +77,41 @@ export function backendOptions(
 
 /** The backends the device suites run on: the embedded default, and the real NATS + Postgres. */
 export const DEVICE_BACKENDS: readonly BackendName[] = ['memory', 'nats'];
+
+const IMPORT_RECORDING = `mutation($input: ImportRecordingInput!, $messages: [RecordedMessageInput!]!) {
+  importRecording(input: $input, messages: $messages) { id }
+}`;
+const APPEND_RECORDING = `mutation($id: ID!, $messages: [RecordedMessageInput!]!) {
+  appendRecordingMessages(recordingId: $id, messages: $messages) { messageCount }
+}`;
+
+/**
+ * Imports a recording of `count` exported message lines (`lines(from, n)` makes them) as the
+ * CLI does, `chunk` lines a request; throws on any error, and unless every line was recorded.
+ * Returns the recording's id.
+ */
+export async function importRecordingInChunks(
+  server: TestApp,
+  deviceId: string,
+  count: number,
+  chunk: number,
+  lines: (from: number, count: number) => unknown[],
+): Promise<string> {
+  const first = await server.graphql<{ importRecording: { id: string } }>(IMPORT_RECORDING, {
+    input: { deviceId },
+    messages: lines(0, Math.min(chunk, count)),
+  });
+  if (first.errors || !first.data) throw new Error(`import failed: ${JSON.stringify(first.errors)}`);
+  const id = first.data.importRecording.id;
+  let recorded = Math.min(chunk, count);
+  for (let from = chunk; from < count; from += chunk) {
+    const next = await server.graphql<{ appendRecordingMessages: { messageCount: number } }>(
+      APPEND_RECORDING,
+      { id, messages: lines(from, Math.min(chunk, count - from)) },
+    );
+    if (next.errors || !next.data) throw new Error(`append failed: ${JSON.stringify(next.errors)}`);
+    recorded = next.data.appendRecordingMessages.messageCount;
+  }
+  if (recorded !== count) throw new Error(`${recorded} of ${count} messages recorded`);
+  return id;
+}

@@ -63,3 +63,21 @@ export function subscribeWs(
   done.catch(() => undefined); // callers that only read results should not see an unhandled rejection
   return { results, done, unsubscribe };
 }
+
+/**
+ * A `ws` WebSocket class for graphql-ws's `webSocketImpl` that keeps every socket it opens in
+ * `sockets`: a test can then pause one (a client that stops reading) and resume it.
+ */
+export function capturingWebSocket(): {
+  WebSocketImpl: new (...args: ConstructorParameters<typeof WebSocket>) => WebSocket;
+  sockets: WebSocket[];
+} {
+  const sockets: WebSocket[] = [];
+  class CapturedWebSocket extends WebSocket {
+    constructor(...args: ConstructorParameters<typeof WebSocket>) {
+      super(...args);
+      sockets.push(this);
+    }
+  }
+  return { WebSocketImpl: CapturedWebSocket, sockets };
+}

@@ -40,7 +40,7 @@ import {
   stopRecording,
   sweepExpiredRecordings,
 } from './recordings.ts';
-import { openReplay, type ReplayEvent, type ReplayOptions } from './replay.ts';
+import { openReplay, type ReplayOptions, type ReplayPage } from './replay.ts';
 
 export interface DeviceServiceDependencies {
   readonly config: Config;
@@ -132,7 +132,7 @@ export function createDeviceService(deps: DeviceServiceDependencies) {
       importRecording(inner, scope, input, messages),
     appendImportedMessages: (scope: DeviceScope, recordingId: string, messages: readonly unknown[]) =>
       appendImportedMessages(deps.db, scope, recordingId, messages),
-    replay: (scope: DeviceScope, options: ReplayOptions): Promise<AsyncIterableIterator<ReplayEvent>> =>
+    replay: (scope: DeviceScope, options: ReplayOptions): Promise<AsyncIterableIterator<ReplayPage>> =>
       openReplay(deps.db, scope, options),
 
     /**

@@ -2,12 +2,14 @@
  * Replay of a recording (legacy.md C pacing): original order; the delay before message i is
  * (t[i] − t[i−1]) / speed. Due times are computed from one anchor taken at the first message, so
  * timer lateness never adds up (no drift); speed 0 sends as fast as the consumer pulls. Messages
- * are read from Postgres a page at a time with one page read ahead: memory stays bounded
- * whatever the recording's size.
+ * are read from Postgres a page at a time with one page read ahead, and handed on in pages (at
+ * speed 0 a whole page, otherwise each message alone, when it is due) so that the API executes
+ * one selection per page: memory stays bounded whatever the recording's size, because the
+ * consumer pulls the next page only once it has passed this one on.
  */
 import type { Database } from '../../db/create-database.ts';
 import { BadUserInputError, NotFoundError } from '../../errors.ts';
-import { type DeviceMessage, deviceMessageFromRow } from './device-message.ts';
+import { type DeviceMessage, deviceMessageFromRow, type RecordingMessageRow } from './device-message.ts';
 import type { DeviceScope } from './device-store.ts';
 import { findRecording, readRecordingPage } from './recording-store.ts';
 
@@ -19,11 +21,6 @@ export interface ReplayOptions {
   readonly speed?: number | null;
   /** Start again at the end instead of completing. @default false */
   readonly loop?: boolean | null;
-  /**
-   * The transport's backpressure: resolves when the client can take more. Each message waits on
-   * it, so a replay never outruns its client (and is never cut off as a slow consumer).
-   */
-  readonly whenWritable?: () => Promise<void>;
 }
 
 /** One replayed message (ReplayEvent). */
@@ -33,6 +30,9 @@ export interface ReplayEvent {
   /** 0..1: the message's place in the whole recording. */
   readonly progress: number;
 }
+
+/** Messages in replay order, as many as are due now (one page read at speed 0, else one). */
+export type ReplayPage = readonly ReplayEvent[];
 
 /** @default 500: messages read from Postgres at a time. */
 export const REPLAY_PAGE_SIZE = 500;
@@ -53,7 +53,7 @@ export async function openReplay(
   db: Database,
   scope: DeviceScope,
   options: ReplayOptions,
-): Promise<AsyncIterableIterator<ReplayEvent>> {
+): Promise<AsyncIterableIterator<ReplayPage>> {
   const speed = validateSpeed(options.speed ?? 1);
   const recording = await findRecording(db, scope, options.recordingId);
   if (!recording) throw new NotFoundError('recording', options.recordingId);
@@ -84,7 +84,6 @@ export async function openReplay(
     speed,
     loop: options.loop === true,
     signal: controller.signal,
-    whenWritable: options.whenWritable,
   });
   return cancellable(source, controller);
 }
@@ -99,10 +98,9 @@ interface ReplayPlan {
   readonly speed: number;
   readonly loop: boolean;
   readonly signal: AbortSignal;
-  readonly whenWritable: (() => Promise<void>) | undefined;
 }
 
-async function* replayMessages(plan: ReplayPlan): AsyncGenerator<ReplayEvent> {
+async function* replayMessages(plan: ReplayPlan): AsyncGenerator<ReplayPage> {
   const { db, recordingId, speed, signal } = plan;
   do {
     let afterSeq = plan.startAfterSeq;
@@ -127,26 +125,30 @@ async function* replayMessages(plan: ReplayPlan): AsyncGenerator<ReplayEvent> {
           ? readRecordingPage(db, recordingId, afterSeq, REPLAY_PAGE_SIZE)
           : Promise.resolve([]);
       next.catch(() => undefined); // awaited on the next turn; do not let it go unhandled meanwhile
-      for (const row of page) {
-        if (signal.aborted) return;
-        const time = row.timestamp.getTime();
-        if (speed > 0 && anchor !== undefined) {
-          dueOffset += Math.max(0, time - (previousTime ?? time)) / speed;
-          await sleepUntil(anchor + dueOffset, signal);
-          if (signal.aborted) return;
-        }
-        if (plan.whenWritable) {
-          await plan.whenWritable();
-          if (signal.aborted) return;
-        }
-        previousTime = time;
+      const event = (row: RecordingMessageRow): ReplayEvent => {
         index += 1;
         sent += 1;
-        yield {
+        return {
           recordingId,
           message: deviceMessageFromRow(plan.deviceId, row),
           progress: plan.total === 0 ? 1 : index / plan.total,
         };
+      };
+      if (speed === 0) {
+        // Nothing to wait for: the whole page at once; the consumer pulls the next when it is done.
+        yield page.map(event);
+        continue;
+      }
+      for (const row of page) {
+        if (signal.aborted) return;
+        const time = row.timestamp.getTime();
+        if (anchor !== undefined) {
+          dueOffset += Math.max(0, time - (previousTime ?? time)) / speed;
+          await sleepUntil(anchor + dueOffset, signal);
+          if (signal.aborted) return;
+        }
+        previousTime = time;
+        yield [event(row)];
         // The consumer pulls the next message once it has sent this one: the schedule starts
         // from the first message's delivery, not from before it, so the span is the recorded one.
         anchor ??= performance.now();

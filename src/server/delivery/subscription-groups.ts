@@ -2,6 +2,7 @@ import { type ExecutionResult, GraphQLError, type GraphQLFormattedError } from '
 import type { Audience } from '../../domain/audience.ts';
 import { isResultStream, type OperationOutcome } from '../operation-runner.ts';
 import type { Transport } from '../ops/transport-stats.ts';
+import { eventPageOf } from './event-pages-plugin.ts';
 
 /**
  * One result of a group's execution, handed to every member. Its serialized form is made once,
@@ -44,6 +45,13 @@ export interface GroupMember {
    * protocol that confirms a subscribe before its first event (legacy topics) waits for.
    */
   started?(): void;
+  /**
+   * Undefined when the member's client can take more now, else a promise of that moment. Asked
+   * only between the events of one page (event-pages-plugin.ts): a page's events go out no
+   * faster than the client reads them. Paged fields never share a group, so no member waits on
+   * another.
+   */
+  whenWritable?(): Promise<void> | undefined;
 }
 
 /** A member's place in its group. */
@@ -110,11 +118,11 @@ export class SubscriptionGroups {
     else if (this.groups.get(group.key) === group) this.groups.delete(group.key);
   }
 
-  /** @internal */
-  delivered(counts: Map<Transport, number>): void {
+  /** @internal `events` events went to each member counted in `counts`. */
+  delivered(counts: Map<Transport, number>, events = 1): void {
     const report = this.options.onDelivered;
-    if (!report) return;
-    for (const [transport, count] of counts) report(transport, count);
+    if (!report || events === 0) return;
+    for (const [transport, count] of counts) report(transport, count * events);
   }
 
   /** @internal */
@@ -201,9 +209,9 @@ class Group {
       for (;;) {
         const next = await source.next();
         if (next.done || this.ended) break;
-        const event = new GroupEvent(next.value);
-        for (const member of this.members) member.next(event);
-        this.owner.delivered(this.perTransport);
+        const page = eventPageOf(next.value);
+        if (page) await this.deliverPage(page);
+        else this.deliver(next.value);
       }
     } catch (error) {
       const original = error instanceof Error ? error : new Error(String(error));
@@ -212,6 +220,36 @@ class Group {
     }
     this.owner.forget(this);
     for (const member of this.drain()) member.complete();
+  }
+
+  private deliver(result: ExecutionResult): void {
+    const event = new GroupEvent(result);
+    for (const member of this.members) member.next(event);
+    this.owner.delivered(this.perTransport);
+  }
+
+  /** A page's events in order, each once every member can take more; counted once per page. */
+  private async deliverPage(results: readonly ExecutionResult[]): Promise<void> {
+    let delivered = 0;
+    for (const result of results) {
+      const wait = this.whenWritable();
+      if (wait) await wait;
+      if (this.ended) break;
+      const event = new GroupEvent(result);
+      for (const member of this.members) member.next(event);
+      delivered += 1;
+    }
+    this.owner.delivered(this.perTransport, delivered);
+  }
+
+  private whenWritable(): Promise<void> | undefined {
+    const waits: Promise<void>[] = [];
+    for (const member of this.members) {
+      const wait = member.whenWritable?.();
+      if (wait) waits.push(wait);
+    }
+    if (waits.length === 0) return undefined;
+    return Promise.all(waits).then(() => undefined);
   }
 
   private fail(errors: readonly GraphQLFormattedError[]): void {

@@ -107,14 +107,15 @@ export class EventStream {
   }
 
   /**
-   * Resolves once at most `lowWaterBytes` wait unsent in this stream (or it is over): for streams
-   * that may go only as fast as the client reads (replay at speed 0).
+   * Undefined when at most `lowWaterBytes` wait unsent in this stream (or it is over), else a
+   * promise of that moment: for streams that may go only as fast as the client reads (replay at
+   * speed 0), which check it before each event.
    */
-  whenWritable(lowWaterBytes: number): Promise<void> {
+  whenWritable(lowWaterBytes: number): Promise<void> | undefined {
     const limit = this.streams.options.maxBufferedBytes;
     const ready = () =>
       this.state === 'closed' || limit - (this.controller.desiredSize ?? limit) <= lowWaterBytes;
-    if (ready()) return Promise.resolve();
+    if (ready()) return undefined;
     return new Promise((resolve) => {
       const timer = setInterval(() => {
         if (!ready()) return;

@@ -207,7 +207,7 @@ const SSE_HEADERS = {
 function soloContext(
   viewer: Viewer | null,
   correlationId: string,
-  whenWritable: () => Promise<void>,
+  whenWritable: () => Promise<void> | undefined,
 ): RunContext {
   return { extra: { viewer, correlationId, whenWritable }, ...MANAGED_LIFECYCLE };
 }
