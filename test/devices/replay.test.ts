@@ -135,6 +135,33 @@ describe.each(DEVICE_BACKENDS)('replay (%s)', (backend) => {
     expect(events[50]?.message.timestamp).toBe(new Date(START + 5_000).toISOString());
   });
 
+  it('headers, when selected, are the recorded X-Monitor-* headers of each message', async () => {
+    const { client } = connectWs(server.wsUrl);
+    try {
+      const replay = subscribeWs(
+        client,
+        'subscription($id: ID!) { replay(recordingId: $id, speed: 0) { message { seq headers } } }',
+        { id: tenSeconds },
+      );
+      const results = await replay.results.take(101, 30_000, 'messages with headers');
+      await replay.done;
+      const headers = results.map(
+        (result) =>
+          (result.data as { replay: { message: { headers: Record<string, string> } } }).replay.message
+            .headers,
+      );
+      expect(headers[7]).toMatchObject({
+        'X-Monitor-Id': 'e7',
+        'X-Monitor-Type': 'signal',
+        'X-Monitor-Symbol': 'demo.Counter',
+        'X-Monitor-Timestamp': new Date(START + 700).toISOString(),
+      });
+      expect(headers.every((each, index) => each['X-Monitor-Id'] === `e${index}`)).toBe(true);
+    } finally {
+      await client.dispose();
+    }
+  });
+
   it('from beyond the last message completes at once, with no message', async () => {
     const { client } = connectWs(server.wsUrl);
     try {

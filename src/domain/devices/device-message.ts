@@ -56,18 +56,15 @@ export interface RecordingMessageRow {
   readonly eventId: string | null;
   readonly type: string | null;
   readonly symbol: string | null;
+  /** The stored JSON object, or its text (parsed only when the headers are read). */
   readonly headers: unknown;
   readonly data: unknown;
 }
 
 /** A recorded message as a DeviceMessage. */
 export function deviceMessageFromRow(deviceId: string, row: RecordingMessageRow): DeviceMessage {
-  const headers =
-    typeof row.headers === 'object' && row.headers !== null && !Array.isArray(row.headers)
-      ? Object.fromEntries(
-          Object.entries(row.headers as Record<string, unknown>).map(([key, value]) => [key, String(value)]),
-        )
-      : {};
+  const raw = row.headers;
+  let headers: Readonly<Record<string, string>> | undefined;
   return {
     deviceId,
     seq: Number(row.seq),
@@ -76,6 +73,21 @@ export function deviceMessageFromRow(deviceId: string, row: RecordingMessageRow)
     type: row.type,
     symbol: row.symbol,
     data: row.data,
-    headers,
+    // Made when read: a replay whose selection has no headers never parses or copies them.
+    get headers() {
+      headers ??= stringHeaders(typeof raw === 'string' ? JSON.parse(raw) : raw);
+      return headers;
+    },
   };
+}
+
+/** Stored headers as strings; the object itself when they are already (what ingest stores). */
+function stringHeaders(value: unknown): Readonly<Record<string, string>> {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return {};
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    if (typeof record[key] !== 'string')
+      return Object.fromEntries(Object.entries(record).map(([name, text]) => [name, String(text)]));
+  }
+  return record as Record<string, string>;
 }
