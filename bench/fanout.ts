@@ -30,16 +30,11 @@
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { listFromEnv, numberFromEnv } from './support/bench-env.ts';
 import { type BenchServer, startServer } from './support/bench-servers.ts';
-import {
-  type BenchTarget,
-  benchEvents,
-  startRawWs,
-  startStockYoga,
-  startStreamgate,
-} from './support/bench-targets.ts';
+import { type BenchTarget, benchEvents, startTarget } from './support/bench-targets.ts';
 import { formatTable, percentile } from './support/latency-stats.ts';
-import { pinThisProcess, stopAllPinned } from './support/pinned-process.ts';
+import { CLIENT_CORE, pinThisProcess, SERVER_CORE, stopAllPinned } from './support/pinned-process.ts';
 import { cpuWindow } from './support/proc-stats.ts';
 import {
   closeSubscribers,
@@ -49,21 +44,10 @@ import {
   waitUntilLive,
 } from './support/ws-subscribers.ts';
 
-const SERVER_CORE = 0;
-const CLIENT_CORE = 1;
 const DEVICE = 'bench-fanout-device';
 const DELIVERY_TIMEOUT_MS = 120_000;
 /** Batches a measured window holds at least, however long they take on a busy machine. */
 const MIN_BATCHES = 3;
-
-function numberFromEnv(name: string, fallback: number): number {
-  const value = Number(process.env[name]);
-  return Number.isFinite(value) && value > 0 ? value : fallback;
-}
-
-function listFromEnv(name: string, fallback: string): string[] {
-  return (process.env[name] ?? fallback).split(',').map((item) => item.trim());
-}
 
 const SUBSCRIBERS = numberFromEnv('BENCH_SUBSCRIBERS', 1_000);
 const BATCH = numberFromEnv('BENCH_BATCH', 10);
@@ -392,18 +376,12 @@ export async function runFanoutBench(): Promise<{ fanout: FanoutRow[]; filtered:
   let postgres: BenchServer | undefined;
   try {
     for (const name of targets) {
-      let target: BenchTarget;
-      if (name === 'streamgate' || name === 'streamgate-sse') {
+      if (name.startsWith('streamgate') && PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
+      // BENCH_PROFILE_DIR runs streamgate under --cpu-prof (pinned-process.ts).
+      const target = await startTarget(name, () => {
         postgres ??= startServer('postgres');
-        if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
-        target = await startStreamgate(postgres, {
-          core: SERVER_CORE,
-          nodeArgs: PROFILE_DIR ? ['--cpu-prof', `--cpu-prof-dir=${PROFILE_DIR}`] : [],
-          transport: name === 'streamgate-sse' ? 'sse' : 'graphql-ws',
-        });
-      } else if (name === 'stock') target = await startStockYoga({ core: SERVER_CORE });
-      else if (name === 'raw') target = await startRawWs({ core: SERVER_CORE });
-      else throw new Error(`unknown BENCH_TARGETS entry ${name} (streamgate, streamgate-sse, stock, raw)`);
+        return postgres;
+      });
       try {
         // A case that fails is reported and the others still run: one lost socket on a busy
         // machine should not cost the whole table.

@@ -12,16 +12,11 @@
  *   npm run bench -- idle-connections
  *   BENCH_CONNECTIONS=2000 BENCH_TARGETS=streamgate npm run bench -- idle-connections
  */
+import { listFromEnv, numberFromEnv } from './support/bench-env.ts';
 import { type BenchServer, startServer } from './support/bench-servers.ts';
-import {
-  type BenchTarget,
-  benchEvents,
-  startRawWs,
-  startStockYoga,
-  startStreamgate,
-} from './support/bench-targets.ts';
+import { type BenchTarget, benchEvents, startTarget } from './support/bench-targets.ts';
 import { formatTable } from './support/latency-stats.ts';
-import { pinThisProcess, stopAllPinned } from './support/pinned-process.ts';
+import { CLIENT_CORE, pinThisProcess, stopAllPinned } from './support/pinned-process.ts';
 import { rssBytes } from './support/proc-stats.ts';
 import {
   closeSubscribers,
@@ -31,14 +26,7 @@ import {
   waitUntilLive,
 } from './support/ws-subscribers.ts';
 
-const SERVER_CORE = 0;
-const CLIENT_CORE = 1;
 const WARM_UP_CONNECTIONS = 200;
-
-function numberFromEnv(name: string, fallback: number): number {
-  const value = Number(process.env[name]);
-  return Number.isFinite(value) && value > 0 ? value : fallback;
-}
 
 const CONNECTIONS = numberFromEnv('BENCH_CONNECTIONS', 10_000);
 const DEVICES = numberFromEnv('BENCH_DEVICES', 50);
@@ -112,18 +100,15 @@ const megabytes = (bytes: number) => (bytes / 1024 / 1024).toFixed(1);
 /** Measures each server in turn and prints one table. */
 export async function runIdleConnectionsBench(): Promise<IdleRow[]> {
   pinThisProcess(CLIENT_CORE);
-  const targets = (process.env.BENCH_TARGETS ?? 'streamgate,stock,raw').split(',').map((name) => name.trim());
+  const targets = listFromEnv('BENCH_TARGETS', 'streamgate,stock,raw');
   const rows: IdleRow[] = [];
   let postgres: BenchServer | undefined;
   try {
     for (const name of targets) {
-      let target: BenchTarget;
-      if (name === 'streamgate') {
+      const target = await startTarget(name, () => {
         postgres ??= startServer('postgres');
-        target = await startStreamgate(postgres, { core: SERVER_CORE });
-      } else if (name === 'stock') target = await startStockYoga({ core: SERVER_CORE });
-      else if (name === 'raw') target = await startRawWs({ core: SERVER_CORE });
-      else throw new Error(`unknown BENCH_TARGETS entry ${name} (streamgate, stock, raw)`);
+        return postgres;
+      });
       try {
         rows.push(await measure(target));
       } catch (error) {

@@ -17,7 +17,8 @@
  *
  *   npm run bench -- ingest
  *   BENCH_BACKENDS=memory,pglite npm run bench -- ingest      (memory|nats|redis|kafka|pglite)
- *   BENCH_CPU_PROF=/tmp/prof npm run bench -- ingest          (V8 profile of each server)
+ *   BENCH_PROFILE_DIR=/tmp/prof BENCH_ONLY=replay npm run bench -- ingest   (V8 profile of the
+ *   server, one case; then npx tsx bench/support/profile-summary.ts /tmp/prof replay 40)
  */
 import { randomUUID } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
@@ -43,7 +44,13 @@ import { createNatsBroker } from '../src/pubsub/nats/nats-broker.ts';
 import { createRedisBroker } from '../src/pubsub/redis/redis-broker.ts';
 import { type BenchServer, createDatabase, type ServerName, startServer } from './support/bench-servers.ts';
 import { formatTable } from './support/latency-stats.ts';
-import { pinClientCore, type ServerProcess, startServerProcess } from './support/server-process.ts';
+import {
+  CLIENT_CORE,
+  pinThisProcess,
+  type StreamgateProcess,
+  startStreamgateProcess,
+  stopAllPinned,
+} from './support/pinned-process.ts';
 
 type BackendName = 'memory' | 'nats' | 'redis' | 'kafka' | 'pglite';
 
@@ -224,7 +231,7 @@ interface BackendSetup {
 const START_RECORDING = `mutation($d: ID!) { startRecording(deviceId: $d, includeBuffer: false) { id } }`;
 
 /** Every server-side case on one backend. */
-async function serverCases(setup: BackendSetup, server: ServerProcess): Promise<IngestBenchResult[]> {
+async function serverCases(setup: BackendSetup, server: StreamgateProcess): Promise<IngestBenchResult[]> {
   const client = httpClient(server.url, await token());
   const run = `b${Date.now().toString(36)}`;
   const fleet = (label: string) => Array.from({ length: POSTERS }, (_, index) => `${run}-${label}-${index}`);
@@ -500,7 +507,7 @@ async function runBackend(
   const topicsFile = join(mkdtempSync(join(os.tmpdir(), 'streamgate-bench-topics-')), 'topics.yaml');
   writeFileSync(topicsFile, `topics:\n  - name: ${TOPIC}\n    source: broker\n`);
   process.stdout.write(`${setup.label}: starting streamgate…\n`);
-  const server = await startServerProcess({
+  const server = await startStreamgateProcess({
     ...setup.env,
     ...dbEnv,
     JWT_SECRET,
@@ -577,9 +584,9 @@ export async function runIngestBench(): Promise<IngestBenchResult[]> {
   } finally {
     for (const server of Object.values(servers)) server?.stop();
   }
-  if (process.env.BENCH_CPU_PROF) {
+  if (process.env.BENCH_PROFILE_DIR) {
     writeFileSync(
-      join(process.env.BENCH_CPU_PROF, 'windows.json'),
+      join(process.env.BENCH_PROFILE_DIR, 'windows.json'),
       `${JSON.stringify(profileWindows, null, 2)}\n`,
     );
   }
@@ -606,7 +613,11 @@ export async function runIngestBench(): Promise<IngestBenchResult[]> {
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
-  pinClientCore();
-  await runIngestBench();
+  pinThisProcess(CLIENT_CORE);
+  try {
+    await runIngestBench();
+  } finally {
+    await stopAllPinned();
+  }
   process.exit(0);
 }

@@ -32,7 +32,13 @@ import {
   openInspector,
 } from './support/inspector-session.ts';
 import { formatTable } from './support/latency-stats.ts';
-import { pinThisProcess, startPinned, stopAllPinned } from './support/pinned-process.ts';
+import {
+  CLIENT_CORE,
+  pinThisProcess,
+  SERVER_CORE,
+  startPinned,
+  stopAllPinned,
+} from './support/pinned-process.ts';
 import { cpuMicros, rssBytes } from './support/proc-stats.ts';
 import {
   runSoakCycle,
@@ -41,8 +47,6 @@ import {
   type SoakTransport,
 } from './support/soak-clients.ts';
 
-const SERVER_CORE = 0;
-const CLIENT_CORE = 1;
 const TENANT = 'soak';
 const TOPIC = 'soak.telemetry';
 const DEVICES = ['soak-device-0', 'soak-device-1'];

@@ -1,9 +1,8 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { freePort } from '../../test/helpers/streamgate-process.ts';
 import { type BenchServer, createDatabase } from './bench-servers.ts';
-import { type PinnedProcess, startPinned } from './pinned-process.ts';
+import { type PinnedProcess, SERVER_CORE, startPinned, startStreamgateProcess } from './pinned-process.ts';
 import type { SubscriberSpec } from './ws-subscribers.ts';
 
 /** The broker topic of the filtered case (TOPICS_FILE of the streamgate target). */
@@ -33,8 +32,6 @@ export interface BenchTarget {
 
 export interface TargetOptions {
   readonly core: number;
-  /** Extra arguments of node, e.g. `--cpu-prof` (streamgate only). */
-  readonly nodeArgs?: readonly string[];
   /** How device subscribers connect to streamgate. @default 'graphql-ws' */
   readonly transport?: 'graphql-ws' | 'sse';
 }
@@ -52,6 +49,11 @@ async function postJson(url: string, body: unknown, headers: Record<string, stri
 
 const DEVICE_QUERY = 'subscription($d: ID!) { deviceMessages(deviceId: $d) { seq timestamp data } }';
 
+/** A graphql-ws subscriber of one device, the same document on streamgate and stock yoga. */
+function graphqlWsDeviceSubscriber(ws: string): (deviceId: string) => SubscriberSpec {
+  return (deviceId) => ({ kind: 'graphql-ws', url: ws, query: DEVICE_QUERY, variables: { d: deviceId } });
+}
+
 /**
  * streamgate as `npm start` runs it (src/main.ts, dev auth, memory broker) on the benchmark's
  * own Postgres, with the connection limit raised for thousands of sockets and one BROKER topic.
@@ -60,17 +62,8 @@ export async function startStreamgate(postgres: BenchServer, options: TargetOpti
   const dir = mkdtempSync(join(tmpdir(), 'streamgate-bench-fanout-'));
   const topicsFile = join(dir, 'topics.yaml');
   writeFileSync(topicsFile, `topics:\n  - name: ${BENCH_TOPIC}\n    source: broker\n`);
-  const port = await freePort();
-  const { process: server, match } = await startPinned({
-    core: options.core,
-    // BENCH_STREAMGATE_DIR measures another checkout (a branch's worktree) with this benchmark.
-    ...(process.env.BENCH_STREAMGATE_DIR ? { cwd: process.env.BENCH_STREAMGATE_DIR } : {}),
-    nodeArgs: [...(options.nodeArgs ?? []), 'src/main.ts'],
-    env: {
-      LOG_LEVEL: 'info',
-      LOG_PRETTY: 'false',
-      HOST: '127.0.0.1',
-      PORT: String(port),
+  const server = await startStreamgateProcess(
+    {
       GRAPHIQL: 'false',
       BROKER: 'memory',
       DATABASE_URL: await createDatabase(postgres.url, `bench_fanout_${Date.now().toString(36)}`),
@@ -85,24 +78,29 @@ export async function startStreamgate(postgres: BenchServer, options: TargetOpti
       MAX_DOCUMENT_TOKENS: '100000',
       MAX_QUERY_COST: '1000000',
     },
-    // Ready when it listens and has printed the dev token (stderr, either order), which topics need.
-    ready:
-      /streamgate is listening[\s\S]*Dev token[^\n]*\n(\S+)\n|Dev token[^\n]*\n(\S+)\n[\s\S]*streamgate is listening/,
-  });
-  const token = match[1] ?? match[2];
-  if (!token) throw new Error(`no dev token in the output of streamgate:\n${server.output()}`);
-  const http = `http://127.0.0.1:${port}`;
-  const ws = `ws://127.0.0.1:${port}/graphql`;
+    {
+      core: options.core,
+      // Ready when it listens and has printed the dev token (stderr, either order), which topics need.
+      ready:
+        /streamgate is listening[\s\S]*Dev token[^\n]*\n(\S+)\n|Dev token[^\n]*\n(\S+)\n[\s\S]*streamgate is listening/,
+    },
+  );
+  const token = server.match[1] ?? server.match[2];
+  if (!token) throw new Error(`no dev token in the output of streamgate:\n${server.process.output()}`);
+  const http = server.url;
+  const ws = `${http.replace(/^http/, 'ws')}/graphql`;
   const overSse = options.transport === 'sse';
   return {
     name: overSse ? 'streamgate sse' : 'streamgate',
-    process: server,
-    deviceSubscriber: (deviceId) => ({
-      kind: overSse ? 'sse' : 'graphql-ws',
-      url: overSse ? `${http}/graphql` : ws,
-      query: DEVICE_QUERY,
-      variables: { d: deviceId },
-    }),
+    process: server.process,
+    deviceSubscriber: overSse
+      ? (deviceId) => ({
+          kind: 'sse',
+          url: `${http}/graphql`,
+          query: DEVICE_QUERY,
+          variables: { d: deviceId },
+        })
+      : graphqlWsDeviceSubscriber(ws),
     topicSubscriber: (key) => ({
       kind: 'graphql-ws',
       url: ws,
@@ -149,7 +147,7 @@ async function startBaseline(
 ): Promise<{ server: PinnedProcess; port: number }> {
   const { process: server, match } = await startPinned({
     core: options.core,
-    nodeArgs: [...(options.nodeArgs ?? []), script],
+    nodeArgs: [script],
     env: { PORT: '0', NODE_ENV: 'production' },
     ready: /LISTENING (\d+)/,
   });
@@ -172,6 +170,18 @@ function baselinePublishers(port: number) {
   };
 }
 
+/**
+ * The target BENCH_TARGETS names (streamgate, stock, raw) on SERVER_CORE; streamgate on the
+ * benchmark's Postgres, which `postgres()` starts on first need.
+ */
+export async function startTarget(name: string, postgres: () => BenchServer): Promise<BenchTarget> {
+  if (name === 'streamgate') return startStreamgate(postgres(), { core: SERVER_CORE });
+  if (name === 'streamgate-sse') return startStreamgate(postgres(), { core: SERVER_CORE, transport: 'sse' });
+  if (name === 'stock') return startStockYoga({ core: SERVER_CORE });
+  if (name === 'raw') return startRawWs({ core: SERVER_CORE });
+  throw new Error(`unknown BENCH_TARGETS entry ${name} (streamgate, streamgate-sse, stock, raw)`);
+}
+
 /** Baseline (b): stock graphql-yoga + graphql-ws + createPubSub with a documented `filter`. */
 export async function startStockYoga(options: TargetOptions): Promise<BenchTarget> {
   const { server, port } = await startBaseline('stock yoga', 'bench/support/stock-yoga-server.ts', options);
@@ -179,12 +189,7 @@ export async function startStockYoga(options: TargetOptions): Promise<BenchTarge
   return {
     name: 'stock yoga',
     process: server,
-    deviceSubscriber: (deviceId) => ({
-      kind: 'graphql-ws',
-      url: ws,
-      query: DEVICE_QUERY,
-      variables: { d: deviceId },
-    }),
+    deviceSubscriber: graphqlWsDeviceSubscriber(ws),
     topicSubscriber: (key) => ({
       kind: 'graphql-ws',
       url: ws,

@@ -1,8 +1,19 @@
+/**
+ * The processes of a benchmark: each server under test in its own process, pinned to
+ * SERVER_CORE with `taskset` (its CPU time then reads apart from the load's, from /proc/PID/stat),
+ * and the benchmark itself on CLIENT_CORE. Every bench starts its servers here.
+ */
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../test/helpers/streamgate-process.ts';
+import { cpuMicros } from './proc-stats.ts';
 
 /** The repository root, where servers are started (src/main.ts, node_modules). */
 export const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+/** The core the servers under test run on; the benchmark's load runs on the other. */
+export const SERVER_CORE = 0;
+export const CLIENT_CORE = 1;
 
 /** A server process of the benchmark, pinned to one core; `stop()` ends it and waits. */
 export interface PinnedProcess {
@@ -96,4 +107,63 @@ export async function startPinned(
 /** Stops every pinned process still running (on the way out, even after a failure). */
 export async function stopAllPinned(): Promise<void> {
   await Promise.all([...running].map((pinned) => pinned.stop(5_000)));
+}
+
+/** streamgate as `npm start` runs it, in a pinned process of a benchmark. */
+export interface StreamgateProcess {
+  readonly url: string;
+  readonly process: PinnedProcess;
+  /** The output line(s) its ready pattern matched (e.g. the dev token's). */
+  readonly match: RegExpExecArray;
+  /** User + system CPU time of the server so far, in µs (/proc/PID/stat). */
+  cpuMicros(): number;
+  stop(): Promise<void>;
+}
+
+/** Ready once it listens. */
+const LISTENING = /streamgate is listening/;
+
+/**
+ * `--cpu-prof` into BENCH_PROFILE_DIR when it is set: the server writes a V8 CPU profile there
+ * when it stops (read it with profile-summary.ts and the windows.json the bench writes beside).
+ */
+export function profileNodeArgs(): string[] {
+  const dir = process.env.BENCH_PROFILE_DIR;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+}
+
+/**
+ * Starts `src/main.ts` pinned to `core` (SERVER_CORE) with `env` (HOST and PORT are chosen here;
+ * NODE_ENV=production and logs at info unless `env` says otherwise), under profileNodeArgs(), and
+ * waits for `ready` in its output. BENCH_STREAMGATE_DIR measures another checkout (a branch's worktree) with the same
+ * benchmark.
+ */
+export async function startStreamgateProcess(
+  env: Readonly<Record<string, string>>,
+  options: { readonly core?: number; readonly nodeArgs?: readonly string[]; readonly ready?: RegExp } = {},
+): Promise<StreamgateProcess> {
+  const port = await freePort();
+  const { process: server, match } = await startPinned({
+    core: options.core ?? SERVER_CORE,
+    ...(process.env.BENCH_STREAMGATE_DIR ? { cwd: process.env.BENCH_STREAMGATE_DIR } : {}),
+    nodeArgs: [...profileNodeArgs(), ...(options.nodeArgs ?? []), 'src/main.ts'],
+    // As deployed (the Dockerfile's NODE_ENV, which the baselines run with too).
+    env: {
+      NODE_ENV: 'production',
+      LOG_LEVEL: 'info',
+      LOG_PRETTY: 'false',
+      ...env,
+      HOST: '127.0.0.1',
+      PORT: String(port),
+    },
+    ready: options.ready ?? LISTENING,
+    startTimeoutMs: 120_000,
+  });
+  return {
+    url: `http://127.0.0.1:${port}`,
+    process: server,
+    match,
+    cpuMicros: () => cpuMicros(server.pid),
+    stop: () => server.stop(),
+  };
 }

@@ -12,6 +12,7 @@
  */
 import { createServer, type IncomingMessage } from 'node:http';
 import { type WebSocket, WebSocketServer } from 'ws';
+import { listenAsBaseline } from './baseline-listen.ts';
 
 const byDevice = new Map<string, Set<WebSocket>>();
 const byKey = new Map<string, Set<WebSocket>>();
@@ -79,11 +80,4 @@ wsServer.on('connection', (socket, request) => {
   else socket.close(4400, 'name ?device= or ?key=');
 });
 
-httpServer.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
-  const address = httpServer.address();
-  process.stdout.write(`LISTENING ${typeof address === 'object' && address ? address.port : ''}\n`);
-});
-process.on('SIGTERM', () => {
-  for (const client of wsServer.clients) client.terminate();
-  httpServer.close(() => process.exit(0));
-});
+listenAsBaseline(httpServer, wsServer);

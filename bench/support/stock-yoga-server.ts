@@ -17,6 +17,7 @@ import { GraphQLScalarType } from 'graphql';
 import { useServer } from 'graphql-ws/use/ws';
 import { createPubSub, createSchema, createYoga, filter, pipe } from 'graphql-yoga';
 import { WebSocketServer } from 'ws';
+import { listenAsBaseline } from './baseline-listen.ts';
 
 interface DeviceEvent {
   readonly deviceId: string;
@@ -158,11 +159,4 @@ useServer(
   wsServer,
 );
 
-httpServer.listen(Number(process.env.PORT ?? 0), '127.0.0.1', () => {
-  const address = httpServer.address();
-  process.stdout.write(`LISTENING ${typeof address === 'object' && address ? address.port : ''}\n`);
-});
-process.on('SIGTERM', () => {
-  for (const client of wsServer.clients) client.terminate();
-  httpServer.close(() => process.exit(0));
-});
+listenAsBaseline(httpServer, wsServer);
