@@ -167,6 +167,23 @@ describe('subscription groups', () => {
     expect(b.outcome).toEqual({ completed: true });
   });
 
+  it('tells members the stream started only once a lazy source is listening upstream', async () => {
+    const groups = new SubscriptionGroups();
+    // An async generator runs nothing before its first next(): a source that subscribes to the
+    // broker in its body would miss a publish made by a client as soon as it hears "started".
+    let listening = false;
+    async function* lazySource(): AsyncGenerator<ExecutionResult> {
+      listening = true;
+      yield { data: { n: 1 } };
+    }
+    const heard = new AsyncQueue<boolean>();
+    const { member, payloads } = recordingMember();
+    member.started = () => heard.push(listening);
+    groups.join('lazy', async () => lazySource(), member);
+    expect(await heard.next(5_000, 'started')).toBe(true);
+    expect(await payloads.next(5_000, 'the first event')).toBe('{"data":{"n":1}}');
+  });
+
   it('completeAll ends every group, keyed or not, with complete', async () => {
     const groups = new SubscriptionGroups();
     const keyed = controlledSource();

@@ -192,8 +192,12 @@ class Group {
       void outcome.return?.();
       return;
     }
+    // Ask for the first event before members hear that the stream started: a source that
+    // subscribes upstream on its first next() is then listening before a client, told it is
+    // subscribed, makes the publish it expects to see.
+    const first = outcome.next();
     for (const member of [...this.members]) member.started?.();
-    await this.pump(outcome);
+    await this.pump(outcome, first);
   }
 
   /** Completes every member and ends the source. */
@@ -204,10 +208,13 @@ class Group {
     for (const member of this.drain()) member.complete();
   }
 
-  private async pump(source: AsyncIterableIterator<ExecutionResult>): Promise<void> {
+  private async pump(
+    source: AsyncIterableIterator<ExecutionResult>,
+    first: Promise<IteratorResult<ExecutionResult>>,
+  ): Promise<void> {
     try {
-      for (;;) {
-        const next = await source.next();
+      for (let pending = first; ; pending = source.next()) {
+        const next = await pending;
         if (next.done || this.ended) break;
         const page = eventPageOf(next.value);
         if (page) await this.deliverPage(page);
