@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { WebSocket } from 'ws';
 import { createTokenBucket, type TokenBucket } from '../domain/limits/token-bucket.ts';
 import { CLOSE_CODES } from './close-codes.ts';
+import { TickFlush } from './delivery/tick-flush.ts';
 import { slowConsumerReason } from './limits/bounded-send.ts';
 
 /** What every WebSocket route shares: bounds, keep-alive, the incoming rate. */
@@ -113,8 +114,7 @@ export class CoreSocket {
  */
 export class SocketCore {
   private readonly sockets = new Set<CoreSocket>();
-  private pending: CoreSocket[] = [];
-  private flushScheduled = false;
+  private readonly written = new TickFlush<CoreSocket>();
   private readonly pinger: NodeJS.Timeout;
 
   constructor(readonly options: SocketCoreOptions) {
@@ -135,18 +135,12 @@ export class SocketCore {
 
   /** Marks a socket written in this tick; one flush writes them all. */
   dirty(socket: CoreSocket): void {
-    this.pending.push(socket);
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => this.flush());
+    this.written.mark(socket);
   }
 
   /** Writes every socket gathered so far (also before closing sockets at shutdown). */
   flush(): void {
-    this.flushScheduled = false;
-    const pending = this.pending;
-    this.pending = [];
-    for (const socket of pending) socket.flush();
+    this.written.flush();
   }
 
   /** Stops the keep-alive timer (the sockets themselves are closed by their route). */

@@ -1,7 +1,5 @@
 import type { WebSocket } from 'ws';
-
-/** @default 10 ms: how often a congested socket is looked at again. */
-const POLL_MS = 10;
+import { pollUntil } from './delivery/poll-until.ts';
 
 /**
  * Undefined when the socket holds at most `lowWaterBytes` unsent (or is no longer open), else a
@@ -11,15 +9,7 @@ const POLL_MS = 10;
  * event of its own, so a congested socket is polled; an idle one costs nothing.
  */
 export function whenWritable(socket: WebSocket, lowWaterBytes: number): Promise<void> | undefined {
-  const ready = () => socket.readyState !== socket.OPEN || socket.bufferedAmount <= lowWaterBytes;
-  if (ready()) return undefined;
-  return new Promise((resolve) => {
-    const timer = setInterval(() => {
-      if (!ready()) return;
-      clearInterval(timer);
-      resolve();
-    }, POLL_MS);
-  });
+  return pollUntil(() => socket.readyState !== socket.OPEN || socket.bufferedAmount <= lowWaterBytes);
 }
 
 /**

@@ -1,4 +1,6 @@
 import type { ServerResponse } from 'node:http';
+import { pollUntil } from '../delivery/poll-until.ts';
+import { TickFlush } from '../delivery/tick-flush.ts';
 
 /** What every SSE response of a route shares: the bound, keep-alive, the slow-consumer report. */
 export interface EventStreamsOptions {
@@ -14,8 +16,6 @@ export interface EventStreamsOptions {
 export type EventFrame = Uint8Array | string;
 
 const KEEP_ALIVE = Buffer.from(':\n\n');
-/** How often a congested stream is looked at again by `whenWritable`. */
-const POLL_MS = 10;
 /** Time a slow consumer's socket gets to take the end of its stream before it is destroyed. */
 const SLOW_CONSUMER_GRACE_MS = 1_000;
 
@@ -113,16 +113,9 @@ export class EventStream {
    */
   whenWritable(lowWaterBytes: number): Promise<void> | undefined {
     const limit = this.streams.options.maxBufferedBytes;
-    const ready = () =>
-      this.state === 'closed' || limit - (this.controller.desiredSize ?? limit) <= lowWaterBytes;
-    if (ready()) return undefined;
-    return new Promise((resolve) => {
-      const timer = setInterval(() => {
-        if (!ready()) return;
-        clearInterval(timer);
-        resolve();
-      }, POLL_MS);
-    });
+    return pollUntil(
+      () => this.state === 'closed' || limit - (this.controller.desiredSize ?? limit) <= lowWaterBytes,
+    );
   }
 
   private cutSlow(buffered: number): void {
@@ -163,8 +156,7 @@ export class EventStream {
  */
 export class EventStreams {
   private readonly streams = new Set<EventStream>();
-  private pending: EventStream[] = [];
-  private flushScheduled = false;
+  private readonly written = new TickFlush<EventStream>();
   private readonly pinger: NodeJS.Timeout;
 
   constructor(readonly options: EventStreamsOptions) {
@@ -194,18 +186,12 @@ export class EventStreams {
 
   /** @internal marks a stream written in this tick; one flush writes them all. */
   dirty(stream: EventStream): void {
-    this.pending.push(stream);
-    if (this.flushScheduled) return;
-    this.flushScheduled = true;
-    setImmediate(() => this.flush());
+    this.written.mark(stream);
   }
 
   /** Writes every stream gathered so far. */
   flush(): void {
-    this.flushScheduled = false;
-    const pending = this.pending;
-    this.pending = [];
-    for (const stream of pending) stream.flush();
+    this.written.flush();
   }
 
   /** Stops the keep-alive timer (the streams end with their subscriptions). */
