@@ -1,13 +1,9 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Viewer } from '../../src/domain/viewer.ts';
 import { limitRefusals } from '../../src/metrics.ts';
-import { waitUntil } from '../helpers/async-queue.ts';
 import { connectRaw, type RawWsClient } from '../helpers/raw-ws-client.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { authEnv, signToken } from '../helpers/tokens.ts';
+import { useTopicGroupsApp } from '../helpers/topic-groups-app.ts';
 
 /**
  * The legacy WebSocket routes on the socket core and in subscription groups, as their raw `ws`
@@ -15,41 +11,17 @@ import { authEnv, signToken } from '../helpers/tokens.ts';
  * who may see different data never share; a member that stops reading is cut alone; a client
  * that floods frames is refused in its route's own words.
  */
-const publisher: Viewer = { userId: 'feeder', tenantId: null, roles: ['publisher'] };
-
 /** The `n` of a legacy data frame `{"type":"data","data":{"n":…}}`. */
 const sequenceOf = (frame: string) => (JSON.parse(frame) as { data: { n: number } }).data.n;
 
 describe('legacy /ws/stream topic sockets in subscription groups', () => {
-  let server: TestApp;
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'streamgate-legacy-groups-'));
-    const file = join(dir, 'topics.yaml');
-    await writeFile(
-      file,
-      ['topics:', '  - name: lg.open', '  - name: lg.gold', '    requiredRoles: [gold]'].join('\n'),
-    );
-    server = await startTestApp({ env: authEnv({ TOPICS_FILE: file, MAX_CLIENT_BUFFER: '256kb' }) });
-  });
-  afterAll(async () => {
-    await server?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  const publish = (topic: string, data: unknown) =>
-    server.app.services.topics.publish(publisher, topic, data, null);
-  const activeOn = (topic: string, count: number) =>
-    waitUntil(
-      () => server.app.services.topics.activeSubscriptions(topic) === count,
-      5_000,
-      `${count} subscriptions on ${topic}`,
-    );
+  const stage = useTopicGroupsApp('lg');
+  const { publish, activeOn } = stage;
 
   /** A connected /ws/stream client subscribed to `topic`, with the subscribe's reply. */
   async function subscriber(sub: string, topic: string, roles: string[] = []) {
     const token = await signToken({ sub, tenantId: 'tenant-1', roles });
-    const client = await connectRaw(`${server.url.replace(/^http/, 'ws')}/ws/stream?token=${token}`);
+    const client = await connectRaw(`${stage.server.url.replace(/^http/, 'ws')}/ws/stream?token=${token}`);
     expect(await client.nextJson(5_000, 'connection_established')).toMatchObject({
       type: 'connection_established',
     });
@@ -144,7 +116,7 @@ describe('legacy /ws/stream topic sockets in subscription groups', () => {
         for (const reader of readers)
           expect(sequenceOf(await reader.client.frames.next(5_000, `message ${n}`))).toBe(n);
         n += 1;
-        if (server.app.services.topics.activeSubscriptions('lg.open') === 2) break;
+        if (stage.server.app.services.topics.activeSubscriptions('lg.open') === 2) break;
       }
       slow.client.socket.resume();
       const close = await closed;
@@ -156,7 +128,7 @@ describe('legacy /ws/stream topic sockets in subscription groups', () => {
           expect(sequenceOf(await reader.client.frames.next(5_000, 'after the cut'))).toBe(n);
       }
       for (const reader of readers) expect(reader.client.closes.pending).toEqual([]);
-      const refusals = (await limitRefusals(server.app.services.metrics).get()).values;
+      const refusals = (await limitRefusals(stage.server.app.services.metrics).get()).values;
       expect(refusals.find((value) => value.labels.limit === 'MAX_CLIENT_BUFFER')?.value).toBeGreaterThan(0);
     } finally {
       slow.client.socket.terminate();

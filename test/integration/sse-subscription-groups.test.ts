@@ -1,15 +1,11 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Viewer } from '../../src/domain/viewer.ts';
+import { describe, expect, it } from 'vitest';
 import { waitUntil } from '../helpers/async-queue.ts';
 import { postMonitor, uniqueDevice } from '../helpers/devices.ts';
 import { connectWs, subscribeWs, type WsResult } from '../helpers/graphql-ws-client.ts';
 import { readSse } from '../helpers/sse-client.ts';
-import { startTestApp, type TestApp } from '../helpers/test-app.ts';
-import { authEnv, signToken } from '../helpers/tokens.ts';
+import { signToken } from '../helpers/tokens.ts';
+import { useTopicGroupsApp } from '../helpers/topic-groups-app.ts';
 
 /**
  * Subscription groups over GraphQL over SSE (Accept: text/event-stream on /graphql): members of
@@ -19,8 +15,6 @@ import { authEnv, signToken } from '../helpers/tokens.ts';
 const OPEN_TOPIC = 'subscription { topicMessages(topics: ["ssegroup.open"]) { data } }';
 const GOLD_TOPIC = 'subscription { topicMessages(topics: ["ssegroup.gold"]) { data } }';
 const DEVICE = 'subscription Live($deviceId: ID!) { deviceMessages(deviceId: $deviceId) { seq data } }';
-
-const publisher: Viewer = { userId: 'feeder', tenantId: null, roles: ['publisher'] };
 
 interface Result {
   readonly data?: Record<string, unknown> | null;
@@ -32,37 +26,13 @@ const sequenceOf = (result: Result | WsResult) =>
   ((result.data?.topicMessages as { data: { n: number } } | undefined)?.data ?? { n: -1 }).n;
 
 describe('subscription groups over SSE', () => {
-  let server: TestApp;
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'streamgate-sse-groups-'));
-    const file = join(dir, 'topics.yaml');
-    await writeFile(
-      file,
-      ['topics:', '  - name: ssegroup.open', '  - name: ssegroup.gold', '    requiredRoles: [gold]'].join(
-        '\n',
-      ),
-    );
-    server = await startTestApp({ env: authEnv({ TOPICS_FILE: file, MAX_CLIENT_BUFFER: '256kb' }) });
-  });
-  afterAll(async () => {
-    await server?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  const publish = (topic: string, data: unknown) =>
-    server.app.services.topics.publish(publisher, topic, data, null);
-  const activeOn = (topic: string, count: number) =>
-    waitUntil(
-      () => server.app.services.topics.activeSubscriptions(topic) === count,
-      5_000,
-      `${count} subscriptions on ${topic}`,
-    );
+  const stage = useTopicGroupsApp('ssegroup');
+  const { publish, activeOn } = stage;
 
   /** A GraphQL-over-SSE subscription as a browser's fetch makes it; its results, in order. */
   async function subscribeSse(token: string, query: string, variables: Record<string, unknown> = {}) {
     const controller = new AbortController();
-    const response = await fetch(`${server.url}/graphql`, {
+    const response = await fetch(`${stage.server.url}/graphql`, {
       method: 'POST',
       headers: {
         'content-type': 'application/json',
@@ -96,8 +66,8 @@ describe('subscription groups over SSE', () => {
   }
 
   it('gives every SSE member each event in order, and shares one group with graphql-ws', async () => {
-    const baseline = server.app.services.broker.stats().subscriptions;
-    const ws = connectWs(server.wsUrl, {
+    const baseline = stage.server.app.services.broker.stats().subscriptions;
+    const ws = connectWs(stage.server.wsUrl, {
       connectionParams: { token: await signToken({ sub: 'ws-reader' }) },
     });
     const members = [
@@ -109,7 +79,7 @@ describe('subscription groups over SSE', () => {
       const overWs = subscribeWs(ws.client, OPEN_TOPIC);
       // One source stream serves the four clients; the topic counts the clients.
       await activeOn('ssegroup.open', 4);
-      expect(server.app.services.broker.stats().subscriptions).toBe(baseline + 1);
+      expect(stage.server.app.services.broker.stats().subscriptions).toBe(baseline + 1);
       // Published back to back: many events of one tick reach each stream in one write.
       for (let n = 0; n < 200; n++) await publish('ssegroup.open', { n });
       const expected = Array.from({ length: 200 }, (_, n) => n);
@@ -127,13 +97,13 @@ describe('subscription groups over SSE', () => {
 
   it('never shares a device stream between two tenants: the other tenant gets NOT_FOUND, the owner its data', async () => {
     const device = uniqueDevice('ssegrp');
-    const baseline = server.app.services.broker.stats().subscriptions;
+    const baseline = stage.server.app.services.broker.stats().subscriptions;
     const owner = await subscribeSse(await signToken({ sub: 'owner', tenantId: 'tenant-a' }), DEVICE, {
       deviceId: device,
     });
     try {
       await waitUntil(
-        () => server.app.services.broker.stats().subscriptions > baseline,
+        () => stage.server.app.services.broker.stats().subscriptions > baseline,
         5_000,
         'the owner live',
       );
@@ -150,7 +120,7 @@ describe('subscription groups over SSE', () => {
       expect((await stranger.events.next(5_000, 'complete')).event).toBe('complete');
       await stranger.closed;
       expect(
-        await postMonitor(server, device, [{ type: 'signal', data: { v: 1 } }], {
+        await postMonitor(stage.server, device, [{ type: 'signal', data: { v: 1 } }], {
           token: await signToken({ sub: 'feeder', tenantId: 'tenant-a', roles: ['writer'] }),
         }),
       ).toEqual({ status: 200, body: { accepted: 1 } });
@@ -213,14 +183,14 @@ describe('subscription groups over SSE', () => {
       await subscribeSse(await signToken({ sub: 'first' }), OPEN_TOPIC),
       await subscribeSse(await signToken({ sub: 'second' }), OPEN_TOPIC),
     ];
-    const slow = await stalledSse(server.url, await signToken({ sub: 'sleeper' }), OPEN_TOPIC);
+    const slow = await stalledSse(stage.server.url, await signToken({ sub: 'sleeper' }), OPEN_TOPIC);
     try {
       await activeOn('ssegroup.open', 3);
       // Large messages: the kernel's socket buffers (megabytes on loopback) fill first.
       const chunk = 'z'.repeat(128 * 1024);
       let n = 0;
       // The group goes at the readers' pace: each message reaches both before the next is sent.
-      while (server.app.services.topics.activeSubscriptions('ssegroup.open') === 3) {
+      while (stage.server.app.services.topics.activeSubscriptions('ssegroup.open') === 3) {
         if (n >= 2_000) throw new Error('the slow member was never cut off');
         await publish('ssegroup.open', { n, chunk });
         for (const reader of readers) expect(sequenceOf(await reader.next(`message ${n}`))).toBe(n);

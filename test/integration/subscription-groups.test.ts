@@ -1,14 +1,10 @@
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import type { Viewer } from '../../src/domain/viewer.ts';
 import { AsyncQueue, waitUntil } from '../helpers/async-queue.ts';
 import { postMonitor, uniqueDevice } from '../helpers/devices.ts';
 import { connectWs, subscribeWs, type WsResult } from '../helpers/graphql-ws-client.ts';
-import { startTestApp, type TestApp } from '../helpers/test-app.ts';
-import { authEnv, signToken } from '../helpers/tokens.ts';
+import { signToken } from '../helpers/tokens.ts';
+import { useTopicGroupsApp } from '../helpers/topic-groups-app.ts';
 
 /**
  * Subscription groups (DESIGN.md decision 4) as clients see them: members of one group get every
@@ -18,8 +14,6 @@ import { authEnv, signToken } from '../helpers/tokens.ts';
 const OPEN_TOPIC = 'subscription { topicMessages(topics: ["group.open"]) { data } }';
 const GOLD_TOPIC = 'subscription { topicMessages(topics: ["group.gold"]) { data } }';
 const DEVICE = 'subscription Live($deviceId: ID!) { deviceMessages(deviceId: $deviceId) { seq data } }';
-
-const publisher: Viewer = { userId: 'feeder', tenantId: null, roles: ['publisher'] };
 
 /** The `n` of a topic message `{ n }`. */
 const sequenceOf = (result: WsResult) =>
@@ -44,35 +38,15 @@ async function rawGraphqlWs(url: string, token: string) {
 }
 
 describe('subscription groups over graphql-ws', () => {
-  let server: TestApp;
-  let dir: string;
-  beforeAll(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'streamgate-groups-'));
-    const file = join(dir, 'topics.yaml');
-    await writeFile(
-      file,
-      ['topics:', '  - name: group.open', '  - name: group.gold', '    requiredRoles: [gold]'].join('\n'),
-    );
-    server = await startTestApp({ env: authEnv({ TOPICS_FILE: file, MAX_CLIENT_BUFFER: '256kb' }) });
-  });
-  afterAll(async () => {
-    await server?.stop();
-    await rm(dir, { recursive: true, force: true });
-  });
-
-  const publish = (topic: string, data: unknown) =>
-    server.app.services.topics.publish(publisher, topic, data, null);
-  const activeOn = (topic: string, count: number) =>
-    waitUntil(
-      () => server.app.services.topics.activeSubscriptions(topic) === count,
-      5_000,
-      `${count} subscriptions on ${topic}`,
-    );
+  const stage = useTopicGroupsApp('group');
+  const { publish, activeOn } = stage;
 
   it('gives every member each event in order under its own id, two on one connection', async () => {
     const token = await signToken({ sub: 'reader' });
-    const one = connectWs(server.wsUrl, { connectionParams: { token } });
-    const two = connectWs(server.wsUrl, { connectionParams: { token: await signToken({ sub: 'other' }) } });
+    const one = connectWs(stage.server.wsUrl, { connectionParams: { token } });
+    const two = connectWs(stage.server.wsUrl, {
+      connectionParams: { token: await signToken({ sub: 'other' }) },
+    });
     try {
       const members = [
         subscribeWs(one.client, OPEN_TOPIC),
@@ -96,15 +70,15 @@ describe('subscription groups over graphql-ws', () => {
   it('never shares a device stream between two tenants: the other tenant gets NOT_FOUND, the owner its data', async () => {
     const device = uniqueDevice('grp');
     const ownerToken = await signToken({ sub: 'owner', tenantId: 'tenant-a' });
-    const owner = connectWs(server.wsUrl, { connectionParams: { token: ownerToken } });
-    const stranger = connectWs(server.wsUrl, {
+    const owner = connectWs(stage.server.wsUrl, { connectionParams: { token: ownerToken } });
+    const stranger = connectWs(stage.server.wsUrl, {
       connectionParams: { token: await signToken({ sub: 'stranger', tenantId: 'tenant-b' }) },
     });
     try {
-      const baseline = server.app.services.broker.stats().subscriptions;
+      const baseline = stage.server.app.services.broker.stats().subscriptions;
       const owned = subscribeWs(owner.client, DEVICE, { deviceId: device });
       await waitUntil(
-        () => server.app.services.broker.stats().subscriptions > baseline,
+        () => stage.server.app.services.broker.stats().subscriptions > baseline,
         5_000,
         'the owner live',
       );
@@ -114,7 +88,7 @@ describe('subscription groups over graphql-ws', () => {
       expect(refused.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
       await foreign.done;
       expect(
-        await postMonitor(server, device, [{ type: 'signal', data: { v: 1 } }], {
+        await postMonitor(stage.server, device, [{ type: 'signal', data: { v: 1 } }], {
           token: await signToken({ sub: 'feeder', tenantId: 'tenant-a', roles: ['writer'] }),
         }),
       ).toEqual({ status: 200, body: { accepted: 1 } });
@@ -128,10 +102,12 @@ describe('subscription groups over graphql-ws', () => {
   });
 
   it('never shares a topic stream between an entitled and an unentitled viewer of one tenant', async () => {
-    const gold = connectWs(server.wsUrl, {
+    const gold = connectWs(stage.server.wsUrl, {
       connectionParams: { token: await signToken({ sub: 'gold', roles: ['gold'] }) },
     });
-    const plain = connectWs(server.wsUrl, { connectionParams: { token: await signToken({ sub: 'plain' }) } });
+    const plain = connectWs(stage.server.wsUrl, {
+      connectionParams: { token: await signToken({ sub: 'plain' }) },
+    });
     try {
       const entitled = subscribeWs(gold.client, GOLD_TOPIC);
       await activeOn('group.gold', 1);
@@ -149,11 +125,13 @@ describe('subscription groups over graphql-ws', () => {
   });
 
   it('completion and token expiry reach only their member; the group goes on', async () => {
-    const stays = connectWs(server.wsUrl, { connectionParams: { token: await signToken({ sub: 'stays' }) } });
-    const leaves = connectWs(server.wsUrl, {
+    const stays = connectWs(stage.server.wsUrl, {
+      connectionParams: { token: await signToken({ sub: 'stays' }) },
+    });
+    const leaves = connectWs(stage.server.wsUrl, {
       connectionParams: { token: await signToken({ sub: 'leaves' }) },
     });
-    const expires = connectWs(server.wsUrl, {
+    const expires = connectWs(stage.server.wsUrl, {
       connectionParams: { token: await signToken({ sub: 'expires', expiresIn: 3 }) },
     });
     try {
@@ -187,11 +165,13 @@ describe('subscription groups over graphql-ws', () => {
   });
 
   it('closes a member that stops reading at MAX_CLIENT_BUFFER while the others get every message', async () => {
-    const first = connectWs(server.wsUrl, { connectionParams: { token: await signToken({ sub: 'first' }) } });
-    const second = connectWs(server.wsUrl, {
+    const first = connectWs(stage.server.wsUrl, {
+      connectionParams: { token: await signToken({ sub: 'first' }) },
+    });
+    const second = connectWs(stage.server.wsUrl, {
       connectionParams: { token: await signToken({ sub: 'second' }) },
     });
-    const slow = await rawGraphqlWs(server.wsUrl, await signToken({ sub: 'sleeper' }));
+    const slow = await rawGraphqlWs(stage.server.wsUrl, await signToken({ sub: 'sleeper' }));
     try {
       const readers = [subscribeWs(first.client, OPEN_TOPIC), subscribeWs(second.client, OPEN_TOPIC)];
       slow.socket.send(JSON.stringify({ id: 's', type: 'subscribe', payload: { query: OPEN_TOPIC } }));
@@ -210,7 +190,7 @@ describe('subscription groups over graphql-ws', () => {
         for (const reader of readers)
           expect(sequenceOf(await reader.results.next(5_000, `message ${n}`))).toBe(n);
         n += 1;
-        if (server.app.services.topics.activeSubscriptions('group.open') === 2) break;
+        if (stage.server.app.services.topics.activeSubscriptions('group.open') === 2) break;
       }
       slow.socket.resume();
       expect([4408, 1006]).toContain((await slow.closed).code);
