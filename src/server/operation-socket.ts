@@ -3,7 +3,7 @@ import type { GraphQLError, GraphQLFormattedError } from 'graphql';
 import type { LimitsConfig } from '../config/limits.ts';
 import type { AuthService } from '../domain/auth/auth-service.ts';
 import { CONNECTION_KINDS, type ConnectionLimiter } from '../domain/limits/connection-limiter.ts';
-import { tenantOf, type Viewer } from '../domain/viewer.ts';
+import type { Viewer } from '../domain/viewer.ts';
 import { ERROR_CODES, type ErrorCode, isAppError, LimitExceededError } from '../errors.ts';
 import { type Logger, newCorrelationId } from '../log.ts';
 import { operationViewer } from './auth/operation-token.ts';
@@ -21,6 +21,7 @@ import {
   serializeResult,
   withoutHttpExtension,
 } from './delivery/subscription-groups.ts';
+import { acquireConnectionSlot } from './limits/connection-slot.ts';
 import { subscriptionLimitError } from './limits/subscription-slots.ts';
 import { isResultStream, type OperationRunner, type RunContext } from './operation-runner.ts';
 import type { OpenSubscriptions } from './ops/open-subscriptions.ts';
@@ -211,15 +212,15 @@ export abstract class OperationSocket {
     // The client may have gone while the token was verified; then 'close' has fired already.
     if (this.isClosed || !this.socket.open) return 'gone';
     try {
-      const lease = options.limiter.acquire({
-        kind: CONNECTION_KINDS.WEBSOCKET,
-        userId: viewer?.userId ?? null,
-        tenantId: tenantOf(viewer),
-      });
+      const lease = acquireConnectionSlot(
+        options.limiter,
+        CONNECTION_KINDS.WEBSOCKET,
+        viewer,
+        options.onRefused,
+      );
       this.releaseSlot = () => lease.release();
     } catch (error) {
       if (!(error instanceof LimitExceededError)) throw error;
-      options.onRefused(String(error.details?.limit ?? 'connections'));
       return { closeCode: CLOSE_CODES.LIMIT_EXCEEDED, code: error.code, message: error.message };
     }
     this.viewer = viewer;

@@ -3,13 +3,14 @@ import type { IncomingMessage } from 'node:http';
 import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { AuthService } from '../../domain/auth/auth-service.ts';
 import { CONNECTION_KINDS, type ConnectionLimiter } from '../../domain/limits/connection-limiter.ts';
-import { tenantOf, type Viewer } from '../../domain/viewer.ts';
-import { ERROR_CODES, isAppError, LimitExceededError } from '../../errors.ts';
+import type { Viewer } from '../../domain/viewer.ts';
+import { ERROR_CODES, isAppError } from '../../errors.ts';
 import { type Logger, newCorrelationId } from '../../log.ts';
 import { onTokenExpiry } from '../auth/token-expiry-plugin.ts';
 import { tokenFromIncomingMessage } from '../auth/token-source.ts';
 import type { SubscriptionGroups } from '../delivery/subscription-groups.ts';
 import type { RouteParams } from '../http-routes.ts';
+import { acquireConnectionSlot } from '../limits/connection-slot.ts';
 import type { OperationRunner } from '../operation-runner.ts';
 import type { OpenSubscriptions } from '../ops/open-subscriptions.ts';
 import { TRANSPORTS, type TransportStats } from '../ops/transport-stats.ts';
@@ -116,16 +117,15 @@ export function createLegacyDataSourceRoute(options: LegacyDataSourceRouteOption
     try {
       viewer = await options.auth.authenticate(token);
       // A connection slot like graphql-ws's (docs/limits.md); over a limit: error frame, 4429.
-      const lease = options.limiter.acquire({
-        kind: CONNECTION_KINDS.WEBSOCKET,
-        userId: viewer?.userId ?? null,
-        tenantId: tenantOf(viewer),
-      });
+      const lease = acquireConnectionSlot(
+        options.limiter,
+        CONNECTION_KINDS.WEBSOCKET,
+        viewer,
+        options.onRefused,
+      );
       if (socket.open) ws.once('close', () => lease.release());
       else lease.release();
     } catch (error) {
-      if (error instanceof LimitExceededError)
-        options.onRefused(String(error.details?.limit ?? 'connections'));
       const code = isAppError(error) ? error.code : ERROR_CODES.INTERNAL;
       const message = isAppError(error) ? error.message : 'the token could not be checked';
       if (!isAppError(error)) log.error({ err: error }, 'authenticating a data source provider failed');

@@ -3,8 +3,8 @@ import type { ExecutionResult, GraphQLFormattedError } from 'graphql';
 import { type WebSocket, WebSocketServer } from 'ws';
 import type { AuthService } from '../../domain/auth/auth-service.ts';
 import { CONNECTION_KINDS, type ConnectionLimiter } from '../../domain/limits/connection-limiter.ts';
-import { tenantOf, type Viewer } from '../../domain/viewer.ts';
-import { AppError, LimitExceededError } from '../../errors.ts';
+import type { Viewer } from '../../domain/viewer.ts';
+import { AppError } from '../../errors.ts';
 import { type Logger, newCorrelationId } from '../../log.ts';
 import { onTokenExpiry, tokenExpiredError } from '../auth/token-expiry-plugin.ts';
 import { tokenFromIncomingMessage } from '../auth/token-source.ts';
@@ -17,6 +17,7 @@ import type {
   SubscriptionGroups,
 } from '../delivery/subscription-groups.ts';
 import type { RouteParams } from '../http-routes.ts';
+import { acquireConnectionSlot } from '../limits/connection-slot.ts';
 import type { OperationRunner, RunContext } from '../operation-runner.ts';
 import type { OpenSubscriptions } from '../ops/open-subscriptions.ts';
 import { TRANSPORTS, type TransportStats } from '../ops/transport-stats.ts';
@@ -160,18 +161,13 @@ class IsmStreamConnection implements GroupMember {
     const viewer = await options.auth.authenticate(token);
     if (this.closed) return;
     // A slot after authentication, before anything is sent; over a limit: 4429 and its message.
-    try {
-      const lease = options.limiter.acquire({
-        kind: CONNECTION_KINDS.WEBSOCKET,
-        userId: viewer?.userId ?? null,
-        tenantId: tenantOf(viewer),
-      });
-      this.releaseSlot = () => lease.release();
-    } catch (error) {
-      if (error instanceof LimitExceededError)
-        options.onRefused(String(error.details?.limit ?? 'connections'));
-      throw error;
-    }
+    const lease = acquireConnectionSlot(
+      options.limiter,
+      CONNECTION_KINDS.WEBSOCKET,
+      viewer,
+      options.onRefused,
+    );
+    this.releaseSlot = () => lease.release();
     // The socket lives no longer than its token: closed 4401 at expiry (docs/auth.md).
     if (viewer?.expiresAt !== undefined) {
       const expiresAt = viewer.expiresAt;

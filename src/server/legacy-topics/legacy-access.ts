@@ -6,6 +6,7 @@ import type { Viewer } from '../../domain/viewer.ts';
 import { isAppError } from '../../errors.ts';
 import type { Metrics } from '../../metrics.ts';
 import { tokenFromIncomingMessage, tokenFromRequest } from '../auth/token-source.ts';
+import { acquireConnectionSlot } from '../limits/connection-slot.ts';
 import { limitRefusals } from '../limits/limits-plugins.ts';
 
 /** The outcome of checking a legacy client's token. */
@@ -53,15 +54,15 @@ export function createLegacyAccess(options: {
     },
     openConnection(viewer, kind) {
       try {
-        const lease = limiter.acquire({
-          kind: kind === 'sse' ? CONNECTION_KINDS.SSE : CONNECTION_KINDS.WEBSOCKET,
-          userId: viewer.userId,
-          tenantId: viewer.tenantId,
-        });
+        const lease = acquireConnectionSlot(
+          limiter,
+          kind === 'sse' ? CONNECTION_KINDS.SSE : CONNECTION_KINDS.WEBSOCKET,
+          viewer,
+          (limit) => refusals.inc({ limit }),
+        );
         return { ok: true, release: () => lease.release() };
       } catch (error) {
         if (!isAppError(error)) throw error;
-        refusals.inc({ limit: String(error.details?.limit ?? 'connections') });
         return { ok: false, message: error.message };
       }
     },

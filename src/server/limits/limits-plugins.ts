@@ -16,6 +16,7 @@ import { selectedOperation } from '../auth/root-fields.ts';
 import { isAsyncIterable, observeStream } from '../observed-stream.ts';
 import { transportOf } from '../ops/subscription-metrics-plugin.ts';
 import { TRANSPORTS } from '../ops/transport-stats.ts';
+import { acquireConnectionSlot } from './connection-slot.ts';
 import { maxAliasesRule, maxCostRule, maxDepthRule, noIntrospectionRule } from './document-rules.ts';
 
 // Defined beside the registry so that the domain (the topic buffer) counts into it too.
@@ -124,14 +125,11 @@ export function useSseConnectionLimit(limiter: ConnectionLimiter, metrics: Metri
       if (transportOf(context) !== TRANSPORTS.GRAPHQL_SSE) return undefined;
       let lease: ConnectionLease;
       try {
-        lease = limiter.acquire({
-          kind: CONNECTION_KINDS.SSE,
-          userId: context.viewer?.userId ?? null,
-          tenantId: tenantOf(context.viewer),
-        });
+        lease = acquireConnectionSlot(limiter, CONNECTION_KINDS.SSE, context.viewer, (limit) =>
+          refusals.inc({ limit }),
+        );
       } catch (error) {
         if (!isAppError(error)) throw error;
-        refusals.inc({ limit: String(error.details?.limit ?? 'connections') });
         // Thrown, not set as the result: yoga then answers with the status (429) before streaming.
         throw withHttpStatus(error);
       }

@@ -2,7 +2,7 @@ import type { ServerResponse } from 'node:http';
 import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { CONNECTION_KINDS, type ConnectionLimiter } from '../../domain/limits/connection-limiter.ts';
-import { tenantOf, type Viewer } from '../../domain/viewer.ts';
+import type { Viewer } from '../../domain/viewer.ts';
 import { isAppError } from '../../errors.ts';
 import type { GraphQLContext } from '../../schema/context.ts';
 import { withHttpStatus } from '../auth/http-error.ts';
@@ -12,6 +12,7 @@ import { groupRunContext } from '../delivery/group-context.ts';
 import { sharingKey } from '../delivery/sharing-key.ts';
 import type { SubscriptionGroups } from '../delivery/subscription-groups.ts';
 import type { InitialContext } from '../graphql-context.ts';
+import { acquireConnectionSlot } from '../limits/connection-slot.ts';
 import type { OperationRunner, ParsedOperation, RunContext } from '../operation-runner.ts';
 import type { OpenSubscriptions } from '../ops/open-subscriptions.ts';
 import { rootFieldOf } from '../ops/subscription-metrics-plugin.ts';
@@ -138,15 +139,10 @@ export function useGraphqlOverSse(options: SseDeliveryOptions): Plugin {
     const viewer = context.viewer;
     let release: () => void;
     try {
-      const lease = options.limiter.acquire({
-        kind: CONNECTION_KINDS.SSE,
-        userId: viewer?.userId ?? null,
-        tenantId: tenantOf(viewer),
-      });
+      const lease = acquireConnectionSlot(options.limiter, CONNECTION_KINDS.SSE, viewer, options.onRefused);
       release = () => lease.release();
     } catch (error) {
       if (!isAppError(error)) throw error;
-      options.onRefused(String(error.details?.limit ?? 'connections'));
       // Thrown: yoga answers it as a result in the stream, before any data.
       throw withHttpStatus(error);
     }
