@@ -22,13 +22,18 @@
  *   BENCH_TARGETS=streamgate BENCH_CASES=fanout BENCH_PROFILE_DIR=/tmp/prof npm run bench -- fanout
  *
  * Knobs: BENCH_SUBSCRIBERS (1000), BENCH_BATCH (10 messages per publish), BENCH_SECONDS (6, per
- * throughput window), BENCH_LATENCY_SECONDS (4), BENCH_TARGETS (streamgate,streamgate-sse,stock,raw;
- * streamgate-sse is streamgate with GraphQL-over-SSE subscribers, fan-out only),
+ * throughput window), BENCH_LATENCY_SECONDS (4), BENCH_LATENCY_BATCH (BENCH_BATCH; messages per
+ * publish in the latency run), BENCH_TARGETS (streamgate,streamgate-sse,streamgate-topic,
+ * streamgate-legacy-ws,streamgate-legacy-sse,stock,raw; the streamgate-* ones run the fan-out case
+ * only: GraphQL over SSE on the device; graphql-ws, the legacy /ws/stream and the legacy
+ * /sse/stream on one broker topic fed by POST /topics/{topic}/messages; NAME@DIR runs the
+ * streamgate of another checkout, e.g. the commit before a change, in the same run),
  * BENCH_CASES (fanout,filtered), BENCH_PROFILE_DIR (streamgate runs under `node --cpu-prof`; the
  * measured windows are written beside the profile for bench/support/profile-summary.ts),
  * BENCH_STREAMGATE_DIR (run the streamgate of another checkout, e.g. a branch's worktree).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { listFromEnv, numberFromEnv } from './support/bench-env.ts';
 import { type BenchServer, startServer } from './support/bench-servers.ts';
@@ -53,6 +58,13 @@ const SUBSCRIBERS = numberFromEnv('BENCH_SUBSCRIBERS', 1_000);
 const BATCH = numberFromEnv('BENCH_BATCH', 10);
 const SECONDS = numberFromEnv('BENCH_SECONDS', 6);
 const LATENCY_SECONDS = numberFromEnv('BENCH_LATENCY_SECONDS', 4);
+/**
+ * Messages per publish in the latency run. Every delivery of a batch carries the batch's publish
+ * time, so a batch's p99 includes writing the whole batch to every subscriber (10,000 frames for
+ * 10 messages × 1,000): smaller batches measure the path of one message. Its maximum rate is
+ * measured with the same batches first when they differ from BENCH_BATCH.
+ */
+const LATENCY_BATCH = numberFromEnv('BENCH_LATENCY_BATCH', numberFromEnv('BENCH_BATCH', 10));
 /** Messages per publish request in the filtered case (one delivery each). */
 const FILTERED_BATCH = numberFromEnv('BENCH_FILTERED_BATCH', 20);
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
@@ -68,6 +80,8 @@ export interface FanoutRow {
   readonly latencyRatePerSecond: number;
   readonly p50Ms: number;
   readonly p99Ms: number;
+  /** The 1-minute load average when the latency run ended. */
+  readonly loadAverage: number;
 }
 
 export interface FilteredRow {
@@ -216,10 +230,33 @@ async function runFanout(target: BenchTarget): Promise<FanoutRow> {
       SUBSCRIBERS,
       `${target.name} fanout`,
     );
-    const maxMessageRate = measured.messages / measured.seconds;
+    let maxMessageRate = measured.messages / measured.seconds;
+    if (LATENCY_BATCH !== BATCH) {
+      const single = await closedLoop(
+        target,
+        tracker,
+        Math.min(3, SECONDS),
+        async () => {
+          await target.publishDevice(
+            DEVICE,
+            benchEvents(LATENCY_BATCH, () => 'fanout'),
+          );
+          return LATENCY_BATCH;
+        },
+        SUBSCRIBERS,
+      );
+      maxMessageRate = single.messages / single.seconds;
+    }
     const latencyRate = maxMessageRate / 2;
     progress(`${target.name}: fan-out latency at ${latencyRate.toFixed(1)} messages/s`);
-    const latencies = await pacedLatency(target, tracker, latencyRate, LATENCY_SECONDS, SUBSCRIBERS, BATCH);
+    const latencies = await pacedLatency(
+      target,
+      tracker,
+      latencyRate,
+      LATENCY_SECONDS,
+      SUBSCRIBERS,
+      LATENCY_BATCH,
+    );
     return {
       target: target.name,
       subscribers: SUBSCRIBERS,
@@ -231,6 +268,7 @@ async function runFanout(target: BenchTarget): Promise<FanoutRow> {
       latencyRatePerSecond: latencyRate,
       p50Ms: percentile(latencies, 0.5),
       p99Ms: percentile(latencies, 0.99),
+      loadAverage: loadavg()[0] ?? Number.NaN,
     };
   } finally {
     await closeSubscribers(sockets);
@@ -288,7 +326,8 @@ const whole = (value: number) => Math.round(value).toLocaleString('en');
 function printFanout(rows: readonly FanoutRow[]): void {
   console.log(
     `\nfan-out: ${SUBSCRIBERS.toLocaleString('en')} graphql-ws (or SSE) subscribers of one device, 200-byte payloads, ` +
-      `batches of ${BATCH}; server on core ${SERVER_CORE}, load client on core ${CLIENT_CORE}`,
+      `batches of ${BATCH} (latency: batches of ${LATENCY_BATCH}); server on core ${SERVER_CORE}, ` +
+      `load client on core ${CLIENT_CORE}`,
   );
   console.log(
     formatTable(
@@ -302,6 +341,7 @@ function printFanout(rows: readonly FanoutRow[]): void {
         'latency at msg/s',
         'p50 ms',
         'p99 ms',
+        'load avg',
       ],
       rows.map((row) => [
         row.target,
@@ -313,6 +353,7 @@ function printFanout(rows: readonly FanoutRow[]): void {
         fixed(row.latencyRatePerSecond),
         fixed(row.p50Ms, 2),
         fixed(row.p99Ms, 2),
+        fixed(row.loadAverage, 2),
       ]),
     ),
   );
@@ -328,12 +369,32 @@ function printFanout(rows: readonly FanoutRow[]): void {
     console.log(
       `streamgate / raw ws, server CPU per delivery: ${fixed(streamgate / raw, 3)} (target ≤ 1.250)`,
     );
-  const overSse = cost('streamgate sse');
-  if (overSse !== undefined && raw !== undefined)
-    console.log(`streamgate over SSE / raw ws, server CPU per delivery: ${fixed(overSse / raw, 3)}`);
+  // Every other streamgate transport against graphql-ws: on the device (GraphQL over SSE), and
+  // the legacy routes against graphql-ws on the same topic and publish path.
+  const topic = cost('streamgate topic graphql-ws');
+  for (const row of rows) {
+    if (!row.target.startsWith('streamgate ') || row.target === 'streamgate topic graphql-ws') continue;
+    const own = row.serverCpuMicrosPerDelivery;
+    const against =
+      row.target.startsWith('streamgate topic') && topic !== undefined
+        ? ` = ${fixed(own / topic, 2)}× graphql-ws on the topic`
+        : '';
+    const ws = streamgate !== undefined ? `, ${fixed(own / streamgate, 2)}× graphql-ws on the device` : '';
+    console.log(`${row.target}: ${fixed(own, 2)} µs per delivery${against}${ws}`);
+  }
   const latency = rows.find((row) => row.target === 'streamgate');
   if (latency)
-    console.log(`streamgate p99 at 50 % of its maximum rate: ${fixed(latency.p99Ms, 2)} ms (target < 20 ms)`);
+    console.log(
+      `streamgate p99 at 50 % of its maximum rate (batches of ${LATENCY_BATCH}): ` +
+        `${fixed(latency.p99Ms, 2)} ms (target < 20 ms); load average ${loadAverage()}`,
+    );
+}
+
+/** The 1-, 5- and 15-minute load averages: how shared the machine was. */
+function loadAverage(): string {
+  return loadavg()
+    .map((load) => load.toFixed(2))
+    .join(' ');
 }
 
 function printFiltered(rows: readonly FilteredRow[]): void {
@@ -368,7 +429,10 @@ function printFiltered(rows: readonly FilteredRow[]): void {
 /** Runs the cases against each server, one server at a time, and prints the tables. */
 export async function runFanoutBench(): Promise<{ fanout: FanoutRow[]; filtered: FilteredRow[] }> {
   pinThisProcess(CLIENT_CORE);
-  const targets = listFromEnv('BENCH_TARGETS', 'streamgate,streamgate-sse,stock,raw');
+  const targets = listFromEnv(
+    'BENCH_TARGETS',
+    'streamgate,streamgate-sse,streamgate-topic,streamgate-legacy-ws,streamgate-legacy-sse,stock,raw',
+  );
   const cases = listFromEnv('BENCH_CASES', 'fanout,filtered');
   const fanout: FanoutRow[] = [];
   const filtered: FilteredRow[] = [];
@@ -398,7 +462,7 @@ export async function runFanoutBench(): Promise<{ fanout: FanoutRow[]; filtered:
         if (cases.includes('fanout'))
           await attempt('fan-out', async () => void fanout.push(await runFanout(target)));
         // The filtered case subscribes over graphql-ws whatever the target: once is enough.
-        if (cases.includes('filtered') && target.name !== 'streamgate sse')
+        if (cases.includes('filtered') && !target.fanoutOnly)
           for (const count of [1, SUBSCRIBERS])
             await attempt(
               `filtered ${count}`,

@@ -1,6 +1,6 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { type BenchServer, createDatabase } from './bench-servers.ts';
 import { type PinnedProcess, SERVER_CORE, startPinned, startStreamgateProcess } from './pinned-process.ts';
 import type { SubscriberSpec } from './ws-subscribers.ts';
@@ -14,7 +14,25 @@ export interface BenchEvent {
   readonly data: { readonly key: string; readonly sentAt: number; readonly pad: string };
 }
 
-export type TargetName = 'streamgate' | 'streamgate sse' | 'stock yoga' | 'raw ws';
+/**
+ * How the fan-out case's subscribers reach streamgate: graphql-ws or GraphQL over SSE on one
+ * device (fed by `POST /monitor/{device}`), or one broker topic (fed by
+ * `POST /topics/{topic}/messages`, no filter) over graphql-ws, the legacy `/ws/stream` socket or
+ * the legacy `/sse/stream`. The topic rows compare the transports over the same publish path.
+ */
+export type StreamgateTransport = 'graphql-ws' | 'sse' | 'topic' | 'legacy-ws' | 'legacy-sse';
+
+/** The BENCH_TARGETS entry of each streamgate transport, and its row's name. */
+const STREAMGATE_TARGETS: Readonly<Record<string, { transport: StreamgateTransport; name: string }>> = {
+  streamgate: { transport: 'graphql-ws', name: 'streamgate' },
+  'streamgate-sse': { transport: 'sse', name: 'streamgate sse' },
+  'streamgate-topic': { transport: 'topic', name: 'streamgate topic graphql-ws' },
+  'streamgate-legacy-ws': { transport: 'legacy-ws', name: 'streamgate topic legacy ws' },
+  'streamgate-legacy-sse': { transport: 'legacy-sse', name: 'streamgate topic legacy sse' },
+};
+
+/** Row names: a streamgate transport's (above), possibly with a checkout's label, or a baseline's. */
+export type TargetName = string;
 
 /**
  * A server under test, running in its own process on the server core, with the ways to
@@ -23,6 +41,9 @@ export type TargetName = 'streamgate' | 'streamgate sse' | 'stock yoga' | 'raw w
 export interface BenchTarget {
   readonly name: TargetName;
   readonly process: PinnedProcess;
+  /** Runs the fan-out case only (its filtered case would repeat another target's graphql-ws one). */
+  readonly fanoutOnly?: boolean;
+  /** A subscriber of the fan-out stream: the device's, or the bench topic's on topic transports. */
   deviceSubscriber(deviceId: string): SubscriberSpec;
   /** A subscriber of the topic whose data `key` equals `key`. */
   topicSubscriber(key: string): SubscriberSpec;
@@ -32,8 +53,12 @@ export interface BenchTarget {
 
 export interface TargetOptions {
   readonly core: number;
-  /** How device subscribers connect to streamgate. @default 'graphql-ws' */
-  readonly transport?: 'graphql-ws' | 'sse';
+  /** How fan-out subscribers connect to streamgate. @default 'graphql-ws' */
+  readonly transport?: StreamgateTransport;
+  /** Run the streamgate of this checkout instead of BENCH_STREAMGATE_DIR / this repository's. */
+  readonly cwd?: string;
+  /** Appended to the row's name (which checkout it measured). */
+  readonly label?: string;
 }
 
 async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<unknown> {
@@ -77,9 +102,12 @@ export async function startStreamgate(postgres: BenchServer, options: TargetOpti
       MAX_ALIASES: '1000',
       MAX_DOCUMENT_TOKENS: '100000',
       MAX_QUERY_COST: '1000000',
+      // The legacy socket's subscribers send nothing once subscribed.
+      ACCESS_HEARTBEAT_TIMEOUT: '3600',
     },
     {
       core: options.core,
+      ...(options.cwd ? { cwd: options.cwd } : {}),
       // Ready when it listens and has printed the dev token (stderr, either order), which topics need.
       ready:
         /streamgate is listening[\s\S]*Dev token[^\n]*\n(\S+)\n|Dev token[^\n]*\n(\S+)\n[\s\S]*streamgate is listening/,
@@ -89,31 +117,61 @@ export async function startStreamgate(postgres: BenchServer, options: TargetOpti
   if (!token) throw new Error(`no dev token in the output of streamgate:\n${server.process.output()}`);
   const http = server.url;
   const ws = `${http.replace(/^http/, 'ws')}/graphql`;
-  const overSse = options.transport === 'sse';
+  const transport = options.transport ?? 'graphql-ws';
+  const entry = Object.values(STREAMGATE_TARGETS).find((target) => target.transport === transport);
+  const auth = { authorization: `Bearer ${token}` };
+  const topicQuery = (filtered: boolean) =>
+    `subscription${filtered ? '($f: MessageFilter)' : ''} { topicMessages(topics: ["${BENCH_TOPIC}"]${filtered ? ', filter: $f' : ''}) { key timestamp data } }`;
+  const fanoutSubscriber: Record<StreamgateTransport, (deviceId: string) => SubscriberSpec> = {
+    'graphql-ws': graphqlWsDeviceSubscriber(ws),
+    sse: (deviceId) => ({
+      kind: 'sse',
+      url: `${http}/graphql`,
+      query: DEVICE_QUERY,
+      variables: { d: deviceId },
+    }),
+    topic: () => ({
+      kind: 'graphql-ws',
+      url: ws,
+      query: topicQuery(false),
+      variables: {},
+      connectionParams: auth,
+    }),
+    'legacy-ws': () => ({
+      kind: 'legacy-ws',
+      url: `${http.replace(/^http/, 'ws')}/ws/stream?token=${encodeURIComponent(token)}`,
+      topic: BENCH_TOPIC,
+    }),
+    'legacy-sse': () => ({ kind: 'legacy-sse', url: http, token, topic: BENCH_TOPIC }),
+  };
+  const onTopic = transport === 'topic' || transport === 'legacy-ws' || transport === 'legacy-sse';
   return {
-    name: overSse ? 'streamgate sse' : 'streamgate',
+    name: `${entry?.name ?? 'streamgate'}${options.label ? ` ${options.label}` : ''}`,
     process: server.process,
-    deviceSubscriber: overSse
-      ? (deviceId) => ({
-          kind: 'sse',
-          url: `${http}/graphql`,
-          query: DEVICE_QUERY,
-          variables: { d: deviceId },
-        })
-      : graphqlWsDeviceSubscriber(ws),
+    fanoutOnly: transport !== 'graphql-ws',
+    deviceSubscriber: fanoutSubscriber[transport],
     topicSubscriber: (key) => ({
       kind: 'graphql-ws',
       url: ws,
-      query: `subscription($f: MessageFilter) { topicMessages(topics: ["${BENCH_TOPIC}"], filter: $f) { key timestamp data } }`,
+      query: topicQuery(true),
       variables: { f: { equals: { key } } },
-      connectionParams: { authorization: `Bearer ${token}` },
+      connectionParams: auth,
     }),
-    publishDevice: async (deviceId, events) => {
-      await postJson(
-        `${http}/monitor/${encodeURIComponent(deviceId)}`,
-        events.map((event) => ({ id: '', type: 'signal', symbol: 'bench.Fanout', ...event })),
-      );
-    },
+    publishDevice: onTopic
+      ? // The topic transports' fan-out stream: one batched publish per batch.
+        async (_deviceId, events) => {
+          await postJson(
+            `${http}/topics/${encodeURIComponent(BENCH_TOPIC)}/messages`,
+            events.map((event) => event.data),
+            auth,
+          );
+        }
+      : async (deviceId, events) => {
+          await postJson(
+            `${http}/monitor/${encodeURIComponent(deviceId)}`,
+            events.map((event) => ({ id: '', type: 'signal', symbol: 'bench.Fanout', ...event })),
+          );
+        },
     // One request per batch: one aliased `publish` per message.
     publishTopic: async (events) => {
       const fields = events.map(
@@ -132,7 +190,7 @@ export async function startStreamgate(postgres: BenchServer, options: TargetOpti
             ]),
           ),
         },
-        { authorization: `Bearer ${token}` },
+        auth,
       )) as { errors?: unknown };
       if (body.errors) throw new Error(`publish failed: ${JSON.stringify(body.errors).slice(0, 500)}`);
     },
@@ -141,7 +199,7 @@ export async function startStreamgate(postgres: BenchServer, options: TargetOpti
 
 /** A baseline server of bench/support/ (stock-yoga-server.ts or raw-ws-server.ts). */
 async function startBaseline(
-  name: Exclude<TargetName, 'streamgate'>,
+  name: TargetName,
   script: string,
   options: TargetOptions,
 ): Promise<{ server: PinnedProcess; port: number }> {
@@ -171,15 +229,26 @@ function baselinePublishers(port: number) {
 }
 
 /**
- * The target BENCH_TARGETS names (streamgate, stock, raw) on SERVER_CORE; streamgate on the
- * benchmark's Postgres, which `postgres()` starts on first need.
+ * The target BENCH_TARGETS names on SERVER_CORE: a streamgate transport (streamgate,
+ * streamgate-sse, streamgate-topic, streamgate-legacy-ws, streamgate-legacy-sse), each on the
+ * benchmark's Postgres, which `postgres()` starts on first need, or a baseline (stock, raw).
+ * `NAME@DIR` runs the streamgate of the checkout at DIR (e.g. the commit before a change, in the
+ * same run), its rows labelled `@` and the directory's last part.
  */
 export async function startTarget(name: string, postgres: () => BenchServer): Promise<BenchTarget> {
-  if (name === 'streamgate') return startStreamgate(postgres(), { core: SERVER_CORE });
-  if (name === 'streamgate-sse') return startStreamgate(postgres(), { core: SERVER_CORE, transport: 'sse' });
+  const [base = name, cwd] = name.split('@');
+  const streamgate = STREAMGATE_TARGETS[base];
+  if (streamgate)
+    return startStreamgate(postgres(), {
+      core: SERVER_CORE,
+      transport: streamgate.transport,
+      ...(cwd ? { cwd, label: `@${basename(cwd)}` } : {}),
+    });
   if (name === 'stock') return startStockYoga({ core: SERVER_CORE });
   if (name === 'raw') return startRawWs({ core: SERVER_CORE });
-  throw new Error(`unknown BENCH_TARGETS entry ${name} (streamgate, streamgate-sse, stock, raw)`);
+  throw new Error(
+    `unknown BENCH_TARGETS entry ${name} (${Object.keys(STREAMGATE_TARGETS).join(', ')}, stock, raw; NAME@DIR)`,
+  );
 }
 
 /** Baseline (b): stock graphql-yoga + graphql-ws + createPubSub with a documented `filter`. */

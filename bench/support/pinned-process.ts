@@ -140,12 +140,20 @@ export function profileNodeArgs(): string[] {
  */
 export async function startStreamgateProcess(
   env: Readonly<Record<string, string>>,
-  options: { readonly core?: number; readonly nodeArgs?: readonly string[]; readonly ready?: RegExp } = {},
+  options: {
+    readonly core?: number;
+    readonly nodeArgs?: readonly string[];
+    readonly ready?: RegExp;
+    /** The checkout to run (default BENCH_STREAMGATE_DIR, else this repository). */
+    readonly cwd?: string;
+  } = {},
 ): Promise<StreamgateProcess> {
   const port = await freePort();
   const { process: server, match } = await startPinned({
     core: options.core ?? SERVER_CORE,
-    ...(process.env.BENCH_STREAMGATE_DIR ? { cwd: process.env.BENCH_STREAMGATE_DIR } : {}),
+    ...((options.cwd ?? process.env.BENCH_STREAMGATE_DIR)
+      ? { cwd: options.cwd ?? process.env.BENCH_STREAMGATE_DIR }
+      : {}),
     nodeArgs: [...profileNodeArgs(), ...(options.nodeArgs ?? []), 'src/main.ts'],
     // As deployed (the Dockerfile's NODE_ENV, which the baselines run with too).
     env: {

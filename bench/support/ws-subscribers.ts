@@ -21,7 +21,22 @@ export type SubscriberSpec =
       readonly query: string;
       readonly variables: Readonly<Record<string, unknown>>;
     }
-  | { readonly kind: 'raw'; readonly url: string };
+  | { readonly kind: 'raw'; readonly url: string }
+  | {
+      /** The old streaming service's socket (`/ws/stream?token=`): `subscribe` one topic. */
+      readonly kind: 'legacy-ws';
+      /** ws://host:port/ws/stream?token=… */
+      readonly url: string;
+      readonly topic: string;
+    }
+  | {
+      /** The old streaming service's SSE (`GET /sse/stream?token=`, then `POST /sse/subscribe`). */
+      readonly kind: 'legacy-sse';
+      /** http://host:port */
+      readonly url: string;
+      readonly token: string;
+      readonly topic: string;
+    };
 
 /** An open subscriber, to be closed at the end of a case. */
 export interface Subscriber {
@@ -125,11 +140,36 @@ function onProtocolFrame(
  */
 export function openSubscriber(spec: SubscriberSpec, tracker: DeliveryTracker): Promise<Subscriber> {
   if (spec.kind === 'sse') return openSseSubscriber(spec, tracker);
+  if (spec.kind === 'legacy-sse') return openLegacySseSubscriber(spec, tracker);
   return openSocketSubscriber(spec, tracker).then((socket) => ({ close: () => closeSocket(socket) }));
 }
 
+/** Handles one frame of the legacy topic socket that is not a delivery. */
+function onLegacyFrame(
+  socket: WebSocket,
+  frame: string,
+  topic: string,
+  tracker: DeliveryTracker,
+  onSubscribed: () => void,
+): void {
+  const message = JSON.parse(frame) as { type?: string; success?: boolean };
+  switch (message.type) {
+    case 'connection_established':
+      socket.send(JSON.stringify({ action: 'subscribe', data: { topics: [topic] } }));
+      return;
+    case 'subscription_confirmed':
+      if (message.success) onSubscribed();
+      else tracker.fail(new Error(`legacy subscribe refused: ${frame.slice(0, 300)}`));
+      return;
+    case 'pong':
+      return;
+    default:
+      tracker.fail(new Error(`legacy subscriber got ${frame.slice(0, 300)}`));
+  }
+}
+
 function openSocketSubscriber(
-  spec: Exclude<SubscriberSpec, { kind: 'sse' }>,
+  spec: Extract<SubscriberSpec, { kind: 'graphql-ws' | 'raw' | 'legacy-ws' }>,
   tracker: DeliveryTracker,
 ): Promise<WebSocket> {
   return new Promise((resolve, reject) => {
@@ -148,7 +188,8 @@ function openSocketSubscriber(
     socket.on('open', () => {
       if (spec.kind === 'graphql-ws')
         socket.send(JSON.stringify({ type: 'connection_init', payload: spec.connectionParams ?? {} }));
-      else settle();
+      else if (spec.kind === 'raw') settle();
+      // legacy-ws: the server speaks first (connection_established).
     });
     socket.on('message', (data: Buffer) => {
       const frame = data.toString('latin1');
@@ -157,6 +198,10 @@ function openSocketSubscriber(
         if (received++ === 0) tracker.onFirstDelivery();
         if (frame.includes(PROBE)) tracker.probes += 1;
         else tracker.onDelivery(frame);
+        return;
+      }
+      if (spec.kind === 'legacy-ws') {
+        onLegacyFrame(socket, frame, spec.topic, tracker, () => settle());
         return;
       }
       onProtocolFrame(socket, frame, tracker, () => {
@@ -233,68 +278,131 @@ function closeSocket(socket: WebSocket): Promise<void> {
 }
 
 /**
- * A GraphQL-over-SSE subscriber: resolves once the response's headers are in. Events are found by
- * a string scan (an event ends with a blank line; several may arrive in one chunk, one may span two).
+ * Reads an event stream: each event (it ends with a blank line; several may arrive in one chunk,
+ * one may span two) that carries a benchmark payload is counted by `tracker`, any other goes to
+ * `other`. A string scan, as for the sockets.
  */
+function eventReader(tracker: DeliveryTracker, other: (event: string) => void): (chunk: string) => void {
+  let received = 0;
+  let rest = '';
+  return (chunk) => {
+    rest += chunk;
+    let end = rest.indexOf('\n\n');
+    while (end >= 0) {
+      const event = rest.slice(0, end);
+      rest = rest.slice(end + 2);
+      end = rest.indexOf('\n\n');
+      if (!event.includes(SENT_AT)) {
+        other(event);
+        continue;
+      }
+      tracker.lastFrameAt = performance.now();
+      if (received++ === 0) tracker.onFirstDelivery();
+      if (event.includes(PROBE)) tracker.probes += 1;
+      else tracker.onDelivery(event);
+    }
+  };
+}
+
+/**
+ * Sends one HTTP request and resolves with its streamed response once the headers are in (200),
+ * the response's chunks going to `onChunk`; `close()` ends the request and waits until it is gone.
+ */
+function openEventStream(
+  url: string,
+  init: { method: 'GET' | 'POST'; headers: Record<string, string | number>; body?: string },
+  tracker: DeliveryTracker,
+  onChunk: (chunk: string) => void,
+): Promise<Subscriber> {
+  return new Promise((resolve, reject) => {
+    const request = httpRequest(url, { method: init.method, headers: init.headers }, (response) => {
+      if (response.statusCode !== 200) {
+        reject(new Error(`SSE subscriber answered ${response.statusCode}`));
+        response.resume();
+        return;
+      }
+      let closing = false;
+      response.setEncoding('latin1');
+      response.on('data', onChunk);
+      response.on('error', (error) => {
+        if (!closing) tracker.fail(error);
+      });
+      const ended = new Promise<void>((done) => response.once('close', () => done()));
+      resolve({
+        close: () => {
+          closing = true;
+          request.destroy();
+          return ended;
+        },
+      });
+    });
+    request.on('error', reject);
+    request.end(init.body);
+  });
+}
+
+/** A GraphQL-over-SSE subscriber: resolves once the response's headers are in. */
 function openSseSubscriber(
   spec: Extract<SubscriberSpec, { kind: 'sse' }>,
   tracker: DeliveryTracker,
 ): Promise<Subscriber> {
   const body = JSON.stringify({ query: spec.query, variables: spec.variables });
-  return new Promise((resolve, reject) => {
-    const request = httpRequest(
-      spec.url,
-      {
-        method: 'POST',
-        headers: {
-          'content-type': 'application/json',
-          'content-length': Buffer.byteLength(body),
-          accept: 'text/event-stream',
-        },
-      },
-      (response) => {
-        if (response.statusCode !== 200) {
-          reject(new Error(`SSE subscriber answered ${response.statusCode}`));
-          response.resume();
-          return;
-        }
-        let received = 0;
-        let closing = false;
-        let rest = '';
-        response.setEncoding('latin1');
-        response.on('data', (chunk: string) => {
-          rest += chunk;
-          let end = rest.indexOf('\n\n');
-          while (end >= 0) {
-            const event = rest.slice(0, end);
-            rest = rest.slice(end + 2);
-            end = rest.indexOf('\n\n');
-            if (!event.includes(SENT_AT)) {
-              if (event.startsWith('event: complete')) tracker.fail(new Error('SSE subscription completed'));
-              continue;
-            }
-            tracker.lastFrameAt = performance.now();
-            if (received++ === 0) tracker.onFirstDelivery();
-            if (event.includes(PROBE)) tracker.probes += 1;
-            else tracker.onDelivery(event);
-          }
-        });
-        response.on('error', (error) => {
-          if (!closing) tracker.fail(error);
-        });
-        const ended = new Promise<void>((done) => response.once('close', () => done()));
-        resolve({
-          close: () => {
-            closing = true;
-            request.destroy();
-            return ended;
-          },
-        });
-      },
-    );
-    request.on('error', reject);
-    request.end(body);
+  const headers = {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    accept: 'text/event-stream',
+  };
+  const read = eventReader(tracker, (event) => {
+    if (event.startsWith('event: complete')) tracker.fail(new Error('SSE subscription completed'));
   });
+  return openEventStream(spec.url, { method: 'POST', headers, body }, tracker, read);
+}
+
+/**
+ * A legacy SSE subscriber: opens `GET /sse/stream?token=`, reads its `connection_established`
+ * event, subscribes the topic with `POST /sse/subscribe`, and resolves once that is accepted.
+ */
+async function openLegacySseSubscriber(
+  spec: Extract<SubscriberSpec, { kind: 'legacy-sse' }>,
+  tracker: DeliveryTracker,
+): Promise<Subscriber> {
+  let established: (connectionId: string) => void = () => undefined;
+  const connectionId = new Promise<string>((resolve) => {
+    established = resolve;
+  });
+  const read = eventReader(tracker, (event) => {
+    if (event.startsWith(':')) return; // heartbeat comment
+    const data = /^data: (.*)$/m.exec(event)?.[1] ?? '';
+    if (event.startsWith('event: connection_established'))
+      established((JSON.parse(data) as { connection_id: string }).connection_id);
+    else tracker.fail(new Error(`legacy SSE subscriber got ${event.slice(0, 300)}`));
+  });
+  const token = encodeURIComponent(spec.token);
+  const stream = await openEventStream(
+    `${spec.url}/sse/stream?token=${token}`,
+    { method: 'GET', headers: { accept: 'text/event-stream' } },
+    tracker,
+    read,
+  );
+  try {
+    const id = await Promise.race([
+      connectionId,
+      new Promise<never>((_, reject) =>
+        setTimeout(() => reject(new Error('no connection_established within 30 s')), 30_000).unref(),
+      ),
+    ]);
+    const response = await fetch(`${spec.url}/sse/subscribe`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${spec.token}` },
+      body: JSON.stringify({ connection_id: id, topic: spec.topic }),
+    });
+    const text = await response.text();
+    if (response.status !== 200) throw new Error(`POST /sse/subscribe answered ${response.status}: ${text}`);
+  } catch (error) {
+    await stream.close();
+    throw error;
+  }
+  return stream;
 }
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
