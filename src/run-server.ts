@@ -3,8 +3,8 @@ import dotenv from 'dotenv';
 import { type Config, ConfigError, loadConfig } from './config/config.ts';
 import { formatProblem } from './config/env-reader.ts';
 import { createLogger, type Logger } from './log.ts';
+import { type App, buildApp } from './main/app.ts';
 import { guardProcess } from './process-guard.ts';
-import { type App, buildApp } from './server/app.ts';
 import { describeCause, StartupError } from './startup-error.ts';
 
 /** Exit code for a configuration that cannot start (a usage error, like a bad flag). */

@@ -1,8 +1,6 @@
 import type { Config } from '../config/config.ts';
-import type { Database } from '../db/create-database.ts';
 import type { Logger } from '../log.ts';
 import type { Metrics } from '../metrics.ts';
-import type { Broker } from '../pubsub/broker.ts';
 import type { AuthService } from './auth/auth-service.ts';
 import type { DataSourceService } from './datasources/data-source-service.ts';
 import type { DeviceService } from './devices/device-service.ts';
@@ -14,14 +12,13 @@ import type { SyncStoreConsumer } from './states/sync-store-consumer.ts';
 import type { TopicService } from './topics/topic-service.ts';
 
 /**
- * Everything the domain needs from below, built once by buildApp and shared by every request.
- * Each domain issue adds its service here.
+ * The domain as the transports and resolvers see it (GraphQLContext.services), built once by the
+ * composition root (src/main/app.ts) and shared by every request. It holds no database and no
+ * broker: those stay below the domain. Each domain issue adds its service here.
  */
 export interface AppServices {
   readonly config: Config;
   readonly log: Logger;
-  readonly db: Database;
-  readonly broker: Broker;
   /** Prometheus metrics of this instance; any layer may add its own (src/metrics.ts). */
   readonly metrics: Metrics;
   /** Topics: registry, entitlements, filtered subscriptions, Kafka consumption (issue 6). */

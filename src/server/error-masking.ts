@@ -1,5 +1,4 @@
 import { GraphQLError } from 'graphql';
-import { isDatabaseUnavailable } from '../db/database-unavailable.ts';
 import { ERROR_CODES, type ErrorCode, isAppError, UnavailableError } from '../errors.ts';
 import { type Logger, newCorrelationId } from '../log.ts';
 import { withHttpStatus } from './auth/http-error.ts';
@@ -29,9 +28,10 @@ export const LOG_LEVEL_BY_CODE: Readonly<Record<ErrorCode, 'info' | 'warn' | 'er
  * UNAVAILABLE (HTTP 503, Retry-After); everything else reaches the
  * client as INTERNAL with a correlation id, and the log gets the stack under that id. Every error
  * is logged here, once, at the level of its code (yoga's own log of masked errors is left out:
- * createYogaLogging).
+ * createYogaLogging). `isDatabaseUnavailable` comes from the composition root: only the database
+ * layer knows its drivers' errors.
  */
-export function createErrorMasker(log: Logger) {
+export function createErrorMasker(log: Logger, isDatabaseUnavailable: (error: unknown) => boolean) {
   const logByCode = (code: ErrorCode, message: string, path: unknown) =>
     log[LOG_LEVEL_BY_CODE[code]]({ code, path }, message);
   return function maskError(error: unknown): Error {

@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../src/config/config.ts';
 import { ConfigError } from '../../src/config/env-reader.ts';
-import { buildApp } from '../../src/server/app.ts';
+import { buildApp } from '../../src/main/app.ts';
 import { connectWs, subscribeWs } from '../helpers/graphql-ws-client.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { authEnv, signToken } from '../helpers/tokens.ts';

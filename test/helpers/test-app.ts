@@ -2,8 +2,8 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { type Config, loadConfig } from '../../src/config/config.ts';
+import { type App, buildApp } from '../../src/main/app.ts';
 import type { Broker } from '../../src/pubsub/broker.ts';
-import { type App, buildApp } from '../../src/server/app.ts';
 import { createTestDatabase } from '../setup/services.ts';
 
 export interface TestApp {

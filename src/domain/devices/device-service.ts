@@ -136,11 +136,12 @@ export function createDeviceService(deps: DeviceServiceDependencies) {
       openReplay(deps.db, scope, options),
 
     /**
-     * Start-up work: buffer windows applied on the broker again, interrupted buffer copies
-     * repeated, then the sweeper and the relay on their timers. Resolves when the start-up work
-     * is done; failures are logged, not fatal (the next start repeats them).
+     * Starts the start-up work in the background, as it may wait on the broker and ingest does
+     * not depend on it: buffer windows applied on the broker again, interrupted buffer copies
+     * repeated, then the sweeper and the relay on their timers. Failures are logged, not fatal
+     * (the next start repeats them). Resolves at once; `stop` waits for the work.
      */
-    start(): Promise<void> {
+    async start(): Promise<void> {
       startup ??= (async () => {
         try {
           await reapplyBufferWindows(inner);
@@ -156,7 +157,6 @@ export function createDeviceService(deps: DeviceServiceDependencies) {
         });
         every(RELAY_INTERVAL_MS, 'monitor outbox relay', () => relayOutbox(deps.db, deps.broker, log));
       })();
-      return startup;
     },
     /** Ends the timers; waits for the start-up work so nothing uses the database after it closes. */
     async stop(): Promise<void> {

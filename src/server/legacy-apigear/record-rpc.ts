@@ -9,11 +9,10 @@
 import { type ExecutionResult, parse } from 'graphql';
 import type { Config } from '../../config/config.ts';
 import type { AuthService } from '../../domain/auth/auth-service.ts';
+import type { RequestEndpoint } from '../../domain/request-endpoint.ts';
 import type { Viewer } from '../../domain/viewer.ts';
 import type { Logger } from '../../log.ts';
 import { newCorrelationId } from '../../log.ts';
-import type { Broker, Responder } from '../../pubsub/broker.ts';
-import { subjects } from '../../pubsub/subjects.ts';
 import { executeOperation } from '../execute-operation.ts';
 import type { OperationRunner } from '../operation-runner.ts';
 import {
@@ -52,14 +51,18 @@ interface RecordingFields {
 export interface RecordRpcOptions {
   /** The execution seam the adapter's operations run through. */
   readonly runner: OperationRunner;
-  readonly broker: Broker;
+  /** The record RPC's subject (legacy.md C), bound by the composition root. */
+  readonly endpoint: RequestEndpoint;
   readonly auth: AuthService;
   readonly config: Config['devices'];
   readonly log: Logger;
 }
 
-/** Registers the responder; `stop` it on shutdown. */
-export function startRecordRpc(options: RecordRpcOptions): Promise<Responder> {
+/** The responder as a service: `start` registers it on its endpoint, `stop` unregisters it. */
+export function createRecordRpc(options: RecordRpcOptions): {
+  start(): Promise<void>;
+  stop(): Promise<void>;
+} {
   const viewer: Viewer = {
     userId: 'record-rpc',
     tenantId: options.config.publicTenant,
@@ -67,11 +70,17 @@ export function startRecordRpc(options: RecordRpcOptions): Promise<Responder> {
       ...new Set([...options.auth.rolesFor('startRecording'), ...options.auth.rolesFor('stopRecording')]),
     ],
   };
-  return options.broker.respond(
-    subjects.recordRpc,
-    async (message) => ({ payload: encodeRecordReply(await answer(options, viewer, message.payload)) }),
-    { queue: 'streamgate-record-rpc' },
-  );
+  let responder: { stop(): Promise<void> } | undefined;
+  return {
+    async start() {
+      responder = await options.endpoint.respond(async (payload) =>
+        encodeRecordReply(await answer(options, viewer, payload)),
+      );
+    },
+    stop: async () => {
+      await responder?.stop();
+    },
+  };
 }
 
 async function answer(options: RecordRpcOptions, viewer: Viewer, payload: Uint8Array): Promise<RecordReply> {

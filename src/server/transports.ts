@@ -1,32 +1,13 @@
-import { setMaxListeners } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
-import type { Config } from '../config/config.ts';
-import { type Database, openDatabase } from '../db/create-database.ts';
-import { createAuthService } from '../domain/auth/auth-service.ts';
-import { createBrokerMessageBounds } from '../domain/broker-message-bounds.ts';
-import { createDataSourceService } from '../domain/datasources/data-source-service.ts';
-import { createDeviceService } from '../domain/devices/device-service.ts';
-import { HEALTH_STATUS, type HealthProbe, refreshedProbe } from '../domain/health.ts';
-import { createConnectionLimiter } from '../domain/limits/connection-limiter.ts';
-import { createRouteService } from '../domain/routes/route-service.ts';
-import { readRoutingFile } from '../domain/routes/routing-file.ts';
+import type { RequestEndpoint } from '../domain/request-endpoint.ts';
 import type { AppServices } from '../domain/services.ts';
-import { createStateService } from '../domain/states/state-service.ts';
-import { startSyncStoreConsumer } from '../domain/states/sync-store-consumer.ts';
-import { createTopicService } from '../domain/topics/topic-service.ts';
-import { readTopicsFile } from '../domain/topics/topics-file.ts';
-import { createLogger, type Logger } from '../log.ts';
-import { createMetrics } from '../metrics.ts';
-import type { Broker } from '../pubsub/broker.ts';
-import { createBroker } from '../pubsub/create-broker.ts';
 import type { GraphQLContext } from '../schema/context.ts';
 import { schema } from '../schema/index.ts';
-import { checkMutationRoles, useAuthGuard } from './auth/auth-guard-plugin.ts';
+import { useAuthGuard } from './auth/auth-guard-plugin.ts';
 import { useTokenExpiry } from './auth/token-expiry-plugin.ts';
-import { brokerProbes, mergeProbesByName } from './broker-probes.ts';
 import { useEventPages } from './delivery/event-pages-plugin.ts';
 import { SubscriptionGroups, withoutHttpExtension } from './delivery/subscription-groups.ts';
 import { createErrorMasker, createYogaLogging } from './error-masking.ts';
@@ -38,7 +19,7 @@ import { healthRoute } from './health-route.ts';
 import { drainingListener } from './http-drain.ts';
 import { type HttpRoute, useHttpRoutes } from './http-routes.ts';
 import { monitorRoutes } from './legacy-apigear/monitor-route.ts';
-import { startRecordRpc } from './legacy-apigear/record-rpc.ts';
+import { createRecordRpc } from './legacy-apigear/record-rpc.ts';
 import { createLegacyDataSourceRoute } from './legacy-datasource/socket.ts';
 import { createIsmStreamRoutes } from './legacy-ism/stream-socket.ts';
 import { createLegacyAccess } from './legacy-topics/legacy-access.ts';
@@ -69,104 +50,43 @@ import { topicPublishRoute } from './topic-publish-route.ts';
 import { routeUpgrades } from './upgrade-router.ts';
 import { useValidationLog } from './validation-log-plugin.ts';
 
-/** A wired streamgate: yoga for HTTP and SSE, graphql-ws, plain routes; not yet listening. */
-export interface App {
+/** Every transport of one streamgate: yoga for HTTP and SSE, graphql-ws, plain and legacy routes. */
+export interface Transports {
   // biome-ignore lint/suspicious/noExplicitAny: the Node server context is untyped in yoga
   readonly yoga: YogaServerInstance<any, GraphQLContext>;
   readonly httpServer: Server;
-  readonly services: AppServices;
   /** Connections and messages per transport, for /stats and /metrics. */
   readonly transportStats: TransportStats;
+  /** Starts the inbound broker transports (the record RPC); HTTP waits for `listen`. */
+  start(): Promise<void>;
   /** Starts listening; resolves with the bound address (port 0 picks a free one). */
   listen(port?: number, host?: string): Promise<{ port: number; url: string }>;
   /**
-   * Graceful stop: live subscriptions complete, graphql-ws sockets close with 1001, pending
-   * writes flush, then the broker and database close. Bounded by SHUTDOWN_TIMEOUT.
+   * Graceful stop of the transports: live subscriptions complete, graphql-ws sockets close with
+   * 1001, pending writes flush, HTTP connections end. Bounded by SHUTDOWN_TIMEOUT (sockets the
+   * first half, HTTP connections the third quarter; the services below get the rest).
    */
   stop(): Promise<void>;
 }
 
-/** Dependencies a caller may bring (tests share a broker between two apps, for instance). */
-export interface AppDependencies {
-  readonly log?: Logger;
-  readonly db?: Database;
-  readonly broker?: Broker;
+/** What the transports are handed by the composition root: the domain, never a broker or a database. */
+export interface TransportDependencies {
+  readonly services: AppServices;
+  /** Aborted by `stop` first thing: every live stream ends on `services.shutdownSignal`. */
+  readonly shutdown: AbortController;
+  /** The record RPC's endpoint (RECORD_RPC on); absent, the responder is not started. */
+  readonly recordRpc?: RequestEndpoint;
+  /** Tells "the database cannot be reached" (UNAVAILABLE, 503) from a bug (INTERNAL). */
+  readonly isDatabaseUnavailable: (error: unknown) => boolean;
 }
 
-/** Wires a streamgate from its config; `main.ts` only listens and drains. */
-export async function buildApp(config: Config, dependencies: AppDependencies = {}): Promise<App> {
-  // Before anything is opened: a MUTATION_ROLES typo is a config error (exit 2).
-  checkMutationRoles(config.auth.mutationRoles, schema);
-  const log = dependencies.log ?? createLogger(config);
-  // Read before anything is opened: a bad routing file stops start-up with nothing to clean up.
-  const fileRoutes = config.ism.routingFile ? await readRoutingFile(config.ism.routingFile) : undefined;
-  const fileTopics = config.topics.file ? await readTopicsFile(config.topics.file) : undefined;
-  const db = dependencies.db ?? (await openDatabase(config));
-  const broker = dependencies.broker ?? (await createBroker(config, log));
-  const shutdown = new AbortController();
-  // Every live subscription listens for shutdown; thousands of them are normal, not a leak.
-  setMaxListeners(0, shutdown.signal);
-  const metrics = createMetrics();
-  // The dev token may also subscribe to every topic of TOPICS_FILE.
-  const topicRoles = fileTopics?.flatMap((topic) => topic.requiredRoles) ?? [];
-  const auth = await createAuthService(config.auth, {
-    extraRoles: [...config.topics.publisherRoles, ...topicRoles],
-  });
-  const connectionLimiter = createConnectionLimiter({
-    maxWebSocket: config.limits.maxWsConnections,
-    maxSse: config.limits.maxSseConnections,
-    maxPerUser: config.limits.maxConnectionsPerUser,
-    maxPerTenant: config.limits.maxConnectionsPerTenant,
-  });
-  // Messages other producers put on the broker: out of bounds, dropped, logged and counted.
-  const messageBounds = createBrokerMessageBounds({ maxJsonDepth: config.limits.maxJsonDepth, log, metrics });
-  const topics = createTopicService({ config, log, prisma: db.prisma, broker, metrics, messageBounds });
-  await topics.start(fileTopics);
-
-  const stateRoutes = createRouteService({ db, log, cacheTtlMs: config.ism.stateCacheTtlMs });
-  if (fileRoutes) await stateRoutes.loadFileRoutes(fileRoutes);
-  const states = createStateService({ config, db, broker, log, routes: stateRoutes, messageBounds });
-  states.outbox.start();
-  const syncStore = startSyncStoreConsumer({
-    broker,
-    subject: config.ism.syncStoreSubject,
-    states,
-    routes: stateRoutes,
-    log,
-    metrics,
-    maxJsonDepth: config.limits.maxJsonDepth,
-  });
-  const dataSources = createDataSourceService({ config, db, broker, log });
-  await dataSources.start();
-
-  const databaseHealth = refreshedProbe(databaseProbe(db), config.http.healthProbeIntervalMs);
-  const topicHealth = (await topics.healthProbes()).map((probe) =>
-    refreshedProbe(probe, config.http.healthProbeIntervalMs),
-  );
-  const roundTripProbes = [databaseHealth, ...topicHealth];
-  const services: AppServices = {
-    config,
-    log,
-    db,
-    broker,
-    metrics,
-    topics,
-    auth,
-    connectionLimiter,
-    // The broker's probes read its connection state (free); the others are round trips,
-    // refreshed in the background.
-    healthProbes: mergeProbesByName([databaseHealth, ...brokerProbes(broker), ...topicHealth]),
-    startedAt: Date.now(),
-    shutdownSignal: shutdown.signal,
-    states,
-    routes: stateRoutes,
-    syncStore,
-    devices: createDeviceService({ config, db, broker, log, messageBounds }),
-    dataSources,
-  };
+/** Builds every transport over the domain services; `main/app.ts` starts and stops them. */
+export function buildTransports(dependencies: TransportDependencies): Transports {
+  const { services, shutdown } = dependencies;
+  const { config, log, metrics, auth, connectionLimiter } = services;
   const transportStats = createTransportStats(metrics, { windowMs: config.topics.statsWindowMs });
   const openSubscriptions = createOpenSubscriptions(metrics);
-  const maskError = createErrorMasker(log);
+  const maskError = createErrorMasker(log, dependencies.isDatabaseUnavailable);
   // Every transport runs its operations through this seam; yoga is built below, as it serves
   // the adapters' routes, hence the getter.
   const runner = createOperationRunner(() => yoga, maskError);
@@ -323,11 +243,9 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     legacySocket,
   ];
   routeUpgrades(httpServer, upgradeRoutes, { log, metrics });
-  const recordRpc = config.devices.recordRpc
-    ? await startRecordRpc({ runner, broker, auth, config: config.devices, log })
+  const recordRpc = dependencies.recordRpc
+    ? createRecordRpc({ runner, endpoint: dependencies.recordRpc, auth, config: config.devices, log })
     : undefined;
-  // In the background: resuming recordings may wait on the broker; ingest does not depend on it.
-  void services.devices.start();
 
   let stopping: Promise<void> | undefined;
   const stop = () => {
@@ -338,10 +256,9 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
   async function gracefulStop(): Promise<void> {
     const startedAt = Date.now();
     // Whatever the clients do, each phase has its share of SHUTDOWN_TIMEOUT: sockets the first
-    // half, HTTP connections the third quarter, the broker and the database the rest.
+    // half, HTTP connections the third quarter, the services, the broker and the database the rest.
     const socketsBy = startedAt + config.http.shutdownTimeoutMs / 2;
     const connectionsBy = startedAt + (config.http.shutdownTimeoutMs * 3) / 4;
-    log.info('shutting down');
     draining = true;
     const closed = new Promise<void>((resolve) => httpServer.close(() => resolve()));
     shutdown.abort();
@@ -365,24 +282,17 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     // (drainingListener); what is still open at connectionsBy is cut.
     await untilDeadline(closed, connectionsBy);
     httpServer.closeAllConnections();
-    await yoga.dispose();
-    for (const probe of roundTripProbes) probe.stop();
-    await topics.close();
-    await syncStore.stop();
-    await states.outbox.stop();
     await recordRpc?.stop();
-    await services.devices.stop();
-    await dataSources.stop();
-    if (!dependencies.broker) await broker.close();
-    if (!dependencies.db) await db.close();
-    log.info('stopped');
+    await yoga.dispose();
   }
 
   return {
     yoga,
     httpServer,
-    services,
     transportStats,
+    start: async () => {
+      await recordRpc?.start();
+    },
     listen: (port = config.http.port, host = config.http.host) =>
       new Promise((resolve, reject) => {
         httpServer.once('error', reject);
@@ -407,12 +317,4 @@ async function untilDeadline(work: Promise<unknown>, deadline: number): Promise<
     }),
   ]);
   clearTimeout(timer);
-}
-
-function databaseProbe(db: Database): HealthProbe {
-  return {
-    name: 'database',
-    required: true,
-    check: async () => ({ status: HEALTH_STATUS.OK, latencyMs: await db.ping() }),
-  };
 }

@@ -1,5 +1,15 @@
+import type { Database } from '../db/create-database.ts';
 import { HEALTH_STATUS, type HealthProbe } from '../domain/health.ts';
 import type { Broker, BrokerHealth } from '../pubsub/broker.ts';
+
+/** The database's probe for /health: a round trip (refresh it in the background). */
+export function databaseProbe(db: Database): HealthProbe {
+  return {
+    name: 'database',
+    required: true,
+    check: async () => ({ status: HEALTH_STATUS.OK, latencyMs: await db.ping() }),
+  };
+}
 
 /**
  * The broker's probes for /health: `broker` always, and `kafka` or `redis` as well when that
@@ -18,7 +28,7 @@ export function brokerProbes(broker: Broker): HealthProbe[] {
 }
 
 /** "reconnecting (attempt 3): connection refused", "closed". */
-export function describeHealth(health: BrokerHealth): string {
+function describeHealth(health: BrokerHealth): string {
   const state = health.status === 'reconnecting' ? `reconnecting (attempt ${health.attempt})` : health.status;
   return health.status !== 'connected' && health.error ? `${state}: ${health.error}` : state;
 }
