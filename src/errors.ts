@@ -106,15 +106,20 @@ export class UnavailableError extends AppError {
 }
 
 /**
- * Base of the server's own failures (start-up, migrations, broker set-up): never shown to a
- * client, which sees INTERNAL with a correlation id; the log gets the message and the cause.
- * ConfigError alone stays outside (src/config imports nothing of the project).
+ * Base of streamgate's own failures (start-up, migrations, broker set-up, the command line): never
+ * an API error: a client sees INTERNAL with a correlation id; the log (or the CLI's stderr) gets the
+ * message and the cause. ConfigError alone stays outside (src/config imports nothing of the project).
  */
 export class ServerFault extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options?.cause === undefined ? undefined : { cause: options.cause });
     this.name = new.target.name;
   }
+}
+
+/** The message of anything thrown, to name a cause in another error, a log line or stderr. */
+export function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 /** True when the error is one whose message may be shown to a client. */

@@ -1,3 +1,5 @@
+import { ServerFault } from '../errors.ts';
+
 /** Exit codes of the `streamgate` command line. */
 export const EXIT = {
   OK: 0,
@@ -7,23 +9,15 @@ export const EXIT = {
   USAGE: 2,
 } as const;
 
-/** A failure while running a command; its message is printed as one line and the exit code is 1. */
-export class CliError extends Error {
+/**
+ * A failure while running a command; its message is printed as one line and the exit code is 1.
+ * A ServerFault like the server's own start-up failures: told to the operator, never an API error.
+ */
+export class CliError extends ServerFault {
   readonly exitCode: number = EXIT.RUNTIME;
-
-  constructor(message: string, options?: { cause?: unknown }) {
-    super(message, options);
-    this.name = new.target.name;
-  }
 }
 
 /** A usage error found after parsing (a bad template, conflicting options): exit code 2. */
 export class UsageError extends CliError {
   override readonly exitCode: number = EXIT.USAGE;
-}
-
-/** The message of any thrown value, for one line on stderr. */
-export function messageOf(error: unknown): string {
-  if (error instanceof Error) return error.message;
-  return String(error);
 }

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
-import { CliError, EXIT, messageOf } from './cli-errors.ts';
+import { messageOf } from '../errors.ts';
+import { CliError, EXIT } from './cli-errors.ts';
 import { registerDataCommands } from './data-command.ts';
 import { registerRecordCommands } from './record-command.ts';
 import { registerReplayCommand } from './replay-command.ts';

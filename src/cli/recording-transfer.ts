@@ -10,7 +10,8 @@ import {
   readRecordingJsonl,
   recordedMessageOf,
 } from '../domain/devices/recording-jsonl.ts';
-import { CliError, messageOf } from './cli-errors.ts';
+import { messageOf } from '../errors.ts';
+import { CliError } from './cli-errors.ts';
 import type {
   ExportRecordingMessagesQuery,
   ImportRecordingInput,

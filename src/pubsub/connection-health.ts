@@ -1,3 +1,4 @@
+import { messageOf } from '../errors.ts';
 import type { BrokerHealth } from './broker.ts';
 
 const FIRST_RECONNECT_DELAY_MS = 100;
@@ -57,7 +58,7 @@ function describe(error: unknown, previous: BrokerHealth | undefined): { error?:
   if (error === undefined || error === null) {
     return previous && 'error' in previous && previous.error !== undefined ? { error: previous.error } : {};
   }
-  return { error: error instanceof Error ? error.message : String(error) };
+  return { error: messageOf(error) };
 }
 
 /** The health of a backend with several connections: the worst of them. */

@@ -1,5 +1,6 @@
 import {
   BadUserInputError,
+  messageOf,
   NoProviderError,
   PayloadTooLargeError,
   ServerFault,
@@ -30,11 +31,6 @@ export class RemoteError extends UnavailableError {}
 
 /** The broker cannot be reached or the client is closed. */
 export class BrokerUnavailableError extends UnavailableError {}
-
-/** The message of anything thrown, for a broker error that names its cause. */
-export function messageOf(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
-}
 
 /** `what` failed because the broker could not be reached or refused: UNAVAILABLE, cause attached. */
 export function brokerUnavailable(what: string, cause: unknown): BrokerUnavailableError {

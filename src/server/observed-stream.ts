@@ -1,8 +1,3 @@
-/** True for a subscription's event stream, as opposed to a single execution result. */
-export function isAsyncIterable<T = unknown>(value: unknown): value is AsyncIterable<T> {
-  return typeof value === 'object' && value !== null && Symbol.asyncIterator in value;
-}
-
 /**
  * Passes a stream through unchanged, calling `onEvent` per event and `onEnd` exactly once when it
  * finishes, fails or is cancelled. Hand-written rather than an async generator: a generator's

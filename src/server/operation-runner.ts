@@ -7,9 +7,9 @@ import {
 } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
 import type { GraphQLContext } from '../schema/context.ts';
+import { isAsyncIterable } from '../type-guards.ts';
 import { selectedOperation } from './auth/root-fields.ts';
 import type { InitialContext } from './graphql-context.ts';
-import { isAsyncIterable } from './observed-stream.ts';
 
 // biome-ignore lint/suspicious/noExplicitAny: yoga's server context type is irrelevant here
 export type Yoga = YogaServerInstance<any, GraphQLContext>;

@@ -197,14 +197,16 @@ export abstract class OperationSocket {
       if (!isAppError(error)) {
         log.error({ err: error }, 'authentication failed');
         return {
-          closeCode: CLOSE_CODES.UNAVAILABLE,
+          closeCode: CLOSE_CODES.GRAPHQL_WS_UNAVAILABLE,
           code: ERROR_CODES.INTERNAL,
           message: 'authentication failed',
         };
       }
       return {
         closeCode:
-          error.code === ERROR_CODES.UNAUTHENTICATED ? CLOSE_CODES.UNAUTHENTICATED : CLOSE_CODES.UNAVAILABLE,
+          error.code === ERROR_CODES.UNAUTHENTICATED
+            ? CLOSE_CODES.GRAPHQL_WS_UNAUTHENTICATED
+            : CLOSE_CODES.GRAPHQL_WS_UNAVAILABLE,
         code: error.code,
         message: error.message,
       };
@@ -377,7 +379,7 @@ export abstract class OperationSocket {
       this.socket.send(this.frames.complete(id));
     }
     this.close(
-      CLOSE_CODES.UNAUTHENTICATED,
+      CLOSE_CODES.GRAPHQL_WS_UNAUTHENTICATED,
       closeReason(`UNAUTHENTICATED: token expired at ${new Date(expiresAt).toISOString()}`),
     );
   }

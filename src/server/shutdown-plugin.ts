@@ -1,6 +1,6 @@
 import type { Plugin } from 'graphql-yoga';
+import { isAsyncIterable } from '../type-guards.ts';
 import { createInterruption } from './interruption.ts';
-import { isAsyncIterable } from './observed-stream.ts';
 import { hasManagedLifecycle } from './subscription-lifecycle.ts';
 
 /**

@@ -100,7 +100,7 @@ export class CoreSocket {
     const { onSlowConsumer, slowConsumerClose, maxBufferedBytes } = this.core.options;
     onSlowConsumer?.(buffered);
     if (slowConsumerClose) this.ws.close(slowConsumerClose.code, slowConsumerClose.reason);
-    else this.ws.close(CLOSE_CODES.SLOW_CONSUMER, slowConsumerReason(maxBufferedBytes));
+    else this.ws.close(CLOSE_CODES.GRAPHQL_WS_SLOW_CONSUMER, slowConsumerReason(maxBufferedBytes));
     // The close frame waits behind the unread data; do not wait for a client that does not read.
     const terminate = setTimeout(() => this.ws.terminate(), this.core.options.slowConsumerGraceMs ?? 1_000);
     terminate.unref();

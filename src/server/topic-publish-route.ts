@@ -7,9 +7,10 @@
  * code with the status the monitor uses (400, 401, 403, 404, 413, 429, 503).
  */
 import { parse } from 'graphql';
+import { isAppError } from '../errors.ts';
 import { errorCodeOf, executeOperation } from './execute-operation.ts';
 import type { HttpRoute } from './http-routes.ts';
-import { MonitorBodyError, parseMonitorBody, readBodyText } from './legacy-apigear/monitor-body.ts';
+import { parseMonitorBody, readBodyText } from './legacy-apigear/monitor-body.ts';
 import { jsonError, STATUS_OF_CODE } from './legacy-apigear/monitor-route.ts';
 import type { OperationRunner } from './operation-runner.ts';
 
@@ -32,9 +33,8 @@ export function topicPublishRoute(options: { runner: OperationRunner; maxBodyByt
           'messages',
         );
       } catch (error) {
-        if (!(error instanceof MonitorBodyError)) throw error;
-        const code = error.status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_USER_INPUT';
-        return jsonError(error.status, code, error.message, { ...error.details });
+        if (!isAppError(error)) throw error;
+        return jsonError(STATUS_OF_CODE[error.code] ?? 500, error.code, error.message, { ...error.details });
       }
       const key = new URL(request.url).searchParams.get('key');
       const result = await executeOperation(options.runner, { request }, PUBLISH_MESSAGES, {

@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { parseNetworkRequest } from '../../src/domain/datasources/network-protocol.ts';
 import type { Provider } from '../../src/domain/datasources/provider.ts';
 import { createProviderRegistry } from '../../src/domain/datasources/provider-registry.ts';
-import { closeCodeOf, parseFrame, validate } from '../../src/server/legacy-datasource/protocol.ts';
+import { closeCodeFor } from '../../src/server/close-codes.ts';
+import { parseFrame, validate } from '../../src/server/legacy-datasource/protocol.ts';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -72,7 +73,7 @@ describe('the /ws/ds answer frame', () => {
     ['INTERNAL', 1011],
     [undefined, 1011],
   ])('closes for %s with %d', (code, close) => {
-    expect(closeCodeOf(code)).toBe(close);
+    expect(closeCodeFor(code)).toBe(close);
   });
 });
 

@@ -6,6 +6,7 @@
 
 import type { Database } from '../../db/create-database.ts';
 import { prismaSql, type SqlClient } from '../../db/sql-client.ts';
+import { messageOf } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Broker } from '../../pubsub/broker.ts';
 import { subjects } from '../../pubsub/subjects.ts';
@@ -111,7 +112,7 @@ export async function relayOutbox(db: Database, broker: Broker, log: Logger): Pr
         where: { deviceId },
         data: {
           attempts: { increment: 1 },
-          lastError: error instanceof Error ? error.message : String(error),
+          lastError: messageOf(error),
         },
       });
     }

@@ -9,7 +9,7 @@
  * form parseDuration accepts ("PT24H", "7d") too.
  */
 import { parseDuration } from '../../config/duration.ts';
-import { BadUserInputError } from '../../errors.ts';
+import { BadUserInputError, messageOf } from '../../errors.ts';
 import { headerOf, MONITOR_HEADERS, monitorTimeOf, parseRfc3339 } from './monitor-event.ts';
 
 /** The first line of an export. */
@@ -147,7 +147,7 @@ export function parseJsonlLine(text: string, line: number): JsonlLine {
   try {
     value = JSON.parse(text);
   } catch (error) {
-    throw new JsonlFormatError(line, `not JSON (${error instanceof Error ? error.message : String(error)})`);
+    throw new JsonlFormatError(line, `not JSON (${messageOf(error)})`);
   }
   if (!isObject(value)) throw new JsonlFormatError(line, 'not a JSON object');
   if ('metadata' in value) {

@@ -1,4 +1,5 @@
 import { BadUserInputError } from '../../errors.ts';
+import { isRecord } from '../../type-guards.ts';
 import { MISSING, parsePath, resolvePath } from './field-path.ts';
 import { jsonEquals } from './json-equality.ts';
 
@@ -187,8 +188,4 @@ export function matchesTerm(term: FilterTerm, data: unknown): boolean {
     case 'prefix':
       return typeof value === 'string' && value.startsWith(term.prefix);
   }
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,4 +1,5 @@
 import { BadUserInputError } from '../../errors.ts';
+import { isRecord } from '../../type-guards.ts';
 
 /**
  * Where a subscription stands in one topic. Kafka: the next offset per partition. Broker: the
@@ -76,8 +77,4 @@ export function mergePositions(tokens: readonly string[]): string {
   const merged = new Map<string, TopicCursor>();
   for (const token of tokens) for (const [topic, cursor] of decodePosition(token)) merged.set(topic, cursor);
   return encodePosition(merged);
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

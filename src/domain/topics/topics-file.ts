@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { parse as parseYaml } from 'yaml';
 import { ConfigError } from '../../config/config.ts';
+import { isRecord } from '../../type-guards.ts';
 import { isValidTopicName, TOPIC_NAME_RULE, TOPIC_SOURCES, type TopicDefinition } from './topic.ts';
 
 /**
@@ -109,8 +110,4 @@ function stringList(value: unknown, key: string, fail: (problem: string) => void
     return [];
   }
   return [...new Set(value.map((item: string) => item.trim()))];
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,3 +1,4 @@
+import { isRecord } from '../../type-guards.ts';
 import { InvalidPositionError } from '../errors.ts';
 
 /**
@@ -46,8 +47,4 @@ export function decodeKafkaPosition(position: string): KafkaCursor {
     }
   }
   return { t: value.t, o: offsets };
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }

@@ -1,6 +1,6 @@
 import { createHash, randomUUID } from 'node:crypto';
+import { messageOf } from '../../errors.ts';
 import type { BrokerMessage, MessageHeaders, RequestHandler, Responder } from '../broker.ts';
-import { messageOf } from '../errors.ts';
 import { ResponderSet } from '../local-endpoints.ts';
 import { RequestCorrelation } from '../request-correlation.ts';
 import type { BrokerFeed } from '../shared-subscriptions.ts';

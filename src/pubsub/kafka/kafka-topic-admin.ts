@@ -1,4 +1,5 @@
 import kafkajs, { type Admin, type PartitionMetadata } from 'kafkajs';
+import { messageOf } from '../../errors.ts';
 
 // kafkajs is CommonJS; Node's ESM loader only sees some of its exports as named ones.
 const { ConfigResourceTypes, ConfigSource } = kafkajs;
@@ -171,7 +172,7 @@ export class KafkaTopicAdmin {
             this.known.add(topic);
           },
           async (error: unknown) => {
-            const message = error instanceof Error ? error.message : String(error);
+            const message = messageOf(error);
             // Another instance created it first: that is as good.
             if (/already exists/i.test(message)) {
               this.known.add(topic);

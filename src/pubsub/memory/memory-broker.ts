@@ -1,3 +1,4 @@
+import { messageOf } from '../../errors.ts';
 import type {
   Broker,
   BrokerHealth,
@@ -185,7 +186,7 @@ export function createMemoryBroker(): Broker {
           Promise.resolve()
             .then(() => responder.handler(request))
             .catch((error: unknown) => {
-              throw new RemoteError(error instanceof Error ? error.message : String(error), { cause: error });
+              throw new RemoteError(messageOf(error), { cause: error });
             }),
           timeout,
         ]);

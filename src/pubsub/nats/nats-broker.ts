@@ -1,5 +1,6 @@
 import { jetstream, jetstreamManager } from '@nats-io/jetstream';
 import { type NatsConnection, errors as natsErrors } from '@nats-io/transport-node';
+import { messageOf } from '../../errors.ts';
 import type {
   Broker,
   BrokerHealth,
@@ -22,7 +23,6 @@ import {
   BrokerUnavailableError,
   brokerUnavailable,
   MessageTooLargeError,
-  messageOf,
   NoRespondersError,
   RemoteError,
   RequestTimeoutError,

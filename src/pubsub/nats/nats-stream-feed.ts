@@ -6,9 +6,9 @@ import {
   type JsMsg,
   type OrderedConsumerOptions,
 } from '@nats-io/jetstream';
-import { isAppError } from '../../errors.ts';
+import { isAppError, messageOf } from '../../errors.ts';
 import { reconnectDelayMs } from '../connection-health.ts';
-import { BrokerUnavailableError, messageOf, NotRetainedError } from '../errors.ts';
+import { BrokerUnavailableError, NotRetainedError } from '../errors.ts';
 import type { BrokerFeed, FeedSink } from '../shared-subscriptions.ts';
 import { fromStreamMessage } from './nats-messages.ts';
 

@@ -1,3 +1,4 @@
+import { isRecord } from '../../type-guards.ts';
 import type { MessageHeaders } from '../broker.ts';
 
 /**
@@ -78,10 +79,6 @@ export function parseMeta(text: string): EnvelopeMeta | undefined {
   const positions = stringRecord(value.p);
   if (positions) meta.p = positions;
   return meta as EnvelopeMeta;
-}
-
-function isRecord(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
 function stringRecord(value: unknown): Record<string, string> | undefined {

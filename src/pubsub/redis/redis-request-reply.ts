@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
 import type { Redis } from 'ioredis';
+import { messageOf } from '../../errors.ts';
 import type { BrokerMessage, MessageHeaders, RequestHandler, Responder } from '../broker.ts';
-import { messageOf, NoRespondersError } from '../errors.ts';
+import { NoRespondersError } from '../errors.ts';
 import { ResponderSet } from '../local-endpoints.ts';
 import { RequestCorrelation } from '../request-correlation.ts';
 import { subjectMatches } from '../subject-pattern.ts';

@@ -1,7 +1,7 @@
-import { isAppError } from '../../errors.ts';
+import { isAppError, messageOf } from '../../errors.ts';
 import type { BrokerMessage } from '../broker.ts';
 import { reconnectDelayMs } from '../connection-health.ts';
-import { BrokerUnavailableError, messageOf, NotRetainedError } from '../errors.ts';
+import { BrokerUnavailableError, NotRetainedError } from '../errors.ts';
 import type { BrokerFeed, FeedSink } from '../shared-subscriptions.ts';
 import type { ChannelListening } from './redis-channel-dispatcher.ts';
 import { compareStreamIds, type RedisRetainedWindows } from './redis-retained-window.ts';

@@ -2,8 +2,8 @@ import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { invalidToken } from '../../domain/auth/token-error.ts';
 import type { GraphQLContext } from '../../schema/context.ts';
+import { isAsyncIterable } from '../../type-guards.ts';
 import { createInterruption } from '../interruption.ts';
-import { isAsyncIterable } from '../observed-stream.ts';
 import { hasManagedLifecycle } from '../subscription-lifecycle.ts';
 
 // setTimeout's longest delay; a later expiry is re-armed when that fires.

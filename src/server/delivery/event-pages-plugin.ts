@@ -13,7 +13,7 @@ import {
 import type { Plugin } from 'graphql-yoga';
 import type { GraphQLContext } from '../../schema/context.ts';
 import { EVENT_PAGES_EXTENSION, flattenPages } from '../../schema/event-pages.ts';
-import { isAsyncIterable } from '../observed-stream.ts';
+import { isAsyncIterable } from '../../type-guards.ts';
 
 /** A subscription whose root field yields pages, and how to run it a page at a time. */
 export interface PagedSubscription {

@@ -1,20 +1,10 @@
 /**
  * The body of POST /monitor/{device} (legacy.md C): a JSON array of monitor events, or NDJSON
  * (`application/x-ndjson`, one event per line). Only the framing is checked here; the events
- * themselves are checked by the ingest domain, which names a bad one by index.
+ * themselves are checked by the ingest domain, which names a bad one by index. A body that cannot
+ * be read as events is a BadUserInputError, or a PayloadTooLargeError (413) past the limit.
  */
-
-/** A body that cannot be read as events; `status` is what the route answers. */
-export class MonitorBodyError extends Error {
-  readonly status: 400 | 413;
-  readonly details: Readonly<Record<string, unknown>>;
-  constructor(status: 400 | 413, message: string, details: Record<string, unknown> = {}) {
-    super(message);
-    this.name = 'MonitorBodyError';
-    this.status = status;
-    this.details = details;
-  }
-}
+import { BadUserInputError, messageOf, PayloadTooLargeError } from '../../errors.ts';
 
 /** Reads the body as UTF-8 text, refusing it (413) as soon as it passes `limitBytes`. */
 export async function readBodyText(
@@ -41,13 +31,13 @@ export async function readBodyText(
   try {
     return new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
   } catch {
-    throw new MonitorBodyError(400, 'the body is not valid UTF-8');
+    throw new BadUserInputError('the body is not valid UTF-8');
   }
 }
 
-function tooLarge(limitBytes: number, limitName: string): MonitorBodyError {
-  return new MonitorBodyError(413, `the body is larger than ${limitBytes} bytes (${limitName})`, {
-    limitBytes,
+function tooLarge(limitBytes: number, limitName: string): PayloadTooLargeError {
+  return new PayloadTooLargeError(`the body is larger than ${limitBytes} bytes (${limitName})`, {
+    details: { limitBytes },
   });
 }
 
@@ -70,30 +60,24 @@ export function parseMonitorBody(text: string, contentType: string | null, noun 
       try {
         events.push(JSON.parse(line));
       } catch (error) {
-        throw new MonitorBodyError(400, `line ${index + 1} is not valid JSON: ${reason(error)}`, {
-          line: index + 1,
+        throw new BadUserInputError(`line ${index + 1} is not valid JSON: ${messageOf(error)}`, {
+          details: { line: index + 1 },
         });
       }
     }
     return events;
   }
-  if (text.trim() === '')
-    throw new MonitorBodyError(400, `the body is empty: expected a JSON array of ${noun}`);
+  if (text.trim() === '') throw new BadUserInputError(`the body is empty: expected a JSON array of ${noun}`);
   let body: unknown;
   try {
     body = JSON.parse(text);
   } catch (error) {
-    throw new MonitorBodyError(400, `the body is not valid JSON: ${reason(error)}`);
+    throw new BadUserInputError(`the body is not valid JSON: ${messageOf(error)}`);
   }
   if (!Array.isArray(body)) {
-    throw new MonitorBodyError(
-      400,
+    throw new BadUserInputError(
       `the body must be a JSON array of ${noun}, got ${body === null ? 'null' : typeof body === 'object' ? 'an object' : typeof body}`,
     );
   }
   return body;
-}
-
-function reason(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -15,13 +15,13 @@ import {
   markJsonChecked,
 } from '../../domain/json-bounds.ts';
 import type { Viewer } from '../../domain/viewer.ts';
-import { isAppError } from '../../errors.ts';
+import { BadUserInputError, isAppError } from '../../errors.ts';
 import { RETRY_AFTER_SECONDS } from '../auth/http-error.ts';
 import { tokenFromRequest } from '../auth/token-source.ts';
 import { errorCodeOf, executeOperation } from '../execute-operation.ts';
 import type { HttpRoute } from '../http-routes.ts';
 import type { OperationRunner } from '../operation-runner.ts';
-import { MonitorBodyError, parseMonitorBody, readBodyText } from './monitor-body.ts';
+import { parseMonitorBody, readBodyText } from './monitor-body.ts';
 
 const INGEST = parse(`
   mutation MonitorIngest($deviceId: ID!, $messages: [JSON!]!) {
@@ -60,9 +60,8 @@ function refuseUnboundedEvents(events: readonly unknown[], maxJsonDepth: number)
     // The body's array is the first level, as it is for `$messages`.
     const violation = findJsonViolation(event, maxJsonDepth - 1);
     if (!violation) continue;
-    throw new MonitorBodyError(400, `event ${index} ${describeJsonViolation(violation, maxJsonDepth)}`, {
-      index,
-      ...(violation.kind === JSON_VIOLATIONS.DEPTH ? { limit: 'MAX_JSON_DEPTH' } : {}),
+    throw new BadUserInputError(`event ${index} ${describeJsonViolation(violation, maxJsonDepth)}`, {
+      details: { index, ...(violation.kind === JSON_VIOLATIONS.DEPTH ? { limit: 'MAX_JSON_DEPTH' } : {}) },
     });
   }
   // The same array is the mutation's `$messages`: the input bounds need not walk it again.
@@ -136,16 +135,6 @@ export function monitorRoutes(options: MonitorRouteOptions): HttpRoute[] {
       refuseUnboundedEvents(events, options.maxJsonDepth);
       checkEventsAreObjects(events);
     } catch (error) {
-      if (error instanceof MonitorBodyError) {
-        return jsonError(
-          error.status,
-          error.status === 413 ? 'PAYLOAD_TOO_LARGE' : 'BAD_USER_INPUT',
-          error.message,
-          {
-            ...error.details,
-          },
-        );
-      }
       if (isAppError(error)) {
         const { code, ...details } = error.extensions;
         return jsonError(STATUS_OF_CODE[error.code] ?? 500, error.code, error.message, details);

@@ -3,6 +3,7 @@
  * `validateRecordRequest(message: unknown)`. A session_id is a recording id.
  */
 import { parseRetention } from '../../domain/devices/recording-jsonl.ts';
+import { BadUserInputError } from '../../errors.ts';
 
 export const RECORD_ACTIONS = { START: 'start', STOP: 'stop' } as const;
 export type RecordAction = (typeof RECORD_ACTIONS)[keyof typeof RECORD_ACTIONS];
@@ -31,18 +32,10 @@ export type RecordReply =
   | { readonly ok: true; readonly message: string; readonly session_id: string; readonly state: RecordState }
   | { readonly ok: false; readonly message: string };
 
-/** A request the RPC refuses; its message is the reply's `message`. */
-export class RecordRequestError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'RecordRequestError';
-  }
-}
-
 function optionalText(request: Record<string, unknown>, field: string): string | undefined {
   const value = request[field];
   if (value === undefined || value === null || value === '') return undefined;
-  if (typeof value !== 'string') throw new RecordRequestError(`${field} must be a string`);
+  if (typeof value !== 'string') throw new BadUserInputError(`${field} must be a string`);
   return value;
 }
 
@@ -51,25 +44,25 @@ function optionalDuration(request: Record<string, unknown>, field: string): numb
   if (text === undefined) return undefined;
   const ms = parseRetention(text);
   if (ms === undefined)
-    throw new RecordRequestError(`${field} "${text}" is not a duration such as "24h" or "1m"`);
+    throw new BadUserInputError(`${field} "${text}" is not a duration such as "24h" or "1m"`);
   return ms;
 }
 
-/** Parses and checks a request payload; throws RecordRequestError with the reply's message. */
+/** Parses and checks a request payload; throws BadUserInputError with the reply's message. */
 export function validateRecordRequest(payload: Uint8Array): RecordRequest {
   let request: unknown;
   try {
     request = JSON.parse(Buffer.from(payload).toString('utf8'));
   } catch {
-    throw new RecordRequestError('invalid request: not JSON');
+    throw new BadUserInputError('invalid request: not JSON');
   }
   if (typeof request !== 'object' || request === null || Array.isArray(request)) {
-    throw new RecordRequestError('invalid request: expected a JSON object');
+    throw new BadUserInputError('invalid request: expected a JSON object');
   }
   const fields = request as Record<string, unknown>;
   const action = optionalText(fields, 'action');
   if (action !== RECORD_ACTIONS.START && action !== RECORD_ACTIONS.STOP) {
-    throw new RecordRequestError(
+    throw new BadUserInputError(
       action === undefined
         ? 'missing action: "start" or "stop"'
         : `unknown action "${action}": "start" or "stop"`,
@@ -78,9 +71,9 @@ export function validateRecordRequest(payload: Uint8Array): RecordRequest {
   const deviceId = optionalText(fields, 'device_id');
   const sessionId = optionalText(fields, 'session_id');
   if (action === RECORD_ACTIONS.START && deviceId === undefined)
-    throw new RecordRequestError('missing device_id');
+    throw new BadUserInputError('missing device_id');
   if (action === RECORD_ACTIONS.STOP && deviceId === undefined && sessionId === undefined) {
-    throw new RecordRequestError('missing device_id (or session_id)');
+    throw new BadUserInputError('missing device_id (or session_id)');
   }
   return {
     action,

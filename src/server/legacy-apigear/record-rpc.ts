@@ -11,6 +11,7 @@ import type { Config } from '../../config/config.ts';
 import type { AuthService } from '../../domain/auth/auth-service.ts';
 import type { RequestEndpoint } from '../../domain/request-endpoint.ts';
 import type { Viewer } from '../../domain/viewer.ts';
+import { BadUserInputError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { newCorrelationId } from '../../log.ts';
 import { executeOperation } from '../execute-operation.ts';
@@ -20,7 +21,6 @@ import {
   RECORD_ACTIONS,
   type RecordReply,
   type RecordRequest,
-  RecordRequestError,
   type RecordState,
   validateRecordRequest,
 } from './record-rpc-protocol.ts';
@@ -88,7 +88,7 @@ async function answer(options: RecordRpcOptions, viewer: Viewer, payload: Uint8A
   try {
     request = validateRecordRequest(payload);
   } catch (error) {
-    if (error instanceof RecordRequestError) return { ok: false, message: error.message };
+    if (error instanceof BadUserInputError) return { ok: false, message: error.message };
     throw error;
   }
   const run = (document: ReturnType<typeof parse>, variables: Record<string, unknown>) =>

@@ -1,9 +1,9 @@
 /**
  * The wire protocol of the legacy data-source provider socket, `GET /ws/ds/{ds}` (legacy.md A):
  * no envelope, one JSON object per text frame. Everything a frame may contain is here, with the
- * close codes and the one `validate` that narrows what a provider sends.
+ * one `validate` that narrows what a provider sends.
  */
-import { ERROR_CODES, type ErrorCode } from '../../errors.ts';
+import type { ErrorCode } from '../../errors.ts';
 
 /** Server → provider: one request to answer. `operation` is left out when the requester sent none. */
 export interface RequestFrame {
@@ -43,56 +43,6 @@ export interface ErrorFrame {
   readonly error: ErrorFrameCode;
   readonly message: string;
   readonly requestId?: string;
-}
-
-/**
- * Close codes. 1000-range codes are RFC 6455's; 4xxx mirror the HTTP status of the error code
- * that ended the socket, as on the sibling /ws/stream routes (legacy-ism/stream-protocol.ts) and
- * graphql-ws's 4400/4401/4403/4429. The reason text starts with the API error code.
- */
-export const CLOSE_CODES = {
-  /** Server shutting down. */
-  GOING_AWAY: 1001,
-  /** A frame over MAX_PAYLOAD_BYTES (sent by `ws` itself). */
-  TOO_BIG: 1009,
-  /** streamgate failed; the log has the reason. */
-  INTERNAL: 1011,
-  /** The data source id is not a valid subject token. */
-  BAD_REQUEST: 4400,
-  /** Bad, missing (when required) or expired `?token=`. */
-  UNAUTHENTICATED: 4401,
-  /** The token may not provide. */
-  FORBIDDEN: 4403,
-  /** The data source belongs to another tenant. */
-  NOT_FOUND: 4404,
-  /** The provider did not read its requests: its unsent bytes passed the limit. */
-  SLOW_CONSUMER: 4413,
-  /** Over a connection or rate limit. */
-  LIMIT_EXCEEDED: 4429,
-  /** A dependency (broker, database, key server) is unavailable; try again later. */
-  UNAVAILABLE: 4503,
-} as const;
-
-/** The close code for the API error that ended a provider's registration or subscription. */
-export function closeCodeOf(code: string | undefined): number {
-  switch (code) {
-    case ERROR_CODES.BAD_USER_INPUT:
-      return CLOSE_CODES.BAD_REQUEST;
-    case ERROR_CODES.UNAUTHENTICATED:
-      return CLOSE_CODES.UNAUTHENTICATED;
-    case ERROR_CODES.FORBIDDEN:
-    case ERROR_CODES.SUBSCRIPTION_DENIED:
-      return CLOSE_CODES.FORBIDDEN;
-    case ERROR_CODES.NOT_FOUND:
-      return CLOSE_CODES.NOT_FOUND;
-    case ERROR_CODES.LIMIT_EXCEEDED:
-    case ERROR_CODES.RATE_LIMITED:
-      return CLOSE_CODES.LIMIT_EXCEEDED;
-    case ERROR_CODES.UNAVAILABLE:
-      return CLOSE_CODES.UNAVAILABLE;
-    default:
-      return CLOSE_CODES.INTERNAL;
-  }
 }
 
 export type Validation =
@@ -165,15 +115,4 @@ export function errorFrame(error: ErrorFrameCode, message: string, requestId?: s
     ...(requestId === undefined ? {} : { requestId }),
   };
   return JSON.stringify(frame);
-}
-
-// RFC 6455: a close reason is at most 123 bytes of UTF-8.
-const MAX_REASON_BYTES = 123;
-
-/** A close reason cut to what a close frame can carry. */
-export function closeReason(text: string): string {
-  if (Buffer.byteLength(text) <= MAX_REASON_BYTES) return text;
-  let cut = text.slice(0, MAX_REASON_BYTES);
-  while (Buffer.byteLength(`${cut}…`) > MAX_REASON_BYTES) cut = cut.slice(0, -1);
-  return `${cut}…`;
 }

@@ -2,6 +2,7 @@ import type { ExecutionResult, GraphQLFormattedError } from 'graphql';
 import type { Viewer } from '../../domain/viewer.ts';
 import { ERROR_CODES, type ErrorCode } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
+import { CLOSE_CODES, closeCodeFor, closeReason } from '../close-codes.ts';
 import type {
   GroupEvent,
   GroupMember,
@@ -14,15 +15,7 @@ import type { CoreSocket } from '../socket-core.ts';
 import { MANAGED_LIFECYCLE } from '../subscription-lifecycle.ts';
 import { dataOf, typedRequest } from '../typed-operation.ts';
 import { LegacyDataSourceAnswerDocument, LegacyDataSourceProviderDocument } from './documents.ts';
-import {
-  CLOSE_CODES,
-  closeCodeOf,
-  closeReason,
-  type ErrorFrameCode,
-  errorFrame,
-  parseFrame,
-  requestFrame,
-} from './protocol.ts';
+import { type ErrorFrameCode, errorFrame, parseFrame, requestFrame } from './protocol.ts';
 
 export interface LegacyDataSourceSessionOptions {
   readonly dataSourceId: string;
@@ -133,7 +126,7 @@ export class LegacyDataSourceSession implements GroupMember {
     const code = errorCodeOf(error?.extensions?.code);
     const message = error?.message ?? 'the provider could not be registered';
     this.send(errorFrame(code, message));
-    this.close(closeCodeOf(code), `${code}: ${message}`);
+    this.close(closeCodeFor(code), `${code}: ${message}`);
   }
 
   private close(code: number, reason: string): void {

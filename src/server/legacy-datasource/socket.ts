@@ -8,6 +8,7 @@ import { ERROR_CODES, isAppError } from '../../errors.ts';
 import { type Logger, newCorrelationId } from '../../log.ts';
 import { onTokenExpiry } from '../auth/token-expiry-plugin.ts';
 import { tokenFromIncomingMessage } from '../auth/token-source.ts';
+import { CLOSE_CODES, closeCodeFor, closeReason } from '../close-codes.ts';
 import type { SubscriptionGroups } from '../delivery/subscription-groups.ts';
 import type { RouteParams } from '../http-routes.ts';
 import { acquireConnectionSlot } from '../limits/connection-slot.ts';
@@ -16,7 +17,7 @@ import type { OpenSubscriptions } from '../ops/open-subscriptions.ts';
 import { TRANSPORTS, type TransportStats } from '../ops/transport-stats.ts';
 import { type CoreSocket, SocketCore } from '../socket-core.ts';
 import type { UpgradeRoute } from '../upgrade-router.ts';
-import { CLOSE_CODES, closeCodeOf, closeReason, errorFrame } from './protocol.ts';
+import { errorFrame } from './protocol.ts';
 import { LegacyDataSourceSession } from './session.ts';
 
 /** @default 8 MiB: unsent request bytes at which a provider that does not read is closed. */
@@ -130,7 +131,7 @@ export function createLegacyDataSourceRoute(options: LegacyDataSourceRouteOption
       const message = isAppError(error) ? error.message : 'the token could not be checked';
       if (!isAppError(error)) log.error({ err: error }, 'authenticating a data source provider failed');
       socket.send(errorFrame(code, message));
-      socket.close(closeCodeOf(code), closeReason(`${code}: ${message}`));
+      socket.close(closeCodeFor(code), closeReason(`${code}: ${message}`));
       return undefined;
     }
     if (!socket.open) return undefined;

@@ -8,6 +8,7 @@ import { AppError } from '../../errors.ts';
 import { type Logger, newCorrelationId } from '../../log.ts';
 import { onTokenExpiry, tokenExpiredError } from '../auth/token-expiry-plugin.ts';
 import { tokenFromIncomingMessage } from '../auth/token-source.ts';
+import { CLOSE_CODES, closeCodeFor, closeReason } from '../close-codes.ts';
 import { groupRunContext } from '../delivery/group-context.ts';
 import { sharingKey } from '../delivery/sharing-key.ts';
 import type {
@@ -26,7 +27,7 @@ import { MANAGED_LIFECYCLE } from '../subscription-lifecycle.ts';
 import { dataOf, typedRequest } from '../typed-operation.ts';
 import type { UpgradeRoute } from '../upgrade-router.ts';
 import { LegacyStateStreamDocument } from './documents.ts';
-import { closeCodeFor, closeReason, STREAM_CLOSE_CODES, type StreamPath } from './stream-protocol.ts';
+import type { StreamPath } from './stream-protocol.ts';
 
 export interface IsmStreamOptions {
   /** The execution seam the socket's subscription runs through. */
@@ -77,7 +78,7 @@ export function createIsmStreamRoutes(options: IsmStreamOptions): {
       options.log.warn({ buffered, route: 'ws/stream' }, 'slow consumer: closing');
     },
     slowConsumerClose: {
-      code: STREAM_CLOSE_CODES.SLOW_CONSUMER,
+      code: CLOSE_CODES.SLOW_CONSUMER,
       reason: closeReason(`client too slow: more than ${options.maxBufferedBytes} bytes waiting to be sent`),
     },
     // Old ISM clients were given the closing handshake (ws's 30 s); a client that stalls for a
@@ -95,8 +96,7 @@ export function createIsmStreamRoutes(options: IsmStreamOptions): {
     ],
     async dispose() {
       core.flush();
-      for (const client of server.clients)
-        client.close(STREAM_CLOSE_CODES.GOING_AWAY, 'server shutting down');
+      for (const client of server.clients) client.close(CLOSE_CODES.GOING_AWAY, 'server shutting down');
       core.dispose();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
@@ -138,8 +138,8 @@ class IsmStreamConnection implements GroupMember {
     // The token is read here, once; the upgrade request is not retained.
     const token = tokenFromIncomingMessage(incoming, { allowQuery: true });
     this.start(token).catch((error: unknown) => {
-      const code = error instanceof AppError ? closeCodeFor(error.code) : STREAM_CLOSE_CODES.INTERNAL;
-      if (code === STREAM_CLOSE_CODES.INTERNAL) this.log.error({ err: error }, 'stream failed');
+      const code = error instanceof AppError ? closeCodeFor(error.code) : CLOSE_CODES.INTERNAL;
+      if (code === CLOSE_CODES.INTERNAL) this.log.error({ err: error }, 'stream failed');
       this.close(code, error instanceof AppError ? error.message : 'internal error');
     });
   }
@@ -151,7 +151,7 @@ class IsmStreamConnection implements GroupMember {
     this.options.onRefused('MESSAGE_RATE');
     const { messageRate, messageBurst } = this.options;
     this.close(
-      STREAM_CLOSE_CODES.LIMITED,
+      CLOSE_CODES.LIMIT_EXCEEDED,
       `RATE_LIMITED: more than ${messageRate} frames per second (burst ${messageBurst})`,
     );
   }
@@ -172,7 +172,7 @@ class IsmStreamConnection implements GroupMember {
     if (viewer?.expiresAt !== undefined) {
       const expiresAt = viewer.expiresAt;
       this.cancelExpiry = onTokenExpiry(expiresAt, () =>
-        this.close(STREAM_CLOSE_CODES.UNAUTHENTICATED, tokenExpiredError(expiresAt).message),
+        this.close(CLOSE_CODES.UNAUTHENTICATED, tokenExpiredError(expiresAt).message),
       );
     }
     this.join(viewer);
@@ -216,7 +216,7 @@ class IsmStreamConnection implements GroupMember {
 
   /** The stream ended (the server is shutting down). */
   complete(): void {
-    this.close(STREAM_CLOSE_CODES.GOING_AWAY, 'the stream ended');
+    this.close(CLOSE_CODES.GOING_AWAY, 'the stream ended');
   }
 
   private close(code: number, reason: string): void {

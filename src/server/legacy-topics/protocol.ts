@@ -1,22 +1,8 @@
 /**
  * The wire protocol of the old 254Carbon streaming service (legacy.md D), kept exactly: message
- * types, error codes, close codes and `validate(message: unknown)`, like graphql-ws's common.ts.
+ * types, error codes (close codes: ../close-codes.ts) and `validate(message: unknown)`, like graphql-ws's common.ts.
  * Replies carry both `type` (as the old docs say) and `action` (as the old code sent).
  */
-
-/** Close codes of the legacy WebSocket. */
-export const LEGACY_CLOSE_CODES = {
-  /** Missing or invalid token, after an error frame saying which. */
-  UNAUTHORIZED: 4401,
-  /** The client sent nothing, not even a ping, for ACCESS_HEARTBEAT_TIMEOUT. */
-  HEARTBEAT_TIMEOUT: 4408,
-  /** The client does not read its data fast enough; its outbound queue hit the limit. */
-  SLOW_CONSUMER: 4413,
-  /** Over the connection limit of the user or tenant. */
-  CONNECTION_LIMIT_EXCEEDED: 4429,
-  /** The server is shutting down. */
-  GOING_AWAY: 1001,
-} as const;
 
 /** `error` values of error frames and SSE error bodies. */
 export const LEGACY_ERRORS = {

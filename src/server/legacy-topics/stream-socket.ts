@@ -5,13 +5,14 @@ import type { Viewer } from '../../domain/viewer.ts';
 import type { Logger } from '../../log.ts';
 import type { Metrics } from '../../metrics.ts';
 import { onTokenExpiry } from '../auth/token-expiry-plugin.ts';
+import { CLOSE_CODES } from '../close-codes.ts';
 import { limitRefusals } from '../limits/limits-plugins.ts';
 import { TRANSPORTS, type TransportStats } from '../ops/transport-stats.ts';
 import { type CoreSocket, SocketCore } from '../socket-core.ts';
 import type { UpgradeRoute } from '../upgrade-router.ts';
 import { toFetchRequest } from './fetch-request.ts';
 import type { LegacyAccess } from './legacy-access.ts';
-import { type ClientMessage, frames, LEGACY_CLOSE_CODES, LEGACY_ERRORS, validate } from './protocol.ts';
+import { type ClientMessage, frames, LEGACY_ERRORS, validate } from './protocol.ts';
 import type { TopicOperations } from './topic-operations.ts';
 import { TopicSession } from './topic-session.ts';
 
@@ -58,7 +59,7 @@ export function useLegacyStreamSocket(options: LegacyStreamSocketOptions): Legac
     keepAliveMs: options.keepAliveMs,
     onSlowConsumer: () => refusals.inc({ limit: 'MAX_CLIENT_BUFFER' }),
     slowConsumerClose: {
-      code: LEGACY_CLOSE_CODES.SLOW_CONSUMER,
+      code: CLOSE_CODES.SLOW_CONSUMER,
       reason: `SLOW_CONSUMER: more than ${options.outboundLimitBytes} bytes waiting to be sent`,
     },
   });
@@ -79,8 +80,7 @@ export function useLegacyStreamSocket(options: LegacyStreamSocketOptions): Legac
     async dispose() {
       await Promise.all([...connections].map((connection) => connection.end()));
       core.flush();
-      for (const client of server.clients)
-        client.close(LEGACY_CLOSE_CODES.GOING_AWAY, 'server shutting down');
+      for (const client of server.clients) client.close(CLOSE_CODES.GOING_AWAY, 'server shutting down');
       core.dispose();
     },
   };
@@ -122,13 +122,13 @@ class LegacyTopicConnection {
     const access = await options.access.authenticate(incoming);
     if (!access.ok) {
       this.send(frames.error(access.error, access.message));
-      socket.close(LEGACY_CLOSE_CODES.UNAUTHORIZED, access.error);
+      socket.close(CLOSE_CODES.UNAUTHENTICATED, access.error);
       return;
     }
     const slot = options.access.openConnection(access.viewer, 'websocket');
     if (!slot.ok) {
       this.send(frames.error(LEGACY_ERRORS.CONNECTION_LIMIT_EXCEEDED, slot.message));
-      socket.close(LEGACY_CLOSE_CODES.CONNECTION_LIMIT_EXCEEDED, LEGACY_ERRORS.CONNECTION_LIMIT_EXCEEDED);
+      socket.close(CLOSE_CODES.LIMIT_EXCEEDED, LEGACY_ERRORS.CONNECTION_LIMIT_EXCEEDED);
       return;
     }
     if (!socket.open) {
@@ -156,7 +156,7 @@ class LegacyTopicConnection {
     if (viewer.expiresAt !== undefined) {
       this.cancelExpiry = onTokenExpiry(viewer.expiresAt, () => {
         this.send(frames.error(LEGACY_ERRORS.INVALID_TOKEN, 'the token expired; reconnect with a new one'));
-        socket.close(LEGACY_CLOSE_CODES.UNAUTHORIZED, LEGACY_ERRORS.INVALID_TOKEN);
+        socket.close(CLOSE_CODES.UNAUTHENTICATED, LEGACY_ERRORS.INVALID_TOKEN);
       });
     }
     ws.once('close', () => {
@@ -291,7 +291,7 @@ class LegacyTopicConnection {
           `nothing received for ${heartbeatTimeoutMs} ms; send a ping to stay connected`,
         ),
       );
-      this.socket.close(LEGACY_CLOSE_CODES.HEARTBEAT_TIMEOUT, LEGACY_ERRORS.ACCESS_HEARTBEAT_TIMEOUT);
+      this.socket.close(CLOSE_CODES.TIMEOUT, LEGACY_ERRORS.ACCESS_HEARTBEAT_TIMEOUT);
     }, delayMs);
     this.heartbeat.unref();
   }

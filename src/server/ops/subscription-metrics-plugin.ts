@@ -1,7 +1,8 @@
 import type { DocumentNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import { isAsyncIterable } from '../../type-guards.ts';
 import { rootFieldNames, selectedOperation } from '../auth/root-fields.ts';
-import { isAsyncIterable, observeStream } from '../observed-stream.ts';
+import { observeStream } from '../observed-stream.ts';
 import { hasManagedLifecycle } from '../subscription-lifecycle.ts';
 import type { OpenSubscriptions } from './open-subscriptions.ts';
 import { TRANSPORTS, type Transport, type TransportStats } from './transport-stats.ts';

@@ -1,8 +1,8 @@
 import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { Logger } from '../../log.ts';
+import { isAsyncIterable } from '../../type-guards.ts';
 import { errorCodeOf } from '../execute-operation.ts';
-import { isAsyncIterable } from '../observed-stream.ts';
 
 /**
  * A subscription refused at subscribe time (SUBSCRIPTION_DENIED, NOT_FOUND, UNAUTHENTICATED, a
