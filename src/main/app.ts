@@ -170,7 +170,9 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
   const stop = () => {
     stopping ??= (async () => {
       log.info('shutting down');
-      await lifecycle.stop();
+      // The transports take their share of SHUTDOWN_TIMEOUT; the services, the broker and the
+      // database the rest, and a dependency that does not answer is not waited for past it.
+      await lifecycle.stop(Date.now() + config.http.shutdownTimeoutMs);
       log.info('stopped');
     })();
     return stopping;

@@ -1,3 +1,4 @@
+import { untilDeadline } from '../deadline.ts';
 import type { Logger } from '../log.ts';
 
 /** Something that runs until it is stopped: a connection, a consumer, a timer, a server. */
@@ -56,19 +57,22 @@ export class Lifecycle {
     }
   }
 
-  /** Stops everything in reverse order of start, once; a failing stop is logged, the rest go on. */
-  stop(): Promise<void> {
-    this.#stopping ??= this.#stopAll();
+  /**
+   * Stops everything in reverse order of start, once; a failing stop is logged, the rest go on.
+   * Past `deadline` (epoch ms) no stop is waited for any more: the rest are begun one after the
+   * other without waiting, so a database that does not answer cannot hold the process.
+   */
+  stop(deadline = Number.POSITIVE_INFINITY): Promise<void> {
+    this.#stopping ??= this.#stopAll(deadline);
     return this.#stopping;
   }
 
-  async #stopAll(): Promise<void> {
+  async #stopAll(deadline: number): Promise<void> {
     for (const { name, stop } of this.#running.splice(0).reverse()) {
-      try {
-        await stop();
-      } catch (error) {
+      const stopping = (async () => stop())().catch((error: unknown) => {
         this.#log.error({ err: error, service: name }, 'stopping a service failed');
-      }
+      });
+      await (Number.isFinite(deadline) ? untilDeadline(stopping, deadline) : stopping);
     }
   }
 }

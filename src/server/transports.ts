@@ -2,6 +2,7 @@ import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { GraphQLError } from 'graphql';
 import { createYoga, type YogaServerInstance } from 'graphql-yoga';
+import { untilDeadline } from '../deadline.ts';
 import type { RequestEndpoint } from '../domain/request-endpoint.ts';
 import type { AppServices } from '../domain/services.ts';
 import type { GraphQLContext } from '../schema/context.ts';
@@ -305,16 +306,4 @@ export function buildTransports(dependencies: TransportDependencies): Transports
       }),
     stop,
   };
-}
-
-/** Waits for `work`, but no later than `deadline` (epoch ms); whatever is left keeps going. */
-async function untilDeadline(work: Promise<unknown>, deadline: number): Promise<void> {
-  let timer: NodeJS.Timeout | undefined;
-  await Promise.race([
-    work,
-    new Promise((resolve) => {
-      timer = setTimeout(resolve, Math.max(0, deadline - Date.now()));
-    }),
-  ]);
-  clearTimeout(timer);
 }
