@@ -6,6 +6,7 @@ import type { GraphQLContext } from './context.ts';
  * reads hundreds at a time). The server's event-pages plugin runs such a field against a copy of
  * the schema where it is a list, so the selection is executed once per page instead of once per
  * event; anywhere else the field streams one event at a time. Extensions are not printed in SDL.
+ * A paged field's `resolve` hands its source's value on as it is (the page is its events).
  */
 export const EVENT_PAGES_EXTENSION = 'streamgateEventPages';
 
@@ -23,7 +24,10 @@ export async function pagesOrEvents<T>(
   pages: Promise<AsyncIterableIterator<readonly T[]>>,
 ): Promise<AsyncIterableIterator<T>> {
   const source = await pages;
-  if (isListType(getNullableType(info.returnType))) return source as unknown as AsyncIterableIterator<T>;
+  const type = getNullableType(info.returnType);
+  // A list, or a scalar marked with the extension: the server maps (or renders) a page at once.
+  if (isListType(type) || type.extensions?.[EVENT_PAGES_EXTENSION] === true)
+    return source as unknown as AsyncIterableIterator<T>;
   return flattenPages(source, (page) => page, context.whenWritable);
 }
 

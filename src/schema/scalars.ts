@@ -1,5 +1,6 @@
 import { type ASTNode, Kind, type ValueNode } from 'graphql';
 import { DURATION_FORMS, formatDuration, parseDuration } from '../config/duration.ts';
+import { JsonText } from '../domain/json-text.ts';
 import { BadUserInputError } from '../errors.ts';
 import { builder } from './builder.ts';
 
@@ -36,9 +37,13 @@ function describe(value: unknown): string {
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
 }
 
-builder.scalarType('JSON', {
+/** The JSON scalar's name: a value of this type that is a JsonText may be sent as its text. */
+export const JSON_SCALAR = 'JSON';
+
+builder.scalarType(JSON_SCALAR, {
   description: 'Any JSON value.',
-  serialize: (value) => value,
+  // Stored JSON read as text (replay) is parsed only where the executor serializes it.
+  serialize: (value) => (value instanceof JsonText ? value.value() : value),
   parseValue: (value) => value,
   parseLiteral: (node, variables) => literalToJson(node, variables),
 });

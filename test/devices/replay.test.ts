@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { validateSpeed } from '../../src/domain/devices/replay.ts';
-import { backendOptions, DEVICE_BACKENDS, uniqueDevice } from '../helpers/devices.ts';
+import { backendOptions, DEVICE_BACKENDS, postMonitor, uniqueDevice } from '../helpers/devices.ts';
 import { connectWs, subscribeWs, type WsResult } from '../helpers/graphql-ws-client.ts';
 import { readSse } from '../helpers/sse-client.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
@@ -133,6 +133,46 @@ describe.each(DEVICE_BACKENDS)('replay (%s)', (backend) => {
     expect(events.every((event) => event.recordingId === tenSeconds)).toBe(true);
     expect(events.at(-1)?.progress).toBe(1);
     expect(events[50]?.message.timestamp).toBe(new Date(START + 5_000).toISOString());
+  });
+
+  it('stored numbers keep every digit: replayed a page at a time and per event, 0.30000000000000004 is not 0.3', async () => {
+    const precise = {
+      sum: 0.30000000000000004,
+      max: 9007199254740991,
+      tiny: 1e-300,
+      neg: -2.2250738585072014e-308,
+    };
+    const device = uniqueDevice('precise');
+    const started = await server.graphql<{ startRecording: { id: string } }>(
+      'mutation($d: ID!) { startRecording(deviceId: $d, includeBuffer: false) { id } }',
+      { d: device },
+    );
+    const id = started.data?.startRecording.id as string;
+    const events = [{ n: 1 }, precise].map((data, index) => ({ id: `p${index}`, type: 'signal', data }));
+    expect((await postMonitor(server, device, events)).status).toBe(200);
+    await server.graphql('mutation($id: ID!) { stopRecording(id: $id) { id } }', { id });
+    const { client } = connectWs(server.wsUrl);
+    try {
+      // The second runs the selection per event (a directive on the field), the first a page at a time.
+      for (const directive of ['', ' @include(if: true)']) {
+        const replay = subscribeWs(
+          client,
+          `subscription($id: ID!) { replay(recordingId: $id, speed: 0)${directive} { message { data } } }`,
+          { id },
+        );
+        const results = await replay.results.take(2, 30_000, 'the replayed messages');
+        await replay.done;
+        const data = results.map(
+          (result) =>
+            (result.data as { replay: { message: { data: Record<string, number> } } }).replay.message.data,
+        );
+        expect(data).toEqual([{ n: 1 }, precise]);
+        for (const [key, value] of Object.entries(precise))
+          expect(Object.is(data[1]?.[key], value)).toBe(true);
+      }
+    } finally {
+      await client.dispose();
+    }
   });
 
   it('headers, when selected, are the recorded X-Monitor-* headers of each message', async () => {

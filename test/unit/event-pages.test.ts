@@ -1,14 +1,18 @@
 import {
   type ExecutionResult,
+  GraphQLFloat,
   GraphQLInt,
   GraphQLNonNull,
   GraphQLObjectType,
+  GraphQLScalarType,
   GraphQLSchema,
+  GraphQLString,
   parse,
   subscribe,
 } from 'graphql';
 import { createYoga } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
+import { JsonText } from '../../src/domain/json-text.ts';
 import type { GraphQLContext } from '../../src/schema/context.ts';
 import { eventPagesExtensions, pagesOrEvents } from '../../src/schema/event-pages.ts';
 import {
@@ -16,10 +20,29 @@ import {
   eventPageOf,
   useEventPages,
 } from '../../src/server/delivery/event-pages-plugin.ts';
+import { GroupEvent, serializeResult } from '../../src/server/delivery/subscription-groups.ts';
 
 interface Tick {
   readonly n: number;
 }
+
+/** Stored JSON as the database gives it (spaces and all), with numbers a double barely holds. */
+const STORED =
+  '{"sum": 0.30000000000000004, "max": 9007199254740991, "tiny": 1e-300, "neg": -2.2250738585072014e-308}';
+
+/** Like the server's JSON scalar: a JsonText is parsed when serialized. */
+const JsonScalar = new GraphQLScalarType({
+  name: 'JSON',
+  serialize: (value) => (value instanceof JsonText ? value.value() : value),
+});
+
+const Detail = new GraphQLObjectType<Tick>({
+  name: 'Detail',
+  fields: {
+    half: { type: new GraphQLNonNull(GraphQLFloat), resolve: (tick) => tick.n / 2 },
+    label: { type: GraphQLString, resolve: (tick) => (tick.n % 2 === 0 ? `even "${tick.n}"` : null) },
+  },
+});
 
 /** Ticks 1..7 in pages of 3; `bad` fails for tick 2, `worse` (non-null) for tick 5. */
 const Tick = new GraphQLObjectType<Tick>({
@@ -40,6 +63,8 @@ const Tick = new GraphQLObjectType<Tick>({
         return -tick.n;
       },
     },
+    stored: { type: new GraphQLNonNull(JsonScalar), resolve: () => new JsonText(STORED) },
+    detail: { type: Detail, resolve: (tick) => tick },
   },
 });
 
@@ -143,5 +168,51 @@ describe('event pages: the selection executed once per page, one result per even
     expect(results.map((result) => (result.data?.ticks as Tick | undefined)?.n)).toEqual([
       1, 2, 3, 4, 5, 6, 7,
     ]);
+  });
+
+  it('a selection the template can write is rendered a page at a time: byte for byte what execution serializes', async () => {
+    const query = `subscription Ticks { t: ticks { __typename n ...More detail { half } ... on Tick { detail { label } } } }
+      fragment More on Tick { n detail { half } }`;
+    const pageResults = await run(query, { ...ACCEPTS_EVENT_PAGES });
+    expect(pageResults).toHaveLength(3);
+    // Rendered, not executed: the page carries its events' payloads.
+    expect(pageResults[0]?.data?.t).toSatisfy((items: unknown[]) =>
+      items.every((item) => typeof item === 'string'),
+    );
+    const split = pageResults.flatMap((result) => eventPageOf(result) ?? []);
+    const reference = await collect(await subscribe({ schema, document: parse(query), contextValue: {} }));
+    expect(split.map((result) => new GroupEvent(result).payload)).toEqual(reference.map(serializeResult));
+    expect(split.map(wire)).toEqual(reference.map(wire));
+    expect(new GroupEvent(split[1] as ExecutionResult).payload).toBe(
+      '{"data":{"t":{"__typename":"Tick","n":2,"detail":{"half":1,"label":"even \\"2\\""}}}}',
+    );
+  });
+
+  it('a page with a failing field is executed: its errors are the per-event ones, the other pages rendered', async () => {
+    const reference = await collect(await subscribe({ schema, document: parse(QUERY), contextValue: {} }));
+    const split = (await run(QUERY, { ...ACCEPTS_EVENT_PAGES })).flatMap(
+      (result) => eventPageOf(result) ?? [],
+    );
+    expect(split.map(wire)).toEqual(reference.map(wire));
+    expect(split.map((result) => new GroupEvent(result).payload)).toEqual(reference.map(serializeResult));
+  });
+
+  it('stored JSON goes out as the stored text: every digit of its numbers survives', async () => {
+    const query = 'subscription { ticks { n stored } }';
+    const split = (await run(query, { ...ACCEPTS_EVENT_PAGES })).flatMap(
+      (result) => eventPageOf(result) ?? [],
+    );
+    expect(split).toHaveLength(7);
+    const payload = new GroupEvent(split[0] as ExecutionResult).payload;
+    expect(payload).toBe(`{"data":{"ticks":{"n":1,"stored":${STORED}}}}`);
+    const stored = (JSON.parse(payload) as { data: { ticks: { stored: Record<string, number> } } }).data.ticks
+      .stored;
+    expect(Object.is(stored.sum, 0.30000000000000004)).toBe(true);
+    expect(Object.is(stored.max, 9007199254740991)).toBe(true);
+    expect(Object.is(stored.tiny, 1e-300)).toBe(true);
+    expect(Object.is(stored.neg, -2.2250738585072014e-308)).toBe(true);
+    // Executed per event (no pages accepted), the same values.
+    const perEvent = await run(query);
+    expect(wire(perEvent[0] as ExecutionResult)).toEqual(JSON.parse(payload));
   });
 });

@@ -3,6 +3,7 @@ import type { Database } from '../../db/create-database.ts';
 import { prismaSql, type SqlClient } from '../../db/sql-client.ts';
 import { BadUserInputError } from '../../errors.ts';
 import type { Prisma, Recording as RecordingRow } from '../../generated/prisma/client.ts';
+import { JsonText } from '../json-text.ts';
 import { type Page, pageArgs, toPage } from '../pagination.ts';
 import { type DeviceMessage, deviceMessageFromRow, type RecordingMessageRow } from './device-message.ts';
 import type { DeviceScope } from './device-store.ts';
@@ -247,12 +248,13 @@ export async function readRecordingPage(
     type: string | null;
     symbol: string | null;
     headers: string;
-    data: unknown;
+    data: string;
   }>(
     // The column has no time zone and holds UTC: its epoch is read as such by every driver, as a
-    // number (cheaper to read than a timestamp). Headers come as text, parsed only if selected.
+    // number (cheaper to read than a timestamp). Headers come as text, parsed only if selected;
+    // data as text too, which replay sends as it is (JsonText) and the JSON scalar parses.
     `SELECT "seq"::text AS "seq", (extract(epoch FROM "timestamp") * 1000)::float8 AS "epochMs",
-            "eventId", "type", "symbol", "headers"::text AS "headers", "data"
+            "eventId", "type", "symbol", "headers"::text AS "headers", "data"::text AS "data"
      FROM "RecordingMessage" m WHERE m."recordingId" = $1 AND m."seq" > $2::bigint
      ORDER BY m."seq" LIMIT $3`, // m."seq": the bigint column, not the text alias
     [recordingId, afterSeq.toString(), take],
@@ -264,6 +266,6 @@ export async function readRecordingPage(
     type: row.type,
     symbol: row.symbol,
     headers: row.headers,
-    data: row.data,
+    data: new JsonText(row.data),
   }));
 }

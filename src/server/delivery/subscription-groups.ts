@@ -3,6 +3,7 @@ import type { Audience } from '../../domain/audience.ts';
 import { isResultStream, type OperationOutcome } from '../operation-runner.ts';
 import type { Transport } from '../ops/transport-stats.ts';
 import { eventPageOf } from './event-pages-plugin.ts';
+import { SerializedResult } from './serialized-result.ts';
 
 /**
  * One result of a group's execution, handed to every member. Its serialized form is made once,
@@ -13,7 +14,10 @@ export class GroupEvent {
   private json: string | undefined;
   private translations: Map<unknown, unknown> | undefined;
 
-  constructor(readonly result: ExecutionResult) {}
+  constructor(readonly result: ExecutionResult) {
+    // A rendered page's event is its payload already (event-pages-plugin.ts).
+    if (result instanceof SerializedResult) this.json = result.payload;
+  }
 
   /** The result as a graphql-ws `next` payload / GraphQL over SSE `data`, serialized once. */
   get payload(): string {
