@@ -28,7 +28,15 @@ export interface HttpRoute {
   readonly methods: readonly string[] | '*';
   /** A path with `:name` parameters, e.g. "/monitor/:device". */
   readonly path: string;
-  handle(request: Request, params: RouteParams): Promise<Response> | Response;
+  /**
+   * `serverContext`: yoga's server context; behind the Node server it holds the Node response
+   * (`res`), which a streaming route watches to learn that its client went away.
+   */
+  handle(
+    request: Request,
+    params: RouteParams,
+    serverContext: Readonly<Record<string, unknown>>,
+  ): Promise<Response> | Response;
 }
 
 interface CompiledRoute {
@@ -57,7 +65,7 @@ function compile(route: HttpRoute): CompiledRoute {
 export function useHttpRoutes(routes: readonly HttpRoute[], log: Logger): Plugin {
   const compiled = routes.map(compile);
   return {
-    async onRequest({ request, url, endResponse }) {
+    async onRequest({ request, url, endResponse, serverContext }) {
       for (const { route, pattern, names } of compiled) {
         const match = pattern.exec(url.pathname);
         if (!match) continue;
@@ -77,7 +85,7 @@ export function useHttpRoutes(routes: readonly HttpRoute[], log: Logger): Plugin
           );
           return;
         }
-        endResponse(await answer(route, request, params, log));
+        endResponse(await answer(route, request, params, serverContext as Record<string, unknown>, log));
         return;
       }
     },
@@ -92,10 +100,11 @@ async function answer(
   route: HttpRoute,
   request: Request,
   params: RouteParams,
+  serverContext: Readonly<Record<string, unknown>>,
   log: Logger,
 ): Promise<Response> {
   try {
-    return await route.handle(request, params);
+    return await route.handle(request, params, serverContext);
   } catch (error) {
     const correlationId = newCorrelationId();
     log.error({ err: error, correlationId, route: route.path }, 'HTTP route failed');

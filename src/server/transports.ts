@@ -47,6 +47,7 @@ import { useOneRequestErrorCode } from './request-error-codes.ts';
 import { useEndSubscriptionsOnShutdown } from './shutdown-plugin.ts';
 import { EventStreams } from './sse/event-stream.ts';
 import { useGraphqlOverSse } from './sse/graphql-over-sse.ts';
+import type { SseDeliveryOptions } from './sse/sse-delivery.ts';
 import { topicPublishRoute } from './topic-publish-route.ts';
 import { routeUpgrades } from './upgrade-router.ts';
 import { useValidationLog } from './validation-log-plugin.ts';
@@ -106,6 +107,27 @@ export function buildTransports(dependencies: TransportDependencies): Transports
     stats: transportStats,
     openSubscriptions,
   });
+  const buildContext = createContextFactory(services);
+  // Both SSE transports (GraphQL over SSE on /graphql, graphql-sse on /graphql/stream) write
+  // their streams here and deliver through the groups.
+  const eventStreams = new EventStreams({
+    maxBufferedBytes: config.limits.maxClientBufferBytes,
+    onSlowConsumer: (buffered) => {
+      limitRefusals(metrics).inc({ limit: 'MAX_CLIENT_BUFFER' });
+      log.warn({ buffered }, 'SSE slow consumer cut off');
+    },
+  });
+  const sseDelivery: SseDeliveryOptions = {
+    runner,
+    groups,
+    streams: eventStreams,
+    buildContext,
+    limiter: connectionLimiter,
+    stats: transportStats,
+    openSubscriptions,
+    onRefused: (limit) => limitRefusals(metrics).inc({ limit }),
+  };
+  const graphqlSse = graphqlSseRoute({ ...sseDelivery, maskError });
   const legacyAccess = createLegacyAccess({ auth, limiter: connectionLimiter, metrics });
   const legacySse = useLegacySse({
     operations: topicOperations,
@@ -141,17 +163,8 @@ export function buildTransports(dependencies: TransportDependencies): Transports
     }),
     topicPublishRoute({ runner, maxBodyBytes: config.http.maxPayloadBytes }),
     ...legacySse.routes,
-    graphqlSseRoute(runner, maskError),
+    graphqlSse,
   ];
-
-  const buildContext = createContextFactory(services);
-  const eventStreams = new EventStreams({
-    maxBufferedBytes: config.limits.maxClientBufferBytes,
-    onSlowConsumer: (buffered) => {
-      limitRefusals(metrics).inc({ limit: 'MAX_CLIENT_BUFFER' });
-      log.warn({ buffered }, 'SSE slow consumer cut off');
-    },
-  });
   const yoga = createYoga<Record<string, unknown>, GraphQLContext>({
     schema,
     graphqlEndpoint: '/graphql',
@@ -174,16 +187,7 @@ export function buildTransports(dependencies: TransportDependencies): Transports
       useAuthGuard(auth),
       useMutationRateLimit(config.limits, metrics),
       useSseConnectionLimit(connectionLimiter, metrics),
-      useGraphqlOverSse({
-        runner,
-        groups,
-        streams: eventStreams,
-        buildContext,
-        limiter: connectionLimiter,
-        stats: transportStats,
-        openSubscriptions,
-        onRefused: (limit) => limitRefusals(metrics).inc({ limit }),
-      }),
+      useGraphqlOverSse(sseDelivery),
       useTokenExpiry(),
       useSubscriptionMetrics(transportStats, openSubscriptions),
       useSubscriptionRefusalLog(log),
@@ -277,6 +281,7 @@ export function buildTransports(dependencies: TransportDependencies): Transports
     );
     for (const route of upgradeRoutes) for (const socket of route.server.clients) socket.terminate();
     legacySse.dispose();
+    graphqlSse.dispose();
     eventStreams.dispose();
     httpServer.closeIdleConnections();
     // New requests on kept-alive connections are answered 503 + Connection: close meanwhile

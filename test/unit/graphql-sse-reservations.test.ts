@@ -1,78 +1,71 @@
-import { buildSchema } from 'graphql';
-import { createHandler } from 'graphql-sse/lib/use/fetch';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  expireUnopenedReservations,
-  type ReservingHandler,
-} from '../../src/server/graphql-sse/stream-reservations.ts';
+import { StreamReservations } from '../../src/server/graphql-sse/stream-reservations.ts';
+import { EventStreams } from '../../src/server/sse/event-stream.ts';
 import { waitUntil } from '../helpers/async-queue.ts';
 
-const URL = 'http://127.0.0.1/graphql/stream';
-const schema = buildSchema('type Query { ok: Boolean }');
-
-/** graphql-sse's own handler, as the route uses it, with reservations expiring after 50 ms. */
-function reservingHandler(): ReservingHandler {
-  return expireUnopenedReservations(createHandler({ schema }), 50);
+/** The reservations of /graphql/stream, expiring after 50 ms instead of 30 s. */
+function reservationsFor(streams: EventStreams): StreamReservations {
+  return new StreamReservations(streams, 50);
 }
 
-const reserve = (handler: ReservingHandler, token: string) =>
-  handler(new Request(URL, { method: 'PUT', headers: { 'x-graphql-event-stream-token': token } }));
-const open = (handler: ReservingHandler, token: string) =>
-  handler(
-    new Request(URL, {
-      method: 'GET',
-      headers: { accept: 'text/event-stream', 'x-graphql-event-stream-token': token },
-    }),
-  );
+async function readText(body: ReadableStream<Uint8Array>, until: string): Promise<string> {
+  const reader = body.getReader();
+  const decoder = new TextDecoder();
+  let text = '';
+  while (!text.includes(until)) {
+    const { value, done } = await reader.read();
+    if (done) break;
+    text += decoder.decode(value, { stream: true });
+  }
+  reader.releaseLock();
+  return text;
+}
 
 describe('graphql-sse stream reservations (PUT /graphql/stream)', () => {
-  let handler: ReservingHandler | undefined;
-  afterEach(() => handler?.dispose());
-
-  it('answers the reservation with its token, as graphql-sse does', async () => {
-    handler = reservingHandler();
-    const response = await reserve(handler, 'token-a');
-    expect(response.status).toBe(201);
-    expect(await response.text()).toBe('token-a');
-    expect(handler.size).toBe(1);
+  let streams: EventStreams;
+  let reservations: StreamReservations;
+  afterEach(() => {
+    reservations?.dispose();
+    streams?.dispose();
   });
 
-  it('drops a reservation nobody opens: the handler forgets it and the token is free again', async () => {
-    handler = reservingHandler();
-    expect((await reserve(handler, 'token-b')).status).toBe(201);
-    // While it is held, graphql-sse refuses the same token.
-    expect((await reserve(handler, 'token-b')).status).toBe(409);
-    await waitUntil(() => handler?.size === 0, 5_000, 'the reservation to expire');
-    await waitUntil(
-      async () => (await reserve(handler as ReservingHandler, 'token-b')).status === 201,
-      5_000,
-      'graphql-sse to have forgotten the stream',
-    );
+  it('holds a token once: a second reservation of it is refused while the first lives', () => {
+    streams = new EventStreams({ maxBufferedBytes: 1 << 20 });
+    reservations = reservationsFor(streams);
+    expect(reservations.reserve('token-a')?.token).toBe('token-a');
+    expect(reservations.reserve('token-a')).toBeUndefined();
+    expect(reservations.waiting).toBe(1);
   });
 
-  it('leaves an opened stream alone, and a closed one is gone as before', async () => {
-    handler = reservingHandler();
-    expect((await reserve(handler, 'token-c')).status).toBe(201);
-    const stream = await open(handler, 'token-c');
-    expect(stream.status).toBe(200);
-    expect(handler.size).toBe(0);
-    // Still open (only one GET per reservation): not expired under the client.
-    const second = await open(handler, 'token-c');
-    expect(second.status).toBe(409);
-    await second.body?.cancel();
-    await stream.body?.cancel();
-    expect((await reserve(handler, 'token-c')).status).toBe(201);
+  it('drops a reservation nobody opens: the token is free again and nothing stays behind', async () => {
+    streams = new EventStreams({ maxBufferedBytes: 1 << 20 });
+    reservations = reservationsFor(streams);
+    const reserved = reservations.reserve('token-b');
+    // An operation started before the GET wrote on the stream; it goes with the reservation.
+    reserved?.events().send('event: next\ndata: {"id":"1","payload":{}}\n\n');
+    expect(streams.size).toBe(1);
+    await waitUntil(() => reservations.size === 0, 5_000, 'the reservation to expire');
+    expect(streams.size).toBe(0);
+    expect(reservations.reserve('token-b')).toBeDefined();
   });
 
-  it('counts no reservation for a refused PUT', async () => {
-    handler = reservingHandler();
-    const refused = await handler(
-      new Request(URL, {
-        method: 'PUT',
-        headers: { accept: 'application/json', 'x-graphql-event-stream-token': 't' },
-      }),
-    );
-    expect(refused.status).toBe(406);
-    expect(handler.size).toBe(0);
+  it('leaves an opened stream alone; what operations sent before the GET comes first; a closed one is gone', async () => {
+    streams = new EventStreams({ maxBufferedBytes: 1 << 20 });
+    reservations = reservationsFor(streams);
+    const reserved = reservations.reserve('token-c');
+    if (!reserved) throw new Error('not reserved');
+    reserved.events().send('event: next\ndata: {"id":"early","payload":{"data":{}}}\n\n');
+    streams.flush();
+    const stream = reserved.open(undefined);
+    expect(reserved.isOpen).toBe(true);
+    expect(reservations.waiting).toBe(0);
+    expect(await readText(stream.body, '"early"')).toContain('data: {"id":"early"');
+    // Well past the time-out: still there, under its client.
+    await new Promise((resolve) => setTimeout(resolve, 120));
+    expect(reservations.get('token-c')).toBe(reserved);
+    await stream.body.cancel();
+    expect(reservations.get('token-c')).toBeUndefined();
+    expect(streams.size).toBe(0);
+    expect(reservations.reserve('token-c')).toBeDefined();
   });
 });

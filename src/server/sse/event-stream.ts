@@ -34,10 +34,11 @@ export class EventStream {
   /** Wrote something since the last keep-alive round. */
   wrote = false;
   private readonly onClose: Array<() => void> = [];
+  private response: ServerResponse | undefined;
 
   constructor(
     private readonly streams: EventStreams,
-    private readonly response: ServerResponse | undefined,
+    response: ServerResponse | undefined,
   ) {
     this.body = new ReadableStream<Uint8Array>(
       {
@@ -48,11 +49,21 @@ export class EventStream {
       },
       new ByteLengthQueuingStrategy({ highWaterMark: streams.options.maxBufferedBytes }),
     );
-    // Behind the Node server a client that goes away closes the response; in-process, the reader cancels.
-    response?.once('close', () => this.closed());
+    this.attach(response);
     streams.opened(this);
     // Some browsers show nothing of a response until its first bytes: a comment at once, as yoga.
     this.send(KEEP_ALIVE);
+  }
+
+  /**
+   * The Node response this body goes out on, when it is known only later (a graphql-sse stream
+   * reserved by `PUT` gets its response at the `GET` that opens it). Behind the Node server a
+   * client that goes away closes the response; in-process, the reader cancels.
+   */
+  attach(response: ServerResponse | undefined): void {
+    if (!response) return;
+    this.response = response;
+    response.once('close', () => this.closed());
   }
 
   /** True until the stream ended or the client went away. */
@@ -210,4 +221,14 @@ export class EventStreams {
 
 function toBytes(frame: EventFrame): Uint8Array {
   return typeof frame === 'string' ? Buffer.from(frame) : frame;
+}
+
+/** Behind the Node server yoga's server context holds the Node response; in-process it does not. */
+export function serverResponseOf(
+  serverContext: Readonly<Record<string, unknown>>,
+): ServerResponse | undefined {
+  const response = serverContext.res as ServerResponse | undefined;
+  return typeof response?.destroy === 'function' && typeof response.once === 'function'
+    ? response
+    : undefined;
 }

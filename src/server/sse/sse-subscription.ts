@@ -81,6 +81,16 @@ export class SseSubscription implements GroupMember {
     this.finish(this.framing.own(serializeResult(result)));
   }
 
+  /**
+   * Leaves the group and completes alone: the client stopped the operation and its protocol
+   * still ends it with `complete` (graphql-sse's `DELETE`).
+   */
+  completeAlone(): void {
+    if (!this.live) return;
+    this.membership?.leave();
+    this.finish();
+  }
+
   /** Leaves the group without a word to the client (it went away, or stopped the operation). */
   leave(): void {
     if (!this.stop()) return;
