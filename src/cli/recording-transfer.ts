@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { parseDuration } from '../config/duration.ts';
+import { messageOf } from '../errors.ts';
 import {
   formatMessageLine,
   formatMetadataLine,
@@ -9,8 +10,7 @@ import {
   type RecordingMetadata,
   readRecordingJsonl,
   recordedMessageOf,
-} from '../domain/devices/recording-jsonl.ts';
-import { messageOf } from '../errors.ts';
+} from '../formats/recording-jsonl.ts';
 import { CliError } from './cli-errors.ts';
 import type {
   ExportRecordingMessagesQuery,
@@ -23,7 +23,7 @@ import type { Progress } from './progress-bar.ts';
 import type { StreamgateClient } from './streamgate-client.ts';
 
 // `record export` and `record import`: the JSONL format of legacy.md C, written and read by the
-// devices domain's module (src/domain/devices/recording-jsonl.ts) so that it exists once.
+// module the CLI and the server share (src/formats/recording-jsonl.ts) so that it exists once.
 
 const ExportRecording = graphql(`
   query ExportRecording($id: ID!) {

@@ -1,11 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import {
-  monitorHeaders,
-  monitorTimeOf,
-  parseRfc3339,
-  validateDeviceId,
-  validateMonitorEvents,
-} from '../../src/domain/devices/monitor-event.ts';
+import { validateDeviceId, validateMonitorEvents } from '../../src/domain/devices/monitor-event.ts';
+import { monitorHeaders, monitorTimeOf, parseRfc3339 } from '../../src/formats/monitor-message.ts';
 
 describe('RFC3339 timestamps of monitor events', () => {
   it.each([

@@ -9,7 +9,7 @@ import {
   parseRetention,
   readRecordingJsonl,
   recordedMessageOf,
-} from '../../src/domain/devices/recording-jsonl.ts';
+} from '../../src/formats/recording-jsonl.ts';
 
 const metadata = {
   sessionId: 'rec_1',

@@ -6,13 +6,13 @@
  * idempotent (keyed by sequence), so a restart simply repeats it.
  */
 import type { Database } from '../../db/create-database.ts';
+import { MONITOR_HEADERS } from '../../formats/monitor-message.ts';
 import type { Logger } from '../../log.ts';
 import type { Broker } from '../../pubsub/broker.ts';
 import { subjects } from '../../pubsub/subjects.ts';
 import { BROKER_MESSAGE_PATHS, type BrokerMessageBounds } from '../broker-message-bounds.ts';
 import { nextWithin, withSubscription } from './broker-reading.ts';
 import { deviceMessageFromBroker } from './device-message.ts';
-import { MONITOR_HEADERS } from './monitor-event.ts';
 import { insertRecordingMessages, type MessageToRecord, type Recording } from './recording-store.ts';
 
 export interface BufferCopyDependencies {

@@ -1,5 +1,5 @@
+import { headerOf, MONITOR_HEADERS, monitorTimeOf, parseRfc3339 } from '../../formats/monitor-message.ts';
 import type { BrokerMessage } from '../../pubsub/broker.ts';
-import { headerOf, MONITOR_HEADERS, monitorTimeOf, parseRfc3339 } from './monitor-event.ts';
 
 /** One device message as the API shows it (DeviceMessage), live or from a recording. */
 export interface DeviceMessage {

@@ -13,17 +13,12 @@
 import type { Config } from '../../config/config.ts';
 import type { Database } from '../../db/create-database.ts';
 import { NotFoundError, UnavailableError } from '../../errors.ts';
+import { type MonitorTime, monitorHeaders, monitorTimeOf } from '../../formats/monitor-message.ts';
 import type { Logger } from '../../log.ts';
 import type { Broker, PublishOutcome } from '../../pubsub/broker.ts';
 import { subjects } from '../../pubsub/subjects.ts';
 import type { DeviceScope } from './device-store.ts';
-import {
-  type MonitorTime,
-  monitorHeaders,
-  monitorTimeOf,
-  validateDeviceId,
-  validateMonitorEvents,
-} from './monitor-event.ts';
+import { validateDeviceId, validateMonitorEvents } from './monitor-event.ts';
 import { flushOutbox, type PendingMonitorMessage, storeInOutbox } from './monitor-outbox.ts';
 import { insertRecordingMessages, RECORDING_STATUS } from './recording-store.ts';
 

@@ -4,28 +4,12 @@
  * `validateMonitorEvents` has checked every event; nothing is published before that.
  */
 import { BadUserInputError } from '../../errors.ts';
+import { type MonitorTime, parseRfc3339 } from '../../formats/monitor-message.ts';
 import { isSubjectToken } from '../../pubsub/subjects.ts';
 import { unstorableTextIn } from '../json-bounds.ts';
 
-/** Header names of a published monitor message. X-Monitor-Seq is streamgate's own addition. */
-export const MONITOR_HEADERS = {
-  device: 'X-Monitor-Device',
-  id: 'X-Monitor-Id',
-  type: 'X-Monitor-Type',
-  timestamp: 'X-Monitor-Timestamp',
-  symbol: 'X-Monitor-Symbol',
-  seq: 'X-Monitor-Seq',
-} as const;
-
 /** @default 200: longest device id; ids appear in broker subjects, so they stay short. */
 export const MAX_DEVICE_ID_LENGTH = 200;
-
-/** A point in time with the nanoseconds RFC3339 allows; JS dates keep milliseconds only. */
-export interface MonitorTime {
-  readonly date: Date;
-  /** RFC3339Nano in UTC, e.g. 2026-01-15T10:30:00.123456789Z (trailing zeros dropped, as Go does). */
-  readonly text: string;
-}
 
 /** One checked monitor event; `id` is empty when the device left it to the per-device counter. */
 export interface MonitorEvent {
@@ -129,88 +113,4 @@ export function validateMonitorEvents(events: readonly unknown[]): MonitorEvent[
       data: record.data ?? {},
     };
   });
-}
-
-const RFC3339 = /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$/;
-
-/** Parses RFC3339 (with up to nanoseconds); undefined when the text is not a valid date-time. */
-export function parseRfc3339(text: string): MonitorTime | undefined {
-  const match = RFC3339.exec(text);
-  if (!match) return undefined;
-  const [, day, time, fraction = '', zone = 'Z'] = match;
-  if (zone === 'Z' || zone === 'z') return parseUtc(day as string, time as string, fraction);
-  const wholeSeconds = new Date(`${day}T${time}${zone.toUpperCase()}`);
-  if (Number.isNaN(wholeSeconds.getTime())) return undefined;
-  // Date.parse rolls 2026-02-30 over into March; a real calendar date round-trips.
-  const local = new Date(`${day}T${time}Z`);
-  if (local.toISOString().slice(0, 19) !== `${day}T${time}`) return undefined;
-  const nanos = Number(fraction.padEnd(9, '0'));
-  return timeOf(wholeSeconds.getTime(), nanos);
-}
-
-const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
-
-/**
- * The common case, a UTC time (devices send `…Z`), without Date parsing and formatting: the
- * text is the input with its fraction trimmed, the date one Date.UTC. Same results as the
- * general path below (tested in monitor-event.test.ts); ingest runs it for every event.
- */
-function parseUtc(day: string, time: string, fraction: string): MonitorTime | undefined {
-  const year = Number(day.slice(0, 4));
-  const month = Number(day.slice(5, 7));
-  const dayOfMonth = Number(day.slice(8, 10));
-  const hours = Number(time.slice(0, 2));
-  const minutes = Number(time.slice(3, 5));
-  const seconds = Number(time.slice(6, 8));
-  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
-  const days = month === 2 && !leap ? 28 : (DAYS_IN_MONTH[month - 1] ?? 0);
-  if (dayOfMonth < 1 || dayOfMonth > days || hours > 23 || minutes > 59 || seconds > 59) return undefined;
-  const wholeSeconds = Date.UTC(year, month - 1, dayOfMonth, hours, minutes, seconds);
-  // Date.UTC maps years 0–99 onto 1900–1999; the general path handles those.
-  if (year < 100) return timeOf(new Date(`${day}T${time}Z`).getTime(), Number(fraction.padEnd(9, '0')));
-  const trimmed = fraction.replace(/0+$/, '');
-  const millis = fraction.length >= 3 ? Number(fraction.slice(0, 3)) : Number(fraction.padEnd(3, '0'));
-  return {
-    date: new Date(wholeSeconds + millis),
-    text: `${day}T${time}${trimmed === '' ? '' : `.${trimmed}`}Z`,
-  };
-}
-
-/** A MonitorTime from a JS date (millisecond precision). */
-export function monitorTimeOf(date: Date): MonitorTime {
-  const ms = date.getTime();
-  const seconds = Math.floor(ms / 1000) * 1000;
-  return timeOf(seconds, (ms - seconds) * 1_000_000);
-}
-
-function timeOf(wholeSecondsMs: number, nanos: number): MonitorTime {
-  const base = new Date(wholeSecondsMs).toISOString().slice(0, 19);
-  const fraction = nanos === 0 ? '' : `.${String(nanos).padStart(9, '0').replace(/0+$/, '')}`;
-  return { date: new Date(wholeSecondsMs + Math.floor(nanos / 1_000_000)), text: `${base}${fraction}Z` };
-}
-
-/** The headers a monitor message is published with (legacy.md C), plus its device sequence. */
-export function monitorHeaders(
-  deviceId: string,
-  event: { readonly id: string; readonly type: string; readonly symbol: string },
-  time: MonitorTime,
-  seq: number,
-): Record<string, string> {
-  return {
-    [MONITOR_HEADERS.device]: deviceId,
-    [MONITOR_HEADERS.id]: event.id === '' ? String(seq) : event.id,
-    [MONITOR_HEADERS.type]: event.type,
-    [MONITOR_HEADERS.timestamp]: time.text,
-    [MONITOR_HEADERS.symbol]: event.symbol,
-    [MONITOR_HEADERS.seq]: String(seq),
-  };
-}
-
-/** A header by name, ignoring case (brokers differ in how they keep header case). */
-export function headerOf(headers: Readonly<Record<string, string>>, name: string): string | undefined {
-  const exact = headers[name];
-  if (exact !== undefined) return exact;
-  const lower = name.toLowerCase();
-  for (const [key, value] of Object.entries(headers)) if (key.toLowerCase() === lower) return value;
-  return undefined;
 }

@@ -1,15 +1,16 @@
 /**
- * Imports a recording exported as JSONL (recording-jsonl.ts): `importRecording` creates a stopped
+ * Imports a recording exported as JSONL (formats/recording-jsonl.ts): `importRecording` creates a stopped
  * recording with the first chunk of messages, `appendImportedMessages` adds the next chunks, so a
  * large export travels in requests of bounded size.
  */
 import type { Database } from '../../db/create-database.ts';
 import { BadUserInputError, NotFoundError } from '../../errors.ts';
+import { headerOf, MONITOR_HEADERS, parseRfc3339 } from '../../formats/monitor-message.ts';
+import { parseMessageHeaders, type RecordedMessage } from '../../formats/recording-jsonl.ts';
 import { registerDeviceWithWindow } from './buffer-window.ts';
 import type { DeviceScope } from './device-store.ts';
-import { headerOf, MONITOR_HEADERS, parseRfc3339, validateDeviceId } from './monitor-event.ts';
+import { validateDeviceId } from './monitor-event.ts';
 import { isPrismaUniqueViolation } from './prisma-errors.ts';
-import { parseMessageHeaders, type RecordedMessage } from './recording-jsonl.ts';
 import {
   findRecording,
   insertRecordingMessages,

@@ -2,8 +2,9 @@
  * The ApiGear recording RPC on `streams.record.rpc` (legacy.md C): its request, its reply and
  * `validateRecordRequest(message: unknown)`. A session_id is a recording id.
  */
-import { parseRetention } from '../../domain/devices/recording-jsonl.ts';
+
 import { BadUserInputError } from '../../errors.ts';
+import { parseRetention } from '../../formats/recording-jsonl.ts';
 
 export const RECORD_ACTIONS = { START: 'start', STOP: 'stop' } as const;
 export type RecordAction = (typeof RECORD_ACTIONS)[keyof typeof RECORD_ACTIONS];

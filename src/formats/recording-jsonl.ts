@@ -8,9 +8,10 @@
  * Times are RFC3339 (UTC); retention is a Go-style duration ("24h", "1h30m"), and on reading any
  * form parseDuration accepts ("PT24H", "7d") too.
  */
-import { parseDuration } from '../../config/duration.ts';
-import { BadUserInputError, messageOf } from '../../errors.ts';
-import { headerOf, MONITOR_HEADERS, monitorTimeOf, parseRfc3339 } from './monitor-event.ts';
+import { parseDuration } from '../config/duration.ts';
+import { BadUserInputError, messageOf } from '../errors.ts';
+import { isRecord } from '../type-guards.ts';
+import { headerOf, MONITOR_HEADERS, monitorTimeOf, parseRfc3339 } from './monitor-message.ts';
 
 /** The first line of an export. */
 export interface RecordingMetadata {
@@ -114,10 +115,6 @@ export function monitorEventOf(message: RecordedMessage): {
   };
 }
 
-function isObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function optionalTime(line: number, field: string, value: unknown): Date | null {
   if (value === undefined || value === null || value === '') return null;
   const parsed = typeof value === 'string' ? parseRfc3339(value) : undefined;
@@ -131,7 +128,7 @@ function optionalTime(line: number, field: string, value: unknown): Date | null 
 
 /** Checks the headers of a message line: an object of strings (numbers and booleans are turned into text). */
 export function parseMessageHeaders(value: unknown, where: string): Record<string, string> {
-  if (!isObject(value)) throw new BadUserInputError(`${where}: "headers" must be an object`);
+  if (!isRecord(value)) throw new BadUserInputError(`${where}: "headers" must be an object`);
   const headers: Record<string, string> = {};
   for (const [key, header] of Object.entries(value)) {
     if (typeof header === 'string') headers[key] = header;
@@ -149,10 +146,10 @@ export function parseJsonlLine(text: string, line: number): JsonlLine {
   } catch (error) {
     throw new JsonlFormatError(line, `not JSON (${messageOf(error)})`);
   }
-  if (!isObject(value)) throw new JsonlFormatError(line, 'not a JSON object');
+  if (!isRecord(value)) throw new JsonlFormatError(line, 'not a JSON object');
   if ('metadata' in value) {
     const metadata = value.metadata;
-    if (!isObject(metadata)) throw new JsonlFormatError(line, '"metadata" must be an object');
+    if (!isRecord(metadata)) throw new JsonlFormatError(line, '"metadata" must be an object');
     const text = (field: string): string | null => {
       const field_value = metadata[field];
       if (field_value === undefined || field_value === null) return null;
