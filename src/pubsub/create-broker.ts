@@ -36,6 +36,7 @@ export async function createBroker(config: Pick<Config, 'broker' | 'topics'>, lo
         brokers: config.broker.kafkaBrokers,
         clientId: config.broker.kafkaClientId,
         kafka: config.broker.kafka,
+        connectTimeoutMs: config.broker.connectTimeoutMs,
         reconnectMaxWaitMs: config.broker.reconnectMaxWaitMs,
         groupId: config.topics.kafkaGroupId,
         idleTimeoutMs: config.topics.kafkaIdleTimeoutMs,

@@ -38,7 +38,9 @@ export interface PartitionedLogStats {
  * One consumer per instance, shared by every subscription: it reads only the topics somebody
  * asked for, and from where they asked. `consume(topic, from)` adds a topic, or rewinds
  * partitions of a topic already read so that a resuming subscriber gets what it missed;
- * records before a subscriber's own position are the subscriber's to skip.
+ * records before a subscriber's own position are the subscriber's to skip (records may come
+ * again after a rewind or a restart of the consumer). A consumer that cannot resume gives the
+ * topics up with `onFailure` instead of retrying forever.
  */
 export interface PartitionedLog {
   /** Low and high watermark per partition; empty when the topic does not exist yet. */
@@ -61,6 +63,12 @@ export interface PartitionedLogHandlers {
   readonly onRecord: (record: PartitionRecord) => void;
   /** After each record is counted, for metrics. */
   readonly onConsumed?: (topic: string) => void;
+  /**
+   * The log stopped reading `topics` for good (BrokerUnavailableError): Kafka answered no fetch
+   * within the resume budget, or records not read yet were deleted. Their subscribers must end;
+   * a later `consume` starts afresh.
+   */
+  readonly onFailure?: (topics: readonly string[], error: Error) => void;
 }
 
 /** Opens the log (no connection until first used). */

@@ -68,7 +68,7 @@ export class BrokerTopicFeed extends TopicFeed {
     } catch (error) {
       this.log.warn({ err: error, topic: this.topic }, 'broker subscription of a topic failed');
       const failure = new UnavailableError(`the broker subscription of topic "${this.topic}" failed`);
-      for (const subscriber of this.index.subscribers()) subscriber.fail({ kind: 'failure', error: failure });
+      this.failAll({ kind: 'failure', error: failure });
     }
   }
 }

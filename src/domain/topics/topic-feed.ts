@@ -1,5 +1,5 @@
 import { FilterIndex } from './filter-index.ts';
-import type { FeedMessage } from './topic-message.ts';
+import type { FeedMessage, TopicDelivery } from './topic-message.ts';
 import type { TopicSubscriber } from './topic-subscriber.ts';
 
 /**
@@ -21,6 +21,11 @@ export class TopicFeed {
   remove(subscriber: TopicSubscriber): boolean {
     this.index.remove(subscriber);
     return this.index.size === 0;
+  }
+
+  /** The source broke for good: every subscriber ends with this error (UNAVAILABLE). */
+  failAll(failure: TopicDelivery & { kind: 'failure' }): void {
+    for (const subscriber of this.index.subscribers()) subscriber.fail(failure);
   }
 
   /** Hands the message to every subscriber whose filter it matches. */

@@ -127,6 +127,20 @@ export function createTopicService(dependencies: TopicServiceDependencies): Topi
     consumer ??= broker.partitionedLog({
       onRecord: (record) => kafkaFeeds.get(record.topic)?.dispatch(record),
       onConsumed: (topic) => consumedCounter.inc({ topic }),
+      // The consumer could not resume (Kafka away past the budget, records deleted): the
+      // subscribers end with UNAVAILABLE, as on a broker topic, and may resume with `after`.
+      onFailure: (kafkaTopics, error) => {
+        for (const kafkaTopic of kafkaTopics) {
+          const feed = kafkaFeeds.get(kafkaTopic);
+          if (!feed) continue;
+          kafkaFeeds.delete(kafkaTopic);
+          log.warn({ err: error, topic: feed.topic, kafkaTopic }, 'Kafka consumer of a topic gave up');
+          const failure = new UnavailableError(
+            `the Kafka consumer of topic "${feed.topic}" gave up (${error.message}); subscribe again with the last position`,
+          );
+          feed.failAll({ kind: 'failure', error: failure });
+        }
+      },
     });
     return consumer;
   };

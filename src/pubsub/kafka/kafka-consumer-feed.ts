@@ -1,5 +1,6 @@
 import type { Consumer, IHeaders, Kafka, KafkaMessage } from 'kafkajs';
 import type { MessageHeaders } from '../broker.ts';
+import { BrokerUnavailableError } from '../errors.ts';
 import type { BrokerFeed } from '../shared-subscriptions.ts';
 import { subjectMatches } from '../subject-pattern.ts';
 import { encodeKafkaPosition } from './kafka-position.ts';
@@ -20,7 +21,11 @@ export interface ConsumedRecord {
   readonly topic: string;
   readonly partition: number;
   readonly offset: number;
+  /** The record's subject; its topic when it maps to none (a feed without a pattern). */
   readonly subject: string;
+  readonly key: Buffer | null;
+  /** null: a tombstone. */
+  readonly value: Buffer | null;
   readonly payload: Uint8Array;
   readonly headers: MessageHeaders;
   readonly internal: Readonly<Partial<Record<keyof typeof INTERNAL_HEADERS, string>>>;
@@ -49,8 +54,11 @@ export interface KafkaFeedDependencies {
 }
 
 export interface KafkaFeedSpec {
-  /** Records whose subject does not match are skipped. */
-  readonly pattern: string;
+  /**
+   * Records whose subject does not match are skipped. Undefined: every record of the topics
+   * (Kafka-sourced topics, written by producers that know nothing of subjects).
+   */
+  readonly pattern: string | undefined;
   readonly selection: KafkaTopicSelection;
   readonly groupId: string;
   /**
@@ -70,6 +78,36 @@ export interface KafkaFeedSpec {
    * is restarted for as long as it takes, as kafkajs does. Subscriptions give up instead.
    */
   readonly endless?: boolean;
+  /**
+   * `skip` (the default): a record this feed already delivered (read again after a restart that
+   * resumed from a lagging commit) is dropped here. `pass`: the reader keeps a cursor per
+   * subscriber and skips by it (Kafka-sourced topics), so records read again after a `rewind`
+   * or a restart are passed on; only a gap is still checked.
+   */
+  readonly redelivered?: 'skip' | 'pass';
+}
+
+/** A broker feed that can also be moved back in a partition it reads. */
+export interface KafkaFeed extends BrokerFeed {
+  /**
+   * Reads `partition` of `topic` again from `offset` (no-op when the feed is not past it): the
+   * records from there are delivered again, so a `skip` feed's subscribers would see them twice.
+   */
+  rewind(topic: string, partition: number, offset: number): void;
+  /** Leaves the group (and deletes an own one); resolves when done. */
+  close(): Promise<void>;
+}
+
+/** Records a feed had not read yet were deleted (retention, a delete) before it got to them. */
+export class KafkaRecordsDeletedError extends BrokerUnavailableError {
+  constructor(
+    readonly topic: string,
+    readonly partition: number,
+    readonly from: number,
+    readonly to: number,
+  ) {
+    super(`records ${from}..${to} of ${topic}[${partition}] were deleted before this subscription read them`);
+  }
 }
 
 /**
@@ -84,8 +122,9 @@ export function openKafkaFeed(
   spec: KafkaFeedSpec,
   onRecord: (record: ConsumedRecord) => void,
   onFailure: (error: Error) => void,
-): BrokerFeed {
+): KafkaFeed {
   const { kafka, topics, mapping, resumeTimeoutMs, isConnected } = dependencies;
+  const passRedelivered = spec.redelivered === 'pass';
   let consumer: Consumer | undefined;
   let stopped = false;
   let watchdog: NodeJS.Timeout | undefined;
@@ -96,16 +135,25 @@ export function openKafkaFeed(
     if (!isConnected()) lastProgress = Date.now();
     return Date.now() - lastProgress;
   };
+  // Resolves the wait for the first join when the feed ends before it (close, failure).
+  let abandonJoin = () => {};
   const fail = (error: Error) => {
     if (stopped) return;
     stopped = true;
     clearInterval(watchdog);
+    abandonJoin();
     onFailure(error);
   };
+  // Until the consumer first joins, its starts are where it begins; after, moves are seeks.
+  let firstJoin = true;
   const cursor: Record<string, Record<string, number>> = {};
   // The next offset this feed has not delivered, per topic and partition: after a broker
   // restart the consumer resumes from its last commit, which can lag what it already delivered.
   const delivered = new Map<string, number>();
+  const starts = new Map<string, PartitionOffsets>();
+  // Rewinds not yet seen in effect (no record at or before the offset read since): kafkajs
+  // forgets a seek when it restarts the consumer, so each later join seeks again.
+  const rewinds = new Map<string, { topic: string; partition: number; offset: number }>();
 
   const ready = (async () => {
     const names =
@@ -116,7 +164,6 @@ export function openKafkaFeed(
           );
     if (names.length === 0) return; // nothing to read (yet): a wildcard over no existing topic
     if (spec.createTopics) await topics.ensureTopics(names);
-    const starts = new Map<string, PartitionOffsets>();
     for (const topic of names) {
       const offsets =
         spec.group === 'own' ? await startOf(spec, topic) : await unsetToEnd(topics, spec.groupId, topic);
@@ -124,7 +171,13 @@ export function openKafkaFeed(
       if (spec.trackPositions)
         cursor[topic] = Object.fromEntries([...offsets].map(([p, o]) => [String(p), o]));
       // Where each partition must go on: a record past this with the ones between deleted is a loss.
-      for (const [partition, offset] of offsets) delivered.set(`${partition}:${topic}`, offset);
+      for (const [partition, offset] of offsets) {
+        // A rewind asked for while the start was being read goes back further.
+        const key = `${partition}:${topic}`;
+        const rewound = rewinds.get(key)?.offset;
+        if (rewound !== undefined && rewound < offset) offsets.set(partition, rewound);
+        delivered.set(key, offsets.get(partition) ?? offset);
+      }
     }
     if (stopped) return;
     const member = kafka.consumer({
@@ -141,20 +194,21 @@ export function openKafkaFeed(
       },
     });
     consumer = member;
-    let firstJoin = true;
     const joined = new Promise<void>((resolve) => {
+      abandonJoin = resolve;
       member.on(member.events.GROUP_JOIN, ({ payload }) => {
         // Seeks made here apply before the first fetch, and kafkajs commits them, so a
         // restarted consumer resumes there too. Only the first join: later ones (rebalances,
         // restarts) resume from what the group committed since.
         lastProgress = Date.now();
-        if (firstJoin) {
-          firstJoin = false;
-          for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
-            for (const partition of partitions) {
-              const offset = starts.get(topic)?.get(partition);
-              if (offset !== undefined) member.seek({ topic, partition, offset: String(offset) });
-            }
+        const first = firstJoin;
+        firstJoin = false;
+        for (const [topic, partitions] of Object.entries(payload.memberAssignment)) {
+          for (const partition of partitions) {
+            const offset = first
+              ? starts.get(topic)?.get(partition)
+              : rewinds.get(`${partition}:${topic}`)?.offset;
+            if (offset !== undefined) member.seek({ topic, partition, offset: String(offset) });
           }
         }
         resolve();
@@ -172,22 +226,27 @@ export function openKafkaFeed(
       eachMessage: async ({ topic, partition, message }) => {
         if (stopped) return;
         const offset = Number(message.offset);
-        const expected = delivered.get(`${partition}:${topic}`);
-        if (!firstDelivery(delivered, topic, partition, offset)) return;
+        const key = `${partition}:${topic}`;
+        const expected = delivered.get(key);
+        const rewound = rewinds.get(key);
+        if (rewound && offset <= rewound.offset) rewinds.delete(key);
+        if (passRedelivered) delivered.set(key, offset + 1);
+        else if (!firstDelivery(delivered, topic, partition, offset)) return;
         if (expected !== undefined && offset > expected && spec.endless !== true) {
           // A gap: compaction or transaction markers, or records deleted before we read them.
           const oldest = (await topics.startOffsets(topic)).get(partition) ?? 0;
           if (oldest > expected) {
-            fail(
-              new Error(
-                `records ${expected}..${oldest - 1} of ${topic}[${partition}] were deleted before this subscription read them`,
-              ),
-            );
+            fail(new KafkaRecordsDeletedError(topic, partition, expected, oldest - 1));
             return;
           }
         }
-        const record = toRecord(mapping, topic, partition, message, spec.trackPositions ? cursor : undefined);
-        if (record && subjectMatches(spec.pattern, record.subject)) onRecord(record);
+        const { pattern } = spec;
+        const record = toRecord(mapping, topic, partition, message, {
+          cursor: spec.trackPositions ? cursor : undefined,
+          // Without a pattern every record counts, also one that maps to no subject.
+          fallbackSubject: pattern === undefined ? topic : undefined,
+        });
+        if (record && (pattern === undefined || subjectMatches(pattern, record.subject))) onRecord(record);
       },
     });
     await joined;
@@ -204,18 +263,39 @@ export function openKafkaFeed(
     watchdog.unref();
   })();
 
+  let closed: Promise<void> | undefined;
   return {
     ready,
-    close: () => {
+    rewind(topic, partition, offset) {
+      const key = `${partition}:${topic}`;
+      const next = delivered.get(key);
+      if (stopped || (next !== undefined && next <= offset)) return;
+      delivered.set(key, offset);
+      rewinds.set(key, { topic, partition, offset });
+      starts.get(topic)?.set(partition, offset);
+      // Before the first join the start above is where it begins; after it, seek now (kafkajs
+      // drops what it fetched of the partition and reads on from there).
+      if (consumer && !firstJoin) {
+        try {
+          consumer.seek({ topic, partition, offset: String(offset) });
+        } catch {
+          // Not running (restarting): the next join seeks there.
+        }
+      }
+    },
+    close() {
       stopped = true;
       clearInterval(watchdog);
-      const closing = (async () => {
+      abandonJoin();
+      closed ??= (async () => {
         await ready.catch(() => undefined);
         await consumer?.disconnect().catch(() => undefined);
         if (spec.group === 'own') await topics.deleteGroup(spec.groupId).catch(() => undefined);
       })();
+      const closing = closed;
       dependencies.closing.add(closing);
       void closing.finally(() => dependencies.closing.delete(closing));
+      return closing;
     },
   };
 }
@@ -260,10 +340,15 @@ function toRecord(
   topic: string,
   partition: number,
   message: KafkaMessage,
-  cursor: Record<string, Record<string, number>> | undefined,
+  options: {
+    readonly cursor: Record<string, Record<string, number>> | undefined;
+    readonly fallbackSubject: string | undefined;
+  },
 ): ConsumedRecord | undefined {
+  const { cursor } = options;
   const { headers, internal } = splitHeaders(message.headers);
-  const subject = mapping.subjectOf(topic, message.key?.toString(), internal.subject);
+  const subject =
+    mapping.subjectOf(topic, message.key?.toString(), internal.subject) ?? options.fallbackSubject;
   if (subject === undefined) return undefined;
   const offset = Number(message.offset);
   const timestamp = Number(message.timestamp);
@@ -280,6 +365,8 @@ function toRecord(
     partition,
     offset,
     subject,
+    key: message.key,
+    value: message.value,
     payload: new Uint8Array(value.buffer, value.byteOffset, value.byteLength),
     headers,
     internal,
