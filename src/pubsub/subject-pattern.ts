@@ -46,8 +46,15 @@ function newNode<T>(): TrieNode<T> {
  */
 export class SubjectTrie<T> {
   private readonly root = newNode<T>();
+  private changes = 0;
+
+  /** Changes with every add and remove: a match made at one version holds while it stays. */
+  get version(): number {
+    return this.changes;
+  }
 
   add(pattern: string, value: T): void {
+    this.changes += 1;
     let node = this.root;
     for (const token of pattern.split('.')) {
       if (token === '>') {
@@ -65,6 +72,7 @@ export class SubjectTrie<T> {
   }
 
   remove(pattern: string, value: T): void {
+    this.changes += 1;
     const path: Array<[TrieNode<T>, string]> = [];
     let node: TrieNode<T> | undefined = this.root;
     for (const token of pattern.split('.')) {

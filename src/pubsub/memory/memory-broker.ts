@@ -66,23 +66,12 @@ export function createMemoryBroker(): Broker {
     if (closed) throw new BrokerUnavailableError('the memory broker is closed');
   };
 
-  const deliver = (message: BrokerMessage) => {
-    for (const sink of sinks.match(message.subject)) sink.deliver(message);
-  };
-
   // Registering a sink is synchronous, so the subscription is live the moment it is made.
   const register = (pattern: string, sink: FeedSink) => {
     sinks.add(pattern, sink);
     return { ready: Promise.resolve(), close: () => sinks.remove(pattern, sink) };
   };
   const shared = new SharedSubscriptions((pattern, _queue, sink) => register(pattern, sink));
-
-  const retainMessage = (message: BrokerMessage) => {
-    for (const window of windowIndex.match(message.subject)) {
-      window.messages.push(message);
-      trimWindow(window, message.timestamp.getTime());
-    }
-  };
 
   const replayFrom = (pattern: string, from: NonNullable<SubscribeOptions['from']>): BrokerMessage[] => {
     const now = Date.now();
@@ -99,13 +88,27 @@ export function createMemoryBroker(): Broker {
     return [...seen.values()].sort((a, b) => Number(a.position) - Number(b.position));
   };
 
+  /**
+   * Where a subject's messages go: its subscribers and retaining windows, found once and reused
+   * for the next messages to the same subject (a batch is one device's) while no subscription or
+   * window came or went.
+   */
+  let route: { subject: string; sinks: FeedSink[]; windows: RetainedWindow[]; versions: number } | undefined;
+  const routeOf = (subject: string) => {
+    const versions = sinks.version + windowIndex.version;
+    if (route?.subject === subject && route.versions === versions) return route;
+    assertSubject(subject);
+    route = { subject, sinks: [...sinks.match(subject)], windows: [...windowIndex.match(subject)], versions };
+    return route;
+  };
+
   const publishNow = (
     subject: string,
     payload: Uint8Array,
     headers: MessageHeaders | undefined,
   ): PublishReceipt => {
     ensureOpen();
-    assertSubject(subject);
+    const targets = routeOf(subject);
     sequence += 1;
     const message: BrokerMessage = {
       subject,
@@ -115,8 +118,11 @@ export function createMemoryBroker(): Broker {
       timestamp: new Date(),
       position: String(sequence),
     };
-    retainMessage(message);
-    deliver(message);
+    for (const window of targets.windows) {
+      window.messages.push(message);
+      trimWindow(window, message.timestamp.getTime());
+    }
+    for (const sink of targets.sinks) sink.deliver(message);
     return { position: message.position };
   };
 
