@@ -198,8 +198,9 @@ export function openKafkaFeed(
       abandonJoin = resolve;
       member.on(member.events.GROUP_JOIN, ({ payload }) => {
         // Seeks made here apply before the first fetch, and kafkajs commits them, so a
-        // restarted consumer resumes there too. Only the first join: later ones (rebalances,
-        // restarts) resume from what the group committed since.
+        // restarted consumer resumes there too. The starts only on the first join: later ones
+        // (rebalances, restarts) resume from what the group committed since, except where a
+        // rewind has not been seen in effect yet (kafkajs dropped its seek with the consumer).
         lastProgress = Date.now();
         const first = firstJoin;
         firstJoin = false;
