@@ -217,8 +217,11 @@ export async function createNatsBroker(options: NatsBrokerOptions): Promise<Brok
       for (let index = 0; index < messages.length; index++) {
         const { subject, payload, headers } = messages[index] as MessageToPublish;
         try {
-          assertSubject(subject);
-          if (!streamOf.has(subject)) streamOf.set(subject, windows?.covering(subject));
+          // A batch is mostly one subject (one device's): checked and looked up once.
+          if (!streamOf.has(subject)) {
+            assertSubject(subject);
+            streamOf.set(subject, windows?.covering(subject));
+          }
           const natsHeaders = encodedNatsHeaders(headers);
           if (streamOf.get(subject) !== undefined) {
             retained.push(index);
