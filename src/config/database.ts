@@ -5,11 +5,20 @@ export interface DatabaseConfig {
   readonly url: string | undefined;
   /** Where PGlite keeps its files. @default "./.streamgate/db" (PGLITE_DIR) */
   readonly pgliteDir: string;
+  /**
+   * How long a Postgres query waits for a connection (a new one, or a free one of the pool)
+   * before it fails as UNAVAILABLE. @default 5s (DATABASE_CONNECT_TIMEOUT)
+   */
+  readonly connectTimeoutMs: number;
+  /** Postgres `statement_timeout` of every connection; 0 = none. @default 60s (DATABASE_STATEMENT_TIMEOUT) */
+  readonly statementTimeoutMs: number;
 }
 
 export function readDatabaseConfig(read: EnvReader): DatabaseConfig {
   return {
     url: read.url('DATABASE_URL', ['postgres', 'postgresql']),
     pgliteDir: read.string('PGLITE_DIR', './.streamgate/db'),
+    connectTimeoutMs: Math.max(1, read.duration('DATABASE_CONNECT_TIMEOUT', 5_000)),
+    statementTimeoutMs: read.duration('DATABASE_STATEMENT_TIMEOUT', 60_000),
   };
 }

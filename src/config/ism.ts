@@ -12,6 +12,11 @@ export interface IsmConfig {
   readonly stateCacheTtlMs: number;
   /** Where the sync store consumes `query_state_direct`. @default "processor.state.sync" (SYNC_STORE_SUBJECT) */
   readonly syncStoreSubject: string;
+  /**
+   * Bytes of received messages that may wait while the database cannot take them (a restart);
+   * past it the sync store drops new ones, counted. @default 16 MiB (SYNC_STORE_BUFFER)
+   */
+  readonly syncStoreBufferBytes: number;
   /** Most entries one publish may carry. @default 10000 (STATE_MAX_ENTRIES) */
   readonly maxEntries: number;
   /** Largest single entry, as JSON. @default 64 KiB (STATE_MAX_ENTRY_BYTES) */
@@ -32,6 +37,7 @@ export function readIsmConfig(read: EnvReader): IsmConfig {
     routingFile: read.optionalString('ROUTING_FILE'),
     stateCacheTtlMs: read.duration('STATE_CACHE_TTL', 10_000),
     syncStoreSubject: read.string('SYNC_STORE_SUBJECT', DEFAULT_SYNC_STORE_SUBJECT),
+    syncStoreBufferBytes: read.bytes('SYNC_STORE_BUFFER', 16 * 1024 * 1024),
     maxEntries: read.int('STATE_MAX_ENTRIES', 10_000, { min: 1 }),
     maxEntryBytes: read.bytes('STATE_MAX_ENTRY_BYTES', 64 * 1024),
     maxMessageBytes: read.bytes('STATE_MAX_MESSAGE_BYTES', 1024 * 1024),

@@ -8,6 +8,7 @@ import { PrismaClient } from '../generated/prisma/client.ts';
 import { StartupError } from '../startup-error.ts';
 import { describePostgresUrl, failedToOpen } from './database-errors.ts';
 import { applyMigrations, type SqlRunner } from './migrate.ts';
+import { createPgPool, type PgPoolTimeouts } from './pg-pool.ts';
 import { lockPgliteDir } from './pglite-lock.ts';
 import { pgliteSql, pgliteTransaction, pgSql, pgTransaction, type SqlClient } from './sql-client.ts';
 
@@ -34,10 +35,11 @@ export interface Database {
  * set, else PGlite under PGLITE_DIR (created if missing), so `npm start` needs no server.
  */
 export async function openDatabase(config: Pick<Config, 'database'>): Promise<Database> {
-  return config.database.url ? openPostgres(config.database.url) : openPglite(config.database.pgliteDir);
+  const { database } = config;
+  return database.url ? openPostgres(database.url, database) : openPglite(database.pgliteDir);
 }
 
-async function openPostgres(url: string): Promise<Database> {
+async function openPostgres(url: string, timeouts: PgPoolTimeouts): Promise<Database> {
   const where = `DATABASE_URL (${describePostgresUrl(url)})`;
   const migrator = new pg.Client({ connectionString: url });
   // Without a listener a connection dropped during start-up would be an uncaught 'error' event.
@@ -54,7 +56,7 @@ async function openPostgres(url: string): Promise<Database> {
   } finally {
     await migrator.end().catch(() => {});
   }
-  const pool = new pg.Pool({ connectionString: url, max: 10 });
+  const pool = createPgPool(url, timeouts);
   const prisma = new PrismaClient({ adapter: new PrismaPg(pool) });
   return {
     kind: 'postgres',

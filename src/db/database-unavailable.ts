@@ -14,9 +14,13 @@ const ADAPTER_KINDS = new Set([
 ]);
 /** SQLSTATE classes 08 (connection exception) and 57P (operator intervention: shutdown, starting up). */
 const SQLSTATE = /^(08|57P)/;
-/** What node-postgres and Node's sockets say when there is no server, or it went away. */
+/**
+ * What node-postgres and Node's sockets say when there is no server, or it went away, or no
+ * connection came within DATABASE_CONNECT_TIMEOUT (src/db/pg-pool.ts), or a query was sent on a
+ * connection that had just failed.
+ */
 const DRIVER_MESSAGES =
-  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Connection terminated|Can't reach database server|server closed the connection|the database system is (starting up|shutting down)/i;
+  /ECONNREFUSED|ECONNRESET|EPIPE|ETIMEDOUT|Connection terminated|Can't reach database server|server closed the connection|the database system is (starting up|shutting down|in recovery mode)|timeout exceeded when trying to connect|Client has encountered a connection error|Client was closed and is not queryable/i;
 
 /** True when `error` (or an error it wraps) says the database is unreachable. */
 export function isDatabaseUnavailable(error: unknown): boolean {

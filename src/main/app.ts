@@ -108,6 +108,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
       log,
       metrics,
       maxJsonDepth: config.limits.maxJsonDepth,
+      bufferBytes: config.ism.syncStoreBufferBytes,
     });
     lifecycle.adopt('sync store', () => syncStore.stop());
     const dataSources = await lifecycle.start(

@@ -18,9 +18,12 @@ async function newPgliteDir(): Promise<string> {
   return join(dir, 'db');
 }
 
+/** DATABASE_CONNECT_TIMEOUT and DATABASE_STATEMENT_TIMEOUT at their defaults. */
+const TIMEOUTS = { connectTimeoutMs: 5_000, statementTimeoutMs: 60_000 };
+
 describe.each([
-  ['pglite', async () => ({ url: undefined, pgliteDir: await newPgliteDir() })],
-  ['postgres', async () => ({ url: await createTestDatabase(), pgliteDir: '' })],
+  ['pglite', async () => ({ url: undefined, pgliteDir: await newPgliteDir(), ...TIMEOUTS })],
+  ['postgres', async () => ({ url: await createTestDatabase(), pgliteDir: '', ...TIMEOUTS })],
 ] as const)('the %s database', (kind, makeSettings) => {
   it('applies the migrations at start-up and keeps data across a reopen', async () => {
     const database = await makeSettings();
@@ -50,8 +53,8 @@ describe('migrations on Postgres', () => {
   it('are applied once when two instances start together', async () => {
     const url = await createTestDatabase();
     const [a, b] = await Promise.all([
-      openDatabase({ database: { url, pgliteDir: '' } }),
-      openDatabase({ database: { url, pgliteDir: '' } }),
+      openDatabase({ database: { url, pgliteDir: '', ...TIMEOUTS } }),
+      openDatabase({ database: { url, pgliteDir: '', ...TIMEOUTS } }),
     ]);
     await Promise.all([a.close(), b.close()]);
     const client = new pg.Client({ connectionString: url });
@@ -66,7 +69,7 @@ describe('migrations on Postgres', () => {
 
   it('fails with a clear error when the server is unreachable', async () => {
     await expect(
-      openDatabase({ database: { url: 'postgres://postgres@127.0.0.1:1/none', pgliteDir: '' } }),
+      openDatabase({ database: { url: 'postgres://postgres@127.0.0.1:1/none', pgliteDir: '', ...TIMEOUTS } }),
     ).rejects.toThrow(/ECONNREFUSED/);
   });
 });

@@ -20,7 +20,12 @@ describe('loadConfig', () => {
       graphiql: true,
       shutdownTimeoutMs: 10_000,
     });
-    expect(config.database).toEqual({ url: undefined, pgliteDir: './.streamgate/db' });
+    expect(config.database).toEqual({
+      url: undefined,
+      pgliteDir: './.streamgate/db',
+      connectTimeoutMs: 5_000,
+      statementTimeoutMs: 60_000,
+    });
     expect(config.broker.kind).toBe('memory');
     expect(config.log.level).toBe('info');
   });

@@ -12,6 +12,12 @@ describe('database unavailable (UNAVAILABLE, not INTERNAL)', () => {
     ['Postgres shutting down (57P01), wrapped', { cause: { cause: { kind: 'postgres', code: '57P01' } } }],
     ['a refused socket', new Error('connect ECONNREFUSED 127.0.0.1:5432')],
     ['node-postgres losing its server', new Error('Connection terminated unexpectedly')],
+    ['no connection within DATABASE_CONNECT_TIMEOUT', new Error('timeout exceeded when trying to connect')],
+    [
+      'a query on a connection that just failed',
+      new Error('Client has encountered a connection error and is not queryable'),
+    ],
+    ['Postgres in crash recovery', new Error('the database system is in recovery mode')],
   ])('%s', (_name, error) => {
     expect(isDatabaseUnavailable(error)).toBe(true);
   });

@@ -17,6 +17,12 @@ export interface EntryBatch {
   readonly anyTenant: boolean;
   /** Routes whose selector matches the state: each gets a copy of the message. */
   readonly routes: readonly Route[];
+  /**
+   * The id of the batch's first entry, for a caller that may write the same batch again after
+   * an unknown outcome: when an entry with this id exists, the batch was written by an earlier
+   * attempt (its COMMIT went through) and nothing is written again.
+   */
+  readonly retryKey?: string | undefined;
 }
 
 /** What was written: the entries' seq range and the outbox rows that will carry them. */
@@ -67,6 +73,20 @@ export async function writeEntries(
         SELECT "tenantId" FROM "State" WHERE id = ${stateId} FOR UPDATE`;
       if (!state || (!batch.anyTenant && !isVisibleTo(state, batch.tenant)))
         throw new NotFoundError('state', stateId);
+      if (batch.retryKey !== undefined) {
+        const [earlier] = await tx.$queryRaw<Array<{ seq: bigint }>>`
+          SELECT seq FROM "StateEntry" WHERE id = ${entryId(batch.retryKey)}`;
+        if (earlier) {
+          const firstSeq = BigInt(earlier.seq);
+          // Its outbox rows were committed with it: the relay publishes them.
+          return {
+            firstSeq,
+            lastSeq: firstSeq + BigInt(entries.length - 1),
+            outboxIds: [],
+            createdState: false,
+          };
+        }
+      }
       const [last] = await tx.$queryRaw<Array<{ seq: bigint | null }>>`
         SELECT MAX(seq) AS seq FROM "StateEntry" WHERE "stateId" = ${stateId}`;
       const firstSeq = BigInt(last?.seq ?? 0) + 1n;
@@ -76,7 +96,7 @@ export async function writeEntries(
       const createdAt = new Date().toISOString();
       const entryRows = JSON.stringify(
         entries.map((data, index) => ({
-          id: `entry:${randomUUID()}`,
+          id: entryId(index === 0 && batch.retryKey !== undefined ? batch.retryKey : randomUUID()),
           seq: (firstSeq + BigInt(index)).toString(),
           data,
         })),
@@ -102,4 +122,8 @@ export async function writeEntries(
     },
     { timeout: 30_000, maxWait: 10_000 },
   );
+}
+
+function entryId(key: string): string {
+  return `entry:${key}`;
 }

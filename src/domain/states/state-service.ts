@@ -46,6 +46,12 @@ export interface PublishOptions {
    * network has no tenants); a state it creates has none.
    */
   readonly fromNetwork?: boolean;
+  /**
+   * Makes a repeated publish of the same batch a no-op: a caller that retries after a failure
+   * whose outcome it cannot know (the database died around COMMIT) passes the same key each
+   * time, and a batch already written under it is not written again (the sync store).
+   */
+  readonly retryKey?: string;
 }
 
 /** Who asks, for tenancy: the tenant of the caller (tenantOf(viewer)), null for none. */
@@ -230,6 +236,7 @@ export function createStateService(options: {
           tenant: fromNetwork ? null : tenant,
           anyTenant: fromNetwork,
           routes: matching,
+          retryKey: publishOptions.retryKey,
         },
         config.ism,
       );

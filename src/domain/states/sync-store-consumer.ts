@@ -1,11 +1,20 @@
+import { randomUUID } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { isDatabaseUnavailable } from '../../db/database-unavailable.ts';
 import { AppError, ERROR_CODES, UnavailableError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Metrics } from '../../metrics.ts';
 import type { Broker, BrokerMessage, Subscription } from '../../pubsub/broker.ts';
+import { Fifo } from '../../pubsub/message-fifo.ts';
 import { AmbiguousRouteError } from '../routes/route-matching.ts';
 import type { RouteService } from '../routes/route-service.ts';
 import { parseSyncMessage, SYNC_REJECTION, type SyncRejection } from './state-messages.ts';
 import type { StateService } from './state-service.ts';
+
+/** The longest wait between two attempts to persist a message while the database is away. */
+const RETRY_MAX_WAIT_MS = 2_000;
+/** The first wait; it doubles up to RETRY_MAX_WAIT_MS. */
+const RETRY_FIRST_WAIT_MS = 100;
 
 /** The queue group of the sync store: with several instances each message is persisted once. */
 export const SYNC_STORE_QUEUE = 'streamgate-sync-store';
@@ -18,24 +27,49 @@ export interface SyncStoreStats {
   readonly ignored: number;
   /** Malformed or unusable messages, by reason: nothing was written for them. */
   readonly rejected: Readonly<Partial<Record<SyncRejection, number>>>;
-  /** Messages that could not be persisted for a reason of ours (the database was away). */
+  /** Messages that could not be persisted for a reason of ours other than an unreachable database. */
   readonly failed: number;
+  /** Attempts that found the database unreachable; the message was tried again until it was back. */
+  readonly retried: number;
+  /**
+   * Messages never written because the store could not keep them: received while SYNC_STORE_BUFFER
+   * was full (the database away for long), or still waiting when the server stopped.
+   */
+  readonly dropped: number;
+  /** Messages received and waiting for their turn now (their bytes count toward SYNC_STORE_BUFFER). */
+  readonly waiting: number;
 }
 
 export interface SyncStoreConsumer {
   readonly subject: string;
   stats(): SyncStoreStats;
-  /** Resolves once the subscription is gone and the message in hand is finished. */
+  /**
+   * Unsubscribes, writes what is waiting while the database answers (a message that finds it
+   * unreachable now is dropped and counted), and resolves when done. The caller bounds the wait.
+   */
   stop(): Promise<void>;
+}
+
+/** publish's UNAVAILABLE for a broker that is away: the entries were persisted, the outbox publishes them. */
+function persistedUnpublished(error: unknown): boolean {
+  return error instanceof UnavailableError && error.details?.step === 'publish';
 }
 
 // The subject of a state, and of one of its sessions: where a route may lead.
 const STATE_SUBJECT = /^processor\.state\.([^.]+)(?:\.([^.]+))?$/;
 
+type Result = 'persisted' | 'ignored' | 'failed' | 'retried' | 'dropped';
+
 /**
  * The state sync store (legacy.md B): consumes `query_state_direct` and `query_state_route` on
  * the sync-store subject and persists them like publishStateEntries does. A malformed message is
  * logged with its reason and counted; nothing is written for it.
+ *
+ * Core NATS keeps no copy of what it delivered, so a message the database could not take is
+ * not given up: it is written again until the database is back, and the messages behind it wait,
+ * in order, in a buffer bounded by `bufferBytes` (SYNC_STORE_BUFFER). Past that bound the newest
+ * messages are dropped, counted (`dropped`) and logged: the subject has no flow control to push
+ * back on, and the alternative, growing without bound, would end the process instead.
  */
 export function startSyncStoreConsumer(options: {
   broker: Broker;
@@ -46,19 +80,21 @@ export function startSyncStoreConsumer(options: {
   metrics: Metrics;
   /** MAX_JSON_DEPTH: deeper messages are rejected before anything walks them. */
   maxJsonDepth: number;
+  /** SYNC_STORE_BUFFER: bytes of received messages that may wait for the database. */
+  bufferBytes: number;
 }): SyncStoreConsumer {
   const { subject, states, routes } = options;
   const log = options.log.child({ component: 'sync-store', subject });
-  const counts = { received: 0, persisted: 0, ignored: 0, failed: 0 };
+  const counts = { received: 0, persisted: 0, ignored: 0, failed: 0, retried: 0, dropped: 0 };
   const rejected: Partial<Record<SyncRejection, number>> = {};
   const counter = options.metrics.counter({
     name: 'ism_sync_store_messages_total',
-    help: 'Messages the ISM sync store took from its subject, by result (persisted, ignored, rejected, failed) and rejection reason.',
+    help: 'Messages the ISM sync store took from its subject, by result (persisted, ignored, rejected, failed; dropped: not kept, SYNC_STORE_BUFFER full or shutdown; retried: an attempt that found the database unreachable) and rejection reason.',
     labelNames: ['result', 'reason'],
   });
-  const count = (result: 'persisted' | 'ignored' | 'failed', reason = '') => {
-    counts[result] += 1;
-    counter.inc({ result, reason });
+  const count = (result: Result, reason = '', by = 1) => {
+    counts[result] += by;
+    counter.inc({ result, reason }, by);
   };
   const reject = (reason: SyncRejection, message: string) => {
     rejected[reason] = (rejected[reason] ?? 0) + 1;
@@ -66,8 +102,33 @@ export function startSyncStoreConsumer(options: {
     log.warn({ reason }, `sync store: message rejected, nothing written: ${message}`);
   };
 
+  let stopped = false;
+  const stopping = new AbortController();
+  /** A pause that stop() cuts short. */
+  const nap = (ms: number) => sleep(ms, undefined, { signal: stopping.signal }).catch(() => undefined);
+
+  /**
+   * Runs `attempt` again while the database is unreachable (a restart, a failover) instead of
+   * dropping the message: the broker acknowledged it to its producer and holds no copy, so this
+   * is its only chance. After stop() an unreachable database ends the wait with the error.
+   */
+  const whileUnreachable = async <T>(attempt: () => Promise<T>): Promise<T> => {
+    for (let failures = 0; ; failures++) {
+      try {
+        const result = await attempt();
+        if (failures > 0) log.info({ attempts: failures + 1 }, 'sync store: the database is back');
+        return result;
+      } catch (error) {
+        if (stopped || persistedUnpublished(error) || !isDatabaseUnavailable(error)) throw error;
+        count('retried');
+        if (failures === 0)
+          log.warn({ err: error }, 'sync store: the database is unreachable; retrying the message');
+        await nap(Math.min(RETRY_MAX_WAIT_MS, RETRY_FIRST_WAIT_MS * 2 ** failures));
+      }
+    }
+  };
+
   const handle = async (message: BrokerMessage): Promise<void> => {
-    counts.received += 1;
     const parsed = parseSyncMessage(message.payload, options.maxJsonDepth);
     if (parsed.kind === 'ignored') {
       count('ignored');
@@ -80,7 +141,7 @@ export function startSyncStoreConsumer(options: {
     let sessionId = parsed.sessionId;
     if (parsed.kind === 'route') {
       try {
-        const route = (await routes.table()).resolve(parsed.routeId);
+        const route = (await whileUnreachable(() => routes.table())).resolve(parsed.routeId);
         const target = STATE_SUBJECT.exec(route.subject);
         if (stateId === null && (!target || route.subject === subject)) {
           return reject(
@@ -101,16 +162,25 @@ export function startSyncStoreConsumer(options: {
     }
     if (stateId === null) return reject(SYNC_REJECTION.MISSING_STATE_ID, 'state_id is missing');
 
+    // One key for every attempt: an attempt whose COMMIT went through although its answer was
+    // lost (the database died right then) makes the next one a no-op instead of a duplicate.
+    const retryKey = randomUUID();
+    const target = { stateId, sessionId };
     try {
-      await states.publish(stateId, sessionId, parsed.entries, null, { fromNetwork: true });
+      await whileUnreachable(() =>
+        states.publish(target.stateId, target.sessionId, parsed.entries, null, {
+          fromNetwork: true,
+          retryKey,
+        }),
+      );
       count('persisted');
     } catch (error) {
-      if (error instanceof UnavailableError) {
+      if (persistedUnpublished(error)) {
         // Persisted; the outbox publishes it when the broker is back.
         count('persisted');
         return;
       }
-      if (error instanceof AppError) {
+      if (error instanceof AppError && !isDatabaseUnavailable(error)) {
         const reason =
           error.code === ERROR_CODES.PAYLOAD_TOO_LARGE || error.code === ERROR_CODES.LIMIT_EXCEEDED
             ? SYNC_REJECTION.TOO_LARGE
@@ -121,30 +191,83 @@ export function startSyncStoreConsumer(options: {
                 : SYNC_REJECTION.BAD_ID;
         return reject(reason, error.message.replace(/^entries/, 'query_state'));
       }
-      count('failed');
-      log.error({ err: error, stateId }, 'sync store: could not persist a message');
+      throw error;
     }
   };
 
-  let stopped = false;
+  // Received messages wait here for their turn, bounded in bytes: the subscription is read at
+  // once whatever the database does, so it never falls behind at the broker.
+  const waiting = new Fifo<BrokerMessage>();
+  let waitingBytes = 0;
+  let dropping = false;
+  let wakeWriter: (() => void) | undefined;
+  const admit = (message: BrokerMessage) => {
+    counts.received += 1;
+    const bytes = message.payload.byteLength;
+    if (waitingBytes + bytes > options.bufferBytes && waiting.length > 0) {
+      count('dropped', 'buffer_full');
+      if (!dropping) {
+        dropping = true;
+        log.error(
+          { waiting: waiting.length, waitingBytes, limitBytes: options.bufferBytes },
+          'sync store: SYNC_STORE_BUFFER is full (the database has been away too long); dropping new messages until it drains',
+        );
+      }
+      return;
+    }
+    if (dropping) {
+      dropping = false;
+      log.warn({ dropped: counts.dropped }, 'sync store: keeping messages again');
+    }
+    waiting.push(message);
+    waitingBytes += bytes;
+    wakeWriter?.();
+  };
+
+  const writing = (async () => {
+    for (;;) {
+      const message = waiting.shift();
+      if (!message) {
+        if (stopped) return;
+        await new Promise<void>((resolve) => {
+          wakeWriter = resolve;
+        });
+        wakeWriter = undefined;
+        continue;
+      }
+      waitingBytes -= message.payload.byteLength;
+      try {
+        await handle(message);
+      } catch (error) {
+        if (stopped && isDatabaseUnavailable(error)) {
+          // Shutting down with the database away: what waits cannot be written either.
+          const lost = 1 + waiting.length;
+          waiting.clear();
+          waitingBytes = 0;
+          count('dropped', 'shutdown', lost);
+          log.error(
+            { err: error, dropped: lost },
+            'sync store: stopped while the database is unreachable; the waiting messages are dropped',
+          );
+        } else {
+          count('failed');
+          log.error({ err: error }, 'sync store: could not persist a message');
+        }
+      }
+    }
+  })();
+
   let subscription: Subscription = options.broker.subscribe(subject, { queue: SYNC_STORE_QUEUE });
-  const running = (async () => {
+  const reading = (async () => {
     while (!stopped) {
       try {
-        for await (const message of subscription) {
-          try {
-            await handle(message);
-          } catch (error) {
-            count('failed');
-            log.error({ err: error }, 'sync store: could not handle a message');
-          }
-        }
+        for await (const message of subscription) admit(message);
       } catch (error) {
         log.error({ err: error }, 'sync store: the subscription ended with an error; subscribing again');
       }
       if (stopped) break;
       // Ended without stop(): the broker dropped us (slow consumer, closed). Come back.
-      await new Promise((resolve) => setTimeout(resolve, 1_000));
+      await nap(1_000);
       if (stopped) break;
       try {
         subscription = options.broker.subscribe(subject, { queue: SYNC_STORE_QUEUE });
@@ -157,11 +280,14 @@ export function startSyncStoreConsumer(options: {
 
   return {
     subject,
-    stats: () => ({ ...counts, rejected: { ...rejected } }),
+    stats: () => ({ ...counts, rejected: { ...rejected }, waiting: waiting.length }),
     async stop() {
       stopped = true;
+      stopping.abort();
       subscription.unsubscribe();
-      await running;
+      wakeWriter?.();
+      await reading;
+      await writing;
     },
   };
 }
