@@ -63,7 +63,6 @@ describe('the sync store across a database crash', { timeout: 120_000 }, () => {
     producer = await natsBackend().connect('sync-store-producer');
   }, 60_000);
   afterAll(async () => {
-    await postgres?.up();
     await producer?.close();
     for (const app of apps) await app.stop();
     await postgres?.stop();
