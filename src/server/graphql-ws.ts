@@ -43,7 +43,7 @@ export class GraphqlWsConnection extends OperationSocket {
   }
 
   protected closeForInternalError(): void {
-    this.socket.ws.close(CloseCode.InternalServerError, 'Internal server error');
+    this.socket.close(CloseCode.InternalServerError, 'Internal server error');
   }
 
   /** Cheap check before parsing: `complete` frees resources and is never limited. */

@@ -326,9 +326,9 @@ export abstract class OperationSocket {
     return whenWritable(this.socket.ws, lowWaterBytes(this.options.limits.maxClientBufferBytes));
   }
 
-  /** Queues a frame of `subscription` on this socket, unless it has ended. */
-  deliver(subscription: SocketSubscription, frame: string): void {
-    if (subscription.live) this.socket.send(frame);
+  /** Queues a result frame of `subscription` (its head, the group's payload, `}`), unless it has ended. */
+  deliver(subscription: SocketSubscription, head: Buffer, payload: Buffer): void {
+    if (subscription.live) this.socket.sendParts(head, payload, RESULT_TAIL);
   }
 
   /** The group ended `subscription` with an error or a complete: frees its id, unless gone already. */
@@ -425,6 +425,9 @@ export abstract class OperationSocket {
   }
 }
 
+/** What closes a result frame after its payload. */
+const RESULT_TAIL = Buffer.from('}');
+
 /** A query running, or an operation whose own token is being verified: it holds its id. */
 class Pending {}
 
@@ -436,8 +439,8 @@ class SocketSubscription implements GroupMember {
   readonly transport: Transport;
   membership: Membership | undefined;
   live = true;
-  /** The result frame up to its payload: the group's payload and `}` complete it. */
-  private readonly head: string;
+  /** The result frame up to its payload, as bytes: the group's payload bytes and `}` complete it. */
+  private readonly head: Buffer;
 
   constructor(
     readonly id: string,
@@ -446,11 +449,11 @@ class SocketSubscription implements GroupMember {
     private readonly closeGauge: () => void,
   ) {
     this.transport = frames.transport;
-    this.head = frames.resultHead(id);
+    this.head = Buffer.from(frames.resultHead(id));
   }
 
   next(event: GroupEvent): void {
-    this.connection.deliver(this, `${this.head}${event.payload}}`);
+    this.connection.deliver(this, this.head, event.payloadBytes);
   }
 
   whenWritable(): Promise<void> | undefined {

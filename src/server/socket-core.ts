@@ -28,15 +28,31 @@ export interface SocketCoreOptions {
   readonly slowConsumerGraceMs?: number;
 }
 
+/** A frame part that adds nothing (`send` of a whole frame, a frame without a tail). */
+const NOTHING = Buffer.alloc(0);
+
 /**
- * One open WebSocket as the protocols see it. Sends are gathered per tick: the first send of a
- * tick corks the TCP socket and one flush for every socket written in that tick uncorks them, so
- * a burst of frames to one client costs one write syscall (DESIGN.md decision 4). Nothing ever
- * waits for a client: past MAX_CLIENT_BUFFER unsent it is closed, so a slow client never slows
- * the others of its subscription group.
+ * Unsent bytes a socket gathers before it writes them out within the tick (at most an eighth of
+ * MAX_CLIENT_BUFFER): bounds the memory of one tick's burst and keeps `bufferedAmount`, which
+ * paced streams read (they wait above a quarter of MAX_CLIENT_BUFFER, ws-writable.ts), at most
+ * this far behind what was sent.
+ */
+const WRITE_AHEAD_BYTES = 64 * 1024;
+
+/**
+ * One open WebSocket as the protocols see it. Sends are gathered per tick and written by one
+ * flush for every socket written in that tick: each socket's frames of the tick go out as one
+ * buffer in one `write` (WebSocket framing done here, not per frame by `ws`), so a burst of frames
+ * to one client costs one write syscall and one allocation (DESIGN.md decision 4). A frame may
+ * come in parts (`sendParts`): a protocol's own head, the group's shared payload bytes and a
+ * tail, copied once, into the socket's write. Nothing ever waits for a client: past
+ * MAX_CLIENT_BUFFER unsent it is closed, so a slow client never slows the others of its group.
  */
 export class CoreSocket {
-  private corked = false;
+  /** Frames gathered this tick, three parts each (head, body, tail). */
+  private readonly parts: Buffer[] = [];
+  private partBytes = 0;
+  private marked = false;
   /** Answered the last keep-alive ping. */
   alive = true;
   /**
@@ -45,11 +61,15 @@ export class CoreSocket {
    */
   keepAliveFrame: string | undefined;
   private bucket: TokenBucket | undefined;
+  /** The TCP socket, written directly; undefined when `ws` must frame (an extension is on). */
+  private readonly raw: Socket | undefined;
 
   constructor(
     readonly ws: WebSocket,
     private readonly core: SocketCore,
-  ) {}
+  ) {
+    this.raw = ws.extensions === '' ? rawSocketOf(ws) : undefined;
+  }
 
   /** True while frames can still be sent. */
   get open(): boolean {
@@ -58,27 +78,52 @@ export class CoreSocket {
 
   /** Queues a text frame for this tick's write; false once the socket is not open. */
   send(data: string): boolean {
+    return this.sendParts(NOTHING, Buffer.from(data), NOTHING);
+  }
+
+  /** Queues a text frame already encoded (UTF-8), e.g. one a group's members all send. */
+  sendBytes(frame: Buffer): boolean {
+    return this.sendParts(NOTHING, frame, NOTHING);
+  }
+
+  /**
+   * Queues one text frame made of `head`, `body` and `tail` (UTF-8) for this tick's write, the
+   * parts copied only into that write: a group's payload is shared by every member, each adding
+   * its own head (its operation id). False once the socket is not open.
+   */
+  sendParts(head: Buffer, body: Buffer, tail: Buffer): boolean {
     if (this.ws.readyState !== 1) return false;
-    if (!this.corked) {
-      const raw = rawSocketOf(this.ws);
-      if (raw) {
-        raw.cork();
-        this.corked = true;
-        this.core.dirty(this);
-      }
+    if (!this.raw) {
+      this.ws.send(Buffer.concat([head, body, tail]), { binary: false });
+      return true;
     }
-    this.ws.send(data);
+    this.parts.push(head, body, tail);
+    this.partBytes += head.length + body.length + tail.length;
+    if (!this.marked) {
+      this.marked = true;
+      this.core.dirty(this);
+    }
+    if (this.partBytes > this.core.writeAheadBytes) this.write();
     return true;
   }
 
   /** Writes what this tick gathered, then cuts the client off if too much stays unsent. */
   flush(): void {
-    if (this.corked) {
-      this.corked = false;
-      rawSocketOf(this.ws)?.uncork();
-    }
+    this.marked = false;
+    this.write();
     const buffered = this.ws.bufferedAmount;
     if (buffered > this.core.options.maxBufferedBytes && this.ws.readyState === 1) this.cutSlow(buffered);
+  }
+
+  /** The gathered frames as one buffer, one write. */
+  private write(): void {
+    const parts = this.parts;
+    if (parts.length === 0) return;
+    // A close sent meanwhile (by ws itself) ends the stream: nothing may follow a close frame.
+    const frames = this.ws.readyState === 1 && this.raw ? frameAll(parts) : undefined;
+    parts.length = 0; // the array is kept for the next tick
+    this.partBytes = 0;
+    if (frames) this.raw?.write(frames);
   }
 
   /** Closes with a code and reason after what is queued. */
@@ -117,7 +162,11 @@ export class SocketCore {
   private readonly written = new TickFlush<CoreSocket>();
   private readonly pinger: NodeJS.Timeout;
 
+  /** @internal see WRITE_AHEAD_BYTES */
+  readonly writeAheadBytes: number;
+
   constructor(readonly options: SocketCoreOptions) {
+    this.writeAheadBytes = Math.min(WRITE_AHEAD_BYTES, Math.floor(options.maxBufferedBytes / 8));
     this.pinger = setInterval(() => this.ping(), options.keepAliveMs ?? 12_000);
     this.pinger.unref();
   }
@@ -162,7 +211,56 @@ export class SocketCore {
   }
 }
 
-/** ws keeps the TCP socket private; corking it is what gathers a tick's frames into one write. */
+/**
+ * Unmasked text frames (a server's, RFC 6455 5.2) of the parts, three per frame, in one buffer:
+ * each frame's header, then its head, body and tail.
+ */
+function frameAll(parts: readonly Buffer[]): Buffer {
+  let total = 0;
+  for (let index = 0; index < parts.length; index += 3) {
+    const length = frameLength(parts, index);
+    total += headerLength(length) + length;
+  }
+  const out = Buffer.allocUnsafe(total);
+  let at = 0;
+  for (let index = 0; index < parts.length; index += 3) {
+    const length = frameLength(parts, index);
+    out[at] = 0x81; // FIN, text
+    if (length < 126) {
+      out[at + 1] = length;
+      at += 2;
+    } else if (length < 0x10000) {
+      out[at + 1] = 126;
+      out.writeUInt16BE(length, at + 2);
+      at += 4;
+    } else {
+      out[at + 1] = 127;
+      out.writeUInt32BE(Math.floor(length / 0x100000000), at + 2);
+      out.writeUInt32BE(length >>> 0, at + 6);
+      at += 10;
+    }
+    for (let part = index; part < index + 3; part++) {
+      const bytes = parts[part] as Buffer;
+      out.set(bytes, at);
+      at += bytes.length;
+    }
+  }
+  return out;
+}
+
+function frameLength(parts: readonly Buffer[], index: number): number {
+  return (
+    (parts[index] as Buffer).length +
+    (parts[index + 1] as Buffer).length +
+    (parts[index + 2] as Buffer).length
+  );
+}
+
+function headerLength(payloadLength: number): number {
+  return payloadLength < 126 ? 2 : payloadLength < 0x10000 ? 4 : 10;
+}
+
+/** ws keeps the TCP socket private; writing to it directly is what makes a tick's frames one write. */
 function rawSocketOf(ws: WebSocket): Socket | undefined {
   return (ws as unknown as { _socket?: Socket })._socket;
 }

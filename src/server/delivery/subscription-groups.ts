@@ -12,6 +12,7 @@ import { SerializedResult } from './serialized-result.ts';
  */
 export class GroupEvent {
   private json: string | undefined;
+  private bytes: Buffer | undefined;
   private translations: Map<unknown, unknown> | undefined;
 
   constructor(readonly result: ExecutionResult) {
@@ -23,6 +24,12 @@ export class GroupEvent {
   get payload(): string {
     this.json ??= serializeResult(this.result);
     return this.json;
+  }
+
+  /** `payload` as UTF-8, encoded once: the bytes every member's frame copies. */
+  get payloadBytes(): Buffer {
+    this.bytes ??= Buffer.from(this.payload);
+    return this.bytes;
   }
 
   /** `make()` once per event for `key` (an adapter's own frame format). */

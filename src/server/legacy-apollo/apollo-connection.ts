@@ -71,7 +71,7 @@ export class ApolloConnection extends OperationSocket {
   }
 
   protected closeForInternalError(): void {
-    this.socket.ws.close(CLOSE_CODES.GRAPHQL_WS_UNAVAILABLE, 'Internal server error');
+    this.socket.close(CLOSE_CODES.GRAPHQL_WS_UNAVAILABLE, 'Internal server error');
   }
 
   /** Cheap check before parsing: `stop` and `connection_terminate` free resources. */

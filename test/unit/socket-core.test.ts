@@ -1,0 +1,138 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { afterEach, describe, expect, it } from 'vitest';
+import { WebSocket, WebSocketServer } from 'ws';
+import { type CoreSocket, SocketCore } from '../../src/server/socket-core.ts';
+
+/**
+ * The socket core frames a tick's messages itself and writes them as one buffer: what a real
+ * `ws` client reads must be exactly the messages sent, in order, whatever their size.
+ */
+describe('SocketCore writes', () => {
+  const cleanups: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  /** A ws server whose one connection is attached to a core, and a real client reading it. */
+  async function connect(maxBufferedBytes = 16 * 1024 * 1024) {
+    const core = new SocketCore({ maxBufferedBytes, messageRate: 100, messageBurst: 100 });
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
+    await once(server, 'listening');
+    const attached = new Promise<CoreSocket>((resolve) =>
+      server.once('connection', (ws) => resolve(core.attach(ws))),
+    );
+    const client = new WebSocket(`ws://127.0.0.1:${(server.address() as AddressInfo).port}`);
+    const received: string[] = [];
+    client.on('message', (data: Buffer, isBinary: boolean) => {
+      expect(isBinary).toBe(false);
+      received.push(data.toString('utf8'));
+    });
+    const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+      client.once('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+    );
+    await once(client, 'open');
+    const socket = await attached;
+    cleanups.push(async () => {
+      core.dispose();
+      client.terminate();
+      for (const ws of server.clients) ws.terminate();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    return { core, socket, client, received, closed };
+  }
+
+  const until = async (check: () => boolean, timeoutMs = 5_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error('timed out');
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+  };
+
+  it('delivers frames of every length class (7-bit, 16-bit, 64-bit) and multi-byte text, in order', async () => {
+    const { socket, received } = await connect();
+    const messages = [
+      '',
+      'a',
+      'x'.repeat(125),
+      'y'.repeat(126),
+      'ünïcödé ✓ 🚀'.repeat(20),
+      'z'.repeat(65_535),
+      'w'.repeat(65_536),
+      'v'.repeat(200_000),
+      '{"last":true}',
+    ];
+    for (const message of messages) expect(socket.send(message)).toBe(true);
+    await until(() => received.length === messages.length);
+    expect(received).toEqual(messages);
+  });
+
+  it('joins head, shared payload and tail into one message per member, each with its own head', async () => {
+    const { socket, received } = await connect();
+    const payload = Buffer.from('{"data":{"n":"é"}}');
+    const tail = Buffer.from('}');
+    for (const id of ['1', '2', 'é3'])
+      socket.sendParts(Buffer.from(`{"id":${JSON.stringify(id)},"type":"next","payload":`), payload, tail);
+    socket.sendBytes(Buffer.from('{"id":"1","type":"complete"}'));
+    await until(() => received.length === 4);
+    expect(received.map((frame) => JSON.parse(frame))).toEqual([
+      { id: '1', type: 'next', payload: { data: { n: 'é' } } },
+      { id: '2', type: 'next', payload: { data: { n: 'é' } } },
+      { id: 'é3', type: 'next', payload: { data: { n: 'é' } } },
+      { id: '1', type: 'complete' },
+    ]);
+  });
+
+  it('writes the frames of one tick in one write, and keeps order across ticks and past the write-ahead bound', async () => {
+    const { socket, received } = await connect();
+    const raw = (socket.ws as unknown as { _socket: { write: (...args: unknown[]) => boolean } })._socket;
+    const original = raw.write.bind(raw);
+    let writes = 0;
+    raw.write = (...args: unknown[]) => {
+      writes += 1;
+      return original(...args);
+    };
+    for (let index = 0; index < 10; index++) socket.send(`{"n":${index}}`);
+    await until(() => received.length === 10);
+    expect(writes).toBe(1);
+    // 300 KB in one tick: written ahead in pieces of about 64 KB, order kept.
+    const big = 'b'.repeat(1_000);
+    for (let index = 10; index < 310; index++) socket.send(`{"n":${index},"pad":"${big}"}`);
+    await new Promise((resolve) => setImmediate(resolve));
+    for (let index = 310; index < 320; index++) socket.send(`{"n":${index}}`);
+    await until(() => received.length === 320);
+    expect(received.map((frame) => (JSON.parse(frame) as { n: number }).n)).toEqual(
+      Array.from({ length: 320 }, (_, index) => index),
+    );
+    expect(writes).toBeGreaterThan(2);
+    expect(writes).toBeLessThan(20);
+  });
+
+  it('sends what was queued before a close, then the close; nothing is sent after it', async () => {
+    const { socket, received, closed } = await connect();
+    socket.send('before');
+    socket.close(4000, 'done');
+    expect(socket.send('after')).toBe(false);
+    expect(await closed).toEqual({ code: 4000, reason: 'done' });
+    expect(received).toEqual(['before']);
+  });
+
+  it('closes a client that does not read once more than the buffer bound waits unsent', async () => {
+    const { socket, client, closed } = await connect(256 * 1024);
+    // A client that stops reading: its TCP window fills, the server's buffer grows.
+    (client as unknown as { _socket: { pause(): void } })._socket.pause();
+    const frame = 'p'.repeat(16 * 1024);
+    const started = Date.now();
+    while (socket.open && Date.now() - started < 10_000) {
+      for (let index = 0; index < 64; index++) socket.send(frame);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(socket.open).toBe(false);
+    (client as unknown as { _socket: { resume(): void } })._socket.resume();
+    const { code, reason } = await closed;
+    // The close frame may wait behind unread data; past the grace the client sees 1006.
+    expect([4408, 1006]).toContain(code);
+    if (code === 4408) expect(reason).toMatch(/slow consumer/);
+  });
+});
