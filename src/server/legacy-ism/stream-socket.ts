@@ -104,14 +104,15 @@ export function createIsmStreamRoutes(options: IsmStreamOptions): {
 }
 
 /** The translation of one group event, made once for every socket of the group. */
-type IsmFrame = { readonly raw: string | undefined } | { readonly code: number; readonly message: string };
+type IsmFrame = { readonly raw: Buffer | undefined } | { readonly code: number; readonly message: string };
 
 const ISM_FRAME = Symbol('ism frame');
 
 function ismFrame(result: ExecutionResult): IsmFrame {
   const error = result.errors?.[0];
   if (error) return { code: closeCodeFor(error.extensions?.code), message: error.message };
-  return { raw: dataOf(LegacyStateStreamDocument, result)?.stateStream.raw };
+  const raw = dataOf(LegacyStateStreamDocument, result)?.stateStream.raw;
+  return { raw: raw === undefined ? undefined : Buffer.from(raw) };
 }
 
 /** One /ws/stream socket: authenticated once, one slot, one membership, until either side ends it. */
@@ -206,7 +207,7 @@ class IsmStreamConnection implements GroupMember {
     if (this.closed) return;
     const frame = event.translated(ISM_FRAME, ismFrame);
     if ('code' in frame) this.close(frame.code, frame.message);
-    else if (frame.raw !== undefined) this.socket.send(frame.raw);
+    else if (frame.raw !== undefined) this.socket.sendBytes(frame.raw);
   }
 
   error(errors: readonly GraphQLFormattedError[]): void {

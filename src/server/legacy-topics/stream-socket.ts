@@ -148,7 +148,7 @@ class LegacyTopicConnection {
       operations: options.operations,
       log: this.log,
       // The group serialized the frame once; every member sends the same bytes.
-      onData: (delivery) => socket.send(delivery.wsFrame),
+      onData: (delivery) => socket.sendBytes(delivery.wsFrame),
       onStreamError: (topic, error) => this.send(frames.error(error.code, error.message, { topic })),
     });
     this.session = session;

@@ -42,13 +42,13 @@ export interface OperationError {
  * its WebSocket `data` frame serialized on first use (every /ws/stream member sends these bytes).
  */
 export class TopicDelivery {
-  private frame: string | undefined;
+  private frame: Buffer | undefined;
 
   constructor(readonly message: LegacyTopicMessage) {}
 
-  /** `{"type":"data",…}` of legacy.md D, serialized once per event. */
-  get wsFrame(): string {
-    this.frame ??= JSON.stringify(dataFrame(this.message));
+  /** `{"type":"data",…}` of legacy.md D, serialized and encoded once per event. */
+  get wsFrame(): Buffer {
+    this.frame ??= Buffer.from(JSON.stringify(dataFrame(this.message)));
     return this.frame;
   }
 }
