@@ -30,7 +30,7 @@ const TICKS = `ticks.${suffix}`;
 const DOOMED = `doomed.${suffix}`;
 // Kafka takes seconds to come back after a crash (log recovery), its clients to notice, and the
 // consumer to rejoin its group.
-const CRASH_TEST_TIMEOUT_MS = 240_000;
+const CRASH_TEST_TIMEOUT_MS = 360_000;
 
 /** A topic stream read into a queue: messages, and the error it ended with. */
 function collect(stream: AsyncIterableIterator<TopicDelivery>) {
