@@ -94,8 +94,10 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
       metrics,
     });
 
-    const topics = createTopicService({ config, log, prisma: db.prisma, broker, metrics, messageBounds });
-    await lifecycle.start('topics', { start: () => topics.start(fileTopics), stop: () => topics.close() });
+    const topics = await lifecycle.start(
+      'topics',
+      createTopicService({ config, log, prisma: db.prisma, broker, metrics, messageBounds, fileTopics }),
+    );
     const routes = createRouteService({ db, log, cacheTtlMs: config.ism.stateCacheTtlMs });
     if (fileRoutes) await routes.loadFileRoutes(fileRoutes);
     const states = createStateService({ config, db, broker, log, routes, messageBounds });

@@ -40,8 +40,8 @@ export interface TopicStats {
 export interface TopicService {
   readonly registry: TopicRegistry;
   /**
-   * Makes the registry hold exactly `fileTopics` (TOPICS_FILE, read by the caller before anything
-   * is opened) when given, and keeps a window of broker topics for `after`.
+   * Makes the registry hold exactly `fileTopics` (@default the dependencies' `fileTopics`) when
+   * given, and keeps a window of broker topics for `after`.
    */
   start(fileTopics?: readonly TopicDefinition[]): Promise<void>;
   /** Topics the caller may subscribe to. */
@@ -82,7 +82,8 @@ export interface TopicService {
   stats(): TopicStats;
   /** Health probes to add to /health: Kafka, when the registry has KAFKA topics. */
   healthProbes(): Promise<HealthProbe[]>;
-  close(): Promise<void>;
+  /** Ends every live subscription of this instance and the Kafka consumption. */
+  stop(): Promise<void>;
 }
 
 export interface TopicServiceDependencies {
@@ -93,6 +94,8 @@ export interface TopicServiceDependencies {
   readonly metrics: Metrics;
   /** What a message read from Kafka or the broker must hold to reach a subscriber. */
   readonly messageBounds: BrokerMessageBounds;
+  /** TOPICS_FILE's topics, read by the caller before anything is opened; `start` seeds the registry with them. */
+  readonly fileTopics?: readonly TopicDefinition[];
 }
 
 const NO_KAFKA: PartitionedLogStats = { groupId: '', consumers: 0, topics: [], messagesConsumed: 0 };
@@ -254,7 +257,7 @@ export function createTopicService(dependencies: TopicServiceDependencies): Topi
   return {
     registry,
 
-    async start(fileTopics) {
+    async start(fileTopics = dependencies.fileTopics) {
       if (fileTopics) {
         await registry.replaceAll(fileTopics);
         log.info({ file: config.topics.file, topics: fileTopics.length }, 'topics loaded');
@@ -393,7 +396,7 @@ export function createTopicService(dependencies: TopicServiceDependencies): Topi
       ];
     },
 
-    async close() {
+    async stop() {
       for (const subscriber of [...live.keys()]) subscriber.queue.end();
       await consumer?.close();
     },
