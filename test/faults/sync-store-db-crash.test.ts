@@ -7,14 +7,13 @@
  * never more; and stopping the server while the database is still away returns (the waiting
  * messages counted as dropped) instead of hanging.
  */
-import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/pubsub/broker.ts';
 import { waitUntil } from '../helpers/async-queue.ts';
 import { uniqueDevice } from '../helpers/devices.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { natsBackend, text, uniqueSubject } from '../pubsub/broker-backends.ts';
-import { type PrivateService, serviceUrl, startService } from '../setup/services.ts';
+import { type PrivateService, requireDurableCommits, serviceUrl, startService } from '../setup/services.ts';
 
 /** Resolves with what `work` resolves, or fails naming `what` after `ms`. */
 async function within<T>(work: Promise<T>, ms: number, what: string): Promise<T> {
@@ -54,12 +53,7 @@ describe('the sync store across a database crash', { timeout: 120_000 }, () => {
 
   beforeAll(async () => {
     postgres = await startService('postgres');
-    // The test servers trade durability for speed (synchronous_commit=off): a crash there loses
-    // the last commits it acknowledged. A crash test needs what a production server does.
-    const admin = new pg.Client({ connectionString: postgres.url });
-    await admin.connect();
-    await admin.query('ALTER DATABASE postgres SET synchronous_commit = on');
-    await admin.end();
+    await requireDurableCommits(postgres.url);
     producer = await natsBackend().connect('sync-store-producer');
   }, 60_000);
   afterAll(async () => {

@@ -118,3 +118,21 @@ export async function createTestDatabase(): Promise<string> {
   url.pathname = `/${name}`;
   return url.toString();
 }
+
+/**
+ * The test Postgres servers trade durability for speed (`synchronous_commit = off`), so a crash
+ * there loses the last commits it acknowledged. A test that kills its private server and counts
+ * what was stored needs what a production server does: this turns it back on for the database
+ * of `url` (new connections).
+ */
+export async function requireDurableCommits(url: string): Promise<void> {
+  const client = new pg.Client({ connectionString: url });
+  await client.connect();
+  try {
+    const database = new URL(url).pathname.slice(1) || 'postgres';
+    // The name comes from the test's own server URL, never user input.
+    await client.query(`ALTER DATABASE "${database}" SET synchronous_commit = on`);
+  } finally {
+    await client.end();
+  }
+}
