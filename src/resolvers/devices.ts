@@ -5,7 +5,7 @@ import type { ImportRecordingInput } from '../domain/devices/recording-import.ts
 import type { Recording } from '../domain/devices/recording-store.ts';
 import type { StartRecordingInput } from '../domain/devices/recordings.ts';
 import type { ReplayOptions } from '../domain/devices/replay.ts';
-import type { GraphQLContext } from '../schema/context.ts';
+import type { GraphQLContext } from '../domain/resolver-context.ts';
 
 const service = (context: GraphQLContext) => context.services.devices;
 const scope = (context: GraphQLContext) => service(context).scopeOf(context.viewer);

@@ -1,5 +1,5 @@
 import { checkHealth, type HealthReport } from '../domain/health.ts';
-import type { GraphQLContext } from '../schema/context.ts';
+import type { GraphQLContext } from '../domain/resolver-context.ts';
 
 /** Query.health: every dependency's status, folded into one. */
 export function resolveHealth(context: GraphQLContext): Promise<HealthReport> {

@@ -1,60 +1,60 @@
 import type { Page } from '../domain/pagination.ts';
+import type { GraphQLContext } from '../domain/resolver-context.ts';
 import type { Route } from '../domain/routes/route-matching.ts';
 import type { PublishResult, State, StateEntry } from '../domain/states/state-service.ts';
 import type { StateEvent } from '../domain/states/state-stream.ts';
 import { tenantOf } from '../domain/viewer.ts';
-import type { GraphQLContext } from '../schema/context.ts';
 
 /** Mutation.createState. */
-export function createState(
-  input: { id?: string | null; name?: string | null },
+export function resolveCreateState(
   context: GraphQLContext,
+  input: { id?: string | null; name?: string | null },
 ): Promise<State> {
   return context.services.states.create(input, tenantOf(context.viewer));
 }
 
 /** Query.state and node(id): null for an unknown or foreign state. */
-export function findState(id: string, context: GraphQLContext): Promise<State | null> {
+export function resolveState(context: GraphQLContext, id: string): Promise<State | null> {
   return context.services.states.find(id, tenantOf(context.viewer));
 }
 
 /** Query.states. */
-export function listStates(
+export function resolveStates(
+  context: GraphQLContext,
   first: number | null | undefined,
   after: string | null | undefined,
-  context: GraphQLContext,
 ): Promise<Page<State>> {
   return context.services.states.list(first, after, tenantOf(context.viewer));
 }
 
 /** Query.stateEntries and State.entries. */
-export function listStateEntries(
+export function resolveStateEntries(
+  context: GraphQLContext,
   stateId: string,
   args: { sessionId?: string | null; first?: number | null; after?: string | null },
-  context: GraphQLContext,
 ): Promise<Page<StateEntry>> {
   return context.services.states.entries(stateId, args, tenantOf(context.viewer));
 }
 
 /** node(id) for a StateEntry. */
-export function findStateEntry(id: string, context: GraphQLContext): Promise<StateEntry | null> {
+export function resolveStateEntry(context: GraphQLContext, id: string): Promise<StateEntry | null> {
   return context.services.states.findEntry(id, tenantOf(context.viewer));
 }
 
 /** State.entryCount. */
-export function countStateEntries(stateId: string, context: GraphQLContext): Promise<number> {
+export function resolveStateEntryCount(context: GraphQLContext, stateId: string): Promise<number> {
   return context.services.states.entryCount(stateId);
 }
 
 /** State.routes. */
-export function routesOfState(stateId: string, context: GraphQLContext): Promise<Route[]> {
+export function resolveStateRoutes(context: GraphQLContext, stateId: string): Promise<Route[]> {
   return context.services.states.routesOf(stateId);
 }
 
 /** Mutation.publishStateEntries. */
-export function publishStateEntries(
-  args: { stateId: string; sessionId?: string | null; entries: readonly unknown[] },
+export function resolvePublishStateEntries(
   context: GraphQLContext,
+  args: { stateId: string; sessionId?: string | null; entries: readonly unknown[] },
 ): Promise<PublishResult> {
   return context.services.states.publish(
     args.stateId,
@@ -65,10 +65,10 @@ export function publishStateEntries(
 }
 
 /** Subscription.stateStream. */
-export function stateStream(
+export function resolveStateStream(
+  context: GraphQLContext,
   stateId: string,
   sessionId: string | null | undefined,
-  context: GraphQLContext,
 ): Promise<AsyncIterableIterator<StateEvent>> {
   return context.services.states.stream(stateId, sessionId ?? null, tenantOf(context.viewer));
 }

@@ -1,7 +1,7 @@
+import type { GraphQLContext } from '../domain/resolver-context.ts';
 import type { TopicDefinition } from '../domain/topics/topic.ts';
 import type { TopicDelivery, TopicMessage } from '../domain/topics/topic-message.ts';
 import type { PublishOutcome } from '../domain/topics/topic-service.ts';
-import type { GraphQLContext } from '../schema/context.ts';
 
 /** Query.topics: the topics the caller may subscribe to. */
 export function resolveTopics(context: GraphQLContext): Promise<TopicDefinition[]> {
@@ -9,35 +9,35 @@ export function resolveTopics(context: GraphQLContext): Promise<TopicDefinition[
 }
 
 /** Query.topic: one topic, or null when unknown or not the caller's. */
-export function resolveTopic(name: string, context: GraphQLContext): Promise<TopicDefinition | null> {
+export function resolveTopic(context: GraphQLContext, name: string): Promise<TopicDefinition | null> {
   return context.services.topics.get(context.viewer, name);
 }
 
 /** Topic.activeSubscriptions: live subscriptions on this instance. */
-export function resolveActiveSubscriptions(topic: TopicDefinition, context: GraphQLContext): number {
+export function resolveActiveSubscriptions(context: GraphQLContext, topic: TopicDefinition): number {
   return context.services.topics.activeSubscriptions(topic.name);
 }
 
 /** Mutation.publish. */
-export function publishToTopic(
-  args: { topic: string; data: unknown; key?: string | null },
+export function resolvePublish(
   context: GraphQLContext,
+  args: { topic: string; data: unknown; key?: string | null },
 ): Promise<PublishOutcome> {
   return context.services.topics.publish(context.viewer, args.topic, args.data, args.key);
 }
 
 /** Mutation.publishMessages. */
-export function publishManyToTopic(
-  args: { topic: string; messages: readonly unknown[]; key?: string | null },
+export function resolvePublishMessages(
   context: GraphQLContext,
+  args: { topic: string; messages: readonly unknown[]; key?: string | null },
 ): Promise<PublishOutcome> {
   return context.services.topics.publishMany(context.viewer, args.topic, args.messages, args.key);
 }
 
 /** Subscription.topicMessages: checked in full before the stream is returned. */
-export function subscribeTopicMessages(
-  args: { topics: readonly string[]; filter?: unknown; after?: string | null },
+export function resolveTopicMessages(
   context: GraphQLContext,
+  args: { topics: readonly string[]; filter?: unknown; after?: string | null },
 ): Promise<AsyncIterable<TopicDelivery>> {
   return context.services.topics.subscribe(
     context.viewer,

@@ -1,5 +1,5 @@
 import SchemaBuilder from '@pothos/core';
-import type { GraphQLContext } from './context.ts';
+import type { GraphQLContext } from '../domain/resolver-context.ts';
 
 /** The one Pothos builder: context, scalars and defaults for every domain file. */
 export const builder = new SchemaBuilder<{

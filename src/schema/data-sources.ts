@@ -1,11 +1,10 @@
-import type { DataSourceInfo } from '../domain/datasources/data-source-service.ts';
+import { type DataSourceInfo, DEFAULT_QUERY_TIMEOUT_MS } from '../domain/datasources/data-source-service.ts';
 import type { DataSourceRequest } from '../domain/datasources/provider.ts';
 import {
-  answerDataSource,
-  DEFAULT_QUERY_TIMEOUT_MS,
-  listDataSources,
-  provideDataSource,
-  queryDataSource,
+  resolveAnswerDataSource,
+  resolveDataSourceRequests,
+  resolveDataSources,
+  resolveQueryDataSource,
 } from '../resolvers/data-sources.ts';
 import { builder } from './builder.ts';
 
@@ -43,7 +42,7 @@ builder.queryField('dataSources', (t) =>
   t.field({
     type: [DataSourceRef],
     description: "The caller's tenant's data sources (those a provider has connected to).",
-    resolve: (_root, _args, context) => listDataSources(context),
+    resolve: (_root, _args, context) => resolveDataSources(context),
   }),
 );
 
@@ -58,7 +57,7 @@ builder.queryField('queryDataSource', (t) =>
       query: t.arg({ type: 'JSON', required: true }),
       timeoutMs: t.arg.int({ defaultValue: DEFAULT_QUERY_TIMEOUT_MS }),
     },
-    resolve: (_root, args, context) => queryDataSource(context, args),
+    resolve: (_root, args, context) => resolveQueryDataSource(context, args),
   }),
 );
 
@@ -75,7 +74,7 @@ builder.mutationField('answerDataSource', (t) =>
           "The id the requester's reply carries (legacy.md A: the provider's own id); a new UUID when omitted.",
       }),
     },
-    resolve: (_root, args, context) => answerDataSource(context, args),
+    resolve: (_root, args, context) => resolveAnswerDataSource(context, args),
   }),
 );
 
@@ -84,7 +83,7 @@ builder.subscriptionField('dataSourceRequests', (t) =>
     type: DataSourceRequestRef,
     description: 'Data-source providers receive requests here and answer with answerDataSource.',
     args: { id: t.arg.id({ required: true }) },
-    subscribe: (_root, { id }, context) => provideDataSource(context, id),
+    subscribe: (_root, { id }, context) => resolveDataSourceRequests(context, id),
     resolve: (request: DataSourceRequest) => request,
   }),
 );

@@ -1,5 +1,5 @@
 import { type GraphQLResolveInfo, getNullableType, isListType } from 'graphql';
-import type { GraphQLContext } from './context.ts';
+import type { GraphQLContext } from '../domain/resolver-context.ts';
 
 /**
  * Field extension of a subscription whose source yields pages of events (replay at speed 0

@@ -1,5 +1,5 @@
+import type { GraphQLContext } from '../domain/resolver-context.ts';
 import { builder } from './builder.ts';
-import type { GraphQLContext } from './context.ts';
 
 /**
  * Node ids are the objects' own global ids (states and devices keep the ids that appear in

@@ -1,5 +1,5 @@
 import { ROUTE_ORIGIN, type Route } from '../domain/routes/route-matching.ts';
-import { deleteRoute, findRoute, listRoutes, setRoute } from '../resolvers/routes.ts';
+import { resolveDeleteRoute, resolveRoute, resolveRoutes, resolveSetRoute } from '../resolvers/routes.ts';
 import { builder } from './builder.ts';
 import { NodeRef, registerNode } from './node.ts';
 
@@ -26,7 +26,7 @@ The legacy form with "/" is accepted too: a trailing "/*" matches by prefix, at 
   }),
 });
 
-registerNode('Route', (id, context) => findRoute(id, context));
+registerNode('Route', (id, context) => resolveRoute(context, id));
 
 const RouteInputRef = builder.inputType('RouteInput', {
   fields: (t) => ({
@@ -41,7 +41,7 @@ builder.queryField('routes', (t) =>
   t.field({
     type: [RouteRef],
     description: 'The routing table of the state router.',
-    resolve: (_root, _args, context) => listRoutes(context),
+    resolve: (_root, _args, context) => resolveRoutes(context),
   }),
 );
 
@@ -50,12 +50,12 @@ builder.mutationFields((t) => ({
     type: RouteRef,
     description: 'Creates or replaces a route. BAD_USER_INPUT for a bad selector or subject.',
     args: { input: t.arg({ type: RouteInputRef, required: true }) },
-    resolve: (_root, { input }, context) => setRoute(input, context),
+    resolve: (_root, { input }, context) => resolveSetRoute(context, input),
   }),
   deleteRoute: t.field({
     type: 'Boolean',
     description: 'True when the route was deleted, false when there was no route with this id.',
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, context) => deleteRoute(id, context),
+    resolve: (_root, { id }, context) => resolveDeleteRoute(context, id),
   }),
 }));

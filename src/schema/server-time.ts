@@ -1,4 +1,4 @@
-import { serverTimeTicks } from '../resolvers/server-time.ts';
+import { resolveServerTime } from '../resolvers/server-time.ts';
 import { builder } from './builder.ts';
 
 builder.subscriptionField('serverTime', (t) =>
@@ -6,7 +6,7 @@ builder.subscriptionField('serverTime', (t) =>
     type: 'DateTime',
     description: 'The server clock, at once and then every `every`: a liveness probe for clients.',
     args: { every: t.arg({ type: 'Duration', required: true }) },
-    subscribe: (_root, { every }, context) => serverTimeTicks(every, context),
+    subscribe: (_root, { every }, context) => resolveServerTime(context, every),
     resolve: (tick: Date) => tick,
   }),
 );

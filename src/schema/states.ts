@@ -1,15 +1,15 @@
 import type { State, StateEntry } from '../domain/states/state-service.ts';
 import type { StateEvent } from '../domain/states/state-stream.ts';
 import {
-  countStateEntries,
-  createState,
-  findState,
-  findStateEntry,
-  listStateEntries,
-  listStates,
-  publishStateEntries,
-  routesOfState,
-  stateStream,
+  resolveCreateState,
+  resolvePublishStateEntries,
+  resolveState,
+  resolveStateEntries,
+  resolveStateEntry,
+  resolveStateEntryCount,
+  resolveStateRoutes,
+  resolveStateStream,
+  resolveStates,
 } from '../resolvers/states.ts';
 import { builder } from './builder.ts';
 import { connectionOf } from './connection.ts';
@@ -42,7 +42,7 @@ export const StateRef = builder.objectRef<State>('State').implement({
     id: t.exposeID('id'),
     name: t.exposeString('name', { nullable: true }),
     createdAt: t.field({ type: 'DateTime', resolve: (state) => state.createdAt }),
-    entryCount: t.int({ resolve: (state, _args, context) => countStateEntries(state.id, context) }),
+    entryCount: t.int({ resolve: (state, _args, context) => resolveStateEntryCount(context, state.id) }),
     entries: t.field({
       type: StateEntryConnectionRef,
       description: 'Entries of this state, oldest first; sessionId narrows to one session.',
@@ -51,21 +51,21 @@ export const StateRef = builder.objectRef<State>('State').implement({
         first: t.arg.int({ defaultValue: 100 }),
         after: t.arg.string(),
       },
-      resolve: (state, args, context) => listStateEntries(state.id, args, context),
+      resolve: (state, args, context) => resolveStateEntries(context, state.id, args),
     }),
     routes: t.field({
       type: [RouteRef],
       description: 'Routes whose selector matches this state.',
-      resolve: (state, _args, context) => routesOfState(state.id, context),
+      resolve: (state, _args, context) => resolveStateRoutes(context, state.id),
     }),
   }),
 });
 
 const StateConnectionRef = connectionOf('State', StateRef);
 
-registerNode('State', (id, context) => findState(id, context));
+registerNode('State', (id, context) => resolveState(context, id));
 registerNode('StateEntry', (id, context) =>
-  id.startsWith('entry:') ? findStateEntry(id, context) : Promise.resolve(null),
+  id.startsWith('entry:') ? resolveStateEntry(context, id) : Promise.resolve(null),
 );
 
 const StateEventRef = builder.objectRef<StateEvent>('StateEvent').implement({
@@ -108,12 +108,12 @@ builder.queryFields((t) => ({
     type: StateRef,
     nullable: true,
     args: { id: t.arg.id({ required: true }) },
-    resolve: (_root, { id }, context) => findState(id, context),
+    resolve: (_root, { id }, context) => resolveState(context, id),
   }),
   states: t.field({
     type: StateConnectionRef,
     args: { first: t.arg.int({ defaultValue: 50 }), after: t.arg.string() },
-    resolve: (_root, { first, after }, context) => listStates(first, after, context),
+    resolve: (_root, { first, after }, context) => resolveStates(context, first, after),
   }),
   stateEntries: t.field({
     type: StateEntryConnectionRef,
@@ -124,7 +124,7 @@ builder.queryFields((t) => ({
       first: t.arg.int({ defaultValue: 100 }),
       after: t.arg.string(),
     },
-    resolve: (_root, { stateId, ...args }, context) => listStateEntries(stateId, args, context),
+    resolve: (_root, { stateId, ...args }, context) => resolveStateEntries(context, stateId, args),
   }),
 }));
 
@@ -134,7 +134,7 @@ builder.mutationFields((t) => ({
     description:
       "Creates a state owned by the caller's tenant. BAD_USER_INPUT when the id is taken or not one token.",
     args: { input: t.arg({ type: CreateStateInputRef, required: true }) },
-    resolve: (_root, { input }, context) => createState(input, context),
+    resolve: (_root, { input }, context) => resolveCreateState(context, input),
   }),
   publishStateEntries: t.field({
     type: PublishResultRef,
@@ -147,7 +147,7 @@ as soon as it is back.`,
       sessionId: t.arg.id(),
       entries: t.arg({ type: ['JSONObject'], required: true }),
     },
-    resolve: (_root, args, context) => publishStateEntries(args, context),
+    resolve: (_root, args, context) => resolvePublishStateEntries(context, args),
   }),
 }));
 
@@ -159,7 +159,7 @@ Every message on the exact subject processor.state.{stateId} (or processor.state
 from any producer: publishStateEntries puts a session's entries on both, while a message that another
 producer puts only on a session's subject reaches that session's subscribers alone.`,
     args: { stateId: t.arg.id({ required: true }), sessionId: t.arg.id() },
-    subscribe: (_root, { stateId, sessionId }, context) => stateStream(stateId, sessionId, context),
+    subscribe: (_root, { stateId, sessionId }, context) => resolveStateStream(context, stateId, sessionId),
     resolve: (event: StateEvent) => event,
   }),
 );

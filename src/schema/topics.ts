@@ -1,13 +1,13 @@
 import { TOPIC_SOURCES, type TopicDefinition } from '../domain/topics/topic.ts';
 import type { TopicMessage } from '../domain/topics/topic-message.ts';
 import {
-  publishManyToTopic,
-  publishToTopic,
   resolveActiveSubscriptions,
+  resolvePublish,
+  resolvePublishMessages,
   resolveTopic,
   resolveTopicDelivery,
+  resolveTopicMessages,
   resolveTopics,
-  subscribeTopicMessages,
 } from '../resolvers/topics.ts';
 import { builder } from './builder.ts';
 import { PublishResultRef } from './publish-result.ts';
@@ -27,7 +27,7 @@ const TopicRef = builder.objectRef<TopicDefinition>('Topic').implement({
       resolve: (topic) => topic.source,
     }),
     activeSubscriptions: t.int({
-      resolve: (topic, _args, context) => resolveActiveSubscriptions(topic, context),
+      resolve: (topic, _args, context) => resolveActiveSubscriptions(context, topic),
     }),
   }),
 });
@@ -89,7 +89,7 @@ builder.queryFields((t) => ({
     type: TopicRef,
     nullable: true,
     args: { name: t.arg.string({ required: true }) },
-    resolve: (_root, { name }, context) => resolveTopic(name, context),
+    resolve: (_root, { name }, context) => resolveTopic(context, name),
   }),
 }));
 
@@ -102,7 +102,7 @@ builder.mutationField('publish', (t) =>
       data: t.arg({ type: 'JSON', required: true }),
       key: t.arg.string(),
     },
-    resolve: (_root, args, context) => publishToTopic({ ...args, data: args.data }, context),
+    resolve: (_root, args, context) => resolvePublish(context, { ...args, data: args.data }),
   }),
 );
 
@@ -116,7 +116,7 @@ builder.mutationField('publishMessages', (t) =>
       messages: t.arg({ type: ['JSON'], required: true }),
       key: t.arg.string({ description: 'One key for every message of the call.' }),
     },
-    resolve: (_root, args, context) => publishManyToTopic(args, context),
+    resolve: (_root, args, context) => resolvePublishMessages(context, args),
   }),
 );
 
@@ -130,7 +130,7 @@ builder.subscriptionField('topicMessages', (t) =>
       filter: t.arg({ type: MessageFilterRef }),
       after: t.arg.string(),
     },
-    subscribe: (_root, args, context) => subscribeTopicMessages(args, context),
+    subscribe: (_root, args, context) => resolveTopicMessages(context, args),
     resolve: (delivery) => resolveTopicDelivery(delivery),
   }),
 );

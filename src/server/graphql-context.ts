@@ -1,10 +1,10 @@
 import { WebSocket } from 'ws';
 import type { Audience } from '../domain/audience.ts';
+import type { GraphQLContext } from '../domain/resolver-context.ts';
 import type { AppServices } from '../domain/services.ts';
 import type { Viewer } from '../domain/viewer.ts';
 import { isAppError } from '../errors.ts';
 import { newCorrelationId } from '../log.ts';
-import type { GraphQLContext } from '../schema/context.ts';
 import { withHttpStatus } from './auth/http-error.ts';
 import { acceptsEventStream, tokenFromRequest } from './auth/token-source.ts';
 import { lowWaterBytes, whenWritable } from './ws-writable.ts';

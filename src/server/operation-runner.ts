@@ -6,7 +6,7 @@ import {
   type OperationTypeNode,
 } from 'graphql';
 import type { YogaServerInstance } from 'graphql-yoga';
-import type { GraphQLContext } from '../schema/context.ts';
+import type { GraphQLContext } from '../domain/resolver-context.ts';
 import { isAsyncIterable } from '../type-guards.ts';
 import { selectedOperation } from './auth/root-fields.ts';
 import type { InitialContext } from './graphql-context.ts';

@@ -13,7 +13,7 @@ import {
 import { createYoga } from 'graphql-yoga';
 import { describe, expect, it } from 'vitest';
 import { JsonText } from '../../src/domain/json-text.ts';
-import type { GraphQLContext } from '../../src/schema/context.ts';
+import type { GraphQLContext } from '../../src/domain/resolver-context.ts';
 import { eventPagesExtensions, pagesOrEvents } from '../../src/schema/event-pages.ts';
 import {
   ACCEPTS_EVENT_PAGES,

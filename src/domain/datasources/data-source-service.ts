@@ -37,19 +37,30 @@ export interface DataSourceInfo {
   readonly connectedProviders: number;
 }
 
+/** @default 5000 ms, as the contract's `timeoutMs: Int = 5000` says; also when a caller sends null. */
+export const DEFAULT_QUERY_TIMEOUT_MS = 5_000;
+
+/** A provider's answer as it sends it: without an answerId, the answer gets a new UUID. */
+export type AnswerInput = Omit<ProviderAnswer, 'answerId'> & { readonly answerId: string | null };
+
 /** Data sources: the requesters' side, the providers' side, and the network in between. */
 export interface DataSourceService {
   /** The data sources of a tenant. */
   list(tenantId: string | null): Promise<DataSourceInfo[]>;
   /** Sends a request through the broker and returns the provider's answer (queryDataSource). */
-  query(requester: QueryRequester, dataSourceId: string, query: unknown, timeoutMs: number): Promise<unknown>;
+  query(
+    requester: QueryRequester,
+    dataSourceId: string,
+    query: unknown,
+    timeoutMs: number | null | undefined,
+  ): Promise<unknown>;
   /** Makes the caller a provider of the data source until the returned stream ends. */
   provide(
     identity: ProviderIdentity,
     dataSourceId: string,
   ): Promise<AsyncIterableIterator<DataSourceRequest>>;
   /** Delivers a provider's answer to the request it was sent (answerDataSource). */
-  answer(identity: ProviderIdentity, requestId: string, answer: ProviderAnswer): Promise<void>;
+  answer(identity: ProviderIdentity, requestId: string, answer: AnswerInput): Promise<void>;
   /** Starts answering `datasource.*` on the broker. */
   start(): Promise<void>;
   /** Stops answering; pending requests end. */
@@ -132,8 +143,9 @@ export function createDataSourceService(deps: DataSourceServiceDependencies): Da
       }));
     },
 
-    async query(requester, dataSourceId, query, timeoutMs) {
+    async query(requester, dataSourceId, query, requestedTimeoutMs) {
       assertDataSourceId(dataSourceId);
+      const timeoutMs = requestedTimeoutMs ?? DEFAULT_QUERY_TIMEOUT_MS;
       if (!Number.isInteger(timeoutMs) || timeoutMs <= 0 || timeoutMs > maxTimeoutMs)
         throw new BadUserInputError(
           `timeoutMs must be a whole number of milliseconds from 1 to ${maxTimeoutMs} (DATASOURCE_MAX_TIMEOUT), got ${timeoutMs}`,
@@ -204,7 +216,8 @@ export function createDataSourceService(deps: DataSourceServiceDependencies): Da
       return stream.iterable;
     },
 
-    async answer(identity, requestId, answer) {
+    async answer(identity, requestId, input) {
+      const answer: ProviderAnswer = { ...input, answerId: input.answerId ?? randomUUID() };
       if (pending.answer(requestId, identity, answer)) return;
       const owner = requestId.slice(0, 8);
       if (owner === instanceId || !/^[0-9a-f]{8}-/.test(requestId.slice(0, 9)))

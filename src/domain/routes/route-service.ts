@@ -22,6 +22,8 @@ export interface RouteService {
   list(): Promise<Route[]>;
   /** The routing table, read through the cache. */
   table(): Promise<RoutingTable>;
+  /** One route by id (node(id)), or null. */
+  find(id: string): Promise<Route | null>;
   /** Creates or replaces a route; the same selector and subject again returns the existing one. */
   set(input: RouteInput): Promise<Route>;
   /** True when a route was deleted, false when there was none with that id. */
@@ -72,9 +74,14 @@ export function createRouteService(options: { db: Database; log: Logger; cacheTt
     return rows.map(toRoute);
   };
 
+  const table = (): Promise<RoutingTable> => cache.get('table', async () => new RoutingTable(await list()));
+
   return {
     list,
-    table: () => cache.get('table', async () => new RoutingTable(await list())),
+    table,
+    async find(id) {
+      return (await table()).routes.find((route) => route.id === id) ?? null;
+    },
 
     async set(input) {
       validateRouteInput(input);

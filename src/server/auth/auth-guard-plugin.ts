@@ -4,9 +4,9 @@ import { DEFAULT_MUTATION_ROLES } from '../../config/auth.ts';
 import { ConfigError } from '../../config/env-reader.ts';
 import type { AuthService } from '../../domain/auth/auth-service.ts';
 import { missingToken } from '../../domain/auth/token-error.ts';
+import type { GraphQLContext } from '../../domain/resolver-context.ts';
 import { hasAnyRole } from '../../domain/viewer.ts';
 import { ForbiddenError } from '../../errors.ts';
-import type { GraphQLContext } from '../../schema/context.ts';
 import { withHttpStatus } from './http-error.ts';
 import { rootFieldNames, selectedOperation } from './root-fields.ts';
 

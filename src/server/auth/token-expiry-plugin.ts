@@ -1,7 +1,7 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { invalidToken } from '../../domain/auth/token-error.ts';
-import type { GraphQLContext } from '../../schema/context.ts';
+import type { GraphQLContext } from '../../domain/resolver-context.ts';
 import { isAsyncIterable } from '../../type-guards.ts';
 import { createInterruption } from '../interruption.ts';
 import { hasManagedLifecycle } from '../subscription-lifecycle.ts';

@@ -16,7 +16,7 @@ import {
   Kind,
 } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
-import type { GraphQLContext } from '../../schema/context.ts';
+import type { GraphQLContext } from '../../domain/resolver-context.ts';
 import { EVENT_PAGES_EXTENSION, flattenPages } from '../../schema/event-pages.ts';
 import { isAsyncIterable } from '../../type-guards.ts';
 import { type PageTemplate, pageTemplateOf } from './page-template.ts';

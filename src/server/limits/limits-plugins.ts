@@ -7,10 +7,10 @@ import {
   type ConnectionLimiter,
 } from '../../domain/limits/connection-limiter.ts';
 import { createKeyedTokenBuckets } from '../../domain/limits/token-bucket.ts';
+import type { GraphQLContext } from '../../domain/resolver-context.ts';
 import { tenantOf } from '../../domain/viewer.ts';
 import { ERROR_CODES, isAppError, PayloadTooLargeError, RateLimitedError } from '../../errors.ts';
 import { limitRefusals, type Metrics } from '../../metrics.ts';
-import type { GraphQLContext } from '../../schema/context.ts';
 import { isAsyncIterable } from '../../type-guards.ts';
 import { withHttpStatus } from '../auth/http-error.ts';
 import { selectedOperation } from '../auth/root-fields.ts';

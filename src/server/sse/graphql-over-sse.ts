@@ -1,7 +1,7 @@
 import type { ExecutionResult } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
+import type { GraphQLContext } from '../../domain/resolver-context.ts';
 import { isAppError } from '../../errors.ts';
-import type { GraphQLContext } from '../../schema/context.ts';
 import { withHttpStatus } from '../auth/http-error.ts';
 import { acceptsEventStream } from '../auth/token-source.ts';
 import type { RunContext } from '../operation-runner.ts';

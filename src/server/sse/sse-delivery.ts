@@ -1,7 +1,7 @@
 import type { ConnectionLimiter } from '../../domain/limits/connection-limiter.ts';
 import { CONNECTION_KINDS } from '../../domain/limits/connection-limiter.ts';
+import type { GraphQLContext } from '../../domain/resolver-context.ts';
 import type { Viewer } from '../../domain/viewer.ts';
-import type { GraphQLContext } from '../../schema/context.ts';
 import { onTokenExpiry, tokenExpiredError } from '../auth/token-expiry-plugin.ts';
 import { groupRunContext } from '../delivery/group-context.ts';
 import { sharingKey } from '../delivery/sharing-key.ts';

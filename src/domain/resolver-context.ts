@@ -1,9 +1,12 @@
-import type { Audience } from '../domain/audience.ts';
-import type { AppServices } from '../domain/services.ts';
-import type { Viewer } from '../domain/viewer.ts';
 import type { Logger } from '../log.ts';
+import type { Audience } from './audience.ts';
+import type { AppServices } from './services.ts';
+import type { Viewer } from './viewer.ts';
 
-/** What every resolver receives: the shared services and who is asking. */
+/**
+ * What every resolver receives: the shared services and who is asking. It lives in the domain,
+ * below the resolvers and the schema that both read it, and the transports that build it.
+ */
 export interface GraphQLContext {
   readonly services: AppServices;
   readonly viewer: Viewer | null;
