@@ -36,8 +36,9 @@ export interface IngestResult {
   readonly position: string | null;
 }
 
-/** One message ready to publish and record. */
+/** One message ready to publish (as it is: no copy per message for the broker) and record. */
 export interface PreparedMessage extends PendingMonitorMessage {
+  readonly subject: string;
   readonly time: MonitorTime;
   readonly eventId: string;
   readonly type: string;
@@ -87,11 +88,13 @@ export async function ingestMonitorEvents(
     const device = rows[0];
     if (!device) throw new NotFoundError('device', deviceId);
     const firstSeq = Number(device.lastSeq) - count + 1;
+    const subject = subjects.monitor(deviceId);
     const messages: PreparedMessage[] = events.map((event, index) => {
       const seq = firstSeq + index;
       const time = event.timestamp ?? ingestTime;
       const headers = monitorHeaders(deviceId, event, time, seq);
       return {
+        subject,
         seq,
         time,
         headers,
@@ -117,7 +120,8 @@ export async function ingestMonitorEvents(
     if (pending?.hasOutbox) await flushOutbox(sql, deps.broker, deviceId);
     if (pending?.recordingId) await insertRecordingMessages(sql, pending.recordingId, messages);
 
-    const receipts = await publishAll(deps.broker, deviceId, messages);
+    // In order as one batch: the broker pipelines it and awaits the acks together.
+    const receipts = await deps.broker.publishMany(messages);
     const failed = messages.filter((_, index) => receipts[index]?.status === 'rejected');
     if (failed.length === count) {
       const reason = firstRejection(receipts);
@@ -153,21 +157,6 @@ const PENDING = `
   SELECT
     (SELECT "id" FROM "Recording" WHERE "deviceId" = $1 AND "status" = $2 LIMIT 1) AS "recordingId",
     EXISTS (SELECT 1 FROM "MonitorOutbox" WHERE "deviceId" = $1) AS "hasOutbox"`;
-
-/**
- * Publishes in order as one batch (the broker pipelines it and awaits the acks together) and
- * resolves with one outcome per message.
- */
-function publishAll(
-  broker: Broker,
-  deviceId: string,
-  messages: readonly PreparedMessage[],
-): Promise<PublishOutcome[]> {
-  const subject = subjects.monitor(deviceId);
-  return broker.publishMany(
-    messages.map((message) => ({ subject, payload: message.payload, headers: message.headers })),
-  );
-}
 
 function firstRejection(results: readonly PromiseSettledResult<unknown>[]): unknown {
   for (const result of results) if (result.status === 'rejected') return result.reason;
