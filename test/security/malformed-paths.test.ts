@@ -79,6 +79,21 @@ describe('malformed URLs and paths', () => {
       },
     );
 
+    it.each(MALFORMED)('POST /topics/%s/messages', async (bad) => {
+      const response = await fetch(`${server.url}/topics/${bad}/messages`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: '[{"n":1}]',
+      });
+      const body = await response.text();
+      expect(response.status).toBe(400);
+      expect(JSON.parse(body)).toEqual({
+        error: 'BAD_USER_INPUT',
+        message: 'the path holds a malformed percent-escape',
+      });
+      expect(body).not.toMatch(LEAK);
+    });
+
     it('a well-formed escape still reaches the route (the good case beside the bad)', async () => {
       const response = await fetch(`${server.url}/monitor/dev%2D1`, {
         method: 'POST',
@@ -87,19 +102,30 @@ describe('malformed URLs and paths', () => {
       });
       expect(response.status).toBe(200);
       expect(await response.json()).toEqual({ accepted: 1 });
+      // The topic route decodes `no%2Esuch` to the topic "no.such", which does not exist here.
+      const topic = await fetch(`${server.url}/topics/no%2Esuch/messages`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${token}`, 'content-type': 'application/json' },
+        body: '[{"n":1}]',
+      });
+      expect(topic.status).toBe(404);
+      expect(await topic.json()).toEqual({ error: 'NOT_FOUND', message: 'topic "no.such" not found' });
     });
   });
 
   describe('no route answers a malformed URL with a 5xx or a stack trace', () => {
     const routes = [
       '/graphql',
+      '/graphql/stream',
       '/health',
+      '/livez',
       '/metrics',
       '/stats',
       '/monitor',
       '/monitor/dev-1',
       '/sse/stream',
       '/sse/subscribe',
+      '/topics/t/messages',
       '/nowhere',
     ];
     const variants = (route: string) => [
