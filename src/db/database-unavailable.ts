@@ -26,16 +26,19 @@ const DRIVER_MESSAGES =
 export function isDatabaseUnavailable(error: unknown): boolean {
   for (let current = error, depth = 0; current && depth < 8; depth++) {
     if (typeof current !== 'object') return false;
-    const { code, kind, message, cause } = current as {
+    const { code, kind, message, cause, meta } = current as {
       code?: unknown;
       kind?: unknown;
       message?: unknown;
       cause?: unknown;
+      meta?: { driverAdapterError?: unknown };
     };
     if (typeof code === 'string' && (PRISMA_CODES.has(code) || SQLSTATE.test(code))) return true;
     if (typeof kind === 'string' && ADAPTER_KINDS.has(kind)) return true;
     if (typeof message === 'string' && DRIVER_MESSAGES.test(message)) return true;
-    current = cause;
+    // A raw query's failure (P2010, "Raw query failed. Code: `57P01`") keeps the driver's error
+    // under meta, not as its cause.
+    current = cause ?? meta?.driverAdapterError;
   }
   return false;
 }

@@ -18,6 +18,13 @@ describe('database unavailable (UNAVAILABLE, not INTERNAL)', () => {
       new Error('Client has encountered a connection error and is not queryable'),
     ],
     ['Postgres in crash recovery', new Error('the database system is in recovery mode')],
+    [
+      "a raw query's P2010 whose driver error is 57P01 (the backend was terminated)",
+      {
+        code: 'P2010',
+        meta: { driverAdapterError: { cause: { kind: 'postgres', originalCode: '57P01', code: '57P01' } } },
+      },
+    ],
   ])('%s', (_name, error) => {
     expect(isDatabaseUnavailable(error)).toBe(true);
   });
