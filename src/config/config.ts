@@ -9,9 +9,7 @@ import { type LimitsConfig, readLimitsConfig } from './limits.ts';
 import { type HttpConfig, type LogConfig, readDeployment, readHttpConfig, readLogConfig } from './server.ts';
 import { readTopicsConfig, type TopicsConfig } from './topics.ts';
 
-export { BROKER_KINDS, type BrokerKind } from './broker.ts';
 export { ConfigError } from './env-reader.ts';
-export type { TopicsConfig } from './topics.ts';
 
 /**
  * The one configuration object of streamgate, built from the environment at start-up.

@@ -76,11 +76,6 @@ export async function flushOutbox(
   return pending.length;
 }
 
-/** True when some device has messages waiting in the outbox. */
-export async function hasOutbox(db: Database, deviceId: string): Promise<boolean> {
-  return (await db.prisma.monitorOutbox.count({ where: { deviceId } })) > 0;
-}
-
 const RELAY_CHUNK = 200;
 
 /**
