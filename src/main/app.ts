@@ -18,7 +18,7 @@ import { createRouteService } from '../domain/routes/route-service.ts';
 import { readRoutingFile } from '../domain/routes/routing-file.ts';
 import type { AppServices } from '../domain/services.ts';
 import { createStateService } from '../domain/states/state-service.ts';
-import { startSyncStoreConsumer } from '../domain/states/sync-store-consumer.ts';
+import { createSyncStoreConsumer } from '../domain/states/sync-store-consumer.ts';
 import { createTopicService } from '../domain/topics/topic-service.ts';
 import { readTopicsFile } from '../domain/topics/topics-file.ts';
 import { createLogger, type Logger } from '../log.ts';
@@ -102,7 +102,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     if (fileRoutes) await routes.loadFileRoutes(fileRoutes);
     const states = createStateService({ config, db, broker, log, routes, messageBounds });
     await lifecycle.start('state outbox', states.outbox);
-    const syncStore = startSyncStoreConsumer({
+    const syncStore = createSyncStoreConsumer({
       broker,
       subject: config.ism.syncStoreSubject,
       states,
@@ -112,7 +112,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
       maxJsonDepth: config.limits.maxJsonDepth,
       bufferBytes: config.ism.syncStoreBufferBytes,
     });
-    lifecycle.adopt('sync store', () => syncStore.stop());
+    await lifecycle.start('sync store', syncStore);
     const dataSources = await lifecycle.start(
       'data sources',
       createDataSourceService({ config, db, broker, log }),

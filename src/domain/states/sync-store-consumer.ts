@@ -43,6 +43,8 @@ export interface SyncStoreStats {
 export interface SyncStoreConsumer {
   readonly subject: string;
   stats(): SyncStoreStats;
+  /** Subscribes to the subject (as one queue group with the other instances) and begins writing. */
+  start(): void;
   /**
    * Unsubscribes, writes what is waiting while the database answers (a message that finds it
    * unreachable now is dropped and counted), and resolves when done. The caller bounds the wait.
@@ -71,7 +73,7 @@ type Result = 'persisted' | 'ignored' | 'failed' | 'retried' | 'dropped';
  * messages are dropped, counted (`dropped`) and logged: the subject has no flow control to push
  * back on, and the alternative, growing without bound, would end the process instead.
  */
-export function startSyncStoreConsumer(options: {
+export function createSyncStoreConsumer(options: {
   broker: Broker;
   subject: string;
   states: StateService;
@@ -224,7 +226,7 @@ export function startSyncStoreConsumer(options: {
     wakeWriter?.();
   };
 
-  const writing = (async () => {
+  const write = async (): Promise<void> => {
     for (;;) {
       const message = waiting.shift();
       if (!message) {
@@ -255,11 +257,11 @@ export function startSyncStoreConsumer(options: {
         }
       }
     }
-  })();
+  };
 
-  let subscription: Subscription = options.broker.subscribe(subject, { queue: SYNC_STORE_QUEUE });
-  const reading = (async () => {
-    while (!stopped) {
+  let subscription: Subscription | undefined;
+  const read = async (): Promise<void> => {
+    while (subscription && !stopped) {
       try {
         for await (const message of subscription) admit(message);
       } catch (error) {
@@ -276,15 +278,24 @@ export function startSyncStoreConsumer(options: {
         break;
       }
     }
-  })();
+  };
 
+  let writing: Promise<void> | undefined;
+  let reading: Promise<void> | undefined;
   return {
     subject,
     stats: () => ({ ...counts, rejected: { ...rejected }, waiting: waiting.length }),
+    start() {
+      if (subscription || stopped) return;
+      // Subscribed here, not in the loop: a subject the broker refuses fails the start-up.
+      subscription = options.broker.subscribe(subject, { queue: SYNC_STORE_QUEUE });
+      writing = write();
+      reading = read();
+    },
     async stop() {
       stopped = true;
       stopping.abort();
-      subscription.unsubscribe();
+      subscription?.unsubscribe();
       wakeWriter?.();
       await reading;
       await writing;
