@@ -1,4 +1,4 @@
-import { randomBytes } from 'node:crypto';
+import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitUntil } from '../helpers/async-queue.ts';
 import { connectWs, subscribeWs } from '../helpers/graphql-ws-client.ts';
@@ -265,6 +265,32 @@ describe('ISM states on NATS and Postgres', () => {
     expect(page.data?.stateEntries.edges.map((edge) => edge.node.data)).toEqual([{ k: 1 }, { k: 2 }]);
     const bad = await server.graphql(ENTRIES, { stateId: 'synced-bad' });
     expect(bad.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+  });
+
+  it('a publish repeated with the same retryKey (the sync store after an unknown outcome) writes once; another key writes again', async () => {
+    const { states } = server.app.services;
+    const stateId = `retried-${randomUUID().slice(0, 8)}`;
+    const retryKey = randomUUID();
+    const first = await states.publish(stateId, null, [{ k: 1 }, { k: 2 }], null, {
+      fromNetwork: true,
+      retryKey,
+    });
+    const again = await states.publish(stateId, null, [{ k: 1 }, { k: 2 }], null, {
+      fromNetwork: true,
+      retryKey,
+    });
+    expect([first.accepted, again.accepted]).toEqual([2, 2]);
+    const other = await states.publish(stateId, null, [{ k: 3 }], null, {
+      fromNetwork: true,
+      retryKey: randomUUID(),
+    });
+    expect(other.accepted).toBe(1);
+    const page = await server.graphql<EntriesData>(ENTRIES, { stateId });
+    expect(page.data?.stateEntries.edges.map((edge) => edge.node.data)).toEqual([
+      { k: 1 },
+      { k: 2 },
+      { k: 3 },
+    ]);
   });
 
   it('persists each sync message once when several instances consume the subject (queue group)', async () => {
