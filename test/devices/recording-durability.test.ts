@@ -5,6 +5,7 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
+import { startAcknowledgedProducer } from '../helpers/acknowledged-producer.ts';
 import { waitUntil } from '../helpers/async-queue.ts';
 import { monitorEvents, uniqueDevice } from '../helpers/devices.ts';
 import { createProcessRunner, freePort, waitForListening } from '../helpers/streamgate-process.ts';
@@ -32,39 +33,18 @@ async function graphql<T>(url: string, query: string, variables: Record<string, 
   return body.data as T;
 }
 
-/** Posts numbered batches until stopped; remembers which numbers were acknowledged. */
+/** Posts numbered batches of 10 until stopped; remembers which numbers were acknowledged (200). */
 function startProducer(url: () => string, device: string) {
-  const acknowledged: number[] = [];
-  let refused = 0;
-  let next = 0;
-  let running = true;
-  const done = (async () => {
-    while (running) {
-      const batch = monitorEvents(10, { from: next });
-      next += 10;
-      try {
-        const response = await fetch(`${url()}/monitor/${device}`, {
-          method: 'POST',
-          headers: { 'content-type': 'application/json' },
-          body: JSON.stringify(batch),
-        });
-        if (response.status === 200)
-          acknowledged.push(...batch.map((event) => (event.data as { n: number }).n));
-        else refused += 1;
-      } catch {
-        refused += 1; // the server is down or the connection was cut: not acknowledged
-        await new Promise((resolve) => setTimeout(resolve, 50)); // do not spin while it is down
-      }
-    }
-  })();
-  return {
-    acknowledged,
-    refusedCount: () => refused,
-    async stop() {
-      running = false;
-      await done;
-    },
-  };
+  return startAcknowledgedProducer(async (n) => {
+    const batch = monitorEvents(10, { from: n * 10 });
+    const response = await fetch(`${url()}/monitor/${device}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify(batch),
+    });
+    if (response.status !== 200) throw new Error(`refused with ${response.status}`);
+    return batch.map((event) => (event.data as { n: number }).n);
+  }, 50);
 }
 
 const START = 'mutation($d: ID!) { startRecording(deviceId: $d, includeBuffer: false) { id } }';

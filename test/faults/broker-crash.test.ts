@@ -8,6 +8,7 @@
  */
 import { describe, expect, it } from 'vitest';
 import type { Broker } from '../../src/pubsub/broker.ts';
+import { startAcknowledgedProducer } from '../helpers/acknowledged-producer.ts';
 import { waitUntil } from '../helpers/async-queue.ts';
 import {
   type BackendUnderTest,
@@ -45,29 +46,10 @@ const CRASH_TEST_TIMEOUT_MS = 180_000;
 
 /** Publishes numbered messages one after the other until stopped; remembers what was acknowledged. */
 function startProducer(broker: Broker, subject: string) {
-  const acknowledged: number[] = [];
-  let refused = 0;
-  let running = true;
-  const done = (async () => {
-    for (let n = 0; running; n++) {
-      try {
-        await broker.publish(subject, text(String(n)));
-        acknowledged.push(n);
-      } catch {
-        // Refused while the broker is down: not acknowledged, so nobody may count on it.
-        refused += 1;
-        await new Promise((resolve) => setTimeout(resolve, 20));
-      }
-    }
-  })();
-  return {
-    acknowledged,
-    refusedCount: () => refused,
-    async stop() {
-      running = false;
-      await done;
-    },
-  };
+  return startAcknowledgedProducer(async (n) => {
+    await broker.publish(subject, text(String(n)));
+    return [n];
+  }, 20);
 }
 
 /**

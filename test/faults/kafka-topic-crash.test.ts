@@ -20,6 +20,7 @@ import type { Viewer } from '../../src/domain/viewer.ts';
 import { createLogger } from '../../src/log.ts';
 import { openKafkaTopicLog } from '../../src/pubsub/kafka/kafka-topic-log.ts';
 import { createMemoryBroker } from '../../src/pubsub/memory/memory-broker.ts';
+import { startAcknowledgedProducer } from '../helpers/acknowledged-producer.ts';
 import { AsyncQueue, waitUntil } from '../helpers/async-queue.ts';
 import { startTestApp } from '../helpers/test-app.ts';
 import { type PrivateService, startService } from '../setup/services.ts';
@@ -47,29 +48,10 @@ function collect(stream: AsyncIterableIterator<TopicDelivery>) {
 
 /** Writes numbered records one after the other, alternating two partitions; remembers the acknowledged. */
 function startProducer(producer: Producer, topic: string) {
-  const acknowledged: number[] = [];
-  let refused = 0;
-  let running = true;
-  const done = (async () => {
-    for (let n = 0; running; n++) {
-      try {
-        await producer.send({ topic, messages: [{ value: JSON.stringify({ n }), partition: n % 2 }] });
-        acknowledged.push(n);
-      } catch {
-        // Refused while Kafka is down: not acknowledged, so nobody may count on it.
-        refused += 1;
-        await new Promise((resolve) => setTimeout(resolve, 50));
-      }
-    }
-  })();
-  return {
-    acknowledged,
-    refusedCount: () => refused,
-    async stop() {
-      running = false;
-      await done;
-    },
-  };
+  return startAcknowledgedProducer(async (n) => {
+    await producer.send({ topic, messages: [{ value: JSON.stringify({ n }), partition: n % 2 }] });
+    return [n];
+  }, 50);
 }
 
 describe('Kafka-sourced topics across a Kafka crash', { timeout: CRASH_TEST_TIMEOUT_MS }, () => {
