@@ -9,7 +9,7 @@ import { limitRefusals } from '../limits/limits-plugins.ts';
 import { TRANSPORTS, type TransportStats } from '../ops/transport-stats.ts';
 import type { LegacyAccess } from './legacy-access.ts';
 import { filtersPerTopic, translateLegacyFilter } from './legacy-filters.ts';
-import { dataFrame, LEGACY_ERRORS, TOPIC_FAILURES } from './protocol.ts';
+import { LEGACY_ERRORS, TOPIC_FAILURES } from './protocol.ts';
 import type { TopicOperations } from './topic-operations.ts';
 import { TopicSession } from './topic-session.ts';
 
@@ -107,11 +107,17 @@ export function useLegacySse(options: LegacySseOptions): { routes: HttpRoute[]; 
         request,
         operations: options.operations,
         log,
-        onData: ({ message }) => {
-          const cursor = decodePosition(message.position).get(message.topic);
-          if (cursor) cursors.set(message.topic, cursor);
-          const { type: _type, ...body } = dataFrame(message);
-          write(event('data', body, encodePosition(cursors)));
+        // The event's JSON and cursor are the group's, made once per message; only `id:` (this
+        // stream's position over all its topics) is this stream's own.
+        onData: (delivery) => {
+          const { topic } = delivery.message;
+          const cursor = delivery.cursor;
+          if (cursor) cursors.set(topic, cursor);
+          const id =
+            cursors.size === 1 && cursors.get(topic) === cursor && delivery.alonePosition !== undefined
+              ? delivery.alonePosition
+              : encodePosition(cursors);
+          write(`id: ${id}\nevent: data\ndata: ${delivery.sseData}\n\n`);
         },
         onStreamError: (topic, error) =>
           write(event('error', { error: error.code, message: error.message, topic })),

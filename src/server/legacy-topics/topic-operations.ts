@@ -1,4 +1,5 @@
 import type { ExecutionResult, GraphQLFormattedError } from 'graphql';
+import { decodePosition, encodePosition, type TopicCursor } from '../../domain/topics/topic-position.ts';
 import type { Viewer } from '../../domain/viewer.ts';
 import { groupRunContext } from '../delivery/group-context.ts';
 import { sharingKey } from '../delivery/sharing-key.ts';
@@ -43,6 +44,8 @@ export interface OperationError {
  */
 export class TopicDelivery {
   private frame: Buffer | undefined;
+  private sseBody: string | undefined;
+  private resume: { cursor: TopicCursor | undefined; alone: string | undefined } | undefined;
 
   constructor(readonly message: LegacyTopicMessage) {}
 
@@ -50,6 +53,37 @@ export class TopicDelivery {
   get wsFrame(): Buffer {
     this.frame ??= Buffer.from(JSON.stringify(dataFrame(this.message)));
     return this.frame;
+  }
+
+  /** The SSE `data` event's JSON (the WebSocket frame without `type`), serialized once per event. */
+  get sseData(): string {
+    if (this.sseBody === undefined) {
+      const { type: _type, ...body } = dataFrame(this.message);
+      this.sseBody = JSON.stringify(body);
+    }
+    return this.sseBody;
+  }
+
+  /** Where this message leaves its topic (read from its position once per event). */
+  get cursor(): TopicCursor | undefined {
+    return this.resumeOf().cursor;
+  }
+
+  /**
+   * The resume position of a stream whose only topic is this message's, after this message
+   * (what `encodePosition` gives for it), encoded once per event.
+   */
+  get alonePosition(): string | undefined {
+    return this.resumeOf().alone;
+  }
+
+  private resumeOf(): { cursor: TopicCursor | undefined; alone: string | undefined } {
+    if (!this.resume) {
+      const { topic, position } = this.message;
+      const cursor = decodePosition(position).get(topic);
+      this.resume = { cursor, alone: cursor ? encodePosition(new Map([[topic, cursor]])) : undefined };
+    }
+    return this.resume;
   }
 }
 
