@@ -394,7 +394,7 @@ async function recordingCases(
   const recording = async () => {
     const id = `rec_${randomUUID()}`;
     await prisma.recording.create({ data: { id, deviceId, startedAt: new Date(), retentionMs: 60_000 } });
-    return id;
+    return { tenantId: null, id }; // the default tenant's
   };
   const rows = (from: number, count: number): MessageToRecord[] =>
     Array.from({ length: count }, (_, index) => ({
@@ -428,7 +428,7 @@ async function recordingCases(
       for (const row of rows(1, singles)) {
         await prisma.recordingMessage.create({
           data: {
-            recordingId: single,
+            recordingId: single.id,
             seq: row.seq,
             timestamp: row.time.date,
             eventId: row.eventId,

@@ -1,4 +1,5 @@
 import type { EnvReader } from './env-reader.ts';
+import { tenantNameProblem } from './subject-syntax.ts';
 
 /** Device telemetry: HTTP monitor ingest, buffer windows, recordings (docs/devices.md). */
 export interface DevicesConfig {
@@ -40,9 +41,17 @@ export function readDevicesConfig(read: EnvReader, maxPayloadBytes: number): Dev
     read.report('RECORDING_SWEEP_INTERVAL', read.raw('RECORDING_SWEEP_INTERVAL') ?? '', 'at least 100ms');
   }
   const monitorPublic = read.boolean('MONITOR_PUBLIC', false);
+  const publicTenant = read.optionalString('MONITOR_TENANT') ?? null;
+  if (publicTenant !== null && tenantNameProblem(publicTenant) !== undefined) {
+    read.report(
+      'MONITOR_TENANT',
+      publicTenant,
+      'a tenant name: one subject token, no ".", "*", ">" or white space',
+    );
+  }
   return {
     monitorPublic,
-    publicTenant: read.optionalString('MONITOR_TENANT') ?? null,
+    publicTenant,
     maxBodyBytes: read.raw('MONITOR_MAX_BODY_BYTES')
       ? read.bytes('MONITOR_MAX_BODY_BYTES', maxPayloadBytes)
       : maxPayloadBytes,

@@ -24,3 +24,19 @@ export function subjectProblem(text: string, wildcards: boolean): string | undef
 export function isConcreteSubject(text: string): boolean {
   return subjectProblem(text, false) === undefined;
 }
+
+/** @default 128: a tenant name is one token of the subjects of its objects (`tenant.{tenant}.…`). */
+export const MAX_TENANT_NAME_LENGTH = 128;
+
+/**
+ * What is wrong with `name` as a tenant name, or undefined when nothing. A tenant's objects live
+ * under the subject prefix `tenant.{tenant}.` (docs/auth.md), so a name must be exactly one
+ * token: a dot, a wildcard or white space in it would reach into other subjects.
+ */
+export function tenantNameProblem(name: string): string | undefined {
+  if (name.length === 0) return 'it is empty';
+  if (name.length > MAX_TENANT_NAME_LENGTH) return `it is longer than ${MAX_TENANT_NAME_LENGTH} characters`;
+  if (/[.*>\s\p{Cc}]/u.test(name))
+    return 'it may not contain ".", "*", ">", white space or control characters';
+  return undefined;
+}

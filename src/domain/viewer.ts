@@ -18,6 +18,19 @@ export function tenantOf(viewer: Viewer | null): string | null {
   return viewer?.tenantId ?? null;
 }
 
+/**
+ * The value of the `tenantId` key column for a tenant: objects are keyed by (tenant, id), and
+ * the default tenant (no tenant) is "" there, which no tenant name can be.
+ */
+export function tenantKey(tenant: string | null): string {
+  return tenant ?? '';
+}
+
+/** The tenant a `tenantId` key column names (the inverse of tenantKey). */
+export function tenantOfKey(key: string): string | null {
+  return key === '' ? null : key;
+}
+
 /** True when the viewer holds at least one of `roles` (an empty list needs none). */
 export function hasAnyRole(viewer: Viewer, roles: readonly string[]): boolean {
   return roles.length === 0 || roles.some((role) => viewer.roles.includes(role));

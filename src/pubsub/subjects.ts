@@ -6,10 +6,11 @@ import { DEFAULT_SYNC_STORE_SUBJECT } from '../config/ism.ts';
  * Backends map these subjects to their own names (Kafka topics, Redis channels) in their adapters.
  */
 export const subjects = {
-  /** ISM: every message of one state (legacy.md A). */
-  state: (stateId: string) => `processor.state.${stateId}`,
+  /** ISM: every message of one state of a tenant (legacy.md A for the default tenant). */
+  state: (tenant: string | null, stateId: string) => inTenant(tenant, `processor.state.${stateId}`),
   /** ISM: the messages of one session of a state. */
-  stateSession: (stateId: string, sessionId: string) => `processor.state.${stateId}.${sessionId}`,
+  stateSession: (tenant: string | null, stateId: string, sessionId: string) =>
+    inTenant(tenant, `processor.state.${stateId}.${sessionId}`),
   /** ISM: where the sync store consumes `query_state_direct` (legacy.md B). */
   defaultSyncStore: DEFAULT_SYNC_STORE_SUBJECT,
   /** ISM: request/reply to the providers of a data source. */
@@ -23,13 +24,24 @@ export const subjects = {
   dataSourceProviders: (dataSourceId: string) => `streamgate.datasource.${dataSourceId}`,
   /** Internal: answers to requests that one instance sent and another instance received. */
   dataSourceAnswers: (instanceId: string) => `streamgate.datasource-answer.${instanceId}`,
-  /** ApiGear: the live telemetry of one device (legacy.md C). */
-  monitor: (deviceId: string) => `monitor.${deviceId}`,
+  /** ApiGear: the live telemetry of one device of a tenant (legacy.md C for the default tenant). */
+  monitor: (tenant: string | null, deviceId: string) => inTenant(tenant, `monitor.${deviceId}`),
   /** ApiGear: the recording RPC. */
   recordRpc: 'streams.record.rpc',
   /** Topics published through the broker (not Kafka-sourced ones). */
   topic: (topicName: string) => `topic.${topicName}`,
 } as const;
+
+/**
+ * The subject of a tenant's object: the legacy subject itself for the default tenant (null: the
+ * network, legacy clients, single-tenant deployments), under `tenant.{tenant}.` for any other.
+ * Ids are scoped per tenant, so the same id in two tenants is two objects on two subjects that
+ * never see each other's messages. Tenant names are one subject token (tenantNameProblem, checked
+ * where a tenant enters: token claims and MONITOR_TENANT).
+ */
+export function inTenant(tenant: string | null, subject: string): string {
+  return tenant === null ? subject : `tenant.${tenant}.${subject}`;
+}
 
 /** True when `token` can stand as one subject token: no dots, wildcards or white space. */
 export function isSubjectToken(token: string): boolean {

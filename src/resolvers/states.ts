@@ -43,7 +43,7 @@ export function resolveStateEntry(context: GraphQLContext, id: string): Promise<
 
 /** State.entryCount. */
 export function resolveStateEntryCount(context: GraphQLContext, stateId: string): Promise<number> {
-  return context.services.states.entryCount(stateId);
+  return context.services.states.entryCount(stateId, tenantOf(context.viewer));
 }
 
 /** State.routes. */

@@ -94,5 +94,17 @@ export const BAD_TOKENS: ReadonlyArray<
   ],
   ['a token without sub', (source) => source.sign({ sub: null }), () => /^token has no "sub" claim$/],
   ['a token without exp', (source) => source.sign({ expiresIn: null }), () => /^token has no "exp" claim$/],
+  // A tenant is one token of its objects' subjects (tenant.{tenant}.…): no dots or wildcards.
+  [
+    'a tenant with a dot (reaching into other subjects)',
+    (source) => source.sign({ tenantId: 'acme.processor' }),
+    () =>
+      /^token has an invalid tenant claim: it may not contain "\.", "\*", ">", white space or control characters$/,
+  ],
+  [
+    'a tenant that is a wildcard',
+    (source) => source.sign({ tenantId: '>' }),
+    () => /^token has an invalid tenant claim: it may not contain/,
+  ],
   ['a 100 KB token', () => oversizedToken(100 * 1024), () => /^token is longer than 8192 bytes$/],
 ];

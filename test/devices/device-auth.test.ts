@@ -1,5 +1,6 @@
 /** Who may ingest, and whose devices and recordings a caller sees (docs/auth.md tenancy rules). */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { waitUntil } from '../helpers/async-queue.ts';
 import { monitorEvents, postMonitor, uniqueDevice } from '../helpers/devices.ts';
 import { connectWs, subscribeWs } from '../helpers/graphql-ws-client.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
@@ -56,67 +57,201 @@ describe('monitor ingest with auth configured', () => {
     );
     expect(listedB.data?.devices.edges.map((edge) => edge.node.id)).not.toContain(device);
 
-    // Tenant B cannot write to, record, replay, or watch tenant A's device: NOT_FOUND, no leak.
+    // Ids are scoped per tenant: B's device of the same id is B's own, created as for any free
+    // id, and A's device is untouched by it.
     expect(await postMonitor(server, device, monitorEvents(1), { token: writerB })).toMatchObject({
-      status: 404,
-      body: { error: 'NOT_FOUND' },
+      status: 200,
+      body: { accepted: 1 },
     });
-    const startB = await server.graphql(START, { d: device }, { token: writerB });
-    expect(startB.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+    expect((await server.graphql(DEVICE, { id: device }, { token: writerB })).data).toEqual({
+      device: { id: device, messageCount: 1 },
+    });
+    expect((await server.graphql(DEVICE, { id: device }, { token: readerA })).data).toEqual({
+      device: { id: device, messageCount: 3 },
+    });
     const startA = await server.graphql<{ startRecording: { id: string } }>(
       START,
       { d: device },
       { token: writerA },
     );
     const recordingId = startA.data?.startRecording.id as string;
-    for (const [query, variables] of [
-      ['mutation($id: ID!) { stopRecording(id: $id) { id } }', { id: recordingId }],
-      ['mutation($id: ID!) { deleteRecording(id: $id) }', { id: recordingId }],
-      ['mutation($d: ID!) { setBufferWindow(deviceId: $d, window: "1m") { id } }', { d: device }],
-    ] as const) {
-      const result = await server.graphql(query, variables, { token: writerB });
-      expect(result.errors?.[0]?.extensions?.code, query).toBe('NOT_FOUND');
+    // B records its own device while A's records: one active recording per device, per tenant.
+    const startB = await server.graphql(START, { d: device }, { token: writerB });
+    expect(startB.errors).toBeUndefined();
+    // A's recording answers B exactly as an absent recording id does.
+    const absent = `rec_absent_${uniqueDevice()}`;
+    for (const query of [
+      'mutation($id: ID!) { stopRecording(id: $id) { id } }',
+      'mutation($id: ID!) { deleteRecording(id: $id) }',
+      'query($id: ID!) { recording(id: $id) { id } }',
+    ]) {
+      const theirs = await server.graphql(query, { id: recordingId }, { token: writerB });
+      const none = await server.graphql(query, { id: absent }, { token: writerB });
+      expect(theirs.data, query).toEqual(none.data);
+      expect(theirs.errors?.[0]?.extensions?.code, query).toBe(none.errors?.[0]?.extensions?.code);
+      expect(theirs.errors?.[0]?.message.replace(recordingId, 'ID'), query).toBe(
+        none.errors?.[0]?.message.replace(absent, 'ID'),
+      );
     }
-    expect(
-      (
-        await server.graphql(
-          'query($id: ID!) { recording(id: $id) { id } }',
-          { id: recordingId },
-          { token: writerB },
-        )
-      ).data,
-    ).toEqual({
-      recording: null,
-    });
 
     const { client } = connectWs(server.wsUrl, { connectionParams: { authorization: `Bearer ${writerB}` } });
     try {
-      for (const [query, variables] of [
-        ['subscription($d: ID!) { deviceMessages(deviceId: $d) { seq } }', { d: device }],
-        ['subscription($id: ID!) { replay(recordingId: $id, speed: 0) { progress } }', { id: recordingId }],
-      ] as const) {
-        const subscription = subscribeWs(client, query, variables);
-        const result = await subscription.results.next(10_000, 'the refusal');
-        expect(result.errors?.[0]?.extensions?.code, query).toBe('NOT_FOUND');
-      }
+      const replay = 'subscription($id: ID!) { replay(recordingId: $id, speed: 0) { progress } }';
+      const theirs = await subscribeWs(client, replay, { id: recordingId }).results.next(
+        10_000,
+        'the refusal',
+      );
+      const none = await subscribeWs(client, replay, { id: absent }).results.next(10_000, 'the refusal');
+      expect(theirs.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
+      expect(none.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
     } finally {
       await client.dispose();
     }
+    // A's recording still runs, untouched by B.
+    const mine = await server.graphql(
+      'query($id: ID!) { recording(id: $id) { id status } }',
+      { id: recordingId },
+      { token: readerA },
+    );
+    expect(mine.data).toEqual({ recording: { id: recordingId, status: 'RECORDING' } });
   });
 
-  it('a recording id taken in another tenant says only that it is taken, not whether it runs', async () => {
-    const startWithId = 'mutation($d: ID!, $id: ID!) { startRecording(deviceId: $d, id: $id) { id } }';
+  it('a recording id taken in another tenant is free: B gets its own recording of that id', async () => {
+    const startWithId =
+      'mutation($d: ID!, $id: ID!) { startRecording(deviceId: $d, id: $id) { id deviceId } }';
     const id = `rec-${uniqueDevice()}`;
-    const running = await server.graphql(startWithId, { d: uniqueDevice(), id }, { token: writerA });
+    const deviceA = uniqueDevice();
+    const deviceB = uniqueDevice();
+    const running = await server.graphql(startWithId, { d: deviceA, id }, { token: writerA });
     expect(running.errors).toBeUndefined();
-    // The owner learns that its own recording runs; another tenant, only that the id is taken.
+    // The owner learns that its own recording runs.
     const again = await server.graphql(startWithId, { d: uniqueDevice(), id }, { token: writerA });
     expect(again.errors?.[0]?.message).toBe(`recording "${id}" is already running`);
-    const other = await server.graphql(startWithId, { d: uniqueDevice(), id }, { token: writerB });
-    expect(other.errors?.[0]).toMatchObject({
+    // Another tenant: exactly as for a free id.
+    const other = await server.graphql(startWithId, { d: deviceB, id }, { token: writerB });
+    expect(other.errors).toBeUndefined();
+    expect(other.data).toEqual({ startRecording: { id, deviceId: deviceB } });
+    const stopB = await server.graphql(
+      'mutation($id: ID!) { stopRecording(id: $id) { deviceId status } }',
+      { id },
+      { token: writerB },
+    );
+    expect(stopB.data).toEqual({ stopRecording: { deviceId: deviceB, status: 'STOPPED' } });
+    const stillA = await server.graphql(
+      'query($id: ID!) { recording(id: $id) { deviceId status } }',
+      { id },
+      { token: writerA },
+    );
+    expect(stillA.data).toEqual({ recording: { deviceId: deviceA, status: 'RECORDING' } });
+  });
+
+  it("importRecording and appendRecordingMessages with an id taken in another tenant act on B's own recording", async () => {
+    const importQuery = `mutation($input: ImportRecordingInput!, $messages: [RecordedMessageInput!]!) {
+      importRecording(input: $input, messages: $messages) { id deviceId messageCount }
+    }`;
+    const append = `mutation($id: ID!, $messages: [RecordedMessageInput!]!) {
+      appendRecordingMessages(recordingId: $id, messages: $messages) { id messageCount }
+    }`;
+    const line = (n: number) => ({
+      headers: {
+        'X-Monitor-Type': 'signal',
+        'X-Monitor-Timestamp': new Date(1_700_000_000_000 + n).toISOString(),
+      },
+      data: { n },
+    });
+    const id = `rec-imported-${uniqueDevice()}`;
+    const deviceA = uniqueDevice();
+    const deviceB = uniqueDevice();
+    const mine = await server.graphql(
+      importQuery,
+      { input: { id, deviceId: deviceA }, messages: [line(1), line(2)] },
+      { token: writerA },
+    );
+    expect(mine.data).toEqual({ importRecording: { id, deviceId: deviceA, messageCount: 2 } });
+    // Taken in the own tenant: refused as before.
+    const again = await server.graphql(
+      importQuery,
+      { input: { id, deviceId: deviceA }, messages: [line(3)] },
+      { token: writerA },
+    );
+    expect(again.errors?.[0]).toMatchObject({
       message: `recording "${id}" already exists`,
       extensions: { code: 'BAD_USER_INPUT' },
     });
+    // Taken in another tenant: exactly as a free id.
+    const theirs = await server.graphql(
+      importQuery,
+      { input: { id, deviceId: deviceB }, messages: [line(1)] },
+      { token: writerB },
+    );
+    expect(theirs.data).toEqual({ importRecording: { id, deviceId: deviceB, messageCount: 1 } });
+    expect(
+      (await server.graphql(append, { id, messages: [line(2), line(3)] }, { token: writerB })).data,
+    ).toEqual({
+      appendRecordingMessages: { id, messageCount: 3 },
+    });
+    const stillA = await server.graphql(
+      'query($id: ID!) { recording(id: $id) { deviceId messageCount } }',
+      { id },
+      { token: writerA },
+    );
+    expect(stillA.data).toEqual({ recording: { deviceId: deviceA, messageCount: 2 } });
+  });
+
+  it("the same device id in two tenants is two devices: A's live messages never reach B's subscribers", async () => {
+    const device = uniqueDevice();
+    const watch = 'subscription($d: ID!) { deviceMessages(deviceId: $d) { data } }';
+    const connectionA = connectWs(server.wsUrl, { connectionParams: { authorization: `Bearer ${writerA}` } });
+    const connectionB = connectWs(server.wsUrl, { connectionParams: { authorization: `Bearer ${writerB}` } });
+    const watchA = subscribeWs(connectionA.client, watch, { d: device });
+    const watchB = subscribeWs(connectionB.client, watch, { d: device });
+    const dataOf = async (results: typeof watchA.results) =>
+      ((await results.next(10_000, 'a device message')).data?.deviceMessages as { data: unknown } | undefined)
+        ?.data;
+    try {
+      // Each subscriber is live once its own tenant's probe reaches it (subscribing is asynchronous).
+      for (const [token, results] of [
+        [writerA, watchA.results],
+        [writerB, watchB.results],
+      ] as const) {
+        await waitUntil(
+          async () => {
+            await postMonitor(server, device, [{ type: 'signal', data: { probe: true } }], { token });
+            return results.pending.length > 0;
+          },
+          10_000,
+          'the subscriber to be live',
+        );
+      }
+      // Everything a subscriber got so far is its own tenant's probes, up to its marker.
+      for (const [token, results] of [
+        [writerA, watchA.results],
+        [writerB, watchB.results],
+      ] as const) {
+        await postMonitor(server, device, [{ type: 'signal', data: { marker: true } }], { token });
+        for (;;) {
+          const data = await dataOf(results);
+          if (JSON.stringify(data) === '{"marker":true}') break;
+          expect(data).toEqual({ probe: true });
+        }
+      }
+      await postMonitor(server, device, [{ type: 'signal', data: { from: 'a' } }], { token: writerA });
+      await postMonitor(server, device, [{ type: 'signal', data: { from: 'b' } }], { token: writerB });
+      expect(await dataOf(watchA.results)).toEqual({ from: 'a' });
+      expect(await dataOf(watchB.results)).toEqual({ from: 'b' });
+      expect(
+        (
+          await postMonitor(server, device, [{ type: 'signal', data: { from: 'a', n: 2 } }], {
+            token: writerA,
+          })
+        ).status,
+      ).toBe(200);
+      expect(await dataOf(watchA.results)).toEqual({ from: 'a', n: 2 });
+      expect(watchB.results.pending).toEqual([]);
+    } finally {
+      await connectionA.client.dispose();
+      await connectionB.client.dispose();
+    }
   });
 
   it('the ingest mutation needs a token too', async () => {
@@ -143,9 +278,15 @@ describe('MONITOR_PUBLIC: unauthenticated devices go into MONITOR_TENANT', () =>
     expect((await server.graphql(DEVICE, { id: device }, { token: otherViewer })).data).toEqual({
       device: null,
     });
-    // A device that sends a token is its tenant's, not the public one.
+    // A device that sends a token is its tenant's own device of that id, not the public one.
     expect(await postMonitor(server, device, monitorEvents(1), { token: otherViewer })).toMatchObject({
-      status: 404,
+      status: 200,
+    });
+    expect((await server.graphql(DEVICE, { id: device }, { token: publicViewer })).data).toEqual({
+      device: { id: device, messageCount: 2 },
+    });
+    expect((await server.graphql(DEVICE, { id: device }, { token: otherViewer })).data).toEqual({
+      device: { id: device, messageCount: 1 },
     });
     // MONITOR_PUBLIC opens the legacy HTTP monitor only, not GraphQL.
     const result = await server.graphql('mutation { ingest(deviceId: "x", messages: [{}]) { accepted } }');

@@ -149,7 +149,8 @@ describe.each([
       query,
       variables: { id },
       field,
-      publish: publishOn(subject(id)),
+      // The reader is tenant-a's: its objects are on tenant-a's subjects.
+      publish: publishOn(subject('tenant-a', id)),
     });
   });
 
@@ -165,7 +166,8 @@ describe.each([
 
   it('the sync store persists the good message and rejects the bad ones, counted as unbounded', async () => {
     const stateId = uniqueDevice('bounds-sync');
-    const token = await signToken({ sub: 'writer', tenantId: 'tenant-a', roles: ['writer'] });
+    // The sync store writes the network's states, which are the default tenant's (no tenant).
+    const token = await signToken({ sub: 'writer', tenantId: null, roles: ['writer'] });
     const created = await server.graphql(
       `mutation { createState(input: { id: "${stateId}" }) { id } }`,
       {},

@@ -34,7 +34,9 @@ describe.each([
 
     const second = await openDatabase({ database });
     try {
-      expect(await second.prisma.state.findUnique({ where: { id: 'kept' } })).toMatchObject({
+      expect(
+        await second.prisma.state.findUnique({ where: { tenantId_id: { tenantId: '', id: 'kept' } } }),
+      ).toMatchObject({
         name: 'survives a restart',
       });
       const applied = await second.prisma.$queryRaw<Array<{ migration_name: string }>>`

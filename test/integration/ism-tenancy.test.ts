@@ -84,63 +84,95 @@ describe('tenancy of states (JWT, NATS, Postgres)', () => {
     expect(entries.errors?.[0]?.message).toBe(`state "${OWNED}" not found`);
   });
 
-  it('another tenant cannot publish into the state, and a taken id answers as any taken id', async () => {
-    const publish = await server.graphql(
-      'mutation($id: ID!) { publishStateEntries(stateId: $id, entries: [{ x: 1 }]) { accepted } }',
-      { id: OWNED },
-      { token: tokenB },
-    );
-    expect(publish.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
-    const create = await server.graphql(
-      'mutation($id: ID!) { createState(input: { id: $id }) { id } }',
-      { id: OWNED },
-      { token: tokenB },
-    );
-    expect(create.errors?.[0]?.extensions?.code).toBe('BAD_USER_INPUT');
-    expect(create.errors?.[0]?.message).toBe(`id: a state "${OWNED}" already exists`);
-    const count = await server.graphql(
-      'query($id: ID!) { state(id: $id) { entryCount } }',
-      { id: OWNED },
-      { token: tokenA },
-    );
-    expect(count.data).toEqual({ state: { entryCount: 1 } });
+  it("an id taken in another tenant answers exactly as a free id: B's create and publish make B's own state", async () => {
+    const free = `free${run}`;
+    const create =
+      'mutation($id: ID!) { createState(input: { id: $id, name: "B\'s" }) { id name entryCount } }';
+    const taken = await server.graphql(create, { id: OWNED }, { token: tokenB });
+    const untaken = await server.graphql(create, { id: free }, { token: tokenB });
+    expect(untaken.errors).toBeUndefined();
+    expect(taken.errors).toBeUndefined();
+    expect(taken.data).toEqual({ createState: { id: OWNED, name: "B's", entryCount: 0 } });
+    // A second create in B is refused as any id taken in one's own tenant.
+    const twice = await server.graphql(create, { id: OWNED }, { token: tokenB });
+    expect(twice.errors?.[0]).toMatchObject({
+      message: `id: a state "${OWNED}" already exists`,
+      extensions: { code: 'BAD_USER_INPUT' },
+    });
+
+    const publish =
+      'mutation($id: ID!) { publishStateEntries(stateId: $id, entries: [{ x: 1 }]) { accepted } }';
+    expect((await server.graphql(publish, { id: OWNED }, { token: tokenB })).data).toEqual({
+      publishStateEntries: { accepted: 1 },
+    });
+    const entries = 'query($id: ID!) { stateEntries(stateId: $id) { edges { node { data } } } }';
+    expect((await server.graphql(entries, { id: OWNED }, { token: tokenB })).data).toEqual({
+      stateEntries: { edges: [{ node: { data: { x: 1 } } }] },
+    });
+    // A's state is untouched: its one entry, its name.
+    expect(
+      (
+        await server.graphql(
+          'query($id: ID!) { state(id: $id) { name entryCount } }',
+          { id: OWNED },
+          { token: tokenA },
+        )
+      ).data,
+    ).toEqual({ state: { name: "A's", entryCount: 1 } });
+    expect((await server.graphql(entries, { id: OWNED }, { token: tokenA })).data).toEqual({
+      stateEntries: { edges: [{ node: { data: { secret: 1 } } }] },
+    });
   });
 
-  it("another tenant's state streams exactly as an unknown one: open, and nothing of the owner's traffic reaches it", async () => {
-    const unknown = `never${run}`;
+  it("the same id in two tenants is two streams: A's live messages never reach B's subscribers, nor the network's", async () => {
     const wsBase = server.url.replace(/^http/, 'ws');
-    const { client, closes } = connectWs(server.wsUrl, {
-      connectionParams: { authorization: `Bearer ${tokenB}` },
-    });
     const query = 'subscription($id: ID!) { stateStream(stateId: $id) { raw } }';
-    const theirsOverGraphql = subscribeWs(client, query, { id: OWNED });
-    const absentOverGraphql = subscribeWs(client, query, { id: unknown });
-    const theirsOverLegacy = openLegacySocket(`${wsBase}/ws/stream/${OWNED}?token=${tokenB}`);
-    const absentOverLegacy = openLegacySocket(`${wsBase}/ws/stream/${unknown}?token=${tokenB}`);
+    const connectionA = connectWs(server.wsUrl, { connectionParams: { authorization: `Bearer ${tokenA}` } });
+    const connectionB = connectWs(server.wsUrl, { connectionParams: { authorization: `Bearer ${tokenB}` } });
+    const graphqlA = subscribeWs(connectionA.client, query, { id: OWNED });
+    const graphqlB = subscribeWs(connectionB.client, query, { id: OWNED });
+    const legacyA = openLegacySocket(`${wsBase}/ws/stream/${OWNED}?token=${tokenA}`);
+    const legacyB = openLegacySocket(`${wsBase}/ws/stream/${OWNED}?token=${tokenB}`);
+    const networkListener = network.observe(`processor.state.${OWNED}`);
     try {
-      // The unknown state's streams are live once network frames reach them; the subscriptions
-      // to the owner's state were made before, on the same connections.
-      await primeStreams(
-        [eventStream(absentOverGraphql.results), textStream(absentOverLegacy.frames)],
-        (text) => network.publish(`processor.state.${unknown}`, text),
+      await networkListener.ready;
+      // Each tenant's state is on the tenant's subject (docs/ism.md, "Tenancy").
+      await primeStreams([eventStream(graphqlA.results), textStream(legacyA.frames)], (text) =>
+        network.publish(`tenant.tenant-a.processor.state.${OWNED}`, text),
       );
-      await network.publish(`processor.state.${OWNED}`, 'the owner’s secret');
-      await network.publish(`processor.state.${unknown}`, 'after');
-      expect((await absentOverGraphql.results.next(5_000, 'after')).data).toEqual({
-        stateStream: { raw: 'after' },
-      });
-      expect(await absentOverLegacy.frames.next(5_000, 'after')).toBe('after');
-      // Open like the unknown one: no error, no close, and nothing delivered.
-      expect(theirsOverGraphql.results.pending).toEqual([]);
-      expect(theirsOverLegacy.frames.pending).toEqual([]);
-      expect(theirsOverLegacy.closes.pending).toEqual([]);
-      expect(closes.pending).toEqual([]);
-      theirsOverGraphql.unsubscribe();
-      await theirsOverGraphql.done; // cancelling it ends it cleanly, as for any stream
+      await primeStreams([eventStream(graphqlB.results), textStream(legacyB.frames)], (text) =>
+        network.publish(`tenant.tenant-b.processor.state.${OWNED}`, text),
+      );
+      const publish =
+        'mutation($id: ID!, $n: Int!) { publishStateEntries(stateId: $id, entries: [{ n: $n }]) { accepted } }';
+      expect((await server.graphql(publish, { id: OWNED, n: 1 }, { token: tokenA })).errors).toBeUndefined();
+      expect((await server.graphql(publish, { id: OWNED, n: 2 }, { token: tokenB })).errors).toBeUndefined();
+      const entryOf = (raw: string | undefined) =>
+        (JSON.parse(raw ?? '{}') as { query_state?: unknown }).query_state;
+      expect(entryOf(await eventStream(graphqlA.results).nextRaw())).toEqual([{ n: 1 }]);
+      expect(entryOf(await legacyA.frames.next(5_000, "A's entry"))).toEqual([{ n: 1 }]);
+      expect(entryOf(await eventStream(graphqlB.results).nextRaw())).toEqual([{ n: 2 }]);
+      expect(entryOf(await legacyB.frames.next(5_000, "B's entry"))).toEqual([{ n: 2 }]);
+      // The default tenant's subject (the network's) carries neither; a frame the network
+      // publishes there reaches it and no tenant's subscriber.
+      await network.publish(`processor.state.${OWNED}`, 'network only');
+      expect(await networkListener.messages.next(5_000, 'the network frame')).toBe('network only');
+      await network.publish(`tenant.tenant-a.processor.state.${OWNED}`, 'a-last');
+      await network.publish(`tenant.tenant-b.processor.state.${OWNED}`, 'b-last');
+      expect(await eventStream(graphqlA.results).nextRaw()).toBe('a-last');
+      expect(await legacyA.frames.next(5_000, 'a-last')).toBe('a-last');
+      expect(await eventStream(graphqlB.results).nextRaw()).toBe('b-last');
+      expect(await legacyB.frames.next(5_000, 'b-last')).toBe('b-last');
+      expect(graphqlA.results.pending).toEqual([]);
+      expect(graphqlB.results.pending).toEqual([]);
+      expect(legacyA.frames.pending).toEqual([]);
+      expect(legacyB.frames.pending).toEqual([]);
     } finally {
-      theirsOverLegacy.socket.close();
-      absentOverLegacy.socket.close();
-      await client.dispose();
+      networkListener.stop();
+      legacyA.socket.close();
+      legacyB.socket.close();
+      await connectionA.client.dispose();
+      await connectionB.client.dispose();
     }
   });
 
@@ -149,9 +181,9 @@ describe('tenancy of states (JWT, NATS, Postgres)', () => {
     const owner = openLegacySocket(`${wsBase}/ws/stream/${OWNED}?token=${tokenA}`);
     try {
       await primeStreams([textStream(owner.frames)], (text) =>
-        network.publish(`processor.state.${OWNED}`, text),
+        network.publish(`tenant.tenant-a.processor.state.${OWNED}`, text),
       );
-      await network.publish(`processor.state.${OWNED}`, 'for the owner');
+      await network.publish(`tenant.tenant-a.processor.state.${OWNED}`, 'for the owner');
       expect(await owner.frames.next(5_000, 'the frame')).toBe('for the owner');
     } finally {
       owner.socket.close();
@@ -180,28 +212,52 @@ describe('tenancy of states (JWT, NATS, Postgres)', () => {
     expect(read.data).toEqual({ state: { id: OWNED } });
   });
 
-  it('a state created by the network (no tenant) is shared by every tenant', async () => {
+  it("the network's states are the default tenant's: a token without a tenant sees them, tenants do not", async () => {
     const shared = `network${run}`;
+    const noTenant = await signToken({ sub: 'ops', tenantId: null, roles: ['writer'] });
     await network.publish(
       SYNC_SUBJECT,
       JSON.stringify({ type: 'query_state_direct', state_id: shared, query_state: [{ from: 'processor' }] }),
     );
     await waitUntil(
       async () =>
-        (await server.graphql('query($id: ID!) { state(id: $id) { id } }', { id: shared }, { token: tokenA }))
-          .data?.state != null,
+        (
+          await server.graphql(
+            'query($id: ID!) { state(id: $id) { id } }',
+            { id: shared },
+            { token: noTenant },
+          )
+        ).data?.state != null,
       5_000,
       'the network state',
     );
+    expect(
+      (
+        await server.graphql(
+          'query($id: ID!) { stateEntries(stateId: $id) { totalCount } }',
+          { id: shared },
+          { token: noTenant },
+        )
+      ).data,
+    ).toEqual({ stateEntries: { totalCount: 1 } });
     for (const token of [tokenA, tokenB]) {
-      const entries = await server.graphql(
-        'query($id: ID!) { stateEntries(stateId: $id) { totalCount } }',
+      const state = await server.graphql(
+        'query($id: ID!) { state(id: $id) { id } }',
         { id: shared },
         { token },
       );
-      expect(entries.data).toEqual({ stateEntries: { totalCount: 1 } });
+      expect(state.data).toEqual({ state: null });
     }
-    // The network also writes into a tenant's state: processors have no tenant.
+    // The network writing OWNED writes the default tenant's OWNED, never A's.
+    const countOfA = async () =>
+      (
+        await server.graphql<{ state: { entryCount: number } }>(
+          'query($id: ID!) { state(id: $id) { entryCount } }',
+          { id: OWNED },
+          { token: tokenA },
+        )
+      ).data?.state.entryCount;
+    const before = await countOfA();
     await network.publish(
       SYNC_SUBJECT,
       JSON.stringify({ type: 'query_state_direct', state_id: OWNED, query_state: [{ from: 'processor' }] }),
@@ -212,11 +268,12 @@ describe('tenancy of states (JWT, NATS, Postgres)', () => {
           await server.graphql<{ state: { entryCount: number } | null }>(
             'query($id: ID!) { state(id: $id) { entryCount } }',
             { id: OWNED },
-            { token: tokenA },
+            { token: noTenant },
           )
-        ).data?.state?.entryCount === 2,
+        ).data?.state?.entryCount === 1,
       5_000,
-      "the processor entry in A's state",
+      "the processor entry in the default tenant's state",
     );
+    expect(await countOfA()).toBe(before);
   });
 });

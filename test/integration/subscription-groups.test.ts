@@ -67,7 +67,7 @@ describe('subscription groups over graphql-ws', () => {
     await activeOn('group.open', 0);
   });
 
-  it('never shares a device stream between two tenants: the other tenant gets NOT_FOUND, the owner its data', async () => {
+  it("never shares a device stream between two tenants: the same id is each tenant's own device", async () => {
     const device = uniqueDevice('grp');
     const ownerToken = await signToken({ sub: 'owner', tenantId: 'tenant-a' });
     const owner = connectWs(stage.server.wsUrl, { connectionParams: { token: ownerToken } });
@@ -82,11 +82,14 @@ describe('subscription groups over graphql-ws', () => {
         5_000,
         'the owner live',
       );
-      // The same document and variables, from another tenant.
+      // The same document and variables, from another tenant: its own device (ids are scoped
+      // per tenant), on its own subject, so a broker subscription of its own.
       const foreign = subscribeWs(stranger.client, DEVICE, { deviceId: device });
-      const refused = await foreign.results.next(5_000, 'the refusal');
-      expect(refused.errors?.[0]?.extensions?.code).toBe('NOT_FOUND');
-      await foreign.done;
+      await waitUntil(
+        () => stage.server.app.services.broker.stats().subscriptions > baseline + 1,
+        5_000,
+        'the stranger live',
+      );
       expect(
         await postMonitor(stage.server, device, [{ type: 'signal', data: { v: 1 } }], {
           token: await signToken({ sub: 'feeder', tenantId: 'tenant-a', roles: ['writer'] }),
@@ -94,7 +97,15 @@ describe('subscription groups over graphql-ws', () => {
       ).toEqual({ status: 200, body: { accepted: 1 } });
       const delivered = await owned.results.next(5_000, 'the owner data');
       expect(delivered.data?.deviceMessages).toMatchObject({ seq: 1, data: { v: 1 } });
+      expect(
+        await postMonitor(stage.server, device, [{ type: 'signal', data: { v: 2 } }], {
+          token: await signToken({ sub: 'feeder', tenantId: 'tenant-b', roles: ['writer'] }),
+        }),
+      ).toEqual({ status: 200, body: { accepted: 1 } });
+      const theirs = await foreign.results.next(5_000, 'the stranger data');
+      expect(theirs.data?.deviceMessages).toMatchObject({ seq: 1, data: { v: 2 } });
       expect(foreign.results.pending).toEqual([]);
+      expect(owned.results.pending).toEqual([]);
     } finally {
       await owner.client.dispose();
       await stranger.client.dispose();

@@ -24,10 +24,10 @@ describe('NATS interoperability with plain NATS clients', () => {
 
   it('delivers what a plain client publishes on processor.state.X, bytes and headers as sent', async () => {
     const state = uniqueSubject();
-    const subscriber = await subscribed(broker.subscribe(subjects.state(state)));
+    const subscriber = await subscribed(broker.subscribe(subjects.state(null, state)));
     const sent = headers();
     sent.set('X-Origin', 'legacy-processor');
-    plain.publish(subjects.state(state), '<<>>SOURCE<<>>', { headers: sent });
+    plain.publish(subjects.state(null, state), '<<>>SOURCE<<>>', { headers: sent });
     await plain.flush();
     const message = await subscriber.messages.next();
     expect(message.subject).toBe(`processor.state.${state}`);
@@ -38,7 +38,7 @@ describe('NATS interoperability with plain NATS clients', () => {
   it('publishes the raw bytes a plain subscriber reads, with NATS headers', async () => {
     const state = uniqueSubject();
     const received = new AsyncQueue<{ data: string; origin: string | undefined; hasHeaders: boolean }>();
-    plain.subscribe(subjects.state(state), {
+    plain.subscribe(subjects.state(null, state), {
       callback: (_error, message) =>
         received.push({
           data: message.string(),
@@ -47,8 +47,10 @@ describe('NATS interoperability with plain NATS clients', () => {
         }),
     });
     await plain.flush();
-    await broker.publish(subjects.state(state), text('{"type":"query_state_entry"}'));
-    await broker.publish(subjects.state(state), text('tokens'), { headers: { 'X-Origin': 'streamgate' } });
+    await broker.publish(subjects.state(null, state), text('{"type":"query_state_entry"}'));
+    await broker.publish(subjects.state(null, state), text('tokens'), {
+      headers: { 'X-Origin': 'streamgate' },
+    });
     expect(await received.next()).toEqual({
       data: '{"type":"query_state_entry"}',
       origin: undefined,

@@ -28,7 +28,7 @@ describe('Redis wire format', () => {
 
   it('delivers a plain PUBLISH on the subject channel as a bare payload', async () => {
     const state = uniqueSubject();
-    const subscriber = await subscribed(broker.subscribe(subjects.state(state)));
+    const subscriber = await subscribed(broker.subscribe(subjects.state(null, state)));
     await plain.publish(`processor.state.${state}`, '<<>>ASSISTANT<<>>');
     const message = await subscriber.messages.next();
     expect(textOf(message)).toBe('<<>>ASSISTANT<<>>');

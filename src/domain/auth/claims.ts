@@ -1,4 +1,5 @@
 import type { JWTPayload } from 'jose';
+import { tenantNameProblem } from '../../config/subject-syntax.ts';
 import type { Viewer } from '../viewer.ts';
 import { invalidToken } from './token-error.ts';
 
@@ -17,6 +18,10 @@ export function viewerFromClaims(payload: JWTPayload, names: ClaimNames): Viewer
   const tenant = readPath(payload, names.tenantClaim);
   const tenantId =
     typeof tenant === 'string' && tenant !== '' ? tenant : typeof tenant === 'number' ? String(tenant) : null;
+  // A tenant's objects live under the subjects `tenant.{tenant}.…`: a name that is not one
+  // token would reach into other subjects (a dot, a wildcard), so the token is refused.
+  const problem = tenantId === null ? undefined : tenantNameProblem(tenantId);
+  if (problem !== undefined) throw invalidToken(`token has an invalid tenant claim: ${problem}`);
   const roles = new Set<string>();
   for (const path of names.rolesClaims) {
     for (const role of rolesIn(readPath(payload, path))) roles.add(role);

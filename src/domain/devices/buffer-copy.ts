@@ -13,7 +13,12 @@ import { subjects } from '../../pubsub/subjects.ts';
 import { BROKER_MESSAGE_PATHS, type BrokerMessageBounds } from '../broker-message-bounds.ts';
 import { nextWithin, withSubscription } from './broker-reading.ts';
 import { deviceMessageFromBroker } from './device-message.ts';
-import { insertRecordingMessages, type MessageToRecord, type Recording } from './recording-store.ts';
+import {
+  insertRecordingMessages,
+  type MessageToRecord,
+  type Recording,
+  recordingKey,
+} from './recording-store.ts';
 
 export interface BufferCopyDependencies {
   readonly db: Database;
@@ -36,12 +41,14 @@ export async function copyBuffer(deps: BufferCopyDependencies, recording: Record
   if (recording.preRollMs > 0 && recording.seamSeq > 0) {
     const from = new Date(recording.startedAt.getTime() - recording.preRollMs);
     copied = await withSubscription(
-      deps.broker.subscribe(subjects.monitor(recording.deviceId), { from: { time: from } }),
+      deps.broker.subscribe(subjects.monitor(recording.tenantId, recording.deviceId), {
+        from: { time: from },
+      }),
       async (iterator) => {
         let batch: MessageToRecord[] = [];
         let total = 0;
         const flush = async () => {
-          total += await insertRecordingMessages(deps.db.prisma, recording.id, batch, {
+          total += await insertRecordingMessages(deps.db.prisma, recording, batch, {
             skipDuplicates: true,
           });
           batch = [];
@@ -75,7 +82,7 @@ export async function copyBuffer(deps: BufferCopyDependencies, recording: Record
     );
   }
   await deps.db.prisma.recording.updateMany({
-    where: { id: recording.id },
+    where: recordingKey(recording).tenantId_id,
     data: { bufferCopiedAt: new Date() },
   });
   deps.log.debug({ recordingId: recording.id, copied }, 'buffer window copied into the recording');

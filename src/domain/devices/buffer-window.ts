@@ -5,13 +5,14 @@
 import type { Config } from '../../config/config.ts';
 import { formatDuration } from '../../config/duration.ts';
 import type { Database } from '../../db/create-database.ts';
-import { BadUserInputError, NotFoundError } from '../../errors.ts';
+import { BadUserInputError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Broker } from '../../pubsub/broker.ts';
 import { subjects } from '../../pubsub/subjects.ts';
+import { tenantOfKey } from '../viewer.ts';
 import { nextWithin, withSubscription } from './broker-reading.ts';
 import { deviceMessageFromBroker } from './device-message.ts';
-import { type Device, type DeviceScope, registerDevice, toDevice } from './device-store.ts';
+import { type Device, type DeviceScope, deviceKey, registerDevice, toDevice } from './device-store.ts';
 import { validateDeviceId } from './monitor-event.ts';
 
 export interface BufferWindowDependencies {
@@ -33,18 +34,17 @@ const FIRST_MESSAGE_WAIT_MS = 1_000;
 
 /**
  * Registers the device for the scope if it is new, applying its default window on the broker
- * first, so that its very first messages are retained. Null when it is another tenant's.
+ * first, so that its very first messages are retained.
  */
 export async function registerDeviceWithWindow(
   deps: BufferWindowDependencies,
   scope: DeviceScope,
   deviceId: string,
-): Promise<Device | null> {
+): Promise<Device> {
   const registered = await registerDevice(deps.db, scope, deviceId, deps.config.bufferWindowDefaultMs);
-  if (!registered) return null;
   const window = registered.device.bufferWindowMs;
   if (registered.created && window !== null) {
-    await deps.broker.retain(subjects.monitor(deviceId), { maxAgeMs: window });
+    await deps.broker.retain(subjects.monitor(scope.tenantId, deviceId), { maxAgeMs: window });
   }
   return registered.device;
 }
@@ -69,14 +69,13 @@ export async function setBufferWindow(
       );
     }
   }
-  if (!(await registerDevice(deps.db, scope, deviceId, deps.config.bufferWindowDefaultMs))) {
-    throw new NotFoundError('device', deviceId);
-  }
-  if (window !== null) await deps.broker.retain(subjects.monitor(deviceId), { maxAgeMs: window });
+  await registerDevice(deps.db, scope, deviceId, deps.config.bufferWindowDefaultMs);
+  if (window !== null)
+    await deps.broker.retain(subjects.monitor(scope.tenantId, deviceId), { maxAgeMs: window });
   // Turning the window off stops streamgate from using it; the Broker interface has no way to
   // drop a retained window, so the broker ages out what it holds (docs/devices.md).
   const row = await deps.db.prisma.device.update({
-    where: { id: deviceId },
+    where: deviceKey(scope, deviceId),
     data: { bufferWindowMs: window },
   });
   return toDevice(row);
@@ -85,20 +84,29 @@ export async function setBufferWindow(
 /** Applies every device's stored window on the broker again (a memory broker starts empty). */
 export async function reapplyBufferWindows(deps: BufferWindowDependencies): Promise<number> {
   let applied = 0;
-  let after: string | undefined;
+  let after: { tenantId: string; id: string } | undefined;
   for (;;) {
     const rows = await deps.db.prisma.device.findMany({
-      where: { bufferWindowMs: { not: null }, ...(after === undefined ? {} : { id: { gt: after } }) },
-      orderBy: { id: 'asc' },
-      select: { id: true, bufferWindowMs: true },
+      where: {
+        bufferWindowMs: { not: null },
+        ...(after === undefined
+          ? {}
+          : {
+              OR: [{ tenantId: { gt: after.tenantId } }, { tenantId: after.tenantId, id: { gt: after.id } }],
+            }),
+      },
+      orderBy: [{ tenantId: 'asc' }, { id: 'asc' }],
+      select: { tenantId: true, id: true, bufferWindowMs: true },
       take: 500,
     });
     for (const row of rows) {
-      await deps.broker.retain(subjects.monitor(row.id), { maxAgeMs: row.bufferWindowMs as number });
+      await deps.broker.retain(subjects.monitor(tenantOfKey(row.tenantId), row.id), {
+        maxAgeMs: row.bufferWindowMs as number,
+      });
       applied += 1;
     }
     if (rows.length < 500) return applied;
-    after = rows.at(-1)?.id;
+    after = rows.at(-1);
   }
 }
 
@@ -114,7 +122,7 @@ export async function bufferedCount(deps: BufferWindowDependencies, device: Devi
   if (device.lastSeenAt === null || device.lastSeenAt.getTime() < since.getTime() - PUBLISH_LAG_ALLOWANCE_MS)
     return 0;
   const oldestSeq = await withSubscription(
-    deps.broker.subscribe(subjects.monitor(device.id), { from: { time: since } }),
+    deps.broker.subscribe(subjects.monitor(device.tenantId, device.id), { from: { time: since } }),
     async (iterator) => {
       for (;;) {
         const message = await nextWithin(iterator, FIRST_MESSAGE_WAIT_MS);
@@ -126,7 +134,7 @@ export async function bufferedCount(deps: BufferWindowDependencies, device: Devi
   );
   if (oldestSeq === undefined) return 0;
   const current = await deps.db.prisma.device.findUnique({
-    where: { id: device.id },
+    where: deviceKey(device, device.id),
     select: { lastSeq: true },
   });
   const lastSeq = current ? Number(current.lastSeq) : device.lastSeq;

@@ -5,7 +5,6 @@
  */
 import type { Config } from '../../config/config.ts';
 import type { Database } from '../../db/create-database.ts';
-import { NotFoundError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Broker } from '../../pubsub/broker.ts';
 import type { BrokerMessageBounds } from '../broker-message-bounds.ts';
@@ -101,13 +100,13 @@ export function createDeviceService(deps: DeviceServiceDependencies) {
       setBufferWindow(inner, scope, deviceId, windowMs),
     /**
      * Live messages of a device. An unknown device is registered for the caller (a device may be
-     * watched before it first sends); another tenant's is NOT_FOUND.
+     * watched before it first sends); ids are the tenant's own (another tenant's device of the
+     * same id is another device on another subject).
      */
     async liveMessages(scope: DeviceScope, deviceId: string): Promise<AsyncIterableIterator<DeviceMessage>> {
       validateDeviceId(deviceId);
-      if (!(await registerDeviceWithWindow(inner, scope, deviceId)))
-        throw new NotFoundError('device', deviceId);
-      return liveDeviceMessages(deps.broker, deviceId, deps.messageBounds);
+      await registerDeviceWithWindow(inner, scope, deviceId);
+      return liveDeviceMessages(deps.broker, scope.tenantId, deviceId, deps.messageBounds);
     },
 
     startRecording: (scope: DeviceScope, input: StartRecordingInput): Promise<Recording> =>
@@ -115,7 +114,7 @@ export function createDeviceService(deps: DeviceServiceDependencies) {
     stopRecording: (scope: DeviceScope, id: string): Promise<Recording> => stopRecording(inner, scope, id),
     deleteRecording: (scope: DeviceScope, id: string): Promise<boolean> => deleteRecording(inner, scope, id),
     activeRecording: (device: Device): Promise<Recording | null> =>
-      findActiveRecording(deps.db.prisma, device.id),
+      findActiveRecording(deps.db.prisma, device, device.id),
     recording: (scope: DeviceScope, id: string): Promise<Recording | null> =>
       findRecording(deps.db, scope, id),
     recordings: (
@@ -125,7 +124,7 @@ export function createDeviceService(deps: DeviceServiceDependencies) {
       after: string | null | undefined,
       fallbackFirst = 50,
     ): Promise<Page<Recording>> => listRecordings(deps.db, scope, deviceId, first, after, fallbackFirst),
-    recordingStats: (recording: Recording) => recordingStats(deps.db, recording.id),
+    recordingStats: (recording: Recording) => recordingStats(deps.db, recording),
     recordingMessages: (recording: Recording, first?: number | null, after?: string | null) =>
       recordingMessagesPage(deps.db, recording, first, after),
     importRecording: (scope: DeviceScope, input: ImportRecordingInput, messages: readonly unknown[]) =>

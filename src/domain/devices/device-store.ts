@@ -2,6 +2,7 @@
 import type { Database } from '../../db/create-database.ts';
 import type { Device as DeviceRow } from '../../generated/prisma/client.ts';
 import { type Page, pageArgs, toPage } from '../pagination.ts';
+import { tenantKey, tenantOfKey } from '../viewer.ts';
 
 /** A device as the domain hands it out (Device in the API). */
 export interface Device {
@@ -15,7 +16,10 @@ export interface Device {
   readonly bufferWindowMs: number | null;
 }
 
-/** The tenant an operation acts in; devices of another tenant do not exist for it. */
+/**
+ * The tenant an operation acts in. Devices are keyed by (tenant, id): the same id in another
+ * tenant is another device, which does not exist for this scope.
+ */
 export interface DeviceScope {
   readonly tenantId: string | null;
 }
@@ -23,7 +27,7 @@ export interface DeviceScope {
 export function toDevice(row: DeviceRow): Device {
   return {
     id: row.id,
-    tenantId: row.tenantId,
+    tenantId: tenantOfKey(row.tenantId),
     firstSeenAt: row.firstSeenAt,
     lastSeenAt: row.lastSeenAt,
     messageCount: Number(row.messageCount),
@@ -32,10 +36,15 @@ export function toDevice(row: DeviceRow): Device {
   };
 }
 
-/** The device, or null when it is unknown or another tenant's. */
+/** The unique key of the scope's device `id`, for Prisma. */
+export function deviceKey(scope: DeviceScope, id: string) {
+  return { tenantId_id: { tenantId: tenantKey(scope.tenantId), id } };
+}
+
+/** The scope's device of that id, or null. */
 export async function findDevice(db: Database, scope: DeviceScope, id: string): Promise<Device | null> {
-  const row = await db.prisma.device.findUnique({ where: { id } });
-  return row && row.tenantId === scope.tenantId ? toDevice(row) : null;
+  const row = await db.prisma.device.findUnique({ where: deviceKey(scope, id) });
+  return row ? toDevice(row) : null;
 }
 
 /** The scope's devices by id. */
@@ -47,7 +56,10 @@ export async function listDevices(
 ): Promise<Page<Device>> {
   const page = pageArgs(first, after, 50);
   const rows = await db.prisma.device.findMany({
-    where: { tenantId: scope.tenantId, ...(page.after === undefined ? {} : { id: { gt: page.after } }) },
+    where: {
+      tenantId: tenantKey(scope.tenantId),
+      ...(page.after === undefined ? {} : { id: { gt: page.after } }),
+    },
     orderBy: { id: 'asc' },
     take: page.first + 1,
   });
@@ -55,22 +67,21 @@ export async function listDevices(
 }
 
 /**
- * Registers the device for the scope if it is new (with the default buffer window); returns it,
- * or null when it belongs to another tenant. `created` tells whether this call registered it.
+ * Registers the device for the scope if it is new (with the default buffer window) and returns
+ * it; `created` tells whether this call registered it.
  */
 export async function registerDevice(
   db: Database,
   scope: DeviceScope,
   id: string,
   defaultWindowMs: number | null,
-): Promise<{ device: Device; created: boolean } | null> {
-  const existing = await db.prisma.device.findUnique({ where: { id } });
-  if (existing)
-    return existing.tenantId === scope.tenantId ? { device: toDevice(existing), created: false } : null;
+): Promise<{ device: Device; created: boolean }> {
+  const existing = await db.prisma.device.findUnique({ where: deviceKey(scope, id) });
+  if (existing) return { device: toDevice(existing), created: false };
   const rows = await db.prisma.$queryRaw<DeviceRow[]>`
     INSERT INTO "Device" ("id", "tenantId", "firstSeenAt", "bufferWindowMs")
-    VALUES (${id}, ${scope.tenantId}, ${new Date()}, ${defaultWindowMs})
-    ON CONFLICT ("id") DO NOTHING
+    VALUES (${id}, ${tenantKey(scope.tenantId)}, ${new Date()}, ${defaultWindowMs})
+    ON CONFLICT ("tenantId", "id") DO NOTHING
     RETURNING *`;
   const created = rows[0];
   if (created) return { device: toDevice(created), created: true };

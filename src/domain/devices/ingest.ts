@@ -17,6 +17,7 @@ import { type MonitorTime, monitorHeaders, monitorTimeOf } from '../../formats/m
 import type { Logger } from '../../log.ts';
 import type { Broker, PublishOutcome } from '../../pubsub/broker.ts';
 import { subjects } from '../../pubsub/subjects.ts';
+import { tenantKey } from '../viewer.ts';
 import type { DeviceScope } from './device-store.ts';
 import { validateDeviceId, validateMonitorEvents } from './monitor-event.ts';
 import { flushOutbox, type PendingMonitorMessage, storeInOutbox } from './monitor-outbox.ts';
@@ -80,7 +81,7 @@ export async function ingestMonitorEvents(
     // starts and stops of one device, across instances.
     const rows = await sql.query<AllocatedDevice>(ALLOCATE, [
       deviceId,
-      scope.tenantId,
+      tenantKey(scope.tenantId),
       ingestTime.date.toISOString(),
       count,
       deps.config.bufferWindowDefaultMs,
@@ -88,7 +89,7 @@ export async function ingestMonitorEvents(
     const device = rows[0];
     if (!device) throw new NotFoundError('device', deviceId);
     const firstSeq = Number(device.lastSeq) - count + 1;
-    const subject = subjects.monitor(deviceId);
+    const subject = subjects.monitor(scope.tenantId, deviceId);
     const messages: PreparedMessage[] = events.map((event, index) => {
       const seq = firstSeq + index;
       const time = event.timestamp ?? ingestTime;
@@ -108,17 +109,21 @@ export async function ingestMonitorEvents(
     });
 
     if (device.created && device.bufferWindowMs !== null) {
-      await deps.broker.retain(subjects.monitor(deviceId), { maxAgeMs: device.bufferWindowMs });
+      await deps.broker.retain(subjects.monitor(scope.tenantId, deviceId), {
+        maxAgeMs: device.bufferWindowMs,
+      });
     }
     // A statement of its own, after the upsert: it must see a recording start or an outbox row
     // committed while this transaction waited for the lock (the upsert's snapshot is older).
     const [pending] = await sql.query<{ recordingId: string | null; hasOutbox: boolean }>(PENDING, [
       deviceId,
       RECORDING_STATUS.RECORDING,
+      tenantKey(scope.tenantId),
     ]);
     // Messages held back by an earlier broker failure go first, so the device's order holds.
-    if (pending?.hasOutbox) await flushOutbox(sql, deps.broker, deviceId);
-    if (pending?.recordingId) await insertRecordingMessages(sql, pending.recordingId, messages);
+    if (pending?.hasOutbox) await flushOutbox(sql, deps.broker, scope, deviceId);
+    if (pending?.recordingId)
+      await insertRecordingMessages(sql, { tenantId: scope.tenantId, id: pending.recordingId }, messages);
 
     // In order as one batch: the broker pipelines it and awaits the acks together.
     const receipts = await deps.broker.publishMany(messages);
@@ -135,28 +140,31 @@ export async function ingestMonitorEvents(
         { deviceId, failed: failed.length, of: count, err: firstRejection(receipts) },
         'broker failed part-way through a monitor batch; the rest waits in the device outbox',
       );
-      await storeInOutbox(sql, deviceId, failed, reason);
+      await storeInOutbox(sql, scope, deviceId, failed, reason);
     }
     return { accepted: count, position: lastPosition(receipts) };
   });
 }
 
-/** Registers the device or allocates `count` sequences; holds the device row lock until commit. */
+/**
+ * Registers the tenant's device or allocates `count` sequences; holds the device row lock until
+ * commit. Keyed by (tenant, id): another tenant's device of the same id is another row.
+ */
 const ALLOCATE = `
   INSERT INTO "Device" ("id", "tenantId", "firstSeenAt", "lastSeenAt", "messageCount", "lastSeq", "bufferWindowMs")
   VALUES ($1, $2::text, $3::timestamp(3), $3::timestamp(3), $4, $4, $5::integer)
-  ON CONFLICT ("id") DO UPDATE SET
+  ON CONFLICT ("tenantId", "id") DO UPDATE SET
     "lastSeq" = "Device"."lastSeq" + $4,
     "messageCount" = "Device"."messageCount" + $4,
     "lastSeenAt" = $3::timestamp(3)
-  WHERE "Device"."tenantId" IS NOT DISTINCT FROM $2::text
   RETURNING "lastSeq", (xmax = 0) AS "created", "bufferWindowMs"`;
 
 /** The device's active recording and whether its outbox holds messages. */
 const PENDING = `
   SELECT
-    (SELECT "id" FROM "Recording" WHERE "deviceId" = $1 AND "status" = $2 LIMIT 1) AS "recordingId",
-    EXISTS (SELECT 1 FROM "MonitorOutbox" WHERE "deviceId" = $1) AS "hasOutbox"`;
+    (SELECT "id" FROM "Recording" WHERE "tenantId" = $3 AND "deviceId" = $1 AND "status" = $2 LIMIT 1)
+      AS "recordingId",
+    EXISTS (SELECT 1 FROM "MonitorOutbox" WHERE "tenantId" = $3 AND "deviceId" = $1) AS "hasOutbox"`;
 
 function firstRejection(results: readonly PromiseSettledResult<unknown>[]): unknown {
   for (const result of results) if (result.status === 'rejected') return result.reason;

@@ -10,6 +10,8 @@ import { messageOf } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Broker } from '../../pubsub/broker.ts';
 import { subjects } from '../../pubsub/subjects.ts';
+import { tenantKey, tenantOfKey } from '../viewer.ts';
+import type { DeviceScope } from './device-store.ts';
 
 /** One message that still has to reach the broker. */
 export interface PendingMonitorMessage {
@@ -21,6 +23,7 @@ export interface PendingMonitorMessage {
 /** Keeps messages for the relay; call inside the ingest transaction, before it commits. */
 export async function storeInOutbox(
   sql: SqlClient,
+  scope: DeviceScope,
   deviceId: string,
   messages: readonly PendingMonitorMessage[],
   error: string,
@@ -34,10 +37,10 @@ export async function storeInOutbox(
     })),
   );
   await sql.execute(
-    `INSERT INTO "MonitorOutbox" ("deviceId", "seq", "headers", "payload", "lastError")
-     SELECT $1, r."seq", r."headers", decode(r."payload", 'base64'), $2
+    `INSERT INTO "MonitorOutbox" ("tenantId", "deviceId", "seq", "headers", "payload", "lastError")
+     SELECT $4, $1, r."seq", r."headers", decode(r."payload", 'base64'), $2
      FROM jsonb_to_recordset($3::jsonb) AS r("seq" bigint, "headers" jsonb, "payload" text)`,
-    [deviceId, error, rows],
+    [deviceId, error, rows, tenantKey(scope.tenantId)],
   );
 }
 
@@ -50,6 +53,7 @@ export async function storeInOutbox(
 export async function flushOutbox(
   sql: SqlClient,
   broker: Broker,
+  scope: DeviceScope,
   deviceId: string,
   limit?: number,
 ): Promise<number> {
@@ -59,19 +63,20 @@ export async function flushOutbox(
     payload: string;
   }>(
     `SELECT "seq", "headers", encode("payload", 'base64') AS "payload" FROM "MonitorOutbox"
-     WHERE "deviceId" = $1 ORDER BY "seq" LIMIT $2`,
-    [deviceId, limit ?? 2_147_483_647],
+     WHERE "tenantId" = $3 AND "deviceId" = $1 ORDER BY "seq" LIMIT $2`,
+    [deviceId, limit ?? 2_147_483_647, tenantKey(scope.tenantId)],
   );
   const last = pending.at(-1);
   if (!last) return 0;
   for (const row of pending) {
-    await broker.publish(subjects.monitor(deviceId), Buffer.from(row.payload, 'base64'), {
+    await broker.publish(subjects.monitor(scope.tenantId, deviceId), Buffer.from(row.payload, 'base64'), {
       headers: row.headers,
     });
   }
-  await sql.execute(`DELETE FROM "MonitorOutbox" WHERE "deviceId" = $1 AND "seq" <= $2`, [
+  await sql.execute(`DELETE FROM "MonitorOutbox" WHERE "tenantId" = $3 AND "deviceId" = $1 AND "seq" <= $2`, [
     deviceId,
     Number(last.seq),
+    tenantKey(scope.tenantId),
   ]);
   return pending.length;
 }
@@ -84,17 +89,18 @@ const RELAY_CHUNK = 200;
  */
 export async function relayOutbox(db: Database, broker: Broker, log: Logger): Promise<number> {
   const devices = await db.prisma.monitorOutbox.findMany({
-    distinct: ['deviceId'],
-    select: { deviceId: true },
+    distinct: ['tenantId', 'deviceId'],
+    select: { tenantId: true, deviceId: true },
   });
   let total = 0;
-  for (const { deviceId } of devices) {
+  for (const { tenantId, deviceId } of devices) {
+    const scope = { tenantId: tenantOfKey(tenantId) };
     try {
       for (;;) {
         const published = await db.prisma.$transaction(
           async (tx) => {
-            await tx.$queryRaw`SELECT 1 FROM "Device" WHERE "id" = ${deviceId} FOR UPDATE`;
-            return flushOutbox(prismaSql(tx), broker, deviceId, RELAY_CHUNK);
+            await tx.$queryRaw`SELECT 1 FROM "Device" WHERE "tenantId" = ${tenantId} AND "id" = ${deviceId} FOR UPDATE`;
+            return flushOutbox(prismaSql(tx), broker, scope, deviceId, RELAY_CHUNK);
           },
           { maxWait: 10_000, timeout: 60_000 },
         );
@@ -104,7 +110,7 @@ export async function relayOutbox(db: Database, broker: Broker, log: Logger): Pr
     } catch (error) {
       log.warn({ err: error, deviceId }, 'monitor outbox: publishing failed; will retry');
       await db.prisma.monitorOutbox.updateMany({
-        where: { deviceId },
+        where: { tenantId, deviceId },
         data: {
           attempts: { increment: 1 },
           lastError: messageOf(error),

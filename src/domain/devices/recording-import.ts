@@ -7,6 +7,7 @@ import type { Database } from '../../db/create-database.ts';
 import { BadUserInputError, NotFoundError } from '../../errors.ts';
 import { headerOf, MONITOR_HEADERS, parseRfc3339 } from '../../formats/monitor-message.ts';
 import { parseMessageHeaders, type RecordedMessage } from '../../formats/recording-jsonl.ts';
+import { tenantKey } from '../viewer.ts';
 import { registerDeviceWithWindow } from './buffer-window.ts';
 import type { DeviceScope } from './device-store.ts';
 import { validateDeviceId } from './monitor-event.ts';
@@ -15,8 +16,10 @@ import {
   findRecording,
   insertRecordingMessages,
   type MessageToRecord,
+  messagesOf,
   RECORDING_STATUS,
   type Recording,
+  recordingKey,
   toRecording,
 } from './recording-store.ts';
 import {
@@ -88,7 +91,7 @@ export async function importRecording(
   const id = input.id == null || input.id === '' ? newRecordingId() : validateRecordingId(input.id);
   const retentionMs = retentionOrDefault(deps.config, input.retentionMs);
   const rows = toRows(messages, 0, deviceId);
-  if (!(await registerDeviceWithWindow(deps, scope, deviceId))) throw new NotFoundError('device', deviceId);
+  await registerDeviceWithWindow(deps, scope, deviceId);
   const now = new Date();
   try {
     const row = await deps.db.prisma.$transaction(async (tx) => {
@@ -96,7 +99,7 @@ export async function importRecording(
         data: {
           id,
           deviceId,
-          tenantId: scope.tenantId,
+          tenantId: tenantKey(scope.tenantId),
           status: RECORDING_STATUS.STOPPED,
           startedAt: input.startedAt ?? rows[0]?.time.date ?? now,
           stoppedAt: input.stoppedAt ?? rows.at(-1)?.time.date ?? now,
@@ -107,7 +110,7 @@ export async function importRecording(
           imported: true,
         },
       });
-      await insertRecordingMessages(tx, id, rows);
+      await insertRecordingMessages(tx, { tenantId: scope.tenantId, id }, rows);
       return created;
     });
     return toRecording(row);
@@ -135,18 +138,18 @@ export async function appendImportedMessages(
   }
   await db.prisma.$transaction(async (tx) => {
     const last = await tx.recordingMessage.findFirst({
-      where: { recordingId },
+      where: messagesOf(recording),
       orderBy: { seq: 'desc' },
       select: { seq: true },
     });
     const rows = toRows(messages, Number(last?.seq ?? 0n), recording.deviceId);
-    await insertRecordingMessages(tx, recordingId, rows);
+    await insertRecordingMessages(tx, recording, rows);
     const lastTime = rows.at(-1)?.time.date;
     if (lastTime && recording.stoppedAt && lastTime > recording.stoppedAt) {
-      await tx.recording.update({ where: { id: recordingId }, data: { stoppedAt: lastTime } });
+      await tx.recording.update({ where: recordingKey(recording), data: { stoppedAt: lastTime } });
     }
   });
-  const updated = await db.prisma.recording.findUnique({ where: { id: recordingId } });
+  const updated = await db.prisma.recording.findUnique({ where: recordingKey(recording) });
   if (!updated) throw new NotFoundError('recording', recordingId);
   return toRecording(updated);
 }

@@ -5,6 +5,7 @@ import { BadUserInputError } from '../../errors.ts';
 import type { Prisma, Recording as RecordingRow } from '../../generated/prisma/client.ts';
 import { JsonText } from '../json-text.ts';
 import { type Page, pageArgs, toPage } from '../pagination.ts';
+import { tenantKey, tenantOfKey } from '../viewer.ts';
 import { type DeviceMessage, deviceMessageFromRow, type RecordingMessageRow } from './device-message.ts';
 import type { DeviceScope } from './device-store.ts';
 
@@ -28,11 +29,30 @@ export interface Recording {
   readonly imported: boolean;
 }
 
+/**
+ * Names one recording: ids are scoped per tenant, so a recording is (tenant, id), and its
+ * device is the tenant's device of `deviceId`. A Recording is one.
+ */
+export interface RecordingKey {
+  readonly tenantId: string | null;
+  readonly id: string;
+}
+
+/** The unique key of a recording, for Prisma. */
+export function recordingKey(recording: RecordingKey) {
+  return { tenantId_id: { tenantId: tenantKey(recording.tenantId), id: recording.id } };
+}
+
+/** The messages of one recording, for Prisma's where. */
+export function messagesOf(recording: RecordingKey) {
+  return { tenantId: tenantKey(recording.tenantId), recordingId: recording.id };
+}
+
 export function toRecording(row: RecordingRow): Recording {
   return {
     id: row.id,
     deviceId: row.deviceId,
-    tenantId: row.tenantId,
+    tenantId: tenantOfKey(row.tenantId),
     status: row.status === RECORDING_STATUS.STOPPED ? RECORDING_STATUS.STOPPED : RECORDING_STATUS.RECORDING,
     startedAt: row.startedAt,
     stoppedAt: row.stoppedAt,
@@ -66,30 +86,32 @@ export interface MessageToRecord {
  */
 export function insertRecordingMessages(
   client: Prisma.TransactionClient | Database['prisma'] | SqlClient,
-  recordingId: string,
+  recording: RecordingKey,
   messages: readonly MessageToRecord[],
   options: { skipDuplicates?: boolean } = {},
 ): Promise<number> {
   if (messages.length === 0) return Promise.resolve(0);
   const sql = '$executeRawUnsafe' in client ? prismaSql(client) : client;
+  const tenant = tenantKey(recording.tenantId);
   // COPY where the driver streams it (pg): no JSON array to take apart row by row in Postgres.
   // ON CONFLICT needs an INSERT.
   if (sql.copyFrom && !options.skipDuplicates)
-    return sql.copyFrom(COPY_MESSAGES, recordingRowsCopy(recordingId, messages));
+    return sql.copyFrom(COPY_MESSAGES, recordingRowsCopy(tenant, recording.id, messages));
   return sql.execute(options.skipDuplicates ? INSERT_SKIPPING_DUPLICATES : INSERT_MESSAGES, [
-    recordingId,
+    recording.id,
     recordingRowsJson(messages),
+    tenant,
   ]);
 }
 
 const INSERT_MESSAGES = `
-  INSERT INTO "RecordingMessage" ("recordingId", "seq", "timestamp", "eventId", "type", "symbol", "headers", "data")
-  SELECT $1, r."seq", r."timestamp", r."eventId", r."type", r."symbol", r."headers", COALESCE(r."data", 'null'::jsonb)
+  INSERT INTO "RecordingMessage" ("tenantId", "recordingId", "seq", "timestamp", "eventId", "type", "symbol", "headers", "data")
+  SELECT $3, $1, r."seq", r."timestamp", r."eventId", r."type", r."symbol", r."headers", COALESCE(r."data", 'null'::jsonb)
   FROM jsonb_to_recordset($2::jsonb)
     AS r("seq" bigint, "timestamp" timestamp(3), "eventId" text, "type" text, "symbol" text, "headers" jsonb, "data" jsonb)`;
 const INSERT_SKIPPING_DUPLICATES = `${INSERT_MESSAGES} ON CONFLICT DO NOTHING`;
 
-const COPY_MESSAGES = `COPY "RecordingMessage" ("recordingId", "seq", "timestamp", "eventId", "type", "symbol", "headers", "data") FROM STDIN`;
+const COPY_MESSAGES = `COPY "RecordingMessage" ("tenantId", "recordingId", "seq", "timestamp", "eventId", "type", "symbol", "headers", "data") FROM STDIN`;
 
 /** COPY text format: backslash, tab, newline and carriage return escaped; `\N` is NULL. */
 const COPY_SPECIAL = /[\\\t\n\r]/;
@@ -100,8 +122,12 @@ function copyField(text: string): string {
 const copyTextOrNull = (value: string): string => (value === '' ? '\\N' : copyField(value));
 
 /** The rows as COPY text, one line each (the same columns and NULLs as the JSON form below). */
-function recordingRowsCopy(recordingId: string, messages: readonly MessageToRecord[]): string {
-  const id = copyField(recordingId);
+function recordingRowsCopy(
+  tenant: string,
+  recordingId: string,
+  messages: readonly MessageToRecord[],
+): string {
+  const id = `${copyField(tenant)}\t${copyField(recordingId)}`;
   const lines: string[] = [];
   for (const message of messages) {
     const data = message.dataJson ?? JSON.stringify(message.data ?? null);
@@ -131,18 +157,21 @@ function recordingRowsJson(messages: readonly MessageToRecord[]): string {
 
 const textOrNull = (value: string): string => (value === '' ? 'null' : JSON.stringify(value));
 
-/** The recording, or null when it is unknown or another tenant's. */
+/** The scope's recording of that id, or null. */
 export async function findRecording(db: Database, scope: DeviceScope, id: string): Promise<Recording | null> {
-  const row = await db.prisma.recording.findUnique({ where: { id } });
-  return row && row.tenantId === scope.tenantId ? toRecording(row) : null;
+  const row = await db.prisma.recording.findUnique({ where: recordingKey({ tenantId: scope.tenantId, id }) });
+  return row ? toRecording(row) : null;
 }
 
-/** The device's active recording, if any. */
+/** The active recording of the scope's device, if any. */
 export async function findActiveRecording(
   client: Prisma.TransactionClient | Database['prisma'],
+  scope: DeviceScope,
   deviceId: string,
 ): Promise<Recording | null> {
-  const row = await client.recording.findFirst({ where: { deviceId, status: RECORDING_STATUS.RECORDING } });
+  const row = await client.recording.findFirst({
+    where: { tenantId: tenantKey(scope.tenantId), deviceId, status: RECORDING_STATUS.RECORDING },
+  });
   return row ? toRecording(row) : null;
 }
 
@@ -159,7 +188,7 @@ export async function listRecordings(
   const cursor = page.after === undefined ? undefined : parseRecordingCursor(page.after);
   const rows = await db.prisma.recording.findMany({
     where: {
-      tenantId: scope.tenantId,
+      tenantId: tenantKey(scope.tenantId),
       ...(deviceId == null ? {} : { deviceId }),
       ...(cursor
         ? {
@@ -185,17 +214,18 @@ function parseRecordingCursor(key: string): { startedAt: Date; id: string } {
 /** Count and first/last message time of a recording (first and last in recorded order). */
 export async function recordingStats(
   db: Database,
-  recordingId: string,
+  recording: RecordingKey,
 ): Promise<{ messageCount: number; firstMessageAt: Date | null; lastMessageAt: Date | null }> {
+  const where = messagesOf(recording);
   const [messageCount, first, last] = await Promise.all([
-    db.prisma.recordingMessage.count({ where: { recordingId } }),
+    db.prisma.recordingMessage.count({ where }),
     db.prisma.recordingMessage.findFirst({
-      where: { recordingId },
+      where,
       orderBy: { seq: 'asc' },
       select: { timestamp: true },
     }),
     db.prisma.recordingMessage.findFirst({
-      where: { recordingId },
+      where,
       orderBy: { seq: 'desc' },
       select: { timestamp: true },
     }),
@@ -213,7 +243,7 @@ export async function recordingMessagesPage(
   const page = pageArgs(first, after, 100);
   const afterSeq = page.after === undefined ? undefined : parseSeqCursor(page.after);
   const rows = await db.prisma.recordingMessage.findMany({
-    where: { recordingId: recording.id, ...(afterSeq === undefined ? {} : { seq: { gt: afterSeq } }) },
+    where: { ...messagesOf(recording), ...(afterSeq === undefined ? {} : { seq: { gt: afterSeq } }) },
     orderBy: { seq: 'asc' },
     take: page.first + 1,
   });
@@ -237,7 +267,7 @@ function parseSeqCursor(key: string): bigint {
  */
 export async function readRecordingPage(
   db: Database,
-  recordingId: string,
+  recording: RecordingKey,
   afterSeq: bigint,
   take: number,
 ): Promise<RecordingMessageRow[]> {
@@ -255,9 +285,9 @@ export async function readRecordingPage(
     // data as text too, which replay sends as it is (JsonText) and the JSON scalar parses.
     `SELECT "seq"::text AS "seq", (extract(epoch FROM "timestamp") * 1000)::float8 AS "epochMs",
             "eventId", "type", "symbol", "headers"::text AS "headers", "data"::text AS "data"
-     FROM "RecordingMessage" m WHERE m."recordingId" = $1 AND m."seq" > $2::bigint
+     FROM "RecordingMessage" m WHERE m."tenantId" = $4 AND m."recordingId" = $1 AND m."seq" > $2::bigint
      ORDER BY m."seq" LIMIT $3`, // m."seq": the bigint column, not the text alias
-    [recordingId, afterSeq.toString(), take],
+    [recording.id, afterSeq.toString(), take, tenantKey(recording.tenantId)],
   );
   return rows.map((row) => ({
     seq: BigInt(row.seq),

@@ -16,6 +16,7 @@ import { BadUserInputError, NotFoundError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Broker } from '../../pubsub/broker.ts';
 import type { BrokerMessageBounds } from '../broker-message-bounds.ts';
+import { tenantKey } from '../viewer.ts';
 import { copyBuffer } from './buffer-copy.ts';
 import { PUBLISH_LAG_ALLOWANCE_MS, registerDeviceWithWindow } from './buffer-window.ts';
 import type { DeviceScope } from './device-store.ts';
@@ -27,6 +28,7 @@ import {
   findRecording,
   RECORDING_STATUS,
   type Recording,
+  recordingKey,
   toRecording,
 } from './recording-store.ts';
 
@@ -94,31 +96,32 @@ export async function startRecording(
   if (input.preRollMs != null && input.preRollMs < 0)
     throw new BadUserInputError('preRoll may not be negative');
   if (input.id != null) {
+    // Ids are scoped per tenant: only the caller's tenant's recordings can hold this one.
     const existing = await deps.db.prisma.recording.findUnique({
-      where: { id },
-      select: { status: true, tenantId: true },
+      where: recordingKey({ tenantId: scope.tenantId, id }),
+      select: { status: true },
     });
     if (existing) {
-      // Ids are global, so a taken id is refused whoever holds it; but another tenant's recording
-      // says nothing more than that (not whether it is running).
       throw new BadUserInputError(
-        existing.status === RECORDING_STATUS.RECORDING && existing.tenantId === scope.tenantId
+        existing.status === RECORDING_STATUS.RECORDING
           ? `recording "${id}" is already running`
           : `recording "${id}" already exists`,
         { details: { recordingId: id } },
       );
     }
   }
-  if (!(await registerDeviceWithWindow(deps, scope, deviceId))) throw new NotFoundError('device', deviceId);
+  await registerDeviceWithWindow(deps, scope, deviceId);
+  const tenant = tenantKey(scope.tenantId);
 
   const recording = await deps.db.prisma
     .$transaction(
       async (tx) => {
         const [device] = await tx.$queryRaw<
           Array<{ lastSeq: bigint; lastSeenAt: Date | null; bufferWindowMs: number | null }>
-        >`SELECT "lastSeq", "lastSeenAt", "bufferWindowMs" FROM "Device" WHERE "id" = ${deviceId} FOR UPDATE`;
+        >`SELECT "lastSeq", "lastSeenAt", "bufferWindowMs" FROM "Device"
+          WHERE "tenantId" = ${tenant} AND "id" = ${deviceId} FOR UPDATE`;
         if (!device) throw new NotFoundError('device', deviceId);
-        const active = await findActiveRecording(tx, deviceId);
+        const active = await findActiveRecording(tx, scope, deviceId);
         if (active) {
           throw new BadUserInputError(
             `device "${deviceId}" is already recording (recording "${active.id}")`,
@@ -140,7 +143,7 @@ export async function startRecording(
           preRollMs = input.preRollMs ?? window ?? 0;
         }
         // Everything up to the seam must be on the broker before the buffer is read.
-        await flushOutbox(prismaSql(tx), deps.broker, deviceId);
+        await flushOutbox(prismaSql(tx), deps.broker, scope, deviceId);
         const startedAt = new Date();
         const nothingToCopy =
           preRollMs === 0 ||
@@ -151,7 +154,7 @@ export async function startRecording(
           data: {
             id,
             deviceId,
-            tenantId: scope.tenantId,
+            tenantId: tenant,
             status: RECORDING_STATUS.RECORDING,
             startedAt,
             retentionMs: BigInt(retentionMs),
@@ -193,17 +196,18 @@ export async function stopRecording(
   if (!recording.bufferCopied) await copyBuffer(deps, recording);
   const stopped = await deps.db.prisma.$transaction(
     async (tx) => {
-      await tx.$queryRaw`SELECT 1 FROM "Device" WHERE "id" = ${recording.deviceId} FOR UPDATE`;
+      const tenant = tenantKey(recording.tenantId);
+      await tx.$queryRaw`SELECT 1 FROM "Device" WHERE "tenantId" = ${tenant} AND "id" = ${recording.deviceId} FOR UPDATE`;
       const stoppedAt = new Date();
       await tx.recording.updateMany({
-        where: { id, status: RECORDING_STATUS.RECORDING },
+        where: { tenantId: tenant, id, status: RECORDING_STATUS.RECORDING },
         data: {
           status: RECORDING_STATUS.STOPPED,
           stoppedAt,
           expiresAt: new Date(stoppedAt.getTime() + recording.retentionMs),
         },
       });
-      return tx.recording.findUnique({ where: { id } });
+      return tx.recording.findUnique({ where: recordingKey(recording) });
     },
     { maxWait: 10_000, timeout: 30_000 },
   );
@@ -220,7 +224,7 @@ export async function deleteRecording(
 ): Promise<boolean> {
   const recording = await findRecording(deps.db, scope, id);
   if (!recording) throw new NotFoundError('recording', id);
-  await deps.db.prisma.recording.deleteMany({ where: { id } });
+  await deps.db.prisma.recording.deleteMany({ where: recordingKey(recording).tenantId_id });
   return true;
 }
 

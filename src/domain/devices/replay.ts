@@ -11,7 +11,7 @@ import type { Database } from '../../db/create-database.ts';
 import { BadUserInputError, NotFoundError } from '../../errors.ts';
 import { type DeviceMessage, deviceMessageFromRow, type RecordingMessageRow } from './device-message.ts';
 import type { DeviceScope } from './device-store.ts';
-import { findRecording, readRecordingPage } from './recording-store.ts';
+import { findRecording, messagesOf, type RecordingKey, readRecordingPage } from './recording-store.ts';
 
 export interface ReplayOptions {
   readonly recordingId: string;
@@ -57,26 +57,26 @@ export async function openReplay(
   const speed = validateSpeed(options.speed ?? 1);
   const recording = await findRecording(db, scope, options.recordingId);
   if (!recording) throw new NotFoundError('recording', options.recordingId);
-  const total = await db.prisma.recordingMessage.count({ where: { recordingId: recording.id } });
+  const total = await db.prisma.recordingMessage.count({ where: messagesOf(recording) });
   let startAfterSeq = 0n;
   let skipped = 0;
   if (options.from) {
     const first = await db.prisma.recordingMessage.findFirst({
-      where: { recordingId: recording.id, timestamp: { gte: options.from } },
+      where: { ...messagesOf(recording), timestamp: { gte: options.from } },
       orderBy: { seq: 'asc' },
       select: { seq: true },
     });
     startAfterSeq = first ? first.seq - 1n : BigInt(Number.MAX_SAFE_INTEGER);
     skipped = first
       ? await db.prisma.recordingMessage.count({
-          where: { recordingId: recording.id, seq: { lt: first.seq } },
+          where: { ...messagesOf(recording), seq: { lt: first.seq } },
         })
       : total;
   }
   const controller = new AbortController();
   const source = replayMessages({
     db,
-    recordingId: recording.id,
+    recording: { tenantId: recording.tenantId, id: recording.id },
     deviceId: recording.deviceId,
     startAfterSeq,
     skipped,
@@ -90,7 +90,7 @@ export async function openReplay(
 
 interface ReplayPlan {
   readonly db: Database;
-  readonly recordingId: string;
+  readonly recording: RecordingKey;
   readonly deviceId: string;
   readonly startAfterSeq: bigint;
   readonly skipped: number;
@@ -101,7 +101,7 @@ interface ReplayPlan {
 }
 
 async function* replayMessages(plan: ReplayPlan): AsyncGenerator<ReplayPage> {
-  const { db, recordingId, speed, signal } = plan;
+  const { db, recording, speed, signal } = plan;
   do {
     let afterSeq = plan.startAfterSeq;
     let index = plan.skipped;
@@ -109,7 +109,7 @@ async function* replayMessages(plan: ReplayPlan): AsyncGenerator<ReplayPage> {
     let dueOffset = 0;
     let previousTime: number | undefined;
     let sent = 0;
-    let next = readRecordingPage(db, recordingId, afterSeq, REPLAY_PAGE_SIZE);
+    let next = readRecordingPage(db, recording, afterSeq, REPLAY_PAGE_SIZE);
     for (;;) {
       const page = await next;
       if (page.length === 0) break;
@@ -122,14 +122,14 @@ async function* replayMessages(plan: ReplayPlan): AsyncGenerator<ReplayPage> {
       // Read ahead while this page is replayed; a full page means there may be more.
       next =
         page.length === REPLAY_PAGE_SIZE
-          ? readRecordingPage(db, recordingId, afterSeq, REPLAY_PAGE_SIZE)
+          ? readRecordingPage(db, recording, afterSeq, REPLAY_PAGE_SIZE)
           : Promise.resolve([]);
       next.catch(() => undefined); // awaited on the next turn; do not let it go unhandled meanwhile
       const event = (row: RecordingMessageRow): ReplayEvent => {
         index += 1;
         sent += 1;
         return {
-          recordingId,
+          recordingId: recording.id,
           message: deviceMessageFromRow(plan.deviceId, row),
           progress: plan.total === 0 ? 1 : index / plan.total,
         };

@@ -1,21 +1,22 @@
 import { randomUUID } from 'node:crypto';
 import type { Database } from '../../db/create-database.ts';
-import { NotFoundError, PayloadTooLargeError } from '../../errors.ts';
-import { subjects } from '../../pubsub/subjects.ts';
+import { PayloadTooLargeError } from '../../errors.ts';
+import { inTenant, subjects } from '../../pubsub/subjects.ts';
 import type { Route } from '../routes/route-matching.ts';
+import { tenantKey } from '../viewer.ts';
 import { encodeEntryMessage, type JsonObject } from './state-messages.ts';
-import { isVisibleTo } from './state-visibility.ts';
 
 /** One batch to persist: entries already validated. */
 export interface EntryBatch {
   readonly stateId: string;
   readonly sessionId: string | null;
   readonly entries: readonly JsonObject[];
-  /** The caller's tenant: a new state is created in it; another tenant's state is NOT_FOUND. */
+  /** The caller's tenant: the state is the tenant's state of that id, created in it if new. */
   readonly tenant: string | null;
-  /** Writes into a state of any tenant (the sync store: the network has no tenants). */
-  readonly anyTenant: boolean;
-  /** Routes whose selector matches the state: each gets a copy of the message. */
+  /**
+   * Routes whose selector matches the state: each gets a copy of the message, on the route's
+   * subject in the tenant's subjects (inTenant), so a tenant's entries never reach another's.
+   */
   readonly routes: readonly Route[];
   /**
    * The id of the batch's first entry, for a caller that may write the same batch again after
@@ -45,7 +46,8 @@ export async function writeEntries(
   batch: EntryBatch,
   limits: { maxMessageBytes: number },
 ): Promise<WrittenBatch> {
-  const { stateId, sessionId, entries } = batch;
+  const { stateId, sessionId, entries, tenant } = batch;
+  const key = tenantKey(tenant);
   const stateMessage = encodeEntryMessage(stateId, sessionId, entries);
   if (stateMessage.byteLength > limits.maxMessageBytes) {
     throw new PayloadTooLargeError(
@@ -54,12 +56,12 @@ export async function writeEntries(
     );
   }
   const outbox = [
-    { subject: subjects.state(stateId), payload: stateMessage },
+    { subject: subjects.state(tenant, stateId), payload: stateMessage },
     ...(sessionId === null
       ? []
-      : [{ subject: subjects.stateSession(stateId, sessionId), payload: stateMessage }]),
+      : [{ subject: subjects.stateSession(tenant, stateId, sessionId), payload: stateMessage }]),
     ...batch.routes.map((route) => ({
-      subject: route.subject,
+      subject: inTenant(tenant, route.subject),
       payload: encodeEntryMessage(stateId, sessionId, entries, route.id),
     })),
   ];
@@ -67,12 +69,9 @@ export async function writeEntries(
   return db.prisma.$transaction(
     async (tx) => {
       const inserted = await tx.$executeRaw`
-        INSERT INTO "State" (id, "tenantId") VALUES (${stateId}, ${batch.tenant}) ON CONFLICT (id) DO NOTHING`;
+        INSERT INTO "State" ("tenantId", id) VALUES (${key}, ${stateId}) ON CONFLICT ("tenantId", id) DO NOTHING`;
       // The row lock orders concurrent writers of one state, so their seq ranges never overlap.
-      const [state] = await tx.$queryRaw<Array<{ tenantId: string | null }>>`
-        SELECT "tenantId" FROM "State" WHERE id = ${stateId} FOR UPDATE`;
-      if (!state || (!batch.anyTenant && !isVisibleTo(state, batch.tenant)))
-        throw new NotFoundError('state', stateId);
+      await tx.$queryRaw`SELECT 1 FROM "State" WHERE "tenantId" = ${key} AND id = ${stateId} FOR UPDATE`;
       if (batch.retryKey !== undefined) {
         const [earlier] = await tx.$queryRaw<Array<{ seq: bigint }>>`
           SELECT seq FROM "StateEntry" WHERE id = ${entryId(batch.retryKey)}`;
@@ -88,7 +87,7 @@ export async function writeEntries(
         }
       }
       const [last] = await tx.$queryRaw<Array<{ seq: bigint | null }>>`
-        SELECT MAX(seq) AS seq FROM "StateEntry" WHERE "stateId" = ${stateId}`;
+        SELECT MAX(seq) AS seq FROM "StateEntry" WHERE "tenantId" = ${key} AND "stateId" = ${stateId}`;
       const firstSeq = BigInt(last?.seq ?? 0) + 1n;
       // One statement with the rows as one JSON parameter, as recordings are written: Prisma's
       // Json input drops the 17th significant digit of a float (0.30000000000000004 became 0.3),
@@ -102,8 +101,8 @@ export async function writeEntries(
         })),
       );
       await tx.$executeRaw`
-        INSERT INTO "StateEntry" (id, "stateId", "sessionId", seq, data, "createdAt")
-        SELECT r.id, ${stateId}, ${sessionId}, r.seq, r.data, ${createdAt}::timestamp(3)
+        INSERT INTO "StateEntry" (id, "tenantId", "stateId", "sessionId", seq, data, "createdAt")
+        SELECT r.id, ${key}, ${stateId}, ${sessionId}, r.seq, r.data, ${createdAt}::timestamp(3)
         FROM jsonb_to_recordset(${entryRows}::jsonb) AS r(id text, seq bigint, data jsonb)`;
       // Raw SQL with base64 text: the PGlite adapter does not convert Prisma's Bytes arguments.
       const rows = await tx.$queryRaw<Array<{ id: bigint }>>`

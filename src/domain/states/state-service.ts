@@ -9,12 +9,12 @@ import { type Page, pageArgs, toPage } from '../pagination.ts';
 import type { Route } from '../routes/route-matching.ts';
 import type { RouteService } from '../routes/route-service.ts';
 import { TtlCache } from '../ttl-cache.ts';
+import { tenantKey, tenantOfKey } from '../viewer.ts';
 import { validateEntries } from './entry-validation.ts';
 import { writeEntries } from './entry-writer.ts';
 import { createOutboxRelay, type OutboxRelay } from './outbox-relay.ts';
 import { assertStateToken } from './state-ids.ts';
-import { type StateEvent, silentStateStream, streamStateEvents } from './state-stream.ts';
-import { isVisibleTo } from './state-visibility.ts';
+import { type StateEvent, streamStateEvents } from './state-stream.ts';
 
 /** A state of the ISM network, as the API shows it. */
 export interface State {
@@ -42,11 +42,6 @@ export interface PublishResult {
 
 export interface PublishOptions {
   /**
-   * The sync store: processors on the network write to any state, whatever its tenant (the
-   * network has no tenants); a state it creates has none.
-   */
-  readonly fromNetwork?: boolean;
-  /**
    * Makes a repeated publish of the same batch a no-op: a caller that retries after a failure
    * whose outcome it cannot know (the database died around COMMIT) passes the same key each
    * time, and a batch already written under it is not written again (the sync store).
@@ -54,19 +49,25 @@ export interface PublishOptions {
   readonly retryKey?: string;
 }
 
-/** Who asks, for tenancy: the tenant of the caller (tenantOf(viewer)), null for none. */
+/**
+ * Who asks, for tenancy: the tenant of the caller (tenantOf(viewer)), null for the default
+ * tenant (no tenant: the network's sync store, legacy clients, single-tenant deployments).
+ * Ids are scoped per tenant: every method reads and writes the caller's tenant's state of that
+ * id, so another tenant's state of the same id answers exactly as an absent one.
+ */
 export type Tenant = string | null;
 
 export interface StateService {
+  /** BAD_USER_INPUT when the caller's tenant has a state of that id already. */
   create(input: { id?: string | null; name?: string | null }, tenant: Tenant): Promise<State>;
-  /** The state, or null when it does not exist or is another tenant's. */
+  /** The caller's tenant's state of that id, or null. */
   find(id: string, tenant: Tenant): Promise<State | null>;
   list(
     first: number | null | undefined,
     after: string | null | undefined,
     tenant: Tenant,
   ): Promise<Page<State>>;
-  /** Entries of a state, oldest first; NOT_FOUND for an unknown or foreign state. */
+  /** Entries of a state, oldest first; NOT_FOUND for an unknown state. */
   entries(
     stateId: string,
     args: { sessionId?: string | null; first?: number | null; after?: string | null },
@@ -74,13 +75,14 @@ export interface StateService {
   ): Promise<Page<StateEntry>>;
   /** One entry by id; null when unknown or its state is another tenant's. */
   findEntry(id: string, tenant: Tenant): Promise<StateEntry | null>;
-  entryCount(stateId: string): Promise<number>;
+  entryCount(stateId: string, tenant: Tenant): Promise<number>;
   /** Routes whose selector matches the state. */
   routesOf(stateId: string): Promise<Route[]>;
   /**
    * Validates, persists all entries in one transaction, then publishes one `query_state_entry`
    * on the state's subject (and the session's) and along every matching route, through the
    * outbox. UNAVAILABLE when the broker is away: the entries are kept and published later.
+   * An unknown state is created in the caller's tenant.
    */
   publish(
     stateId: string,
@@ -89,7 +91,7 @@ export interface StateService {
     tenant: Tenant,
     options?: PublishOptions,
   ): Promise<PublishResult>;
-  /** Live events of a state or session; another tenant's state is an open stream of nothing, as an unknown one with no traffic. */
+  /** Live events of the caller's tenant's state or session (its tenant's subject, subjects.state). */
   stream(
     stateId: string,
     sessionId: string | null,
@@ -100,9 +102,18 @@ export interface StateService {
 
 interface StateRow {
   id: string;
-  tenantId: string | null;
+  tenantId: string;
   name: string | null;
   createdAt: Date;
+}
+
+function toState(row: StateRow): State {
+  return { ...row, tenantId: tenantOfKey(row.tenantId) };
+}
+
+/** The cache key of (tenant, id): a tenant name holds no white space, so "\n" parts them. */
+function cacheKey(tenant: Tenant, id: string): string {
+  return `${tenantKey(tenant)}\n${id}`;
 }
 
 const STATE_PAGE = 50;
@@ -128,17 +139,17 @@ export function createStateService(options: {
     publishTimeoutMs: config.broker.requestTimeoutMs,
   });
 
-  const load = (id: string) =>
-    cache.get(id, () =>
+  const load = (id: string, tenant: Tenant) =>
+    cache.get(cacheKey(tenant, id), () =>
       prisma.state.findUnique({
-        where: { id },
+        where: { tenantId_id: { tenantId: tenantKey(tenant), id } },
         select: { id: true, tenantId: true, name: true, createdAt: true },
       }),
     );
 
   const find = async (id: string, tenant: Tenant): Promise<State | null> => {
-    const state = await load(id);
-    return state && isVisibleTo(state, tenant) ? state : null;
+    const state = await load(id, tenant);
+    return state ? toState(state) : null;
   };
 
   const requireVisible = async (id: string, tenant: Tenant): Promise<State> => {
@@ -155,32 +166,27 @@ export function createStateService(options: {
       const id = input.id ?? randomUUID();
       assertStateToken('stateId', id);
       const created = await prisma.state.createManyAndReturn({
-        data: [{ id, tenantId: tenant, name: input.name ?? null }],
+        data: [{ id, tenantId: tenantKey(tenant), name: input.name ?? null }],
         skipDuplicates: true,
       });
-      cache.delete(id);
+      cache.delete(cacheKey(tenant, id));
       const [state] = created;
       if (!state)
         throw new BadUserInputError(`id: a state "${id}" already exists`, { details: { field: 'id' } });
-      return state;
+      return toState(state);
     },
 
     async list(first, after, tenant) {
       const page = pageArgs(first, after, STATE_PAGE);
       const rows = await prisma.state.findMany({
         where: {
-          OR: [{ tenantId: null }, ...(tenant === null ? [] : [{ tenantId: tenant }])],
+          tenantId: tenantKey(tenant),
           ...(page.after === undefined ? {} : { id: { gt: page.after } }),
         },
         orderBy: { id: 'asc' },
         take: page.first + 1,
       });
-      return toPage(
-        rows,
-        page.first,
-        (row) => row.id,
-        (row) => row,
-      );
+      return toPage(rows, page.first, (row) => row.id, toState);
     },
 
     async entries(stateId, args, tenant) {
@@ -188,6 +194,7 @@ export function createStateService(options: {
       const page = pageArgs(args.first, args.after, ENTRY_PAGE);
       const afterSeq = page.after === undefined ? undefined : parseSeqCursor(args.after ?? '', page.after);
       const where = {
+        tenantId: tenantKey(tenant),
         stateId,
         ...(args.sessionId == null ? {} : { sessionId: args.sessionId }),
       };
@@ -207,25 +214,21 @@ export function createStateService(options: {
 
     async findEntry(id, tenant) {
       const row = await prisma.stateEntry.findUnique({ where: { id } });
-      if (!row || !(await find(row.stateId, tenant))) return null;
+      if (!row || row.tenantId !== tenantKey(tenant)) return null;
       return { ...row, data: row.data as Record<string, unknown> };
     },
 
-    entryCount: (stateId) => prisma.stateEntry.count({ where: { stateId } }),
+    entryCount: (stateId, tenant) =>
+      prisma.stateEntry.count({ where: { tenantId: tenantKey(tenant), stateId } }),
 
     async routesOf(stateId) {
       return (await routes.table()).matching(stateId);
     },
 
     async publish(stateId, sessionId, rawEntries, tenant, publishOptions = {}) {
-      const fromNetwork = publishOptions.fromNetwork === true;
       assertStateToken('stateId', stateId);
       if (sessionId !== null) assertStateToken('sessionId', sessionId);
       const entries = validateEntries(rawEntries, config.ism);
-      // Fails early for a foreign state; the transaction checks again under the row lock.
-      const existing = await load(stateId);
-      if (existing && !fromNetwork && !isVisibleTo(existing, tenant))
-        throw new NotFoundError('state', stateId);
       const matching = (await routes.table()).matching(stateId);
       const written = await writeEntries(
         db,
@@ -233,15 +236,14 @@ export function createStateService(options: {
           stateId,
           sessionId,
           entries,
-          tenant: fromNetwork ? null : tenant,
-          anyTenant: fromNetwork,
+          tenant,
           routes: matching,
           retryKey: publishOptions.retryKey,
         },
         config.ism,
       );
-      // The state exists now, whoever created it: drop a cached "not found".
-      if (!existing || written.createdState) cache.delete(stateId);
+      // The state exists now: drop a cached "not found".
+      if (written.createdState) cache.delete(cacheKey(tenant, stateId));
       const flushed = await outbox.flush();
       const [stateRow] = written.outboxIds;
       const unpublished = written.outboxIds.filter((id) => !flushed.positions.has(id));
@@ -268,12 +270,10 @@ export function createStateService(options: {
     async stream(stateId, sessionId, tenant) {
       assertStateToken('stateId', stateId);
       if (sessionId !== null) assertStateToken('sessionId', sessionId);
-      // A state that streamgate has never stored is still a stream on the network (legacy.md A).
-      // Another tenant's state answers the same way, an open stream, but one that carries
-      // nothing: NOT_FOUND here would tell its existence from absence.
-      const state = await load(stateId);
-      if (state && !isVisibleTo(state, tenant)) return silentStateStream();
-      return streamStateEvents(broker, stateId, sessionId, options.messageBounds);
+      // A state that streamgate has never stored is still a stream on the network (legacy.md A),
+      // so no lookup: the caller's tenant's subject of that id is the stream, and another
+      // tenant's state of the same id is on another subject (subjects.state).
+      return streamStateEvents(broker, tenant, stateId, sessionId, options.messageBounds);
     },
   };
 

@@ -51,40 +51,20 @@ export function toStateEvent(
 }
 
 /**
- * Every message on the exact subject of a state (or of one session): no wildcard, so a
+ * Every message on the exact subject of a tenant's state (or of one session): no wildcard, so a
  * state-only stream does not see session messages. Each call subscribes once; the broker shares
  * one upstream subscription among all subscribers of a subject.
  */
 export function streamStateEvents(
   broker: Broker,
+  tenant: string | null,
   stateId: string,
   sessionId: string | null,
   bounds: BrokerMessageBounds,
 ): AsyncIterableIterator<StateEvent> {
-  const subject = sessionId === null ? subjects.state(stateId) : subjects.stateSession(stateId, sessionId);
+  const subject =
+    sessionId === null ? subjects.state(tenant, stateId) : subjects.stateSession(tenant, stateId, sessionId);
   return mapSubscription(broker.subscribe(subject), (message) =>
     toStateEvent(stateId, sessionId, message, bounds),
   );
-}
-
-/**
- * A stream that delivers nothing and ends only when cancelled: what a caller gets for another
- * tenant's state, so that it answers exactly as a state nobody has stored or published to does
- * (an open stream, legacy.md A) without letting one event through.
- */
-export function silentStateStream(): AsyncIterableIterator<StateEvent> {
-  let cancel: (() => void) | undefined;
-  const ended = new Promise<IteratorResult<StateEvent>>((resolve) => {
-    cancel = () => resolve({ done: true, value: undefined });
-  });
-  return {
-    next: () => ended,
-    async return() {
-      cancel?.();
-      return { done: true, value: undefined };
-    },
-    [Symbol.asyncIterator]() {
-      return this;
-    },
-  };
 }

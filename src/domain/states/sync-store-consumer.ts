@@ -170,10 +170,7 @@ export function createSyncStoreConsumer(options: {
     const target = { stateId, sessionId };
     try {
       await whileUnreachable(() =>
-        states.publish(target.stateId, target.sessionId, parsed.entries, null, {
-          fromNetwork: true,
-          retryKey,
-        }),
+        states.publish(target.stateId, target.sessionId, parsed.entries, null, { retryKey }),
       );
       count('persisted');
     } catch (error) {

@@ -1,0 +1,147 @@
+/**
+ * The migration to ids scoped per tenant (20261129180000_tenant_scoped_ids) on a database that
+ * holds rows: written with the schema before it, migrated at start-up like any upgrade, and read
+ * back through the domain. Rows without a tenant are the default tenant's; a tenant's rows stay
+ * its own, children with their parents.
+ */
+import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PGlite } from '@electric-sql/pglite';
+import pg from 'pg';
+import { afterAll, describe, expect, it } from 'vitest';
+import { openDatabase } from '../../src/db/create-database.ts';
+import { applyMigrations, MIGRATIONS_DIR, readMigrations, type SqlRunner } from '../../src/db/migrate.ts';
+import { findDevice } from '../../src/domain/devices/device-store.ts';
+import { findRecording, recordingStats } from '../../src/domain/devices/recording-store.ts';
+import { createTestDatabase } from '../setup/services.ts';
+
+const TENANT_MIGRATION = '20261129180000_tenant_scoped_ids';
+/** DATABASE_CONNECT_TIMEOUT and DATABASE_STATEMENT_TIMEOUT at their defaults. */
+const TIMEOUTS = { connectTimeoutMs: 5_000, statementTimeoutMs: 60_000 };
+
+const dirs: string[] = [];
+afterAll(async () => {
+  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
+});
+
+async function tempDir(): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), 'streamgate-tenant-migration-'));
+  dirs.push(dir);
+  return dir;
+}
+
+/** A copy of prisma/migrations holding only the migrations before the tenant one. */
+async function migrationsBefore(): Promise<string> {
+  const dir = join(await tempDir(), 'migrations');
+  await mkdir(dir);
+  for (const { name } of await readMigrations()) {
+    if (name >= TENANT_MIGRATION) break;
+    await cp(join(MIGRATIONS_DIR, name), join(dir, name), { recursive: true });
+  }
+  return dir;
+}
+
+/** Rows as the schema before the migration wrote them: global ids, a nullable tenant. */
+const OLD_ROWS = `
+  INSERT INTO "State" (id, "tenantId", name) VALUES ('shared', NULL, 'network'), ('owned', 'acme', 'acme''s');
+  INSERT INTO "StateEntry" (id, "stateId", "sessionId", seq, data) VALUES
+    ('entry:1', 'shared', NULL, 1, '{"n":1}'), ('entry:2', 'shared', 's', 2, '{"n":2}'),
+    ('entry:3', 'owned', NULL, 1, '{"n":3}');
+  INSERT INTO "Device" (id, "tenantId", "messageCount", "lastSeq", "bufferWindowMs") VALUES
+    ('dev-plain', NULL, 2, 2, 300000), ('dev-acme', 'acme', 1, 1, NULL);
+  INSERT INTO "Recording" (id, "deviceId", "tenantId", status, "retentionMs", imported) VALUES
+    ('rec-plain', 'dev-plain', NULL, 'STOPPED', 60000, true), ('rec-acme', 'dev-acme', 'acme', 'RECORDING', 60000, false);
+  INSERT INTO "RecordingMessage" ("recordingId", seq, timestamp, data) VALUES
+    ('rec-plain', 1, '2026-01-01T00:00:00Z', '{"a":1}'), ('rec-plain', 2, '2026-01-01T00:00:01Z', '{"a":2}'),
+    ('rec-acme', 1, '2026-01-01T00:00:02Z', '{"b":1}');
+  INSERT INTO "MonitorOutbox" ("deviceId", seq, headers, payload) VALUES ('dev-acme', 1, '{}', 'x');
+`;
+
+describe.each([
+  [
+    'pglite',
+    async (migrations: string) => {
+      const dir = join(await tempDir(), 'db');
+      const old = await PGlite.create(dir);
+      await applyMigrations(old, { advisoryLock: false, dir: migrations });
+      await old.exec(OLD_ROWS);
+      await old.close();
+      return { url: undefined, pgliteDir: dir, ...TIMEOUTS };
+    },
+  ],
+  [
+    'postgres',
+    async (migrations: string) => {
+      const url = await createTestDatabase();
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        const runner: SqlRunner = {
+          query: async <Row>(sql: string, params?: readonly unknown[]) => ({
+            rows: (await client.query(sql, params as unknown[])).rows as Row[],
+          }),
+          exec: (sql: string) => client.query(sql),
+        };
+        await applyMigrations(runner, { advisoryLock: false, dir: migrations });
+        await client.query(OLD_ROWS);
+      } finally {
+        await client.end();
+      }
+      return { url, pgliteDir: '', ...TIMEOUTS };
+    },
+  ],
+] as const)('the migration to tenant-scoped ids on %s', (_kind, oldDatabase) => {
+  it('keeps every row: no tenant becomes the default tenant, a tenant keeps its own', async () => {
+    const database = await oldDatabase(await migrationsBefore());
+    const db = await openDatabase({ database });
+    try {
+      const { prisma } = db;
+      expect(await prisma.state.count()).toBe(2);
+      expect(await prisma.stateEntry.count()).toBe(3);
+      expect(
+        await prisma.state.findUnique({ where: { tenantId_id: { tenantId: '', id: 'shared' } } }),
+      ).toMatchObject({ name: 'network' });
+      expect(
+        await prisma.state.findUnique({ where: { tenantId_id: { tenantId: 'acme', id: 'owned' } } }),
+      ).toMatchObject({ name: "acme's" });
+      const entries = await prisma.stateEntry.findMany({ orderBy: { id: 'asc' } });
+      expect(entries.map((entry) => [entry.tenantId, entry.stateId, Number(entry.seq), entry.data])).toEqual([
+        ['', 'shared', 1, { n: 1 }],
+        ['', 'shared', 2, { n: 2 }],
+        ['acme', 'owned', 1, { n: 3 }],
+      ]);
+
+      // Devices and recordings, read through the domain in each tenant's scope.
+      const plain = { tenantId: null };
+      const acme = { tenantId: 'acme' };
+      expect(await findDevice(db, plain, 'dev-plain')).toMatchObject({
+        tenantId: null,
+        messageCount: 2,
+        bufferWindowMs: 300_000,
+      });
+      expect(await findDevice(db, acme, 'dev-plain')).toBeNull();
+      expect(await findDevice(db, acme, 'dev-acme')).toMatchObject({ tenantId: 'acme', messageCount: 1 });
+      const plainRecording = await findRecording(db, plain, 'rec-plain');
+      expect(plainRecording).toMatchObject({ deviceId: 'dev-plain', status: 'STOPPED', imported: true });
+      expect(await recordingStats(db, plainRecording as NonNullable<typeof plainRecording>)).toMatchObject({
+        messageCount: 2,
+      });
+      const acmeRecording = await findRecording(db, acme, 'rec-acme');
+      expect(acmeRecording).toMatchObject({ deviceId: 'dev-acme', status: 'RECORDING' });
+      expect(await recordingStats(db, acmeRecording as NonNullable<typeof acmeRecording>)).toMatchObject({
+        messageCount: 1,
+      });
+      expect(await findRecording(db, plain, 'rec-acme')).toBeNull();
+      expect(await prisma.monitorOutbox.findMany({ select: { tenantId: true, deviceId: true } })).toEqual([
+        { tenantId: 'acme', deviceId: 'dev-acme' },
+      ]);
+
+      // After the migration the same id can be taken in another tenant.
+      await prisma.state.create({ data: { tenantId: 'acme', id: 'shared' } });
+      expect(await prisma.state.count({ where: { id: 'shared' } })).toBe(2);
+    } finally {
+      await db.close();
+    }
+  });
+});
