@@ -2,6 +2,7 @@ import { type ASTNode, Kind, type ValueNode } from 'graphql';
 import { DURATION_FORMS, formatDuration, parseDuration } from '../config/duration.ts';
 import { JsonText } from '../domain/json-text.ts';
 import { BadUserInputError } from '../errors.ts';
+import { isRecord } from '../type-guards.ts';
 import { builder } from './builder.ts';
 
 /** A JSON value written inline in a document, turned into its JS value. */
@@ -28,10 +29,6 @@ function literalToJson(node: ValueNode, variables: Record<string, unknown> | nul
   }
 }
 
-function isJsonObject(value: unknown): value is Record<string, unknown> {
-  return typeof value === 'object' && value !== null && !Array.isArray(value);
-}
-
 function describe(value: unknown): string {
   const text = JSON.stringify(value) ?? String(value);
   return text.length > 60 ? `${text.slice(0, 57)}...` : text;
@@ -49,7 +46,7 @@ builder.scalarType(JSON_SCALAR, {
 });
 
 function parseJsonObject(value: unknown): Record<string, unknown> {
-  if (!isJsonObject(value)) throw new BadUserInputError(`expected a JSON object, got ${describe(value)}`);
+  if (!isRecord(value)) throw new BadUserInputError(`expected a JSON object, got ${describe(value)}`);
   return value;
 }
 

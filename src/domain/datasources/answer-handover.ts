@@ -4,6 +4,7 @@
  * HTTP through a load balancer that picks another instance.
  */
 import { ERROR_CODES, type ErrorCode } from '../../errors.ts';
+import { isRecord } from '../../type-guards.ts';
 import type { ProviderAnswer } from './pending-requests.ts';
 import type { ProviderIdentity } from './provider.ts';
 
@@ -60,9 +61,7 @@ export function parseHandoverResult(bytes: Uint8Array): HandoverResult {
 function parseObject(bytes: Uint8Array): Record<string, unknown> | undefined {
   try {
     const value: unknown = JSON.parse(decoder.decode(bytes));
-    return typeof value === 'object' && value !== null && !Array.isArray(value)
-      ? (value as Record<string, unknown>)
-      : undefined;
+    return isRecord(value) ? value : undefined;
   } catch {
     return undefined;
   }

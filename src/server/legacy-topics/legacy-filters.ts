@@ -1,4 +1,6 @@
 // The GraphQL input types (codegen), since the translation is the variable of the adapter's operation.
+
+import { isRecord } from '../../type-guards.ts';
 import type { FieldPredicate, MessageFilter } from '../gql/graphql.ts';
 
 /**
@@ -57,8 +59,7 @@ export function translateLegacyFilter(legacy: unknown, label = 'filters'): Legac
  */
 export function filtersPerTopic(topics: readonly string[], filters: unknown): Map<string, unknown> {
   const perTopic = new Map<string, unknown>();
-  const keys =
-    typeof filters === 'object' && filters !== null && !Array.isArray(filters) ? Object.keys(filters) : [];
+  const keys = isRecord(filters) ? Object.keys(filters) : [];
   const keyedByTopic = keys.length > 0 && keys.every((key) => topics.includes(key));
   for (const topic of topics) {
     perTopic.set(topic, keyedByTopic ? (filters as Record<string, unknown>)[topic] : filters);
