@@ -7,7 +7,7 @@ import type { Viewer } from '../domain/viewer.ts';
 import { ERROR_CODES, type ErrorCode, isAppError, LimitExceededError } from '../errors.ts';
 import { type Logger, newCorrelationId } from '../log.ts';
 import { operationViewer } from './auth/operation-token.ts';
-import { onTokenExpiry, tokenExpiredError } from './auth/token-expiry-plugin.ts';
+import { onTokenExpiry, tokenExpiredError } from './auth/token-expiry.ts';
 import { tokenFromAuthorization, tokenFromConnectionParams } from './auth/token-source.ts';
 import { CLOSE_CODES, closeReason } from './close-codes.ts';
 import { ACCEPTS_EVENT_PAGES } from './delivery/event-pages-plugin.ts';
@@ -25,7 +25,7 @@ import { acquireConnectionSlot } from './limits/connection-slot.ts';
 import { subscriptionLimitError } from './limits/subscription-slots.ts';
 import { isResultStream, type OperationRunner, type RunContext } from './operation-runner.ts';
 import type { OpenSubscriptions } from './ops/open-subscriptions.ts';
-import { rootFieldOf } from './ops/subscription-metrics-plugin.ts';
+import { rootFieldOf } from './ops/root-field.ts';
 import type { Transport, TransportStats } from './ops/transport-stats.ts';
 import type { CoreSocket } from './socket-core.ts';
 import { MANAGED_LIFECYCLE } from './subscription-lifecycle.ts';
@@ -352,8 +352,6 @@ export abstract class OperationSocket {
       },
       socket: this.socket.ws,
       params: payload,
-      // transportOf (subscription-metrics-plugin.ts) reads it: a socket alone would say graphql_ws.
-      legacyTransport: this.frames.transport,
       ...MANAGED_LIFECYCLE,
       ...ACCEPTS_EVENT_PAGES,
     };

@@ -8,7 +8,6 @@ import type { GraphQLContext } from '../domain/resolver-context.ts';
 import type { AppServices } from '../domain/services.ts';
 import { schema } from '../schema/index.ts';
 import { useAuthGuard } from './auth/auth-guard-plugin.ts';
-import { useTokenExpiry } from './auth/token-expiry-plugin.ts';
 import { useEventPages } from './delivery/event-pages-plugin.ts';
 import { SubscriptionGroups, withoutHttpExtension } from './delivery/subscription-groups.ts';
 import { createErrorMasker, createYogaLogging } from './error-masking.ts';
@@ -28,26 +27,20 @@ import { useLegacySse } from './legacy-topics/sse-stream.ts';
 import { useLegacyStreamSocket } from './legacy-topics/stream-socket.ts';
 import { createTopicOperations } from './legacy-topics/topic-operations.ts';
 import { useInputBounds } from './limits/input-bounds.ts';
-import {
-  limitRefusals,
-  useDocumentLimits,
-  useMutationRateLimit,
-  useSseConnectionLimit,
-} from './limits/limits-plugins.ts';
+import { limitRefusals, useDocumentLimits, useMutationRateLimit } from './limits/limits-plugins.ts';
 import { createOperationRunner } from './operation-runner.ts';
 import { useHttpMetrics } from './ops/http-metrics-plugin.ts';
 import { liveRoute } from './ops/live-route.ts';
 import { metricsRoute } from './ops/metrics-route.ts';
 import { createOpenSubscriptions } from './ops/open-subscriptions.ts';
 import { statsRoute } from './ops/stats-route.ts';
-import { useSubscriptionMetrics } from './ops/subscription-metrics-plugin.ts';
 import { useSubscriptionRefusalLog } from './ops/subscription-refusal-log.ts';
 import { createTransportStats, type TransportStats } from './ops/transport-stats.ts';
 import { useOneRequestErrorCode } from './request-error-codes.ts';
-import { useEndSubscriptionsOnShutdown } from './shutdown-plugin.ts';
 import { EventStreams } from './sse/event-stream.ts';
 import { useGraphqlOverSse } from './sse/graphql-over-sse.ts';
 import type { SseDeliveryOptions } from './sse/sse-delivery.ts';
+import { useManagedSubscriptionsOnly } from './subscription-lifecycle.ts';
 import { topicPublishRoute } from './topic-publish-route.ts';
 import { routeUpgrades } from './upgrade-router.ts';
 import { useValidationLog } from './validation-log-plugin.ts';
@@ -186,13 +179,12 @@ export function buildTransports(dependencies: TransportDependencies): Transports
       useInputBounds(config.limits, metrics),
       useAuthGuard(auth),
       useMutationRateLimit(config.limits, metrics),
-      useSseConnectionLimit(connectionLimiter, metrics),
       useGraphqlOverSse(sseDelivery),
-      useTokenExpiry(),
-      useSubscriptionMetrics(transportStats, openSubscriptions),
+      // Slot, gauge, /stats, token expiry and shutdown attach at a subscription's start and end,
+      // in each transport (subscription-lifecycle.ts): no plugin wraps a subscription's events.
+      useManagedSubscriptionsOnly(),
       useSubscriptionRefusalLog(log),
       useOneRequestErrorCode(),
-      useEndSubscriptionsOnShutdown(shutdown.signal),
       // Last: it replaces the subscribe function of paged fields, inside every other plugin's hooks.
       useEventPages(),
     ],

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { onTokenExpiry } from '../../src/server/auth/token-expiry-plugin.ts';
+import { onTokenExpiry } from '../../src/server/auth/token-expiry.ts';
 
 /** Active ref'd timers of this process, as Node reports them. */
 const activeTimers = () =>

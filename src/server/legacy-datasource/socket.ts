@@ -6,7 +6,7 @@ import { CONNECTION_KINDS, type ConnectionLimiter } from '../../domain/limits/co
 import type { Viewer } from '../../domain/viewer.ts';
 import { ERROR_CODES, isAppError } from '../../errors.ts';
 import { type Logger, newCorrelationId } from '../../log.ts';
-import { onTokenExpiry } from '../auth/token-expiry-plugin.ts';
+import { onTokenExpiry } from '../auth/token-expiry.ts';
 import { tokenFromIncomingMessage } from '../auth/token-source.ts';
 import { CLOSE_CODES, closeCodeFor, closeReason } from '../close-codes.ts';
 import type { SubscriptionGroups } from '../delivery/subscription-groups.ts';

@@ -3,7 +3,7 @@ import { decodePosition, encodePosition, type TopicCursor } from '../../domain/t
 import type { Viewer } from '../../domain/viewer.ts';
 import type { Logger } from '../../log.ts';
 import type { Metrics } from '../../metrics.ts';
-import { onTokenExpiry } from '../auth/token-expiry-plugin.ts';
+import { onTokenExpiry } from '../auth/token-expiry.ts';
 import type { HttpRoute } from '../http-routes.ts';
 import { limitRefusals } from '../limits/limits-plugins.ts';
 import { TRANSPORTS, type TransportStats } from '../ops/transport-stats.ts';

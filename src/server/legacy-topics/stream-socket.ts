@@ -4,7 +4,7 @@ import { type RawData, type WebSocket, WebSocketServer } from 'ws';
 import type { Viewer } from '../../domain/viewer.ts';
 import type { Logger } from '../../log.ts';
 import type { Metrics } from '../../metrics.ts';
-import { onTokenExpiry } from '../auth/token-expiry-plugin.ts';
+import { onTokenExpiry } from '../auth/token-expiry.ts';
 import { CLOSE_CODES } from '../close-codes.ts';
 import { limitRefusals } from '../limits/limits-plugins.ts';
 import { TRANSPORTS, type TransportStats } from '../ops/transport-stats.ts';
@@ -249,11 +249,7 @@ class LegacyTopicConnection {
         this.send(frames.pong(Date.now()));
         return;
       case 'list_topics': {
-        const available = await this.options.operations.availableTopics(
-          this.viewer,
-          TRANSPORTS.LEGACY_WS,
-          this.request,
-        );
+        const available = await this.options.operations.availableTopics(this.viewer, this.request);
         this.send(frames.topics(session.topics, available));
         return;
       }

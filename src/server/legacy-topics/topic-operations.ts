@@ -13,7 +13,6 @@ import type { MessageFilter } from '../gql/graphql.ts';
 import type { InitialContext } from '../graphql-context.ts';
 import { isResultStream, type OperationRunner, type RunContext } from '../operation-runner.ts';
 import type { OpenSubscriptions } from '../ops/open-subscriptions.ts';
-import type { LegacyTransportContext } from '../ops/subscription-metrics-plugin.ts';
 import type { Transport, TransportStats } from '../ops/transport-stats.ts';
 import { MANAGED_LIFECYCLE } from '../subscription-lifecycle.ts';
 import { dataOf, typedRequest } from '../typed-operation.ts';
@@ -122,7 +121,7 @@ export interface TopicOperations {
    */
   subscribe(request: TopicSubscriptionRequest, sink: TopicSink): Promise<OperationStart>;
   /** Names of the topics the viewer may subscribe to (Query.topics). */
-  availableTopics(viewer: Viewer, transport: Transport, request: Request): Promise<string[]>;
+  availableTopics(viewer: Viewer, request: Request): Promise<string[]>;
 }
 
 export interface TopicOperationsOptions {
@@ -138,17 +137,15 @@ export function createTopicOperations(options: TopicOperationsOptions): TopicOpe
   const { runner, groups } = options;
   // The legacy adapter verified the token itself (it must answer MISSING_TOKEN/INVALID_TOKEN in
   // its own format before any operation), so the context carries that viewer.
-  const initialFor = (viewer: Viewer, transport: Transport, request: Request): InitialContext =>
-    ({
-      request: withoutCredentials(request),
-      extra: { viewer },
-      legacyTransport: transport,
-    }) as LegacyTransportContext & InitialContext;
+  const initialFor = (viewer: Viewer, request: Request): InitialContext => ({
+    request: withoutCredentials(request),
+    extra: { viewer },
+  });
 
   return {
     subscribe({ viewer, topic, filter, after, transport }, sink) {
       // Start, end, expiry and metrics are the member's (managed lifecycle): no per-event wrapper.
-      const initial: RunContext = { extra: { viewer }, legacyTransport: transport, ...MANAGED_LIFECYCLE };
+      const initial: RunContext = { extra: { viewer }, ...MANAGED_LIFECYCLE };
       const parsed = runner.parse(
         typedRequest(LegacyTopicMessagesDocument, { topics: [topic], filter, after }),
         initial,
@@ -168,10 +165,10 @@ export function createTopicOperations(options: TopicOperationsOptions): TopicOpe
       });
     },
 
-    async availableTopics(viewer, transport, request) {
+    async availableTopics(viewer, request) {
       const result = await runner.perform(
         typedRequest(LegacyTopicsDocument, {}),
-        initialFor(viewer, transport, request),
+        initialFor(viewer, request),
       );
       if (isResultStream(result)) throw new Error('Query.topics answered a stream');
       const topics = dataOf(LegacyTopicsDocument, result)?.topics;

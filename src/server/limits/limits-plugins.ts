@@ -1,23 +1,13 @@
 import { GraphQLError } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { LimitsConfig } from '../../config/limits.ts';
-import {
-  CONNECTION_KINDS,
-  type ConnectionLease,
-  type ConnectionLimiter,
-} from '../../domain/limits/connection-limiter.ts';
 import { createKeyedTokenBuckets } from '../../domain/limits/token-bucket.ts';
 import type { GraphQLContext } from '../../domain/resolver-context.ts';
 import { tenantOf } from '../../domain/viewer.ts';
-import { ERROR_CODES, isAppError, PayloadTooLargeError, RateLimitedError } from '../../errors.ts';
+import { ERROR_CODES, PayloadTooLargeError, RateLimitedError } from '../../errors.ts';
 import { limitRefusals, type Metrics } from '../../metrics.ts';
-import { isAsyncIterable } from '../../type-guards.ts';
 import { withHttpStatus } from '../auth/http-error.ts';
 import { selectedOperation } from '../auth/root-fields.ts';
-import { observeStream } from '../observed-stream.ts';
-import { transportOf } from '../ops/subscription-metrics-plugin.ts';
-import { TRANSPORTS } from '../ops/transport-stats.ts';
-import { acquireConnectionSlot } from './connection-slot.ts';
 import { maxAliasesRule, maxCostRule, maxDepthRule, noIntrospectionRule } from './document-rules.ts';
 
 // Defined beside the registry so that the domain (the topic buffer) counts into it too.
@@ -108,44 +98,6 @@ export function useMutationRateLimit(limits: LimitsConfig, metrics: Metrics): Pl
           ),
         ],
       });
-    },
-  };
-}
-
-/**
- * graphql-sse's operations on /graphql/stream hold a connection per subscription: each takes a
- * connection slot (MAX_SSE_CONNECTIONS, per user, per tenant) for as long as the stream lives;
- * over a limit the stream answers LIMIT_EXCEEDED before any data. (GraphQL over SSE on /graphql
- * takes its slot in sse/graphql-over-sse.ts, at the subscription's start.)
- */
-export function useSseConnectionLimit(limiter: ConnectionLimiter, metrics: Metrics): Plugin<GraphQLContext> {
-  const refusals = limitRefusals(metrics);
-  return {
-    onSubscribe({ args }) {
-      const context = args.contextValue as unknown as GraphQLContext & Record<string, unknown>;
-      if (transportOf(context) !== TRANSPORTS.GRAPHQL_SSE) return undefined;
-      let lease: ConnectionLease;
-      try {
-        lease = acquireConnectionSlot(limiter, CONNECTION_KINDS.SSE, context.viewer, (limit) =>
-          refusals.inc({ limit }),
-        );
-      } catch (error) {
-        if (!isAppError(error)) throw error;
-        // Thrown, not set as the result: yoga then answers with the status (429) before streaming.
-        throw withHttpStatus(error);
-      }
-      return {
-        onSubscribeResult({ result, setResult }) {
-          if (!isAsyncIterable(result)) {
-            lease.release();
-            return;
-          }
-          setResult(observeStream(result, { onEnd: () => lease.release() }));
-        },
-        onSubscribeError() {
-          lease.release();
-        },
-      };
     },
   };
 }

@@ -3,7 +3,6 @@ import type { Plugin } from 'graphql-yoga';
 import type { GraphQLContext } from '../../domain/resolver-context.ts';
 import { isAppError } from '../../errors.ts';
 import { withHttpStatus } from '../auth/http-error.ts';
-import { acceptsEventStream } from '../auth/token-source.ts';
 import type { RunContext } from '../operation-runner.ts';
 import { type EventStream, serverResponseOf } from './event-stream.ts';
 import { createSseDelivery, type SseDeliveryOptions } from './sse-delivery.ts';
@@ -11,10 +10,13 @@ import { DISTINCT_FRAMING } from './sse-subscription.ts';
 
 /**
  * GraphQL over HTTP with `Accept: text/event-stream` (distinct connections, what graphql-sse's
- * and urql's clients send to /graphql): a subscription is taken off yoga's per-event response path
- * and delivered through its group on a coalesced, bounded stream. Everything else, queries,
- * mutations, documents that do not parse or validate and bad tokens, stays with yoga, which
- * answers as it always did (refusals as `next` + `complete` under 200).
+ * and urql's clients send to /graphql, or `*` / `*` as curl and a bare fetch do): a subscription is
+ * taken off yoga's per-event response path and delivered through its group on a coalesced,
+ * bounded stream. A subscription whose request accepts no event stream stays with yoga: a
+ * refusal (bad variables) is answered as JSON, a stream is ended at once with 406
+ * (useManagedSubscriptionsOnly; yoga alone would answer 406 and leave it running). Everything else, queries, mutations, documents that do not parse or validate and
+ * bad tokens, stays with yoga, which answers as it always did (refusals as `next` + `complete`
+ * under 200).
  */
 export function useGraphqlOverSse(options: SseDeliveryOptions): Plugin {
   const delivery = createSseDelivery(options);
@@ -36,6 +38,8 @@ export function useGraphqlOverSse(options: SseDeliveryOptions): Plugin {
       initial,
     );
     if ('errors' in parsed || parsed.kind !== 'subscription') return undefined;
+    // Yoga answers it (a refusal as JSON; a stream it cannot send: useManagedSubscriptionsOnly).
+    if (!answersWithEventStream(request)) return undefined;
     let context: GraphQLContext;
     try {
       context = await options.buildContext(initial);
@@ -65,8 +69,9 @@ export function useGraphqlOverSse(options: SseDeliveryOptions): Plugin {
   }
 
   return {
-    onParams({ request, params, paramsHandler, setParamsHandler }) {
-      if (!acceptsEventStream(request)) return;
+    onParams({ params, paramsHandler, setParamsHandler }) {
+      // Cheap before parsing: a document without the word holds no subscription.
+      if (typeof params.query !== 'string' || !params.query.includes('subscription')) return;
       setParamsHandler(async (payload) => {
         const started = await subscribe(
           payload.request,
@@ -89,6 +94,22 @@ class SseResult {
   response(): Response {
     return new Response(this.stream.body, { status: 200, headers: SSE_HEADERS });
   }
+}
+
+/**
+ * True when yoga would answer a subscription of this request as an event stream: some media type
+ * of its Accept header (in utf-8) matches text/event-stream, wildcards included; no header is
+ * `*` / `*`. (A subscription's stream goes out as SSE or not at all: yoga's result processors.)
+ */
+export function answersWithEventStream(request: Request): boolean {
+  const accepted = (request.headers.get('accept') || '*/*').replace(/\s/g, '').toLowerCase().split(',');
+  return accepted.some((entry) => {
+    const [mediaType = '', ...parameters] = entry.split(';');
+    const charset = parameters.find((parameter) => parameter.startsWith('charset='));
+    if (charset !== undefined && charset !== 'charset=utf-8') return false;
+    const [type, subtype] = mediaType.split('/');
+    return (type === '*' || type === 'text') && (subtype === '*' || subtype === 'event-stream');
+  });
 }
 
 /** As yoga's SSE responses. */

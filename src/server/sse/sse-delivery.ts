@@ -2,7 +2,7 @@ import type { ConnectionLimiter } from '../../domain/limits/connection-limiter.t
 import { CONNECTION_KINDS } from '../../domain/limits/connection-limiter.ts';
 import type { GraphQLContext } from '../../domain/resolver-context.ts';
 import type { Viewer } from '../../domain/viewer.ts';
-import { onTokenExpiry, tokenExpiredError } from '../auth/token-expiry-plugin.ts';
+import { onTokenExpiry, tokenExpiredError } from '../auth/token-expiry.ts';
 import { groupRunContext } from '../delivery/group-context.ts';
 import { sharingKey } from '../delivery/sharing-key.ts';
 import type { SubscriptionGroups } from '../delivery/subscription-groups.ts';
@@ -10,7 +10,7 @@ import type { InitialContext } from '../graphql-context.ts';
 import { acquireConnectionSlot } from '../limits/connection-slot.ts';
 import type { OperationRunner, ParsedOperation, RunContext } from '../operation-runner.ts';
 import type { OpenSubscriptions } from '../ops/open-subscriptions.ts';
-import { rootFieldOf } from '../ops/subscription-metrics-plugin.ts';
+import { rootFieldOf } from '../ops/root-field.ts';
 import { TRANSPORTS, type TransportStats } from '../ops/transport-stats.ts';
 import { MANAGED_LIFECYCLE } from '../subscription-lifecycle.ts';
 import type { EventStream, EventStreams } from './event-stream.ts';
