@@ -272,16 +272,13 @@ describe('ISM states on NATS and Postgres', () => {
     const stateId = `retried-${randomUUID().slice(0, 8)}`;
     const retryKey = randomUUID();
     const first = await states.publish(stateId, null, [{ k: 1 }, { k: 2 }], null, {
-      fromNetwork: true,
       retryKey,
     });
     const again = await states.publish(stateId, null, [{ k: 1 }, { k: 2 }], null, {
-      fromNetwork: true,
       retryKey,
     });
     expect([first.accepted, again.accepted]).toEqual([2, 2]);
     const other = await states.publish(stateId, null, [{ k: 3 }], null, {
-      fromNetwork: true,
       retryKey: randomUUID(),
     });
     expect(other.accepted).toBe(1);
