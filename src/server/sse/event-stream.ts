@@ -49,8 +49,8 @@ export class EventStream {
       },
       new ByteLengthQueuingStrategy({ highWaterMark: streams.options.maxBufferedBytes }),
     );
-    this.attach(response);
     streams.opened(this);
+    this.attach(response);
     // Some browsers show nothing of a response until its first bytes: a comment at once, as yoga.
     this.send(KEEP_ALIVE);
   }
@@ -63,7 +63,10 @@ export class EventStream {
   attach(response: ServerResponse | undefined): void {
     if (!response) return;
     this.response = response;
-    response.once('close', () => this.closed());
+    // A client that went away while its request was being answered (its token checked, under
+    // load) closed the response already: 'close' will not come again.
+    if (response.closed) this.closed();
+    else response.once('close', () => this.closed());
   }
 
   /** True until the stream ended or the client went away. */

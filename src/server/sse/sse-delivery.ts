@@ -87,8 +87,6 @@ export function createSseDelivery(options: SseDeliveryOptions) {
         },
         start.endsStream,
       );
-      // A client that goes away (or is cut off as a slow consumer) leaves its group.
-      stream.whenClosed(() => subscription.leave());
       const key = sharingKey(parsed, start.source, viewer);
       const correlationId = context.correlationId;
       subscription.membership = options.groups.join(
@@ -102,6 +100,9 @@ export function createSseDelivery(options: SseDeliveryOptions) {
           ),
         subscription,
       );
+      // A client that goes away (or is cut off as a slow consumer) leaves its group. After the
+      // join: a stream already closed leaves at once, and must not join afterwards.
+      stream.whenClosed(() => subscription.leave());
       const expiresAt = viewer?.expiresAt;
       if (expiresAt !== undefined)
         cancelExpiry = onTokenExpiry(expiresAt, () =>
