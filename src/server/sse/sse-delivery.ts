@@ -3,6 +3,7 @@ import { CONNECTION_KINDS } from '../../domain/limits/connection-limiter.ts';
 import type { GraphQLContext } from '../../domain/resolver-context.ts';
 import type { Viewer } from '../../domain/viewer.ts';
 import { onTokenExpiry, tokenExpiredError } from '../auth/token-expiry.ts';
+import { ACCEPTS_EVENT_PAGES } from '../delivery/event-pages-plugin.ts';
 import { groupRunContext } from '../delivery/group-context.ts';
 import { sharingKey } from '../delivery/sharing-key.ts';
 import type { SubscriptionGroups } from '../delivery/subscription-groups.ts';
@@ -86,6 +87,7 @@ export function createSseDelivery(options: SseDeliveryOptions) {
           start.onEnd?.();
         },
         start.endsStream,
+        () => stream.whenWritable(lowWaterBytes),
       );
       const key = sharingKey(parsed, start.source, viewer);
       const correlationId = context.correlationId;
@@ -121,5 +123,6 @@ function soloContext(
   correlationId: string,
   whenWritable: () => Promise<void> | undefined,
 ): RunContext {
-  return { extra: { viewer, correlationId, whenWritable }, ...MANAGED_LIFECYCLE };
+  // A replay's pages come whole and rendered (event-pages-plugin.ts); the group paces them.
+  return { extra: { viewer, correlationId, whenWritable }, ...MANAGED_LIFECYCLE, ...ACCEPTS_EVENT_PAGES };
 }

@@ -59,7 +59,13 @@ export class SseSubscription implements GroupMember {
     private readonly framing: SseFraming,
     private readonly onEnd: () => void,
     private readonly endsStream: boolean,
+    /** Undefined while the stream can take more (a replay's page goes no faster than it reads). */
+    private readonly paced: () => Promise<void> | undefined = () => undefined,
   ) {}
+
+  whenWritable(): Promise<void> | undefined {
+    return this.paced();
+  }
 
   next(event: GroupEvent): void {
     if (this.live) this.stream.send(this.framing.next(event));
