@@ -18,6 +18,8 @@ const suffix = randomUUID().slice(0, 8);
 const PRICES = `prices.${suffix}`;
 const LEDGER = `ledger.${suffix}`;
 const DESK = `desk.${suffix}`;
+/** A topic whose oldest records the tests delete, as retention would. */
+const TRIMMED = `trimmed.${suffix}`;
 
 const TOPIC_MESSAGES = `subscription ($topics: [String!]!, $filter: MessageFilter, $after: String) {
   topicMessages(topics: $topics, filter: $filter, after: $after) { topic key data timestamp partition offset position }
@@ -76,6 +78,7 @@ describe('topics fed by Kafka, end to end (real Kafka and Postgres)', () => {
         { topic: PRICES, numPartitions: 3 },
         { topic: LEDGER, numPartitions: 1 },
         { topic: DESK, numPartitions: 1 },
+        { topic: TRIMMED, numPartitions: 1 },
       ],
     });
     await admin.disconnect();
@@ -97,6 +100,9 @@ describe('topics fed by Kafka, end to end (real Kafka and Postgres)', () => {
         `  - name: ${DESK}`,
         '    source: kafka',
         '    tenants: [tenant-a]',
+        `  - name: ${TRIMMED}`,
+        '    source: kafka',
+        '    requiredRoles: [market_data]',
       ].join('\n'),
     );
     server = await startTestApp({
@@ -399,6 +405,111 @@ describe('topics fed by Kafka, end to end (real Kafka and Postgres)', () => {
     );
     await produce(LEDGER, [{ batch: 'sse', seq: 101 }]);
     expect(JSON.parse((await second.events.next(15_000)).data)).toMatchObject({ data: { seq: 101 } });
+    second.close();
+  });
+
+  /** Deletes the records of TRIMMED's partition 0 before `offset`, as Kafka's retention does. */
+  const trim = async (offset: number) => {
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      // kafkajs's admin deletes only in topics whose metadata it has loaded.
+      await admin.fetchTopicMetadata({ topics: [TRIMMED] });
+      await admin.deleteTopicRecords({
+        topic: TRIMMED,
+        partitions: [{ partition: 0, offset: String(offset) }],
+      });
+    } finally {
+      await admin.disconnect();
+    }
+  };
+  /** Produces `{ seq }` for each number to TRIMMED and returns the offset of the first. */
+  const produceTrimmed = async (seqs: number[], batch: string) =>
+    Number(
+      (
+        await produce(
+          TRIMMED,
+          seqs.map((seq) => ({ batch, seq })),
+        )
+      ).baseOffset,
+    );
+
+  it('`after` older than what Kafka holds is UNAVAILABLE naming the deleted records; oldestPosition goes on from the oldest', async () => {
+    await quiet(TRIMMED);
+    const filter = { equals: { batch: 'ws' } };
+    const first = subscribeWs(ws, TOPIC_MESSAGES, { topics: [TRIMMED], filter });
+    await waitUntil(() => topics().activeSubscriptions(TRIMMED) >= 1, 60_000, 'the first subscription');
+    const base = await produceTrimmed([0], 'ws');
+    const seen = messageOf(await first.results.next(15_000));
+    first.unsubscribe();
+    await produceTrimmed([1, 2, 3, 4, 5], 'ws');
+    // Kafka drops seq 1 and 2 (offsets base+1, base+2) before the client comes back.
+    await trim(base + 3);
+
+    const resumed = subscribeWs(ws, TOPIC_MESSAGES, { topics: [TRIMMED], filter, after: seen.position });
+    const [error] = await failureOf(resumed);
+    expect(error?.extensions?.code).toBe('UNAVAILABLE');
+    expect(error?.message).toContain(
+      `topic "${TRIMMED}": records ${base + 1}..${base + 2} of ${TRIMMED}[0] (the oldest Kafka holds is offset ${base + 3})`,
+    );
+    const oldest = error?.extensions?.oldestPosition;
+    expect(typeof oldest).toBe('string');
+
+    // The client accepts the gap: it goes on from the oldest record Kafka holds, nothing twice.
+    const accepted = subscribeWs(ws, TOPIC_MESSAGES, { topics: [TRIMMED], filter, after: oldest });
+    const rest = await accepted.results.take(3, 20_000, 'the records Kafka still holds');
+    expect(rest.map((result) => messageOf(result).data.seq)).toEqual([3, 4, 5]);
+    accepted.unsubscribe();
+
+    // The good case beside it: a position Kafka still holds resumes without an error.
+    const third = messageOf(rest[0] as { data?: Record<string, unknown> | null });
+    const again = subscribeWs(ws, TOPIC_MESSAGES, { topics: [TRIMMED], filter, after: third.position });
+    const after = await again.results.take(2, 20_000, 'the records after the third');
+    expect(after.map((result) => messageOf(result).data.seq)).toEqual([4, 5]);
+    again.unsubscribe();
+  });
+
+  it('the legacy SSE stream resumed with a Last-Event-ID older than what Kafka holds: an error event naming the deleted records, then the rest', async () => {
+    await quiet(TRIMMED);
+    const open = async (lastEventId?: string) => {
+      const controller = new AbortController();
+      const stream = readSse(
+        await fetch(`${server.url}/sse/stream?token=${trader}`, {
+          signal: controller.signal,
+          headers: lastEventId ? { 'last-event-id': lastEventId } : {},
+        }),
+      );
+      const { connection_id } = JSON.parse((await stream.events.next()).data) as { connection_id: string };
+      const response = await fetch(`${server.url}/sse/subscribe`, {
+        method: 'POST',
+        headers: { authorization: `Bearer ${trader}` },
+        body: new URLSearchParams({
+          connection_id,
+          topic: TRIMMED,
+          filters: JSON.stringify({ batch: 'sse' }),
+        }),
+      });
+      expect(response.status).toBe(200);
+      return { events: stream.events, close: () => controller.abort() };
+    };
+    const first = await open();
+    await waitUntil(() => topics().activeSubscriptions(TRIMMED) >= 1, 60_000, 'the first subscription');
+    const base = await produceTrimmed([0], 'sse');
+    const last = await first.events.next(15_000);
+    first.close();
+    await produceTrimmed([1, 2, 3, 4, 5], 'sse');
+    await trim(base + 3);
+
+    const second = await open(last.id);
+    const gap = await second.events.next(15_000, 'the error event');
+    expect(gap.event).toBe('error');
+    expect(JSON.parse(gap.data)).toMatchObject({ error: 'UNAVAILABLE', topic: TRIMMED });
+    expect(JSON.parse(gap.data).message).toContain(`records ${base + 1}..${base + 2} of ${TRIMMED}[0]`);
+    const rest = await second.events.take(3, 20_000, 'the records Kafka still holds');
+    expect(rest.map((event) => event.event)).toEqual(['data', 'data', 'data']);
+    expect(rest.map((event) => (JSON.parse(event.data) as { data: { seq: number } }).data.seq)).toEqual([
+      3, 4, 5,
+    ]);
     second.close();
   });
 

@@ -15,9 +15,43 @@ import { KafkaTopicFeed } from './kafka-topic-feed.ts';
 import { compileFilter } from './message-filter.ts';
 import { isValidTopicName, TOPIC_NAME_RULE, TOPIC_SOURCES, type TopicDefinition } from './topic.ts';
 import type { TopicDelivery } from './topic-message.ts';
-import { decodePosition, type TopicCursor } from './topic-position.ts';
+import { decodePosition, encodePosition, type TopicCursor } from './topic-position.ts';
 import { createTopicRegistry, type TopicRegistry } from './topic-registry.ts';
 import { TopicSubscriber } from './topic-subscriber.ts';
+
+/** Records of one partition that a position asks for and Kafka no longer holds. */
+interface KafkaGap {
+  readonly kafkaTopic: string;
+  readonly partition: number;
+  /** The first offset asked for. */
+  readonly from: bigint;
+  /** The oldest offset Kafka still holds. */
+  readonly oldest: bigint;
+}
+
+/**
+ * `after` asks for records Kafka deleted (retention, a delete): UNAVAILABLE naming them, with
+ * `oldestPosition`, the same position moved to the oldest records Kafka still holds. A client
+ * that accepts the gap subscribes with it; one that cannot, knows what it lost.
+ */
+function recordsDeleted(
+  resumeFrom: ReadonlyMap<string, TopicCursor>,
+  starts: ReadonlyMap<string, ReadonlyMap<number, bigint>>,
+  deleted: ReadonlyMap<string, readonly KafkaGap[]>,
+): UnavailableError {
+  const oldest = new Map(resumeFrom);
+  for (const name of deleted.keys()) oldest.set(name, { kind: 'kafka', next: starts.get(name) ?? new Map() });
+  const gaps = [...deleted].flatMap(([name, list]) =>
+    list.map(
+      (gap) =>
+        `topic "${name}": records ${gap.from}..${gap.oldest - 1n} of ${gap.kafkaTopic}[${gap.partition}] (the oldest Kafka holds is offset ${gap.oldest})`,
+    ),
+  );
+  return new UnavailableError(
+    `cannot resume after this position: Kafka deleted records it had not delivered yet, ${gaps.join('; ')}. Subscribe with extensions.oldestPosition to go on from the oldest records Kafka holds, or without after to start from now`,
+    { details: { oldestPosition: encodePosition(oldest) } },
+  );
+}
 
 /** @default 50: topics one subscription may name. */
 export const MAX_TOPICS_PER_SUBSCRIPTION = 50;
@@ -205,10 +239,14 @@ export function createTopicService(dependencies: TopicServiceDependencies): Topi
     };
   }
 
+  /**
+   * Where each partition of a Kafka topic starts, and the records `cursor` asks for that Kafka no
+   * longer holds (retention, a delete): the caller refuses those rather than skip them unseen.
+   */
   async function kafkaStart(
     kafkaTopic: string,
     cursor: TopicCursor | undefined,
-  ): Promise<Map<number, bigint>> {
+  ): Promise<{ start: Map<number, bigint>; deleted: KafkaGap[] }> {
     let watermarks: Awaited<ReturnType<PartitionedLog['watermarks']>>;
     try {
       watermarks = await kafkaConsumer().watermarks(kafkaTopic);
@@ -216,21 +254,25 @@ export function createTopicService(dependencies: TopicServiceDependencies): Topi
       throw new UnavailableError(`Kafka is not reachable: ${(error as Error).message}`, { cause: error });
     }
     const start = new Map<number, bigint>();
+    const deleted: KafkaGap[] = [];
     for (const [partition, { low, high }] of watermarks) {
       let offset: bigint;
       if (cursor?.kind === 'kafka') {
         // A partition the token does not know is newer than the token: all of it is unseen.
         const wanted = cursor.next.get(partition) ?? low;
-        // Clamp: what retention dropped cannot be read, and a position past the end is bogus.
         offset = wanted;
-        if (offset < low) offset = low;
+        if (offset < low) {
+          deleted.push({ kafkaTopic, partition, from: wanted, oldest: low });
+          offset = low;
+        }
+        // A position past the end is bogus: start at the end.
         if (offset > high) offset = high;
       } else {
         offset = config.topics.kafkaOffsetReset === 'earliest' ? low : high;
       }
       start.set(partition, offset);
     }
-    return start;
+    return { start, deleted };
   }
 
   function checkNames(names: readonly string[]): string[] {
@@ -295,11 +337,16 @@ export function createTopicService(dependencies: TopicServiceDependencies): Topi
 
       // Everything that can fail or wait happens before the subscriber is attached anywhere.
       const kafkaStarts = new Map<string, Map<number, bigint>>();
+      const deleted = new Map<string, KafkaGap[]>();
       for (const topic of definitions) {
         if (topic.source === TOPIC_SOURCES.KAFKA && topic.kafkaTopic) {
-          kafkaStarts.set(topic.name, await kafkaStart(topic.kafkaTopic, resumeFrom.get(topic.name)));
+          const planned = await kafkaStart(topic.kafkaTopic, resumeFrom.get(topic.name));
+          kafkaStarts.set(topic.name, planned.start);
+          if (planned.deleted.length > 0) deleted.set(topic.name, planned.deleted);
         }
       }
+      // The Broker's `from` rule (docs/pubsub.md "Resuming, or not"): never skip records unseen.
+      if (deleted.size > 0) throw recordsDeleted(resumeFrom, kafkaStarts, deleted);
 
       const detach: Array<() => void> = [];
       const subscriber = new TopicSubscriber({

@@ -35,6 +35,8 @@ export interface OperationError {
   readonly code: string;
   readonly message: string;
   readonly reason: string | undefined;
+  /** A resume that asked for records Kafka deleted: the same position at the oldest it holds. */
+  readonly oldestPosition?: string;
 }
 
 /**
@@ -283,10 +285,11 @@ function firstError(result: {
 }): OperationError {
   const error = result.errors?.[0];
   const extensions = (error?.extensions ?? {}) as Record<string, unknown>;
-  const { code, reason } = extensions;
+  const { code, reason, oldestPosition } = extensions;
   return {
     code: typeof code === 'string' ? code : 'INTERNAL',
     message: error?.message ?? 'the operation returned no data',
     reason: typeof reason === 'string' ? reason : undefined,
+    ...(typeof oldestPosition === 'string' ? { oldestPosition } : {}),
   };
 }

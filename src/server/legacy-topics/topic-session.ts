@@ -13,7 +13,10 @@ export interface TopicSessionOptions {
   readonly log: Logger;
   /** Every message of every subscribed topic, in order per topic (shared by the topic's group). */
   readonly onData: (delivery: TopicDelivery) => void;
-  /** A topic's stream ended with an error (the topic is no longer subscribed). */
+  /**
+   * A topic's stream ended with an error (the topic is no longer subscribed), or resumed past
+   * records Kafka no longer holds (UNAVAILABLE naming them; the topic goes on).
+   */
   readonly onStreamError: (topic: string, error: OperationError) => void;
 }
 
@@ -68,14 +71,13 @@ export class TopicSession {
       unique.map(async (topic) => {
         const translation = translated.get(topic);
         const entry: Entry = { leave: () => undefined };
-        let start: Awaited<ReturnType<TopicOperations['subscribe']>>;
-        try {
-          start = await this.options.operations.subscribe(
+        const run = (after: string | null) =>
+          this.options.operations.subscribe(
             {
               viewer: this.options.viewer,
               topic,
               filter: translation?.ok ? translation.filter : null,
-              after: this.positions.get(topic) ?? resumeOf(topic),
+              after,
               transport: this.options.transport,
               request: this.options.request,
             },
@@ -104,6 +106,15 @@ export class TopicSession {
               ended: () => this.forget(topic, entry),
             },
           );
+        let start: Awaited<ReturnType<TopicOperations['subscribe']>>;
+        try {
+          start = await run(this.positions.get(topic) ?? resumeOf(topic));
+          if (!start.ok && start.oldestPosition !== undefined) {
+            // legacy.md: Last-Event-ID resumes. What Kafka deleted cannot be sent: the client is
+            // told which records it lost, and the topic goes on from the oldest Kafka holds.
+            this.options.onStreamError(topic, start);
+            start = await run(start.oldestPosition);
+          }
         } catch (error) {
           this.options.log.error({ err: error, topic }, 'legacy subscribe failed');
           failed.push({ topic, error: 'INTERNAL', message: 'the subscription could not be started' });
