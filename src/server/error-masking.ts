@@ -31,7 +31,12 @@ export const LOG_LEVEL_BY_CODE: Readonly<Record<ErrorCode, 'info' | 'warn' | 'er
  * createYogaLogging). `isDatabaseUnavailable` comes from the composition root: only the database
  * layer knows its drivers' errors.
  */
-export function createErrorMasker(log: Logger, isDatabaseUnavailable: (error: unknown) => boolean) {
+export function createErrorMasker(
+  log: Logger,
+  isDatabaseUnavailable: (error: unknown) => boolean,
+  /** Counts a refusal by the limit's name (limit_refusals_total): yoga's 413 is one. */
+  onRefused: (limit: string) => void = () => undefined,
+) {
   const logByCode = (code: ErrorCode, message: string, path: unknown) =>
     log[LOG_LEVEL_BY_CODE[code]]({ code, path }, message);
   return function maskError(error: unknown): Error {
@@ -69,6 +74,7 @@ export function createErrorMasker(log: Logger, isDatabaseUnavailable: (error: un
       }
       // Yoga's own answer to a body over maxRequestBodySize (MAX_PAYLOAD_BYTES).
       if (code === 'REQUEST_ENTITY_TOO_LARGE') {
+        onRefused('MAX_PAYLOAD_BYTES');
         logByCode(ERROR_CODES.PAYLOAD_TOO_LARGE, cause.message, undefined);
         return new GraphQLError('the request body is larger than MAX_PAYLOAD_BYTES allows', {
           extensions: { ...cause.extensions, code: ERROR_CODES.PAYLOAD_TOO_LARGE },

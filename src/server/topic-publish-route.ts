@@ -11,7 +11,7 @@ import { isAppError } from '../errors.ts';
 import { errorCodeOf, executeOperation } from './execute-operation.ts';
 import type { HttpRoute } from './http-routes.ts';
 import { parseMonitorBody, readBodyText } from './legacy-apigear/monitor-body.ts';
-import { jsonError, STATUS_OF_CODE } from './legacy-apigear/monitor-route.ts';
+import { countRefusal, jsonError, STATUS_OF_CODE } from './legacy-apigear/monitor-route.ts';
 import type { OperationRunner } from './operation-runner.ts';
 
 const PUBLISH_MESSAGES = parse(`
@@ -20,7 +20,12 @@ const PUBLISH_MESSAGES = parse(`
   }
 `);
 
-export function topicPublishRoute(options: { runner: OperationRunner; maxBodyBytes: number }): HttpRoute {
+export function topicPublishRoute(options: {
+  runner: OperationRunner;
+  maxBodyBytes: number;
+  /** Counts a refusal by the limit's name (limit_refusals_total). */
+  onRefused: (limit: string) => void;
+}): HttpRoute {
   return {
     methods: ['POST'],
     path: '/topics/:topic/messages',
@@ -34,6 +39,7 @@ export function topicPublishRoute(options: { runner: OperationRunner; maxBodyByt
         );
       } catch (error) {
         if (!isAppError(error)) throw error;
+        countRefusal(error, options.onRefused);
         return jsonError(STATUS_OF_CODE[error.code] ?? 500, error.code, error.message, { ...error.details });
       }
       const key = new URL(request.url).searchParams.get('key');

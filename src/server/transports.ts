@@ -81,7 +81,8 @@ export function buildTransports(dependencies: TransportDependencies): Transports
   const { config, log, metrics, auth, connectionLimiter } = services;
   const transportStats = createTransportStats(metrics, { windowMs: config.topics.statsWindowMs });
   const openSubscriptions = createOpenSubscriptions(metrics);
-  const maskError = createErrorMasker(log, dependencies.isDatabaseUnavailable);
+  const countRefusal = (limit: string) => limitRefusals(metrics).inc({ limit });
+  const maskError = createErrorMasker(log, dependencies.isDatabaseUnavailable, countRefusal);
   // Every transport runs its operations through this seam; yoga is built below, as it serves
   // the adapters' routes, hence the getter.
   const runner = createOperationRunner(() => yoga, maskError);
@@ -153,8 +154,9 @@ export function buildTransports(dependencies: TransportDependencies): Transports
       auth,
       config: config.devices,
       maxJsonDepth: config.limits.maxJsonDepth,
+      onRefused: countRefusal,
     }),
-    topicPublishRoute({ runner, maxBodyBytes: config.http.maxPayloadBytes }),
+    topicPublishRoute({ runner, maxBodyBytes: config.http.maxPayloadBytes, onRefused: countRefusal }),
     ...legacySse.routes,
     graphqlSse,
   ];

@@ -37,7 +37,7 @@ export async function readBodyText(
 
 function tooLarge(limitBytes: number, limitName: string): PayloadTooLargeError {
   return new PayloadTooLargeError(`the body is larger than ${limitBytes} bytes (${limitName})`, {
-    details: { limitBytes },
+    details: { limitBytes, limit: limitName },
   });
 }
 

@@ -15,7 +15,7 @@ import {
   markJsonChecked,
 } from '../../domain/json-bounds.ts';
 import type { Viewer } from '../../domain/viewer.ts';
-import { BadUserInputError, isAppError } from '../../errors.ts';
+import { type AppError, BadUserInputError, isAppError } from '../../errors.ts';
 import { RETRY_AFTER_SECONDS } from '../auth/http-error.ts';
 import { tokenFromRequest } from '../auth/token-source.ts';
 import { errorCodeOf, executeOperation } from '../execute-operation.ts';
@@ -52,6 +52,8 @@ export interface MonitorRouteOptions {
   readonly config: Config['devices'];
   /** MAX_JSON_DEPTH, counted from the body's array as for the `ingest` mutation's `$messages`. */
   readonly maxJsonDepth: number;
+  /** Counts a refusal by the limit's name (limit_refusals_total): the body's size, its depth. */
+  readonly onRefused: (limit: string) => void;
 }
 
 /** Events nested deeper than MAX_JSON_DEPTH or holding text Postgres refuses: 400 naming the event. */
@@ -66,6 +68,12 @@ function refuseUnboundedEvents(events: readonly unknown[], maxJsonDepth: number)
   }
   // The same array is the mutation's `$messages`: the input bounds need not walk it again.
   markJsonChecked(events, maxJsonDepth);
+}
+
+/** An adapter's refusal of a limit (`details.limit` names its variable) goes to limit_refusals_total. */
+export function countRefusal(error: AppError, onRefused: (limit: string) => void): void {
+  const limit = error.details?.limit;
+  if (typeof limit === 'string') onRefused(limit);
 }
 
 /** A JSON error answer; a 503 carries Retry-After. */
@@ -136,6 +144,7 @@ export function monitorRoutes(options: MonitorRouteOptions): HttpRoute[] {
       checkEventsAreObjects(events);
     } catch (error) {
       if (isAppError(error)) {
+        countRefusal(error, options.onRefused);
         const { code, ...details } = error.extensions;
         return jsonError(STATUS_OF_CODE[error.code] ?? 500, error.code, error.message, details);
       }
