@@ -116,9 +116,10 @@ export abstract class OperationSocket {
     const ws = socket.ws;
     options.stats.connectionOpened(frames.transport);
     ws.once('error', (error: Error & { code?: string }) => {
-      // ws has already closed with 1009 for an oversized frame; anything else is ours to close.
-      if (error.code === 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH') options.onRefused('MAX_PAYLOAD_BYTES');
-      else options.log.warn({ err: error }, `${frames.transport} socket error`);
+      // ws has already closed with 1009 for an oversized frame (the socket guard counts it in
+      // limit_refusals_total); anything else is ours to close.
+      if (error.code !== 'WS_ERR_UNSUPPORTED_MESSAGE_LENGTH')
+        options.log.warn({ err: error }, `${frames.transport} socket error`);
       this.closeForInternalError();
     });
     ws.once('close', () => this.closed());

@@ -1,7 +1,7 @@
 import type { Duplex } from 'node:stream';
 import type { WebSocket } from 'ws';
 import type { Logger } from '../log.ts';
-import type { Metrics } from '../metrics.ts';
+import { limitRefusals, type Metrics } from '../metrics.ts';
 
 /**
  * The RFC 6455 close codes of a client's protocol fault. `ws` has already sent the close frame
@@ -64,6 +64,9 @@ export function guardSocket(socket: WebSocket, route: string, options: SocketGua
   socket.on('error', (error: Error & { code?: unknown }) => {
     const code = protocolCloseCode(error);
     errors.inc({ route, code: String(code) });
+    // A frame over the route's maxPayload is also a refusal of MAX_PAYLOAD_BYTES, on every route.
+    if (code === PROTOCOL_CLOSE_CODES.MESSAGE_TOO_BIG)
+      limitRefusals(options.metrics).inc({ limit: 'MAX_PAYLOAD_BYTES' });
     if (code === PROTOCOL_CLOSE_CODES.ABNORMAL) {
       options.log.warn({ err: error, route }, 'WebSocket error: connection cut');
       socket.terminate();

@@ -208,6 +208,7 @@ export function createTopicService(dependencies: TopicServiceDependencies): Topi
       const payload = Buffer.from(JSON.stringify(data ?? null), 'utf8');
       if (payload.byteLength > config.http.maxPayloadBytes) {
         const which = messages.length === 1 ? 'the message' : `message ${index}`;
+        refusals.inc({ limit: 'MAX_PAYLOAD_BYTES' });
         throw new PayloadTooLargeError(
           `${which} is ${payload.byteLength} bytes; at most ${config.http.maxPayloadBytes} are allowed (MAX_PAYLOAD_BYTES)`,
           messages.length === 1 ? undefined : { details: { index } },

@@ -216,6 +216,7 @@ class LegacyTopicConnection {
     const { options } = this;
     const size = Array.isArray(data) ? data.reduce((sum, part) => sum + part.byteLength, 0) : data.byteLength;
     if (size > options.maxPayloadBytes) {
+      this.refusals.inc({ limit: 'MAX_PAYLOAD_BYTES' });
       this.send(
         frames.error(
           LEGACY_ERRORS.INVALID_FORMAT,

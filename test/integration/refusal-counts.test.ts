@@ -2,7 +2,9 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
 import { limitRefusals } from '../../src/metrics.ts';
+import { AsyncQueue } from '../helpers/async-queue.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { authEnv, signToken } from '../helpers/tokens.ts';
 
@@ -10,9 +12,10 @@ import { authEnv, signToken } from '../helpers/tokens.ts';
  * docs/limits.md: every refusal is counted in limit_refusals_total under the limit's variable
  * (issue 14, item 12) — here the HTTP bodies: over MAX_PAYLOAD_BYTES on /graphql and on
  * POST /topics/{topic}/messages, over MONITOR_MAX_BODY_BYTES or MAX_JSON_DEPTH on
- * POST /monitor/{device}. A request within the limits is not counted.
+ * POST /monitor/{device}; a WebSocket frame over MAX_PAYLOAD_BYTES on the legacy routes (as on
+ * graphql-ws: test/auth/limits.test.ts). A request within the limits is not counted.
  */
-describe('HTTP body refusals are counted', () => {
+describe('body and frame refusals are counted', () => {
   let server: TestApp;
   let dir: string;
   let token: string;
@@ -91,5 +94,65 @@ describe('HTTP body refusals are counted', () => {
     await refused.arrayBuffer();
     expect(refused.status).toBe(status);
     expect(await counts()).toEqual({ ...before, [limit]: (before[limit] ?? 0) + 1 });
+  });
+
+  it('a topic message over MAX_PAYLOAD_BYTES handed to the topics service (as the legacy paths do) is counted', async () => {
+    const publisher = { userId: 'feeder', tenantId: null, roles: ['publisher'] };
+    const before = await counts();
+    await expect(
+      server.app.services.topics.publish(publisher, 'open.v1', { n: 1 }, null),
+    ).resolves.toMatchObject({
+      accepted: 1,
+    });
+    expect(await counts()).toEqual(before);
+    await expect(
+      server.app.services.topics.publish(publisher, 'open.v1', { big }, null),
+    ).rejects.toMatchObject({
+      code: 'PAYLOAD_TOO_LARGE',
+    });
+    expect(await counts()).toEqual({ ...before, MAX_PAYLOAD_BYTES: (before.MAX_PAYLOAD_BYTES ?? 0) + 1 });
+  });
+
+  /** A legacy socket with the token in `?token=`: its text frames, and its close. */
+  const openLegacy = async (path: string) => {
+    const socket = new WebSocket(`${server.url.replace(/^http/, 'ws')}${path}?token=${token}`);
+    const texts = new AsyncQueue<string>();
+    socket.on('message', (data) => texts.push(String(data)));
+    socket.on('error', () => undefined); // the close says what happened
+    const closed = new Promise<number>((resolve) => socket.once('close', (code) => resolve(code)));
+    await new Promise((resolve, reject) => {
+      socket.once('open', resolve);
+      socket.once('error', reject);
+    });
+    return { socket, texts, closed };
+  };
+
+  it('/ws/stream: a frame over MAX_PAYLOAD_BYTES gets its error frame and is counted; a small one is not', async () => {
+    const legacy = await openLegacy('/ws/stream');
+    try {
+      expect(JSON.parse(await legacy.texts.next(5_000, 'connection_established'))).toMatchObject({
+        type: 'connection_established',
+      });
+      const before = await counts();
+      legacy.socket.send(JSON.stringify({ action: 'ping' }));
+      expect(JSON.parse(await legacy.texts.next(5_000, 'the pong'))).toMatchObject({ type: 'pong' });
+      expect(await counts()).toEqual(before);
+      legacy.socket.send(JSON.stringify({ action: 'ping', data: { big } }));
+      expect(JSON.parse(await legacy.texts.next(5_000, 'the error frame'))).toMatchObject({
+        type: 'error',
+        error: 'INVALID_FORMAT',
+      });
+      expect(await counts()).toEqual({ ...before, MAX_PAYLOAD_BYTES: (before.MAX_PAYLOAD_BYTES ?? 0) + 1 });
+    } finally {
+      legacy.socket.terminate();
+    }
+  });
+
+  it('/ws/ds/{ds}: a frame over MAX_PAYLOAD_BYTES closes with 1009 and is counted', async () => {
+    const provider = await openLegacy('/ws/ds/refusal-ds');
+    const before = await counts();
+    provider.socket.send(big);
+    expect(await provider.closed).toBe(1009);
+    expect(await counts()).toEqual({ ...before, MAX_PAYLOAD_BYTES: (before.MAX_PAYLOAD_BYTES ?? 0) + 1 });
   });
 });
