@@ -48,24 +48,7 @@ export async function writeEntries(
 ): Promise<WrittenBatch> {
   const { stateId, sessionId, entries, tenant } = batch;
   const key = tenantKey(tenant);
-  const stateMessage = encodeEntryMessage(stateId, sessionId, entries);
-  if (stateMessage.byteLength > limits.maxMessageBytes) {
-    throw new PayloadTooLargeError(
-      `the entries make a ${stateMessage.byteLength}-byte message, at most ${limits.maxMessageBytes} bytes are allowed (STATE_MAX_MESSAGE_BYTES); publish them in smaller batches`,
-      { details: { field: 'entries', limit: limits.maxMessageBytes } },
-    );
-  }
-  const outbox = [
-    { subject: subjects.state(tenant, stateId), payload: stateMessage },
-    ...(sessionId === null
-      ? []
-      : [{ subject: subjects.stateSession(tenant, stateId, sessionId), payload: stateMessage }]),
-    ...batch.routes.map((route) => ({
-      subject: inTenant(tenant, route.subject),
-      payload: encodeEntryMessage(stateId, sessionId, entries, route.id),
-    })),
-  ];
-
+  const outbox = outboxMessagesOf(batch, limits);
   return db.prisma.$transaction(
     async (tx) => {
       const inserted = await tx.$executeRaw`
@@ -121,6 +104,118 @@ export async function writeEntries(
     },
     { timeout: 30_000, maxWait: 10_000 },
   );
+}
+
+/**
+ * The outbox rows of one batch: one `query_state_entry` message on the state's subject, the
+ * session's, and a copy per route. PAYLOAD_TOO_LARGE past STATE_MAX_MESSAGE_BYTES.
+ */
+function outboxMessagesOf(
+  batch: Pick<EntryBatch, 'tenant' | 'stateId' | 'sessionId' | 'entries' | 'routes'>,
+  limits: { maxMessageBytes: number },
+): Array<{ subject: string; payload: Uint8Array }> {
+  const { tenant, stateId, sessionId, entries } = batch;
+  const stateMessage = encodeEntryMessage(stateId, sessionId, entries);
+  if (stateMessage.byteLength > limits.maxMessageBytes) {
+    throw new PayloadTooLargeError(
+      `the entries make a ${stateMessage.byteLength}-byte message, at most ${limits.maxMessageBytes} bytes are allowed (STATE_MAX_MESSAGE_BYTES); publish them in smaller batches`,
+      { details: { field: 'entries', limit: limits.maxMessageBytes } },
+    );
+  }
+  return [
+    { subject: subjects.state(tenant, stateId), payload: stateMessage },
+    ...(sessionId === null
+      ? []
+      : [{ subject: subjects.stateSession(tenant, stateId, sessionId), payload: stateMessage }]),
+    ...batch.routes.map((route) => ({
+      subject: inTenant(tenant, route.subject),
+      payload: encodeEntryMessage(stateId, sessionId, entries, route.id),
+    })),
+  ];
+}
+
+/** One message of a network batch (writeNetworkBatch): entries already validated. */
+export type NetworkWrite = Pick<EntryBatch, 'stateId' | 'sessionId' | 'entries' | 'routes'>;
+
+/**
+ * Persists several messages of the network (the sync store) in ONE transaction of plain SQL,
+ * a fixed handful of statements whatever the batch's size: the default tenant's states (the
+ * network has no tenants; created on first sight), their row locks in id order (several instances never deadlock), every entry with the next seq numbers of its
+ * state in the order of `writes` (per-state order kept), and every message's outbox rows. All or
+ * nothing. `retryKey` becomes the id of the batch's first entry: when it exists already, an
+ * earlier attempt of this batch committed, and nothing is written again (returns 0).
+ * Returns the ids of the states it wrote to, so a caller can drop cached lookups.
+ */
+export async function writeNetworkBatch(
+  db: Database,
+  writes: readonly NetworkWrite[],
+  retryKey: string,
+  limits: { maxMessageBytes: number },
+): Promise<{ written: number; stateIds: readonly string[] }> {
+  // The network writes the default tenant's states, as publish with tenant null.
+  const tenant = null;
+  const key = tenantKey(tenant);
+  const outbox = writes.flatMap((write) => outboxMessagesOf({ ...write, tenant }, limits));
+  const stateIds = [...new Set(writes.map((write) => write.stateId))].sort();
+  if (writes.length === 0) return { written: 0, stateIds };
+  return db.transaction(async (sql) => {
+    await sql.execute(
+      `INSERT INTO "State" ("tenantId", id) SELECT $2, id FROM unnest($1::text[]) AS s(id)
+       ON CONFLICT ("tenantId", id) DO NOTHING`,
+      [stateIds, key],
+    );
+    // The row locks order concurrent writers of one state, so their seq ranges never overlap.
+    await sql.query(
+      `SELECT id FROM "State" WHERE "tenantId" = $2 AND id = ANY($1::text[]) ORDER BY id FOR UPDATE`,
+      [stateIds, key],
+    );
+    const [earlier] = await sql.query(`SELECT 1 AS found FROM "StateEntry" WHERE id = $1`, [
+      entryId(retryKey),
+    ]);
+    // Its outbox rows were committed with it: the relay publishes them.
+    if (earlier) return { written: 0, stateIds };
+    const last = await sql.query<{ stateId: string; seq: unknown }>(
+      `SELECT "stateId", MAX(seq) AS seq FROM "StateEntry"
+       WHERE "tenantId" = $2 AND "stateId" = ANY($1::text[]) GROUP BY "stateId"`,
+      [stateIds, key],
+    );
+    const nextSeq = new Map(last.map((row) => [row.stateId, BigInt(String(row.seq)) + 1n]));
+    const rows: Array<{
+      id: string;
+      stateId: string;
+      sessionId: string | null;
+      seq: string;
+      data: JsonObject;
+    }> = [];
+    for (const write of writes) {
+      let seq = nextSeq.get(write.stateId) ?? 1n;
+      for (const data of write.entries) {
+        const id = entryId(rows.length === 0 ? retryKey : randomUUID());
+        rows.push({ id, stateId: write.stateId, sessionId: write.sessionId, seq: seq.toString(), data });
+        seq += 1n;
+      }
+      nextSeq.set(write.stateId, seq);
+    }
+    // The rows as one JSON text parameter: jsonb keeps every digit JSON.stringify wrote (the
+    // 17th significant digit of a float survives), and one statement writes them all.
+    await sql.execute(
+      `INSERT INTO "StateEntry" (id, "tenantId", "stateId", "sessionId", seq, data, "createdAt")
+       SELECT r.id, $3, r."stateId", r."sessionId", r.seq, r.data, $2::timestamp(3)
+       FROM jsonb_to_recordset($1::jsonb) AS r(id text, "stateId" text, "sessionId" text, seq bigint, data jsonb)`,
+      [JSON.stringify(rows), new Date().toISOString(), key],
+    );
+    // In message order: the relay publishes by id, so each state's messages go out in order.
+    await sql.execute(
+      `INSERT INTO "OutboxMessage" (subject, payload)
+       SELECT subject, decode(payload, 'base64')
+       FROM unnest($1::text[], $2::text[]) WITH ORDINALITY AS batch(subject, payload, n) ORDER BY n`,
+      [
+        outbox.map((message) => message.subject),
+        outbox.map((message) => Buffer.from(message.payload).toString('base64')),
+      ],
+    );
+    return { written: writes.length, stateIds };
+  });
 }
 
 function entryId(key: string): string {

@@ -11,7 +11,7 @@ import type { RouteService } from '../routes/route-service.ts';
 import { TtlCache } from '../ttl-cache.ts';
 import { tenantKey, tenantOfKey } from '../viewer.ts';
 import { validateEntries } from './entry-validation.ts';
-import { writeEntries } from './entry-writer.ts';
+import { writeEntries, writeNetworkBatch } from './entry-writer.ts';
 import { createOutboxRelay, type OutboxRelay } from './outbox-relay.ts';
 import { assertStateToken } from './state-ids.ts';
 import { type StateEvent, streamStateEvents } from './state-stream.ts';
@@ -91,6 +91,17 @@ export interface StateService {
     tenant: Tenant,
     options?: PublishOptions,
   ): Promise<PublishResult>;
+  /**
+   * The sync store's write: several messages of the network validated and persisted in one
+   * transaction (writeNetworkBatch; the default tenant's states, as publish with tenant null), then one
+   * outbox flush for all. `retryKey` as in PublishOptions, for the whole batch. A bad message
+   * fails the whole batch before anything is written (the caller writes them one by one then);
+   * UNAVAILABLE with step "publish" as publish's when the broker is away.
+   */
+  publishFromNetwork(
+    messages: ReadonlyArray<{ stateId: string; sessionId: string | null; entries: readonly unknown[] }>,
+    retryKey: string,
+  ): Promise<{ accepted: number }>;
   /** Live events of the caller's tenant's state or session (its tenant's subject, subjects.state). */
   stream(
     stateId: string,
@@ -244,27 +255,38 @@ export function createStateService(options: {
       );
       // The state exists now: drop a cached "not found".
       if (written.createdState) cache.delete(cacheKey(tenant, stateId));
-      const flushed = await outbox.flush();
+      const flushed = await flushWritten(written.outboxIds, entries.length, written);
       const [stateRow] = written.outboxIds;
-      const unpublished = written.outboxIds.filter((id) => !flushed.positions.has(id));
-      if (flushed.error && unpublished.length > 0 && (await stillPending(unpublished))) {
-        throw new UnavailableError(
-          `the ${entries.length} entries were persisted (seq ${written.firstSeq}..${written.lastSeq}) but publishing them failed: ${flushed.error.message}; publishing will be retried until the broker is back`,
-          {
-            cause: flushed.error,
-            details: {
-              step: 'publish',
-              persisted: entries.length,
-              firstSeq: Number(written.firstSeq),
-              lastSeq: Number(written.lastSeq),
-            },
-          },
-        );
-      }
       return {
         accepted: entries.length,
         position: stateRow === undefined ? null : (flushed.positions.get(stateRow) ?? null),
       };
+    },
+
+    async publishFromNetwork(messages, retryKey) {
+      const table = await routes.table();
+      const writes = messages.map(({ stateId, sessionId, entries }) => {
+        assertStateToken('stateId', stateId);
+        if (sessionId !== null) assertStateToken('sessionId', sessionId);
+        return {
+          stateId,
+          sessionId,
+          entries: validateEntries(entries, config.ism),
+          routes: table.matching(stateId),
+        };
+      });
+      const written = await writeNetworkBatch(db, writes, retryKey, config.ism);
+      // The states exist now, whoever created them: drop cached "not found"s.
+      for (const stateId of written.stateIds) cache.delete(cacheKey(null, stateId));
+      // The relay publishes in id order: everything pending goes, this batch's rows with it.
+      const flushed = await outbox.flush();
+      if (flushed.error && written.written > 0) {
+        throw new UnavailableError(
+          `${written.written} messages were persisted but publishing them failed: ${flushed.error.message}; publishing will be retried until the broker is back`,
+          { cause: flushed.error, details: { step: 'publish', persisted: written.written } },
+        );
+      }
+      return { accepted: written.written };
     },
 
     async stream(stateId, sessionId, tenant) {
@@ -276,6 +298,31 @@ export function createStateService(options: {
       return streamStateEvents(broker, tenant, stateId, sessionId, options.messageBounds);
     },
   };
+
+  /** Flushes the outbox; UNAVAILABLE (step "publish") when rows of this write stay unpublished. */
+  async function flushWritten(
+    outboxIds: readonly bigint[],
+    count: number,
+    range: { firstSeq: bigint; lastSeq: bigint },
+  ) {
+    const flushed = await outbox.flush();
+    const unpublished = outboxIds.filter((id) => !flushed.positions.has(id));
+    if (flushed.error && unpublished.length > 0 && (await stillPending(unpublished))) {
+      throw new UnavailableError(
+        `the ${count} entries were persisted (seq ${range.firstSeq}..${range.lastSeq}) but publishing them failed: ${flushed.error.message}; publishing will be retried until the broker is back`,
+        {
+          cause: flushed.error,
+          details: {
+            step: 'publish',
+            persisted: count,
+            firstSeq: Number(range.firstSeq),
+            lastSeq: Number(range.lastSeq),
+          },
+        },
+      );
+    }
+    return flushed;
+  }
 
   async function stillPending(ids: readonly bigint[]): Promise<boolean> {
     return (await prisma.outboxMessage.count({ where: { id: { in: [...ids] } } })) > 0;

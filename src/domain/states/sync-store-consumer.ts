@@ -16,6 +16,21 @@ const RETRY_MAX_WAIT_MS = 2_000;
 /** The first wait; it doubles up to RETRY_MAX_WAIT_MS. */
 const RETRY_FIRST_WAIT_MS = 100;
 
+/**
+ * Bounds of one batch: the messages waiting when the writer comes round are written in one
+ * transaction, at most this many of them and about this many bytes of payload (a transaction
+ * that stays short, and a retry that rewrites a bounded amount).
+ */
+const BATCH_MAX_MESSAGES = 500;
+const BATCH_MAX_BYTES = 1024 * 1024;
+
+/** One message's target and entries, resolved from its state_id or route. */
+interface NetworkMessage {
+  readonly stateId: string;
+  readonly sessionId: string | null;
+  readonly entries: readonly unknown[];
+}
+
 /** The queue group of the sync store: with several instances each message is persisted once. */
 export const SYNC_STORE_QUEUE = 'streamgate-sync-store';
 
@@ -98,7 +113,7 @@ export function createSyncStoreConsumer(options: {
     counts[result] += by;
     counter.inc({ result, reason }, by);
   };
-  const reject = (reason: SyncRejection, message: string) => {
+  const reject = (reason: SyncRejection, message: string): undefined => {
     rejected[reason] = (rejected[reason] ?? 0) + 1;
     counter.inc({ result: 'rejected', reason });
     log.warn({ reason }, `sync store: message rejected, nothing written: ${message}`);
@@ -130,12 +145,13 @@ export function createSyncStoreConsumer(options: {
     }
   };
 
-  const handle = async (message: BrokerMessage): Promise<void> => {
+  /** The state a message writes to, or undefined when it is ignored or rejected (counted here). */
+  const resolveTarget = async (message: BrokerMessage): Promise<NetworkMessage | undefined> => {
     const parsed = parseSyncMessage(message.payload, options.maxJsonDepth);
     if (parsed.kind === 'ignored') {
       count('ignored');
       log.debug(`sync store: ignored (${parsed.reason})`);
-      return;
+      return undefined;
     }
     if (parsed.kind === 'rejected') return reject(parsed.reason, parsed.message);
 
@@ -163,14 +179,17 @@ export function createSyncStoreConsumer(options: {
       }
     }
     if (stateId === null) return reject(SYNC_REJECTION.MISSING_STATE_ID, 'state_id is missing');
+    return { stateId, sessionId, entries: parsed.entries };
+  };
 
+  /** One message on its own, rejected with its reason when the state service refuses it. */
+  const writeOne = async (target: NetworkMessage): Promise<void> => {
     // One key for every attempt: an attempt whose COMMIT went through although its answer was
     // lost (the database died right then) makes the next one a no-op instead of a duplicate.
     const retryKey = randomUUID();
-    const target = { stateId, sessionId };
     try {
       await whileUnreachable(() =>
-        states.publish(target.stateId, target.sessionId, parsed.entries, null, { retryKey }),
+        states.publish(target.stateId, target.sessionId, target.entries, null, { retryKey }),
       );
       count('persisted');
     } catch (error) {
@@ -192,6 +211,37 @@ export function createSyncStoreConsumer(options: {
       }
       throw error;
     }
+  };
+
+  /**
+   * A batch of waiting messages in one transaction (StateService.publishFromNetwork): one key
+   * for every attempt of the batch, as for one message. When the state service refuses the
+   * batch for a reason of one message's (bad entry, too large…), nothing was written, and the
+   * messages are written one by one, so only that one is rejected, with its reason.
+   */
+  const writeBatch = async (targets: readonly NetworkMessage[]): Promise<void> => {
+    if (targets.length === 1) return writeOne(targets[0] as NetworkMessage);
+    const retryKey = randomUUID();
+    try {
+      await whileUnreachable(() => states.publishFromNetwork(targets, retryKey));
+    } catch (error) {
+      if (!persistedUnpublished(error)) {
+        if (error instanceof AppError && !isDatabaseUnavailable(error)) {
+          for (const target of targets) {
+            try {
+              await writeOne(target);
+            } catch (single) {
+              if (stopped && isDatabaseUnavailable(single)) throw single;
+              count('failed');
+              log.error({ err: single }, 'sync store: could not persist a message');
+            }
+          }
+          return;
+        }
+        throw error;
+      }
+    }
+    count('persisted', '', targets.length);
   };
 
   // Received messages wait here for their turn, bounded in bytes: the subscription is read at
@@ -235,12 +285,27 @@ export function createSyncStoreConsumer(options: {
         continue;
       }
       waitingBytes -= message.payload.byteLength;
+      // What waits behind it joins it, up to the batch's bounds: one transaction for them all.
+      const batch = [message];
+      let batchBytes = message.payload.byteLength;
+      while (batch.length < BATCH_MAX_MESSAGES && batchBytes < BATCH_MAX_BYTES) {
+        const next = waiting.shift();
+        if (!next) break;
+        waitingBytes -= next.payload.byteLength;
+        batchBytes += next.payload.byteLength;
+        batch.push(next);
+      }
       try {
-        await handle(message);
+        const targets: NetworkMessage[] = [];
+        for (const received of batch) {
+          const target = await resolveTarget(received);
+          if (target) targets.push(target);
+        }
+        if (targets.length > 0) await writeBatch(targets);
       } catch (error) {
         if (stopped && isDatabaseUnavailable(error)) {
           // Shutting down with the database away: what waits cannot be written either.
-          const lost = 1 + waiting.length;
+          const lost = batch.length + waiting.length;
           waiting.clear();
           waitingBytes = 0;
           count('dropped', 'shutdown', lost);
@@ -249,8 +314,11 @@ export function createSyncStoreConsumer(options: {
             'sync store: stopped while the database is unreachable; the waiting messages are dropped',
           );
         } else {
-          count('failed');
-          log.error({ err: error }, 'sync store: could not persist a message');
+          count('failed', '', batch.length);
+          log.error(
+            { err: error, messages: batch.length },
+            'sync store: could not persist a batch of messages',
+          );
         }
       }
     }
