@@ -52,9 +52,8 @@ async function measure(
       DATABASE_URL: databaseUrl,
       SYNC_STORE_SUBJECT: SUBJECT,
       SYNC_STORE_BUFFER: '256mb',
-      LOG_LEVEL: 'warn',
     },
-    cwd === undefined ? {} : { cwd, ready: /listening/ },
+    cwd === undefined ? {} : { cwd },
   );
   const db = new pg.Client({ connectionString: databaseUrl });
   await db.connect();
