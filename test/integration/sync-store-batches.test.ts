@@ -8,7 +8,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { waitUntil } from '../helpers/async-queue.ts';
-import { type IsmNetwork, natsNetwork, syncMessagesHandled } from '../helpers/ism-network.ts';
+import { brokerNetwork, type IsmNetwork, natsNetwork, syncMessagesHandled } from '../helpers/ism-network.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { serviceUrl } from '../setup/services.ts';
 
@@ -154,5 +154,46 @@ describe('the sync store writes in batches', () => {
     ).rejects.toThrow(/entries/);
     // Not even the state was created.
     expect(await states.find(stateId, null)).toBeNull();
+  });
+});
+
+describe('the sync store writes in batches on the embedded default (PGlite, memory broker)', () => {
+  it('stores a burst of 300 messages over 2 states once each, in order per state, floats intact', async () => {
+    const server = await startTestApp();
+    try {
+      const network = brokerNetwork(server.app.services.broker);
+      const subject = server.app.services.syncStore.subject;
+      const stats = () => server.app.services.syncStore.stats();
+      for (let index = 0; index < 300; index++) {
+        await network.publish(
+          subject,
+          JSON.stringify({
+            type: 'query_state_direct',
+            state_id: `embedded-${index % 2}`,
+            query_state: [{ index, float: 0.1 + 0.2 }],
+          }),
+        );
+      }
+      await waitUntil(
+        () => syncMessagesHandled(stats()) === 300,
+        30_000,
+        'the sync store to take 300 messages',
+      );
+      expect(stats().persisted).toBe(300);
+      for (const offset of [0, 1]) {
+        const page = await server.graphql<EntriesData>(ENTRIES, {
+          stateId: `embedded-${offset}`,
+          first: 200,
+        });
+        const entries = page.data?.stateEntries.edges.map((edge) => edge.node) ?? [];
+        expect(entries.map((entry) => entry.seq)).toEqual(Array.from({ length: 150 }, (_, n) => n + 1));
+        expect(entries.map((entry) => entry.data.index)).toEqual(
+          Array.from({ length: 150 }, (_, n) => n * 2 + offset),
+        );
+        expect(entries.every((entry) => entry.data.float === 0.30000000000000004)).toBe(true);
+      }
+    } finally {
+      await server.stop();
+    }
   });
 });
