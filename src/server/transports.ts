@@ -181,7 +181,7 @@ export function buildTransports(dependencies: TransportDependencies): Transports
       useInputBounds(config.limits, metrics),
       useAuthGuard(auth),
       useMutationRateLimit(config.limits, metrics),
-      useGraphqlOverSse(sseDelivery),
+      useGraphqlOverSse(sseDelivery, config.limits.maxDocumentTokens),
       // Slot, gauge, /stats, token expiry and shutdown attach at a subscription's start and end,
       // in each transport (subscription-lifecycle.ts): no plugin wraps a subscription's events.
       useManagedSubscriptionsOnly(),

@@ -1,8 +1,9 @@
-import type { ExecutionResult } from 'graphql';
+import { type ExecutionResult, parse } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import type { GraphQLContext } from '../../domain/resolver-context.ts';
 import { isAppError } from '../../errors.ts';
 import { withHttpStatus } from '../auth/http-error.ts';
+import { selectedOperation } from '../auth/root-fields.ts';
 import type { RunContext } from '../operation-runner.ts';
 import { type EventStream, serverResponseOf } from './event-stream.ts';
 import { createSseDelivery, type SseDeliveryOptions } from './sse-delivery.ts';
@@ -18,7 +19,7 @@ import { DISTINCT_FRAMING } from './sse-subscription.ts';
  * bad tokens, stays with yoga, which answers as it always did (refusals as `next` + `complete`
  * under 200).
  */
-export function useGraphqlOverSse(options: SseDeliveryOptions): Plugin {
+export function useGraphqlOverSse(options: SseDeliveryOptions, maxDocumentTokens: number): Plugin {
   const delivery = createSseDelivery(options);
   const { runner, streams } = options;
 
@@ -28,18 +29,22 @@ export function useGraphqlOverSse(options: SseDeliveryOptions): Plugin {
     serverContext: Record<string, unknown>,
   ): Promise<SseResult | undefined> {
     if (typeof params.query !== 'string') return undefined;
+    const operationName = typeof params.operationName === 'string' ? params.operationName : null;
+    // Yoga answers it (a refusal as JSON; a stream it cannot send: useManagedSubscriptionsOnly).
+    if (!answersWithEventStream(request)) return undefined;
+    // Everything but a subscription stays with yoga before any hook of ours sees it: the runner's
+    // parse validates and logs, and yoga would validate and log the same mistake a second time.
+    if (!selectsSubscription(params.query, operationName, maxDocumentTokens)) return undefined;
     const initial = { request, params } as RunContext;
     const parsed = runner.parse(
       {
         query: params.query,
-        operationName: typeof params.operationName === 'string' ? params.operationName : null,
+        operationName,
         variables: (params.variables ?? null) as Record<string, unknown> | null,
       },
       initial,
     );
     if ('errors' in parsed || parsed.kind !== 'subscription') return undefined;
-    // Yoga answers it (a refusal as JSON; a stream it cannot send: useManagedSubscriptionsOnly).
-    if (!answersWithEventStream(request)) return undefined;
     let context: GraphQLContext;
     try {
       context = await options.buildContext(initial);
@@ -85,6 +90,18 @@ export function useGraphqlOverSse(options: SseDeliveryOptions): Plugin {
       if (result instanceof SseResult) setResultProcessor(() => result.response(), 'text/event-stream');
     },
   };
+}
+
+/**
+ * True when `query` parses (within MAX_DOCUMENT_TOKENS) and the operation it selects is a
+ * subscription: graphql-js alone, no hook of yoga's, so nothing is logged or counted here.
+ */
+function selectsSubscription(query: string, operationName: string | null, maxTokens: number): boolean {
+  try {
+    return selectedOperation(parse(query, { maxTokens }), operationName)?.operation === 'subscription';
+  } catch {
+    return false; // a syntax error or too many tokens: yoga answers, logs and counts it once
+  }
 }
 
 /** The result yoga carries from the params handler to the result processor: our own stream. */
