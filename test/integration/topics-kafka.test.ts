@@ -147,6 +147,25 @@ describe('topics fed by Kafka, end to end (real Kafka and Postgres)', () => {
     return receipts[0] as { partition: number; baseOffset: string };
   };
 
+  /** A legacy SSE stream (resumed from `lastEventId` when given) subscribed to `topic`'s batch "sse". */
+  async function openLegacySse(topic: string, lastEventId?: string) {
+    const controller = new AbortController();
+    const stream = readSse(
+      await fetch(`${server.url}/sse/stream?token=${trader}`, {
+        signal: controller.signal,
+        headers: lastEventId ? { 'last-event-id': lastEventId } : {},
+      }),
+    );
+    const { connection_id } = JSON.parse((await stream.events.next()).data) as { connection_id: string };
+    const response = await fetch(`${server.url}/sse/subscribe`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${trader}` },
+      body: new URLSearchParams({ connection_id, topic, filters: JSON.stringify({ batch: 'sse' }) }),
+    });
+    expect(response.status).toBe(200);
+    return { events: stream.events, close: () => controller.abort() };
+  }
+
   it('delivers one Kafka message to graphql-ws, GraphQL over SSE, the legacy socket and the legacy SSE stream, with partition and offset', async () => {
     const before = topics().activeSubscriptions(PRICES);
     const graphqlWs = subscribeWs(ws, TOPIC_MESSAGES, { topics: [PRICES] });
@@ -367,27 +386,7 @@ describe('topics fed by Kafka, end to end (real Kafka and Postgres)', () => {
 
   it('resumes the legacy SSE stream with Last-Event-ID: all 100 missed messages in order, no duplicate', async () => {
     await quiet(LEDGER);
-    const open = async (lastEventId?: string) => {
-      const controller = new AbortController();
-      const stream = readSse(
-        await fetch(`${server.url}/sse/stream?token=${trader}`, {
-          signal: controller.signal,
-          headers: lastEventId ? { 'last-event-id': lastEventId } : {},
-        }),
-      );
-      const { connection_id } = JSON.parse((await stream.events.next()).data) as { connection_id: string };
-      const response = await fetch(`${server.url}/sse/subscribe`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${trader}` },
-        body: new URLSearchParams({
-          connection_id,
-          topic: LEDGER,
-          filters: JSON.stringify({ batch: 'sse' }),
-        }),
-      });
-      expect(response.status).toBe(200);
-      return { events: stream.events, close: () => controller.abort() };
-    };
+    const open = (lastEventId?: string) => openLegacySse(LEDGER, lastEventId);
     const before = topics().activeSubscriptions(LEDGER);
     const first = await open();
     await live(LEDGER, before + 1);
@@ -471,27 +470,7 @@ describe('topics fed by Kafka, end to end (real Kafka and Postgres)', () => {
 
   it('the legacy SSE stream resumed with a Last-Event-ID older than what Kafka holds: an error event naming the deleted records, then the rest', async () => {
     await quiet(TRIMMED);
-    const open = async (lastEventId?: string) => {
-      const controller = new AbortController();
-      const stream = readSse(
-        await fetch(`${server.url}/sse/stream?token=${trader}`, {
-          signal: controller.signal,
-          headers: lastEventId ? { 'last-event-id': lastEventId } : {},
-        }),
-      );
-      const { connection_id } = JSON.parse((await stream.events.next()).data) as { connection_id: string };
-      const response = await fetch(`${server.url}/sse/subscribe`, {
-        method: 'POST',
-        headers: { authorization: `Bearer ${trader}` },
-        body: new URLSearchParams({
-          connection_id,
-          topic: TRIMMED,
-          filters: JSON.stringify({ batch: 'sse' }),
-        }),
-      });
-      expect(response.status).toBe(200);
-      return { events: stream.events, close: () => controller.abort() };
-    };
+    const open = (lastEventId?: string) => openLegacySse(TRIMMED, lastEventId);
     const first = await open();
     await waitUntil(() => topics().activeSubscriptions(TRIMMED) >= 1, 60_000, 'the first subscription');
     const base = await produceTrimmed([0], 'sse');
