@@ -100,7 +100,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     );
     const routes = createRouteService({ db, log, cacheTtlMs: config.ism.stateCacheTtlMs });
     if (fileRoutes) await routes.loadFileRoutes(fileRoutes);
-    const states = createStateService({ config, db, broker, log, routes, messageBounds });
+    const states = createStateService({ config, db, broker, log, metrics, routes, messageBounds });
     await lifecycle.start('state outbox', states.outbox);
     const syncStore = createSyncStoreConsumer({
       broker,

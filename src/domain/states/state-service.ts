@@ -1,8 +1,15 @@
 import { randomUUID } from 'node:crypto';
 import type { Config } from '../../config/config.ts';
 import type { Database } from '../../db/create-database.ts';
-import { BadUserInputError, NotFoundError, UnavailableError } from '../../errors.ts';
+import {
+  BadUserInputError,
+  LimitExceededError,
+  NotFoundError,
+  PayloadTooLargeError,
+  UnavailableError,
+} from '../../errors.ts';
 import type { Logger } from '../../log.ts';
+import { limitRefusals, type Metrics } from '../../metrics.ts';
 import type { Broker } from '../../pubsub/broker.ts';
 import type { BrokerMessageBounds } from '../broker-message-bounds.ts';
 import { type Page, pageArgs, toPage } from '../pagination.ts';
@@ -127,6 +134,13 @@ function cacheKey(tenant: Tenant, id: string): string {
   return `${tenantKey(tenant)}\n${id}`;
 }
 
+/** The limit a refusal of validateEntries is for, by its kind (entry-validation.ts). */
+function entryLimitOf(error: unknown): string | undefined {
+  if (error instanceof LimitExceededError) return 'STATE_MAX_ENTRIES';
+  if (error instanceof PayloadTooLargeError) return 'STATE_MAX_ENTRY_BYTES';
+  return undefined;
+}
+
 const STATE_PAGE = 50;
 const ENTRY_PAGE = 100;
 
@@ -135,12 +149,20 @@ export function createStateService(options: {
   db: Database;
   broker: Broker;
   log: Logger;
+  /** limit_refusals_total: a publish refused for STATE_MAX_ENTRIES, _ENTRY_BYTES or _MESSAGE_BYTES. */
+  metrics: Metrics;
   routes: RouteService;
   /** What a message read from the broker must hold to reach a stateStream subscriber. */
   messageBounds: BrokerMessageBounds;
 }): StateService {
   const { config, db, broker, routes } = options;
   const { prisma } = db;
+  const refusals = limitRefusals(options.metrics);
+  /** Counts a refusal of one of the state limits (docs/limits.md); the error goes on. */
+  const refused = (limit: string | undefined, error: unknown): never => {
+    if (limit !== undefined) refusals.inc({ limit });
+    throw error;
+  };
   const cache = new TtlCache<string, StateRow | null>(config.ism.stateCacheTtlMs);
   const outbox = createOutboxRelay({
     db,
@@ -239,7 +261,15 @@ export function createStateService(options: {
     async publish(stateId, sessionId, rawEntries, tenant, publishOptions = {}) {
       assertStateToken('stateId', stateId);
       if (sessionId !== null) assertStateToken('sessionId', sessionId);
-      const entries = validateEntries(rawEntries, config.ism);
+      // Every write path (GraphQL, the legacy socket, the sync store message by message after a
+      // refused batch) comes through here, so each refusal is counted once; publishFromNetwork
+      // does not count, or a batch refused for one message would count it twice.
+      let entries: ReturnType<typeof validateEntries>;
+      try {
+        entries = validateEntries(rawEntries, config.ism);
+      } catch (error) {
+        return refused(entryLimitOf(error), error);
+      }
       const matching = (await routes.table()).matching(stateId);
       const written = await writeEntries(
         db,
@@ -252,6 +282,9 @@ export function createStateService(options: {
           retryKey: publishOptions.retryKey,
         },
         config.ism,
+      ).catch((error: unknown) =>
+        // The writer's only PAYLOAD_TOO_LARGE: the message the entries make.
+        refused(error instanceof PayloadTooLargeError ? 'STATE_MAX_MESSAGE_BYTES' : undefined, error),
       );
       // The state exists now: drop a cached "not found".
       if (written.createdState) cache.delete(cacheKey(tenant, stateId));
