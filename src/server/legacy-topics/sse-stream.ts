@@ -7,6 +7,7 @@ import { onTokenExpiry } from '../auth/token-expiry.ts';
 import type { HttpRoute } from '../http-routes.ts';
 import { limitRefusals } from '../limits/limits-plugins.ts';
 import { TRANSPORTS, type TransportStats } from '../ops/transport-stats.ts';
+import { type EventStream, EventStreams, serverResponseOf } from '../sse/event-stream.ts';
 import type { LegacyAccess } from './legacy-access.ts';
 import { filtersPerTopic, translateLegacyFilter } from './legacy-filters.ts';
 import { LEGACY_ERRORS, TOPIC_FAILURES } from './protocol.ts';
@@ -37,27 +38,43 @@ interface SseConnection {
    * sent, or where the Last-Event-ID the stream was opened with says; null: from now.
    */
   positionOf(topic: string): string | null;
-  end(): void;
+  readonly stream: EventStream;
 }
-
-const encoder = new TextEncoder();
 
 /**
  * The SSE routes of the old streaming service (legacy.md D): `GET /sse/stream?token=` opens a
  * stream, `POST /sse/subscribe` adds a topic to it. Every `data` event carries `id:`, one
  * position token for all the stream's topics, so that a reconnect with `Last-Event-ID` resumes
- * each topic as it is subscribed again.
+ * each topic as it is subscribed again. The streams are written by the SSE delivery core
+ * (sse/event-stream.ts): a tick's events go out in one write per stream, bounded by
+ * MAX_CLIENT_BUFFER, with one heartbeat timer for all of them.
  */
 export function useLegacySse(options: LegacySseOptions): { routes: HttpRoute[]; dispose(): void } {
   const connections = new Map<string, SseConnection>();
   const refusals = limitRefusals(options.metrics);
+  const streams = new EventStreams({
+    maxBufferedBytes: options.outboundLimitBytes,
+    keepAliveMs: options.heartbeatMs,
+    // The first frame is connection_established; a heartbeat on every stream, busy or not.
+    greeting: null,
+    heartbeat: () => Buffer.from(`: heartbeat ${Date.now()}\n\n`),
+    slowConsumerFrame: event('error', {
+      error: LEGACY_ERRORS.SLOW_CONSUMER,
+      message: 'outbound queue limit reached',
+    }),
+    onSlowConsumer: (buffered) => {
+      // The client reads slower than it is sent to: ended rather than buffered without bound.
+      refusals.inc({ limit: 'MAX_CLIENT_BUFFER' });
+      options.log.warn({ buffered, transport: TRANSPORTS.LEGACY_SSE }, 'legacy SSE slow consumer cut off');
+    },
+  });
 
   const json = (status: number, body: object) => Response.json(body, { status });
 
   const stream: HttpRoute = {
     methods: ['GET'],
     path: '/sse/stream',
-    async handle(request) {
+    async handle(request, _params, serverContext) {
       const url = new URL(request.url);
       const access = await options.access.authenticate(request);
       if (!access.ok) return json(401, { error: access.error, message: access.message });
@@ -78,106 +95,69 @@ export function useLegacySse(options: LegacySseOptions): { routes: HttpRoute[]; 
         }
       }
 
-      let controller!: ReadableStreamDefaultController<Uint8Array>;
-      let ended = false;
-      let heartbeat: NodeJS.Timeout | undefined;
-      const write = (text: string) => {
-        if (ended) return;
-        if ((controller.desiredSize ?? 0) < 0) {
-          // The client reads slower than it is sent to: end rather than buffer without bound.
-          refusals.inc({ limit: 'MAX_CLIENT_BUFFER' });
-          write0(
-            event('error', { error: LEGACY_ERRORS.SLOW_CONSUMER, message: 'outbound queue limit reached' }),
-          );
-          end();
-          return;
-        }
-        write0(text);
-      };
-      const write0 = (text: string) => {
-        try {
-          controller.enqueue(encoder.encode(text));
-        } catch {
-          end();
-        }
-      };
+      const out = streams.open(serverResponseOf(serverContext));
       const session = new TopicSession({
         viewer: access.viewer,
         transport: TRANSPORTS.LEGACY_SSE,
         request,
         operations: options.operations,
         log,
-        // The event's JSON and cursor are the group's, made once per message; only `id:` (this
-        // stream's position over all its topics) is this stream's own.
+        // The event's frame is the group's, encoded once per message; only `id:` (this stream's
+        // position over all its topics) is this stream's own when it follows more than one topic.
         onData: (delivery) => {
-          const { topic } = delivery.message;
           const cursor = delivery.cursor;
-          if (cursor) cursors.set(topic, cursor);
-          const id =
-            cursors.size === 1 && cursors.get(topic) === cursor && delivery.alonePosition !== undefined
-              ? delivery.alonePosition
-              : encodePosition(cursors);
-          write(`id: ${id}\nevent: data\ndata: ${delivery.sseData}\n\n`);
+          if (cursor) cursors.set(delivery.message.topic, cursor);
+          const shared = cursor && cursors.size === 1 ? delivery.sseAloneFrame : undefined;
+          if (shared) {
+            out.send(shared);
+            return;
+          }
+          out.send(`id: ${encodePosition(cursors)}\n`);
+          out.send(delivery.sseEvent);
         },
         onStreamError: (topic, error) =>
-          write(event('error', { error: error.code, message: error.message, topic })),
+          out.send(event('error', { error: error.code, message: error.message, topic })),
       });
+      const positionOf = (topic: string) => {
+        const cursor = cursors.get(topic);
+        return cursor ? encodePosition(new Map([[topic, cursor]])) : null;
+      };
+      connections.set(id, { id, viewer: access.viewer, session, positionOf, stream: out });
+      options.stats.connectionOpened(TRANSPORTS.LEGACY_SSE);
       let cancelExpiry: () => void = () => undefined;
-      const end = () => {
-        if (ended) return;
-        ended = true;
-        clearInterval(heartbeat);
+      // Whoever ends the stream (the client leaving, a slow-consumer cut, expiry, shutdown).
+      out.whenClosed(() => {
         cancelExpiry();
         connections.delete(id);
         options.stats.connectionClosed(TRANSPORTS.LEGACY_SSE);
         slot.release();
         void session.close();
-        try {
-          controller.close();
-        } catch {
-          // already closed by the client going away
-        }
-      };
-      const body = new ReadableStream<Uint8Array>(
-        {
-          start(streamController) {
-            controller = streamController;
-          },
-          cancel: end,
-        },
-        new ByteLengthQueuingStrategy({ highWaterMark: options.outboundLimitBytes }),
-      );
-      request.signal?.addEventListener('abort', end, { once: true });
-
-      const positionOf = (topic: string) => {
-        const cursor = cursors.get(topic);
-        return cursor ? encodePosition(new Map([[topic, cursor]])) : null;
-      };
-      connections.set(id, { id, viewer: access.viewer, session, positionOf, end });
-      options.stats.connectionOpened(TRANSPORTS.LEGACY_SSE);
-      write(
+      });
+      // The client went away while its token was checked: nothing to answer.
+      if (!out.open) return new Response(null, { status: 499 });
+      // In-process (no Node response) the client going away aborts the request.
+      request.signal?.addEventListener('abort', () => out.end(), { once: true });
+      out.send(
         event('connection_established', {
           connection_id: id,
           user_id: access.viewer.userId,
           tenant_id: access.viewer.tenantId,
         }),
       );
-      if (badResume) write(event('error', { error: 'INVALID_LAST_EVENT_ID', message: badResume }));
+      if (badResume) out.send(event('error', { error: 'INVALID_LAST_EVENT_ID', message: badResume }));
       const { expiresAt } = access.viewer;
       if (expiresAt !== undefined) {
         // The stream lives no longer than its token (docs/auth.md).
-        cancelExpiry = onTokenExpiry(expiresAt, () => {
-          write(
+        cancelExpiry = onTokenExpiry(expiresAt, () =>
+          out.end(
             event('error', {
               error: LEGACY_ERRORS.INVALID_TOKEN,
               message: 'the token expired; reconnect with a new one',
             }),
-          );
-          end();
-        });
+          ),
+        );
       }
-      heartbeat = setInterval(() => write(`: heartbeat ${Date.now()}\n\n`), options.heartbeatMs);
-      return new Response(body, {
+      return new Response(out.body, {
         headers: {
           'content-type': 'text/event-stream; charset=utf-8',
           'cache-control': 'no-cache, no-transform',
@@ -230,7 +210,8 @@ export function useLegacySse(options: LegacySseOptions): { routes: HttpRoute[]; 
   return {
     routes: [stream, subscribe],
     dispose() {
-      for (const connection of [...connections.values()]) connection.end();
+      for (const connection of [...connections.values()]) connection.stream.end();
+      streams.dispose();
     },
   };
 }

@@ -41,11 +41,12 @@ export interface OperationError {
 
 /**
  * One message of a topic subscription group, translated once for every member: the message, and
- * its WebSocket `data` frame serialized on first use (every /ws/stream member sends these bytes).
+ * its legacy frames serialized and encoded on first use (every member sends these bytes).
  */
 export class TopicDelivery {
   private frame: Buffer | undefined;
-  private sseBody: string | undefined;
+  private sseBody: Buffer | undefined;
+  private sseAlone: Buffer | null | undefined;
   private resume: { cursor: TopicCursor | undefined; alone: string | undefined } | undefined;
 
   constructor(readonly message: LegacyTopicMessage) {}
@@ -56,13 +57,29 @@ export class TopicDelivery {
     return this.frame;
   }
 
-  /** The SSE `data` event's JSON (the WebSocket frame without `type`), serialized once per event. */
-  get sseData(): string {
+  /**
+   * The SSE `data` event without its `id:` line (its JSON is the WebSocket frame without `type`),
+   * for a stream whose position names more topics: it writes its own `id:` line before these bytes.
+   */
+  get sseEvent(): Buffer {
     if (this.sseBody === undefined) {
       const { type: _type, ...body } = dataFrame(this.message);
-      this.sseBody = JSON.stringify(body);
+      this.sseBody = Buffer.from(`event: data\ndata: ${JSON.stringify(body)}\n\n`);
     }
     return this.sseBody;
+  }
+
+  /**
+   * The whole SSE `data` event, `id:` line included, of a stream whose only topic is this
+   * message's (its id is then `alonePosition`); undefined when the position names no cursor.
+   */
+  get sseAloneFrame(): Buffer | undefined {
+    if (this.sseAlone === undefined) {
+      const alone = this.alonePosition;
+      this.sseAlone =
+        alone === undefined ? null : Buffer.concat([Buffer.from(`id: ${alone}\n`), this.sseEvent]);
+    }
+    return this.sseAlone ?? undefined;
   }
 
   /** Where this message leaves its topic (read from its position once per event). */

@@ -10,6 +10,20 @@ export interface EventStreamsOptions {
   readonly keepAliveMs?: number;
   /** Called once per stream cut off as a slow consumer (count it, log it). */
   readonly onSlowConsumer?: (bufferedBytes: number) => void;
+  /**
+   * The first bytes of every stream. @default `:\n\n` (a comment at once, as yoga: some browsers
+   * show nothing of a response until its first bytes); null: none (the legacy stream's first
+   * frame is its `connection_established` event, legacy.md D).
+   */
+  readonly greeting?: EventFrame | null;
+  /**
+   * A heartbeat every stream gets every `keepAliveMs`, busy or idle (the legacy stream's
+   * `: heartbeat <ms>` comment), made once per round for all of them. Without it, only a stream
+   * that sent nothing since the last round gets a bare `:` comment.
+   */
+  readonly heartbeat?: () => EventFrame;
+  /** The last frame of a stream cut off as a slow consumer (the legacy SLOW_CONSUMER error event). */
+  readonly slowConsumerFrame?: EventFrame;
 }
 
 /** A frame: shared bytes (the same for every member of a group) or one member's own text. */
@@ -51,8 +65,8 @@ export class EventStream {
     );
     streams.opened(this);
     this.attach(response);
-    // Some browsers show nothing of a response until its first bytes: a comment at once, as yoga.
-    this.send(KEEP_ALIVE);
+    const { greeting = KEEP_ALIVE } = streams.options;
+    if (greeting !== null) this.send(greeting);
   }
 
   /**
@@ -133,8 +147,17 @@ export class EventStream {
   }
 
   private cutSlow(buffered: number): void {
-    this.streams.options.onSlowConsumer?.(buffered);
+    const { onSlowConsumer, slowConsumerFrame } = this.streams.options;
+    onSlowConsumer?.(buffered);
     this.state = 'ending';
+    if (slowConsumerFrame !== undefined) {
+      try {
+        // Past the bound by this one frame: it is the client's last word of why it was cut.
+        this.controller.enqueue(toBytes(slowConsumerFrame));
+      } catch {
+        // the reader is gone
+      }
+    }
     this.closeBody();
     this.closed();
     // What is queued waits behind unread bytes; do not wait for a client that does not read
@@ -215,6 +238,12 @@ export class EventStreams {
   }
 
   private keepAlive(): void {
+    const { heartbeat } = this.options;
+    if (heartbeat) {
+      const frame = heartbeat();
+      for (const stream of this.streams) stream.send(frame);
+      return;
+    }
     for (const stream of this.streams) {
       if (!stream.wrote) stream.send(KEEP_ALIVE);
       stream.wrote = false;
