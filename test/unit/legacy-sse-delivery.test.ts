@@ -143,8 +143,13 @@ describe('legacy /sse/stream on the SSE delivery core', () => {
       maxPayloadBytes: 64 * 1024,
     });
     dispose = () => legacy.dispose();
-    const [streamRoute, subscribeRoute] = legacy.routes;
-    if (!streamRoute || !subscribeRoute) throw new Error('no legacy SSE routes');
+    const route = (path: string) => {
+      const found = legacy.routes.find((candidate) => candidate.path === path);
+      if (!found) throw new Error(`no route ${path}`);
+      return found;
+    };
+    const streamRoute = route('/sse/stream');
+    const subscribeRoute = route('/sse/subscribe');
 
     /** Opens a stream, subscribes it to `topics`; returns its reader past connection_established. */
     async function member(topics: readonly string[] = [TOPIC]) {
