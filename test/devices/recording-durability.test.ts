@@ -5,9 +5,13 @@
  */
 import type { ChildProcess } from 'node:child_process';
 import { afterAll, describe, expect, it } from 'vitest';
-import { startAcknowledgedProducer } from '../helpers/acknowledged-producer.ts';
 import { waitUntil } from '../helpers/async-queue.ts';
-import { monitorEvents, uniqueDevice } from '../helpers/devices.ts';
+import { uniqueDevice } from '../helpers/devices.ts';
+import {
+  expectComplete,
+  recordedNumbers,
+  startMonitorProducer as startProducer,
+} from '../helpers/recorded-monitor.ts';
 import { createProcessRunner, freePort, waitForListening } from '../helpers/streamgate-process.ts';
 import { startTestApp } from '../helpers/test-app.ts';
 import { createTestDatabase, type PrivateService, serviceUrl, startService } from '../setup/services.ts';
@@ -33,62 +37,8 @@ async function graphql<T>(url: string, query: string, variables: Record<string, 
   return body.data as T;
 }
 
-/** Posts numbered batches of 10 until stopped; remembers which numbers were acknowledged (200). */
-function startProducer(url: () => string, device: string) {
-  return startAcknowledgedProducer(async (n) => {
-    const batch = monitorEvents(10, { from: n * 10 });
-    const response = await fetch(`${url()}/monitor/${device}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json' },
-      body: JSON.stringify(batch),
-    });
-    if (response.status !== 200) throw new Error(`refused with ${response.status}`);
-    return batch.map((event) => (event.data as { n: number }).n);
-  }, 50);
-}
-
 const START = 'mutation($d: ID!) { startRecording(deviceId: $d, includeBuffer: false) { id } }';
 const STOP = 'mutation($id: ID!) { stopRecording(id: $id) { status messageCount } }';
-const MESSAGES = `query($id: ID!, $after: String) {
-  recording(id: $id) { status messages(first: 1000, after: $after) { edges { node { seq data } } pageInfo { hasNextPage endCursor } } }
-}`;
-
-interface MessagesPage {
-  recording: {
-    status: string;
-    messages: {
-      edges: Array<{ node: { seq: number; data: { n: number } } }>;
-      pageInfo: { hasNextPage: boolean; endCursor: string };
-    };
-  };
-}
-
-async function recordedNumbers(url: string, id: string): Promise<{ ns: number[]; seqs: number[] }> {
-  const ns: number[] = [];
-  const seqs: number[] = [];
-  let after: string | undefined;
-  for (;;) {
-    const page: MessagesPage = await graphql<MessagesPage>(url, MESSAGES, { id, after });
-    for (const edge of page.recording.messages.edges) {
-      ns.push(edge.node.data.n);
-      seqs.push(edge.node.seq);
-    }
-    if (!page.recording.messages.pageInfo.hasNextPage) return { ns, seqs };
-    after = page.recording.messages.pageInfo.endCursor;
-  }
-}
-
-function expectComplete(recorded: { ns: number[]; seqs: number[] }, acknowledged: readonly number[]) {
-  const recordedSet = new Set(recorded.ns);
-  const missing = acknowledged.filter((n) => !recordedSet.has(n));
-  expect(missing, 'acknowledged messages missing from the recording').toEqual([]);
-  expect(recordedSet.size, 'a message recorded twice').toBe(recorded.ns.length);
-  // In recorded order, the producer's numbers only go up (a refused batch leaves a hole).
-  expect(recorded.ns.every((n, index) => index === 0 || n > (recorded.ns[index - 1] as number))).toBe(true);
-  expect(recorded.seqs.every((seq, index) => index === 0 || seq > (recorded.seqs[index - 1] as number))).toBe(
-    true,
-  );
-}
 
 describe('recording durability', () => {
   it('streamgate killed (SIGKILL) and restarted mid-recording: every acknowledged message is recorded', async () => {
