@@ -1,5 +1,5 @@
 import { request as httpRequest } from 'node:http';
-import WebSocket from 'ws';
+import { connectLean, type LeanSocket } from './lean-ws-client.ts';
 
 /**
  * How one subscriber connects: graphql-ws (`graphql-transport-ws`) with one subscription, GraphQL
@@ -45,13 +45,24 @@ export interface Subscriber {
 
 /** The marker every benchmark payload carries: its publish time (performance.now() of this process). */
 export const SENT_AT = '"sentAt":';
-/** The marker of a readiness probe (see PROBE_PAD in bench-targets.ts). */
-const PROBE = '"pad":"probe';
+/** The pad every benchmark payload carries (see benchEvents in bench-targets.ts)… */
+const PAD = '"pad":"';
+/** …which starts with this word in a readiness probe (PROBE_PAD in bench-targets.ts). */
+const PROBE_WORD = 'probe';
+const SENT_AT_BYTES = Buffer.from(SENT_AT, 'latin1');
+const PAD_BYTES = Buffer.from(PAD, 'latin1');
+const PROBE_BYTES = Buffer.from(PROBE_WORD, 'latin1');
+
+/** Every how many subscribers one takes latency samples, unless the tracker is told otherwise. */
+export const DEFAULT_SAMPLE_EVERY = 10;
 
 /**
  * Counts deliveries of every subscriber of a run and, when `sampling`, the publish-to-client
- * latency of each (publisher and subscribers share this process, so one clock). Waiters resolve
- * in the message handler: no polling.
+ * latency of the sampled subscribers' deliveries (publisher and subscribers share this process,
+ * so one clock). Every subscriber is counted, so a lost delivery stalls the run; only every
+ * `sampleEvery`-th subscriber (spread over the connection order, hence over the server's write
+ * order) reads its frames' publish times, stamped with the time their chunk was read, before
+ * any frame of the chunk is handled. Waiters resolve in the read handler: no polling.
  */
 export class DeliveryTracker {
   delivered = 0;
@@ -66,13 +77,17 @@ export class DeliveryTracker {
   failure: Error | undefined;
   private waiters: Array<{ count: number; resolve(): void }> = [];
 
-  onDelivery(frame: string): void {
+  constructor(readonly sampleEvery = DEFAULT_SAMPLE_EVERY) {}
+
+  /** Whether the subscriber opened `index`-th takes latency samples. */
+  isSampled(index: number): boolean {
+    return index % this.sampleEvery === 0;
+  }
+
+  /** One delivery; `latencyMs` is given by sampled subscribers while `sampling`. */
+  onDelivery(latencyMs?: number): void {
     this.delivered += 1;
-    if (this.sampling) {
-      const at = frame.indexOf(SENT_AT);
-      if (at >= 0)
-        this.latencies.push(performance.now() - Number.parseFloat(frame.slice(at + SENT_AT.length)));
-    }
+    if (latencyMs !== undefined && this.sampling) this.latencies.push(latencyMs);
     if (this.waiters.length > 0 && this.delivered >= (this.waiters[0]?.count ?? 0)) this.wake();
   }
 
@@ -112,7 +127,7 @@ export class DeliveryTracker {
 
 /** Handles one frame that is not a delivery: protocol messages of graphql-ws. */
 function onProtocolFrame(
-  socket: WebSocket,
+  send: (text: string) => void,
   frame: string,
   tracker: DeliveryTracker,
   onAck: () => void,
@@ -123,7 +138,7 @@ function onProtocolFrame(
       onAck();
       return;
     case 'ping':
-      socket.send('{"type":"pong"}');
+      send('{"type":"pong"}');
       return;
     case 'pong':
       return;
@@ -134,19 +149,23 @@ function onProtocolFrame(
 
 /**
  * Opens one subscriber and resolves when its subscription is sent (graphql-ws) or the socket is
- * open (raw). Deliveries are counted by `tracker`; the socket is returned to be closed later.
- * The graphql-ws protocol is spoken by hand, so that the client's own cost per delivery stays
- * a string scan (the load client must not be the bottleneck of the server it measures).
+ * open (raw). Deliveries are counted by `tracker`; `sampled` subscribers also report their
+ * latency. The graphql-ws protocol is spoken by hand, so that the client's own cost per delivery
+ * stays a byte scan (the load client must not be the bottleneck of the server it measures).
  */
-export function openSubscriber(spec: SubscriberSpec, tracker: DeliveryTracker): Promise<Subscriber> {
-  if (spec.kind === 'sse') return openSseSubscriber(spec, tracker);
-  if (spec.kind === 'legacy-sse') return openLegacySseSubscriber(spec, tracker);
-  return openSocketSubscriber(spec, tracker).then((socket) => ({ close: () => closeSocket(socket) }));
+export function openSubscriber(
+  spec: SubscriberSpec,
+  tracker: DeliveryTracker,
+  sampled = false,
+): Promise<Subscriber> {
+  if (spec.kind === 'sse') return openSseSubscriber(spec, tracker, sampled);
+  if (spec.kind === 'legacy-sse') return openLegacySseSubscriber(spec, tracker, sampled);
+  return openSocketSubscriber(spec, tracker, sampled);
 }
 
 /** Handles one frame of the legacy topic socket that is not a delivery. */
 function onLegacyFrame(
-  socket: WebSocket,
+  send: (text: string) => void,
   frame: string,
   topic: string,
   tracker: DeliveryTracker,
@@ -155,7 +174,7 @@ function onLegacyFrame(
   const message = JSON.parse(frame) as { type?: string; success?: boolean };
   switch (message.type) {
     case 'connection_established':
-      socket.send(JSON.stringify({ action: 'subscribe', data: { topics: [topic] } }));
+      send(JSON.stringify({ action: 'subscribe', data: { topics: [topic] } }));
       return;
     case 'subscription_confirmed':
       if (message.success) onSubscribed();
@@ -168,45 +187,59 @@ function onLegacyFrame(
   }
 }
 
+/**
+ * The publish time a benchmark frame carries (bytes `start`..`end` of `data`), in
+ * performance.now() ms of this process.
+ */
+function sentAtOf(data: Buffer, start: number, end: number): number {
+  const at = data.indexOf(SENT_AT_BYTES, start);
+  if (at < 0 || at >= end) return Number.NaN;
+  const from = at + SENT_AT_BYTES.length;
+  return Number.parseFloat(data.toString('latin1', from, Math.min(end, from + 32)));
+}
+
 function openSocketSubscriber(
   spec: Extract<SubscriberSpec, { kind: 'graphql-ws' | 'raw' | 'legacy-ws' }>,
   tracker: DeliveryTracker,
-): Promise<WebSocket> {
+  sampled: boolean,
+): Promise<Subscriber> {
   return new Promise((resolve, reject) => {
-    const socket =
-      spec.kind === 'graphql-ws'
-        ? new WebSocket(spec.url, 'graphql-transport-ws', { perMessageDeflate: false })
-        : new WebSocket(spec.url, { perMessageDeflate: false });
+    let socket: LeanSocket | undefined;
     let received = 0;
     let settled = false;
     const settle = (error?: Error) => {
       if (settled) return;
       settled = true;
-      if (error) reject(error);
-      else resolve(socket);
+      if (error) {
+        reject(error);
+        void socket?.close();
+      } else if (socket) {
+        const open = socket;
+        resolve({ close: () => open.close(1000) });
+      }
     };
-    socket.on('open', () => {
-      if (spec.kind === 'graphql-ws')
-        socket.send(JSON.stringify({ type: 'connection_init', payload: spec.connectionParams ?? {} }));
-      else if (spec.kind === 'raw') settle();
-      // legacy-ws: the server speaks first (connection_established).
-    });
-    socket.on('message', (data: Buffer) => {
-      const frame = data.toString('latin1');
-      if (frame.includes(SENT_AT)) {
-        tracker.lastFrameAt = performance.now();
+    const send = (text: string) => socket?.send(text);
+    const onMessage = (data: Buffer, start: number, end: number, receivedAt: number) => {
+      // Every benchmark payload has a pad: one bounded scan tells a delivery from anything else.
+      const pad = data.indexOf(PAD_BYTES, start);
+      if (pad >= 0 && pad < end) {
+        tracker.lastFrameAt = receivedAt;
         if (received++ === 0) tracker.onFirstDelivery();
-        if (frame.includes(PROBE)) tracker.probes += 1;
-        else tracker.onDelivery(frame);
+        const word = pad + PAD_BYTES.length;
+        if (data.compare(PROBE_BYTES, 0, PROBE_BYTES.length, word, word + PROBE_BYTES.length) === 0)
+          tracker.probes += 1;
+        else if (sampled && tracker.sampling) tracker.onDelivery(receivedAt - sentAtOf(data, start, end));
+        else tracker.onDelivery();
         return;
       }
+      const frame = data.toString('utf8', start, end);
       if (spec.kind === 'legacy-ws') {
-        onLegacyFrame(socket, frame, spec.topic, tracker, () => settle());
+        onLegacyFrame(send, frame, spec.topic, tracker, () => settle());
         return;
       }
-      onProtocolFrame(socket, frame, tracker, () => {
+      onProtocolFrame(send, frame, tracker, () => {
         if (spec.kind !== 'graphql-ws') return;
-        socket.send(
+        send(
           JSON.stringify({
             id: '1',
             type: 'subscribe',
@@ -215,18 +248,28 @@ function openSocketSubscriber(
         );
         settle();
       });
-    });
-    // Before the subscription is sent a failure only rejects (openSubscribers retries); after
-    // it, the run has lost a subscriber and fails.
-    socket.on('error', (error) => {
-      if (settled) tracker.fail(error);
-      else settle(error);
-    });
-    socket.on('close', (code, reason) => {
-      const error = new Error(`subscriber socket closed: ${code} ${reason.toString()}`);
-      if (!settled) settle(error);
-      else if (code !== 1000 && code !== 1005) tracker.fail(error);
-    });
+    };
+    connectLean(spec.url, spec.kind === 'graphql-ws' ? 'graphql-transport-ws' : undefined, {
+      onOpen: (open) => {
+        socket = open;
+        if (spec.kind === 'graphql-ws')
+          open.send(JSON.stringify({ type: 'connection_init', payload: spec.connectionParams ?? {} }));
+        else if (spec.kind === 'raw') settle();
+        // legacy-ws: the server speaks first (connection_established).
+      },
+      onMessage,
+      // Before the subscription is sent a failure only rejects (openSubscribers retries); after
+      // it, the run has lost a subscriber and fails.
+      onError: (error) => {
+        if (settled) tracker.fail(error);
+        else settle(error);
+      },
+      onClose: (code, reason) => {
+        const error = new Error(`subscriber socket closed: ${code} ${reason}`);
+        if (!settled) settle(error);
+        else if (code !== 1000 && code !== 1005) tracker.fail(error);
+      },
+    }).catch((error: unknown) => settle(error instanceof Error ? error : new Error(String(error))));
   });
 }
 
@@ -244,10 +287,10 @@ export async function openSubscribers(
 ): Promise<Subscriber[]> {
   const sockets: Subscriber[] = new Array(specs.length);
   let next = 0;
-  const open = async (spec: SubscriberSpec): Promise<Subscriber> => {
+  const open = async (spec: SubscriberSpec, index: number): Promise<Subscriber> => {
     for (let attempt = 1; ; attempt++) {
       try {
-        return await openSubscriber(spec, tracker);
+        return await openSubscriber(spec, tracker, tracker.isSampled(index));
       } catch (error) {
         if (attempt >= ATTEMPTS) throw error;
       }
@@ -257,7 +300,7 @@ export async function openSubscribers(
     Array.from({ length: Math.min(concurrency, specs.length) }, async () => {
       while (next < specs.length) {
         const index = next++;
-        sockets[index] = await open(specs[index] as SubscriberSpec);
+        sockets[index] = await open(specs[index] as SubscriberSpec, index);
       }
     }),
   );
@@ -269,37 +312,39 @@ export async function closeSubscribers(subscribers: readonly Subscriber[]): Prom
   await Promise.all(subscribers.map((subscriber) => subscriber.close()));
 }
 
-function closeSocket(socket: WebSocket): Promise<void> {
-  return new Promise<void>((resolve) => {
-    if (socket.readyState === WebSocket.CLOSED) return resolve();
-    socket.once('close', () => resolve());
-    socket.close(1000);
-  });
-}
-
 /**
  * Reads an event stream: each event (it ends with a blank line; several may arrive in one chunk,
  * one may span two) that carries a benchmark payload is counted by `tracker`, any other goes to
- * `other`. A string scan, as for the sockets.
+ * `other`. A string scan, as for the sockets; a `sampled` stream reports the latency of its
+ * events from the time their chunk arrived.
  */
-function eventReader(tracker: DeliveryTracker, other: (event: string) => void): (chunk: string) => void {
+function eventReader(
+  tracker: DeliveryTracker,
+  sampled: boolean,
+  other: (event: string) => void,
+): (chunk: string) => void {
   let received = 0;
   let rest = '';
   return (chunk) => {
+    const receivedAt = performance.now();
     rest += chunk;
     let end = rest.indexOf('\n\n');
     while (end >= 0) {
       const event = rest.slice(0, end);
       rest = rest.slice(end + 2);
       end = rest.indexOf('\n\n');
-      if (!event.includes(SENT_AT)) {
+      const pad = event.indexOf(PAD);
+      if (pad < 0) {
         other(event);
         continue;
       }
-      tracker.lastFrameAt = performance.now();
+      tracker.lastFrameAt = receivedAt;
       if (received++ === 0) tracker.onFirstDelivery();
-      if (event.includes(PROBE)) tracker.probes += 1;
-      else tracker.onDelivery(event);
+      if (event.startsWith(PROBE_WORD, pad + PAD.length)) tracker.probes += 1;
+      else if (sampled && tracker.sampling) {
+        const at = event.indexOf(SENT_AT);
+        tracker.onDelivery(receivedAt - Number.parseFloat(event.slice(at + SENT_AT.length)));
+      } else tracker.onDelivery();
     }
   };
 }
@@ -345,6 +390,7 @@ function openEventStream(
 function openSseSubscriber(
   spec: Extract<SubscriberSpec, { kind: 'sse' }>,
   tracker: DeliveryTracker,
+  sampled: boolean,
 ): Promise<Subscriber> {
   const body = JSON.stringify({ query: spec.query, variables: spec.variables });
   const headers = {
@@ -352,7 +398,7 @@ function openSseSubscriber(
     'content-length': Buffer.byteLength(body),
     accept: 'text/event-stream',
   };
-  const read = eventReader(tracker, (event) => {
+  const read = eventReader(tracker, sampled, (event) => {
     if (event.startsWith('event: complete')) tracker.fail(new Error('SSE subscription completed'));
   });
   return openEventStream(spec.url, { method: 'POST', headers, body }, tracker, read);
@@ -365,12 +411,13 @@ function openSseSubscriber(
 async function openLegacySseSubscriber(
   spec: Extract<SubscriberSpec, { kind: 'legacy-sse' }>,
   tracker: DeliveryTracker,
+  sampled: boolean,
 ): Promise<Subscriber> {
   let established: (connectionId: string) => void = () => undefined;
   const connectionId = new Promise<string>((resolve) => {
     established = resolve;
   });
-  const read = eventReader(tracker, (event) => {
+  const read = eventReader(tracker, sampled, (event) => {
     if (event.startsWith(':')) return; // heartbeat comment
     const data = /^data: (.*)$/m.exec(event)?.[1] ?? '';
     if (event.startsWith('event: connection_established'))
