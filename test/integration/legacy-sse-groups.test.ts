@@ -1,6 +1,7 @@
 import { get as httpGet, type IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { limitRefusals } from '../../src/metrics.ts';
+import { waitUntil } from '../helpers/async-queue.ts';
 import { readSse } from '../helpers/sse-client.ts';
 import { signToken } from '../helpers/tokens.ts';
 import { useTopicGroupsApp } from '../helpers/topic-groups-app.ts';
@@ -48,6 +49,44 @@ describe('legacy /sse/stream in subscription groups', () => {
     };
     return { next, stop: () => controller.abort() };
   }
+
+  it('ends a stream whose token expires with the INVALID_TOKEN error event; its group goes on', async () => {
+    const staying = await reader('stays', 'lsse.open');
+    const token = await signToken({ sub: 'expires', tenantId: 'tenant-1', expiresIn: 3 });
+    const response = await fetch(`${stage.server.url}/sse/stream?token=${token}`);
+    const { events, closed } = readSse(response);
+    const { connection_id } = JSON.parse((await events.next(5_000, 'connection_established')).data) as {
+      connection_id: string;
+    };
+    await subscribe(token, connection_id, 'lsse.open');
+    const active = async () =>
+      ((await (await fetch(`${stage.server.url}/stats`)).json()) as { sse: { active_connections: number } })
+        .sse.active_connections;
+    try {
+      await activeOn('lsse.open', 2);
+      const during = await active();
+      expect(during).toBeGreaterThanOrEqual(2);
+      await publish('lsse.open', { n: 1 });
+      // The data may come before the expiry or not (under load the setup takes a while): every
+      // event up to the error is this topic's, and the error is the stream's last.
+      let expired = await events.next(10_000, 'the data or the expiry error');
+      if (expired.event === 'data') {
+        expect(sequenceOf(expired.data)).toBe(1);
+        expired = await events.next(10_000, 'the expiry error');
+      }
+      expect(expired.event).toBe('error');
+      expect(JSON.parse(expired.data)).toMatchObject({ error: 'INVALID_TOKEN' });
+      await closed;
+      await activeOn('lsse.open', 1);
+      // /stats counts the stream closed (its slot and count are given back when it ends).
+      await waitUntil(async () => (await active()) === during - 1, 5_000, 'the stream to leave /stats');
+      expect(sequenceOf((await staying.next('the first data')).data)).toBe(1);
+      await publish('lsse.open', { n: 2 });
+      expect(sequenceOf((await staying.next('the data after expiry')).data)).toBe(2);
+    } finally {
+      staying.stop();
+    }
+  });
 
   /** A legacy SSE stream whose client reads connection_established, subscribes, then reads nothing. */
   async function stalled(sub: string, topic: string) {
