@@ -16,6 +16,11 @@ import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
 export interface SqlClient {
   /** Runs one statement with $1… parameters and returns its rows. */
   query<Row = Record<string, unknown>>(text: string, params?: readonly unknown[]): Promise<Row[]>;
+  /**
+   * Runs one statement and returns its rows as arrays of the columns in order: no object per row
+   * (a replay reads hundreds of thousands).
+   */
+  queryArrays(text: string, params?: readonly unknown[]): Promise<unknown[][]>;
   /** Runs one statement and returns how many rows it changed. */
   execute(text: string, params?: readonly unknown[]): Promise<number>;
   /**
@@ -30,6 +35,10 @@ export function prismaSql(client: Prisma.TransactionClient | PrismaClient): SqlC
   return {
     query: <Row>(text: string, params: readonly unknown[] = []) =>
       client.$queryRawUnsafe<Row[]>(text, ...params),
+    queryArrays: async (text, params = []) =>
+      (await client.$queryRawUnsafe<Record<string, unknown>[]>(text, ...params)).map((row) =>
+        Object.values(row),
+      ),
     execute: (text, params = []) => client.$executeRawUnsafe(text, ...params),
   };
 }
@@ -39,6 +48,8 @@ export function pgSql(client: pg.PoolClient | pg.Pool): SqlClient {
   return {
     query: async <Row>(text: string, params: readonly unknown[] = []) =>
       (await client.query(text, params as unknown[])).rows as Row[],
+    queryArrays: async (text, params = []) =>
+      (await client.query<unknown[]>({ text, values: params as unknown[], rowMode: 'array' })).rows,
     execute: async (text, params = []) => (await client.query(text, params as unknown[])).rowCount ?? 0,
     copyFrom: async (statement, data) => {
       if (!('release' in client)) {
@@ -68,6 +79,8 @@ export function pgliteSql(client: Transaction | PGlite): SqlClient {
   return {
     query: async <Row>(text: string, params: readonly unknown[] = []) =>
       (await client.query<Row>(text, params as unknown[])).rows,
+    queryArrays: async (text, params = []) =>
+      (await client.query<unknown[]>(text, params as unknown[], { rowMode: 'array' })).rows,
     execute: async (text, params = []) => (await client.query(text, params as unknown[])).affectedRows ?? 0,
   };
 }

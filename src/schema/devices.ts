@@ -27,6 +27,7 @@ import { connectionOf } from './connection.ts';
 import { eventPagesExtensions, pagesOrEvents } from './event-pages.ts';
 import { NodeRef, registerNode } from './node.ts';
 import { PublishResultRef } from './publish-result.ts';
+import { fieldsSelectedBelow } from './selected-fields.ts';
 
 export const DeviceMessageRef = builder.objectRef<DeviceMessage>('DeviceMessage').implement({
   fields: (t) => ({
@@ -319,6 +320,8 @@ builder.subscriptionFields((t) => ({
           from: args.from,
           speed: args.speed,
           loop: args.loop,
+          // Only the stored columns of the message fields selected are read.
+          messageFields: fieldsSelectedBelow(info, 'message'),
         }),
       ),
     // A page when the execution maps a page at once (event-pages.ts): the field is a list there.

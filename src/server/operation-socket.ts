@@ -328,7 +328,7 @@ export abstract class OperationSocket {
   }
 
   /** Queues a result frame of `subscription` (its head, the group's payload, `}`), unless it has ended. */
-  deliver(subscription: SocketSubscription, head: Buffer, payload: Buffer): void {
+  deliver(subscription: SocketSubscription, head: Buffer, payload: Buffer | string): void {
     if (subscription.live) this.socket.sendParts(head, payload, RESULT_TAIL);
   }
 
@@ -452,7 +452,7 @@ class SocketSubscription implements GroupMember {
   }
 
   next(event: GroupEvent): void {
-    this.connection.deliver(this, this.head, event.payloadBytes);
+    this.connection.deliver(this, this.head, event.body);
   }
 
   whenWritable(): Promise<void> | undefined {

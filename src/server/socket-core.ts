@@ -50,7 +50,7 @@ const WRITE_AHEAD_BYTES = 64 * 1024;
  */
 export class CoreSocket {
   /** Frames gathered this tick, three parts each (head, body, tail). */
-  private readonly parts: Buffer[] = [];
+  private readonly parts: Array<Buffer | string> = [];
   private partBytes = 0;
   private marked = false;
   /** Answered the last keep-alive ping. */
@@ -78,7 +78,7 @@ export class CoreSocket {
 
   /** Queues a text frame for this tick's write; false once the socket is not open. */
   send(data: string): boolean {
-    return this.sendParts(NOTHING, Buffer.from(data), NOTHING);
+    return this.sendParts(NOTHING, data, NOTHING);
   }
 
   /** Queues a text frame already encoded (UTF-8), e.g. one a group's members all send. */
@@ -89,15 +89,20 @@ export class CoreSocket {
   /**
    * Queues one text frame made of `head`, `body` and `tail` (UTF-8) for this tick's write, the
    * parts copied only into that write: a group's payload is shared by every member, each adding
-   * its own head (its operation id). False once the socket is not open.
+   * its own head (its operation id). A body that only this socket sends may stay a string: it is
+   * then encoded once, straight into the write, instead of into a buffer of its own first.
+   * False once the socket is not open.
    */
-  sendParts(head: Buffer, body: Buffer, tail: Buffer): boolean {
+  sendParts(head: Buffer, body: Buffer | string, tail: Buffer): boolean {
     if (this.ws.readyState !== 1) return false;
     if (!this.raw) {
-      this.ws.send(Buffer.concat([head, body, tail]), { binary: false });
+      this.ws.send(Buffer.concat([head, typeof body === 'string' ? Buffer.from(body) : body, tail]), {
+        binary: false,
+      });
       return true;
     }
     this.parts.push(head, body, tail);
+    // A string's length is a lower bound of its bytes: enough to bound the tick's write-ahead.
     this.partBytes += head.length + body.length + tail.length;
     if (!this.marked) {
       this.marked = true;
@@ -213,18 +218,24 @@ export class SocketCore {
 
 /**
  * Unmasked text frames (a server's, RFC 6455 5.2) of the parts, three per frame, in one buffer:
- * each frame's header, then its head, body and tail.
+ * each frame's header, then its head, body and tail (a string body encoded in place).
  */
-function frameAll(parts: readonly Buffer[]): Buffer {
+function frameAll(parts: readonly (Buffer | string)[]): Buffer {
+  const lengths = new Array<number>(parts.length / 3);
   let total = 0;
   for (let index = 0; index < parts.length; index += 3) {
-    const length = frameLength(parts, index);
+    const body = parts[index + 1] as Buffer | string;
+    const length =
+      (parts[index] as Buffer).length +
+      (typeof body === 'string' ? Buffer.byteLength(body) : body.length) +
+      (parts[index + 2] as Buffer).length;
+    lengths[index / 3] = length;
     total += headerLength(length) + length;
   }
   const out = Buffer.allocUnsafe(total);
   let at = 0;
   for (let index = 0; index < parts.length; index += 3) {
-    const length = frameLength(parts, index);
+    const length = lengths[index / 3] as number;
     out[at] = 0x81; // FIN, text
     if (length < 126) {
       out[at + 1] = length;
@@ -240,20 +251,15 @@ function frameAll(parts: readonly Buffer[]): Buffer {
       at += 10;
     }
     for (let part = index; part < index + 3; part++) {
-      const bytes = parts[part] as Buffer;
-      out.set(bytes, at);
-      at += bytes.length;
+      const bytes = parts[part] as Buffer | string;
+      if (typeof bytes === 'string') at += out.write(bytes, at);
+      else {
+        out.set(bytes, at);
+        at += bytes.length;
+      }
     }
   }
   return out;
-}
-
-function frameLength(parts: readonly Buffer[], index: number): number {
-  return (
-    (parts[index] as Buffer).length +
-    (parts[index + 1] as Buffer).length +
-    (parts[index + 2] as Buffer).length
-  );
 }
 
 function headerLength(payloadLength: number): number {

@@ -175,6 +175,58 @@ describe.each(DEVICE_BACKENDS)('replay (%s)', (backend) => {
     }
   });
 
+  it('reads only the columns of the fields selected, through aliases and fragments: each field is the recorded value, a page at a time and per event', async () => {
+    // Every message field, some only behind a named fragment on the event, an inline fragment on
+    // the message or an alias: none may come back missing or null for want of its column.
+    const document = `subscription($id: ID!, $speed: Float) {
+      replay(recordingId: $id, speed: $speed)DIRECTIVE { progress ...OnEvent message { seq when: timestamp ... on DeviceMessage { eventId } } }
+    }
+    fragment OnEvent on ReplayEvent { message { kind: type ...Rest } }
+    fragment Rest on DeviceMessage { symbol headers deviceId data }`;
+    const { client } = connectWs(server.wsUrl);
+    try {
+      for (const directive of ['', ' @include(if: true)']) {
+        const replay = subscribeWs(client, document.replace('DIRECTIVE', directive), {
+          id: tenSeconds,
+          speed: 0,
+        });
+        const results = await replay.results.take(101, 30_000, 'messages of every field');
+        await replay.done;
+        expect(results.every((result) => result.errors === undefined)).toBe(true);
+        const messages = results.map(
+          (result) => (result.data as { replay: { message: Record<string, unknown> } }).replay.message,
+        );
+        expect(messages[7]).toEqual({
+          seq: expect.any(Number),
+          when: new Date(START + 700).toISOString(),
+          eventId: 'e7',
+          kind: 'signal',
+          symbol: 'demo.Counter',
+          headers: expect.objectContaining({ 'X-Monitor-Id': 'e7', 'X-Monitor-Symbol': 'demo.Counter' }),
+          deviceId: expect.any(String),
+          data: { n: 7 },
+        });
+        expect(messages.every((message, index) => message.eventId === `e${index}`)).toBe(true);
+      }
+      // Only the seq: the other columns are not needed, and nothing else shows.
+      const bare = subscribeWs(
+        client,
+        'subscription($id: ID!) { replay(recordingId: $id, speed: 0) { message { seq } } }',
+        { id: tenSeconds },
+      );
+      const seqs = (await bare.results.take(101, 30_000, 'messages with their seq')).map(
+        (result) => (result.data as { replay: { message: { seq: number } } }).replay.message,
+      );
+      await bare.done;
+      expect(Object.keys(seqs[0] ?? {})).toEqual(['seq']);
+      expect(seqs.map((message) => message.seq)).toEqual(
+        Array.from({ length: 101 }, (_, index) => (seqs[0]?.seq ?? 0) + index),
+      );
+    } finally {
+      await client.dispose();
+    }
+  });
+
   it('headers, when selected, are the recorded X-Monitor-* headers of each message', async () => {
     const { client } = connectWs(server.wsUrl);
     try {

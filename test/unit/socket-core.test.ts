@@ -84,6 +84,32 @@ describe('SocketCore writes', () => {
     ]);
   });
 
+  it("a body given as text (a lone member's payload) is encoded into the write: every length class, multi-byte text, beside shared bytes", async () => {
+    const { socket, received } = await connect();
+    const head = Buffer.from('{"id":"é","payload":');
+    const tail = Buffer.from('}');
+    // Lengths around the 7/16/64-bit frame classes, in characters and in bytes (é is 2, 🚀 4).
+    const bodies = [
+      '""',
+      `"${'x'.repeat(100)}"`,
+      `"${'é'.repeat(50)}"`,
+      `"${'🚀'.repeat(16)}"`,
+      `"${'ü'.repeat(32_760)}"`,
+      `"${'z'.repeat(65_500)}"`,
+      `"${'✓'.repeat(70_000)}"`,
+    ];
+    for (const [index, body] of bodies.entries()) {
+      expect(socket.sendParts(head, body, tail)).toBe(true);
+      if (index % 3 === 0) socket.sendParts(head, Buffer.from(body), tail);
+    }
+    const expected = bodies.flatMap((body, index) => {
+      const frame = `{"id":"é","payload":${body}}`;
+      return index % 3 === 0 ? [frame, frame] : [frame];
+    });
+    await until(() => received.length === expected.length);
+    expect(received).toEqual(expected);
+  });
+
   it('writes the frames of one tick in one write, and keeps order across ticks and past the write-ahead bound', async () => {
     const { socket, received } = await connect();
     const raw = (socket.ws as unknown as { _socket: { write: (...args: unknown[]) => boolean } })._socket;

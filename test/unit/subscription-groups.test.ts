@@ -78,6 +78,28 @@ describe('subscription groups', () => {
     expect(members[0]?.events[7]).toBe(members[2]?.events[7]);
   });
 
+  it("a lone member's frame takes the payload as text; members sharing an event share one encoding of it", async () => {
+    const groups = new SubscriptionGroups();
+    const source = controlledSource();
+    const alone = recordingMember();
+    groups.join(null, async () => source.iterator, alone.member);
+    source.emit(1);
+    expect(await alone.payloads.next(5_000, 'the lone event')).toBe('{"data":{"n":1}}');
+    expect(alone.events[0]?.body).toBe('{"data":{"n":1}}');
+
+    const shared = controlledSource();
+    const [first, second] = [recordingMember(), recordingMember()];
+    groups.join('k', async () => shared.iterator, first.member);
+    groups.join('k', async () => shared.iterator, second.member);
+    shared.emit(2);
+    await first.payloads.next(5_000, 'the shared event');
+    await second.payloads.next(5_000, 'the shared event');
+    const body = first.events[0]?.body;
+    expect(Buffer.isBuffer(body)).toBe(true);
+    expect(body?.toString()).toBe('{"data":{"n":2}}');
+    expect(second.events[0]?.body).toBe(body);
+  });
+
   it('never shares across different keys or a null key', async () => {
     const groups = new SubscriptionGroups();
     const sources = [controlledSource(), controlledSource(), controlledSource()];

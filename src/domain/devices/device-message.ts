@@ -91,3 +91,63 @@ function stringHeaders(value: unknown): Readonly<Record<string, string>> {
   }
   return record as Record<string, string>;
 }
+
+/** A column a replay did not read (replay.ts reads only what its consumer selects). */
+export const UNREAD = Symbol('streamgate.unread');
+type Column<T> = T | typeof UNREAD;
+
+/**
+ * A recorded message as a replay reads it: one object made straight from its row's columns (no
+ * row object in between), its timestamp and headers made only when read. Reading a column the
+ * replay did not fetch throws: a consumer that selects a field must name it in the replay's
+ * `messageFields`, and the error says so instead of a wrong null.
+ */
+export class RecordedMessage implements DeviceMessage {
+  private date: Date | undefined;
+  private headerValues: Readonly<Record<string, string>> | undefined;
+
+  constructor(
+    readonly deviceId: string,
+    readonly seq: number,
+    readonly data: unknown,
+    /** Milliseconds since the epoch. */
+    private readonly epoch: Column<number>,
+    private readonly eventIdColumn: Column<string | null>,
+    private readonly typeColumn: Column<string | null>,
+    private readonly symbolColumn: Column<string | null>,
+    /** The stored headers' JSON text. */
+    private readonly headersText: Column<string>,
+  ) {}
+
+  /** Milliseconds since the epoch of its timestamp (what replay paces by). */
+  get epochMs(): number {
+    return read(this.epoch, 'timestamp');
+  }
+
+  get timestamp(): Date {
+    this.date ??= new Date(this.epochMs);
+    return this.date;
+  }
+
+  get eventId(): string | null {
+    return read(this.eventIdColumn, 'eventId');
+  }
+
+  get type(): string | null {
+    return read(this.typeColumn, 'type');
+  }
+
+  get symbol(): string | null {
+    return read(this.symbolColumn, 'symbol');
+  }
+
+  get headers(): Readonly<Record<string, string>> {
+    this.headerValues ??= stringHeaders(JSON.parse(read(this.headersText, 'headers')));
+    return this.headerValues;
+  }
+}
+
+function read<T>(value: Column<T>, field: string): T {
+  if (value === UNREAD) throw new Error(`this replay did not read the recorded messages' ${field}`);
+  return value;
+}

@@ -6,7 +6,7 @@ import type { Prisma, Recording as RecordingRow } from '../../generated/prisma/c
 import { JsonText } from '../json-text.ts';
 import { type Page, pageArgs, toPage } from '../pagination.ts';
 import { tenantKey, tenantOfKey } from '../viewer.ts';
-import { type DeviceMessage, deviceMessageFromRow, type RecordingMessageRow } from './device-message.ts';
+import { type DeviceMessage, deviceMessageFromRow, RecordedMessage, UNREAD } from './device-message.ts';
 import type { DeviceScope } from './device-store.ts';
 
 export const RECORDING_STATUS = { RECORDING: 'RECORDING', STOPPED: 'STOPPED' } as const;
@@ -260,42 +260,70 @@ function parseSeqCursor(key: string): bigint {
   return BigInt(key);
 }
 
+/** The stored columns a replay reads besides seq and data: only those its consumer shows. */
+export interface ReplayColumns {
+  readonly timestamp: boolean;
+  readonly eventId: boolean;
+  readonly type: boolean;
+  readonly symbol: boolean;
+  readonly headers: boolean;
+}
+
+/** One page of a replay: its messages and the seq of the last (where the next page starts). */
+export interface RecordingPage {
+  readonly messages: RecordedMessage[];
+  readonly lastSeq: bigint | undefined;
+}
+
 /**
  * Reads a recording's messages in order, one page at a time (never the whole recording): keyset
- * on (recordingId, seq), in plain SQL (a replay reads every row; Prisma's row mapping cost more
+ * on (recordingId, seq), in plain SQL, rows as arrays and only the `columns` asked for (a replay
+ * reads every row: Prisma's row mapping, then pg's per-row objects and unused columns, cost more
  * than the rest of the read).
  */
 export async function readRecordingPage(
   db: Database,
-  recording: RecordingKey,
+  recording: RecordingKey & { readonly deviceId: string },
   afterSeq: bigint,
   take: number,
-): Promise<RecordingMessageRow[]> {
-  const rows = await db.sql.query<{
-    seq: string;
-    epochMs: number;
-    eventId: string | null;
-    type: string | null;
-    symbol: string | null;
-    headers: string;
-    data: string;
-  }>(
-    // The column has no time zone and holds UTC: its epoch is read as such by every driver, as a
-    // number (cheaper to read than a timestamp). Headers come as text, parsed only if selected;
-    // data as text too, which replay sends as it is (JsonText) and the JSON scalar parses.
-    `SELECT "seq"::text AS "seq", (extract(epoch FROM "timestamp") * 1000)::float8 AS "epochMs",
-            "eventId", "type", "symbol", "headers"::text AS "headers", "data"::text AS "data"
+  columns: ReplayColumns,
+): Promise<RecordingPage> {
+  // The timestamp column has no time zone and holds UTC: its epoch is read as such by every
+  // driver, as a number (cheaper to read than a timestamp). Headers come as text, parsed only if
+  // read; data as text too, which replay sends as it is (JsonText) and the JSON scalar parses.
+  const rows = await db.sql.queryArrays(
+    `SELECT "seq"::text, "data"::text${columns.timestamp ? `, (extract(epoch FROM "timestamp") * 1000)::float8` : ''}${
+      columns.eventId ? ', "eventId"' : ''
+    }${columns.type ? ', "type"' : ''}${columns.symbol ? ', "symbol"' : ''}${columns.headers ? ', "headers"::text' : ''}
      FROM "RecordingMessage" m WHERE m."tenantId" = $4 AND m."recordingId" = $1 AND m."seq" > $2::bigint
-     ORDER BY m."seq" LIMIT $3`, // m."seq": the bigint column, not the text alias
+     ORDER BY m."seq" LIMIT $3`,
     [recording.id, afterSeq.toString(), take, tenantKey(recording.tenantId)],
   );
-  return rows.map((row) => ({
-    seq: BigInt(row.seq),
-    timestamp: new Date(Number(row.epochMs)),
-    eventId: row.eventId,
-    type: row.type,
-    symbol: row.symbol,
-    headers: row.headers,
-    data: new JsonText(row.data),
-  }));
+  // Where each optional column is in a row (after seq and data), -1 when not read.
+  let next = 2;
+  const at = (read: boolean) => (read ? next++ : -1);
+  const [epochAt, eventIdAt, typeAt, symbolAt, headersAt] = [
+    at(columns.timestamp),
+    at(columns.eventId),
+    at(columns.type),
+    at(columns.symbol),
+    at(columns.headers),
+  ];
+  const { deviceId } = recording;
+  const messages = new Array<RecordedMessage>(rows.length);
+  for (let index = 0; index < rows.length; index++) {
+    const row = rows[index] as unknown[];
+    messages[index] = new RecordedMessage(
+      deviceId,
+      Number(row[0]),
+      new JsonText(row[1] as string),
+      epochAt < 0 ? UNREAD : Number(row[epochAt]),
+      eventIdAt < 0 ? UNREAD : (row[eventIdAt] as string | null),
+      typeAt < 0 ? UNREAD : (row[typeAt] as string | null),
+      symbolAt < 0 ? UNREAD : (row[symbolAt] as string | null),
+      headersAt < 0 ? UNREAD : (row[headersAt] as string),
+    );
+  }
+  const last = rows.at(-1);
+  return { messages, lastSeq: last ? BigInt(last[0] as string) : undefined };
 }

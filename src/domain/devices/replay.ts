@@ -9,9 +9,15 @@
  */
 import type { Database } from '../../db/create-database.ts';
 import { BadUserInputError, NotFoundError } from '../../errors.ts';
-import { type DeviceMessage, deviceMessageFromRow, type RecordingMessageRow } from './device-message.ts';
+import type { DeviceMessage, RecordedMessage } from './device-message.ts';
 import type { DeviceScope } from './device-store.ts';
-import { findRecording, messagesOf, type RecordingKey, readRecordingPage } from './recording-store.ts';
+import {
+  findRecording,
+  messagesOf,
+  type RecordingKey,
+  type ReplayColumns,
+  readRecordingPage,
+} from './recording-store.ts';
 
 export interface ReplayOptions {
   readonly recordingId: string;
@@ -21,6 +27,11 @@ export interface ReplayOptions {
   readonly speed?: number | null;
   /** Start again at the end instead of completing. @default false */
   readonly loop?: boolean | null;
+  /**
+   * The DeviceMessage fields the consumer reads (a superset will do): the stored columns of the
+   * others are not read. @default all of them
+   */
+  readonly messageFields?: ReadonlySet<string>;
 }
 
 /** One replayed message (ReplayEvent). */
@@ -76,8 +87,8 @@ export async function openReplay(
   const controller = new AbortController();
   const source = replayMessages({
     db,
-    recording: { tenantId: recording.tenantId, id: recording.id },
-    deviceId: recording.deviceId,
+    recording: { tenantId: recording.tenantId, id: recording.id, deviceId: recording.deviceId },
+    columns: replayColumns(options.messageFields, speed),
     startAfterSeq,
     skipped,
     total,
@@ -88,10 +99,22 @@ export async function openReplay(
   return cancellable(source, controller);
 }
 
+/** The columns to read: those of the fields read, and the timestamp whenever pacing needs it. */
+function replayColumns(fields: ReadonlySet<string> | undefined, speed: number): ReplayColumns {
+  const reads = (field: string) => fields === undefined || fields.has(field);
+  return {
+    timestamp: speed > 0 || reads('timestamp'),
+    eventId: reads('eventId'),
+    type: reads('type'),
+    symbol: reads('symbol'),
+    headers: reads('headers'),
+  };
+}
+
 interface ReplayPlan {
   readonly db: Database;
-  readonly recording: RecordingKey;
-  readonly deviceId: string;
+  readonly recording: RecordingKey & { readonly deviceId: string };
+  readonly columns: ReplayColumns;
   readonly startAfterSeq: bigint;
   readonly skipped: number;
   readonly total: number;
@@ -101,54 +124,52 @@ interface ReplayPlan {
 }
 
 async function* replayMessages(plan: ReplayPlan): AsyncGenerator<ReplayPage> {
-  const { db, recording, speed, signal } = plan;
+  const { db, recording, columns, speed, signal } = plan;
+  const read = (afterSeq: bigint) => readRecordingPage(db, recording, afterSeq, REPLAY_PAGE_SIZE, columns);
   do {
-    let afterSeq = plan.startAfterSeq;
     let index = plan.skipped;
     let anchor: number | undefined;
     let dueOffset = 0;
     let previousTime: number | undefined;
     let sent = 0;
-    let next = readRecordingPage(db, recording, afterSeq, REPLAY_PAGE_SIZE);
+    let next = read(plan.startAfterSeq);
     for (;;) {
-      const page = await next;
-      if (page.length === 0) break;
+      const { messages, lastSeq } = await next;
+      if (lastSeq === undefined) break;
       // At speed 0 nothing here waits on a timer, and an embedded database answers without I/O:
       // give the event loop a turn per page so sockets and timers are not starved.
       await new Promise((resolve) => setImmediate(resolve));
       if (signal.aborted) return;
-      const last = page.at(-1);
-      afterSeq = last ? last.seq : afterSeq;
       // Read ahead while this page is replayed; a full page means there may be more.
       next =
-        page.length === REPLAY_PAGE_SIZE
-          ? readRecordingPage(db, recording, afterSeq, REPLAY_PAGE_SIZE)
-          : Promise.resolve([]);
+        messages.length === REPLAY_PAGE_SIZE
+          ? read(lastSeq)
+          : Promise.resolve({ messages: [], lastSeq: undefined });
       next.catch(() => undefined); // awaited on the next turn; do not let it go unhandled meanwhile
-      const event = (row: RecordingMessageRow): ReplayEvent => {
+      const event = (message: RecordedMessage): ReplayEvent => {
         index += 1;
         sent += 1;
         return {
           recordingId: recording.id,
-          message: deviceMessageFromRow(plan.deviceId, row),
+          message,
           progress: plan.total === 0 ? 1 : index / plan.total,
         };
       };
       if (speed === 0) {
         // Nothing to wait for: the whole page at once; the consumer pulls the next when it is done.
-        yield page.map(event);
+        yield messages.map(event);
         continue;
       }
-      for (const row of page) {
+      for (const message of messages) {
         if (signal.aborted) return;
-        const time = row.timestamp.getTime();
+        const time = message.epochMs;
         if (anchor !== undefined) {
           dueOffset += Math.max(0, time - (previousTime ?? time)) / speed;
           await sleepUntil(anchor + dueOffset, signal);
           if (signal.aborted) return;
         }
         previousTime = time;
-        yield [event(row)];
+        yield [event(message)];
         // The consumer pulls the next message once it has sent this one: the schedule starts
         // from the first message's delivery, not from before it, so the span is the recorded one.
         anchor ??= performance.now();

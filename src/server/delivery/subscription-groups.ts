@@ -15,7 +15,14 @@ export class GroupEvent {
   private bytes: Buffer | undefined;
   private translations: Map<unknown, unknown> | undefined;
 
-  constructor(readonly result: ExecutionResult) {
+  /**
+   * `readers`: the members it goes to. A lone reader's frame takes the payload as text (`body`),
+   * encoded once straight into its socket's write; several share one encoding of it.
+   */
+  constructor(
+    readonly result: ExecutionResult,
+    private readonly readers = 2,
+  ) {
     // A rendered page's event is its payload already (event-pages-plugin.ts).
     if (result instanceof SerializedResult) this.json = result.payload;
   }
@@ -30,6 +37,11 @@ export class GroupEvent {
   get payloadBytes(): Buffer {
     this.bytes ??= Buffer.from(this.payload);
     return this.bytes;
+  }
+
+  /** What a member's frame carries: the payload's text for a lone reader, else the shared bytes. */
+  get body(): Buffer | string {
+    return this.readers > 1 ? this.payloadBytes : this.payload;
   }
 
   /** `make()` once per event for `key` (an adapter's own frame format). */
@@ -142,6 +154,13 @@ export class SubscriptionGroups {
   }
 }
 
+/**
+ * Payload (in characters: up to 3 bytes each) a page hands its members between two questions of
+ * whenWritable: what a client's buffer may grow past the transport's low water (ws-writable.ts:
+ * a quarter of MAX_CLIENT_BUFFER) before the next question stops it, plus one event.
+ */
+const PAGE_CHECK_BYTES = 8 * 1024;
+
 class Group {
   private readonly members = new Set<GroupMember>();
   /** Members per transport, for one stats call per event. */
@@ -241,20 +260,29 @@ class Group {
   }
 
   private deliver(result: ExecutionResult): void {
-    const event = new GroupEvent(result);
+    const event = new GroupEvent(result, this.members.size);
     for (const member of this.members) member.next(event);
     this.owner.delivered(this.perTransport);
   }
 
-  /** A page's events in order, each once every member can take more; counted once per page. */
+  /**
+   * A page's events in order, no faster than every member reads: the members are asked before
+   * the first event and again once PAGE_CHECK_BYTES of payload went out since the last time
+   * (asking per event cost more than the frame). Counted once per page.
+   */
   private async deliverPage(results: readonly ExecutionResult[]): Promise<void> {
     let delivered = 0;
+    let sinceCheck = PAGE_CHECK_BYTES;
     for (const result of results) {
-      const wait = this.whenWritable();
-      if (wait) await wait;
+      if (sinceCheck >= PAGE_CHECK_BYTES) {
+        sinceCheck = 0;
+        const wait = this.whenWritable();
+        if (wait) await wait;
+      }
       if (this.ended) break;
-      const event = new GroupEvent(result);
+      const event = new GroupEvent(result, this.members.size);
       for (const member of this.members) member.next(event);
+      sinceCheck += event.payload.length;
       delivered += 1;
     }
     this.owner.delivered(this.perTransport, delivered);
