@@ -192,7 +192,7 @@ describe.each(cases)(
       return forwarded;
     };
 
-    it('data sources answer again and fail cleanly meanwhile; the sync store persists and forwards each acknowledged entry once', async () => {
+    it('data sources answer again and fail cleanly meanwhile; the sync store persists each acknowledged entry once and forwards it', async () => {
       const dataSourceId = `ds-${randomUUID().slice(0, 8)}`;
       const stateId = `crash-${randomUUID().slice(0, 8)}`;
       const routed = await subscribed(processor.subscribe(`processor.state.${stateId}`));
