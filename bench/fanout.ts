@@ -92,6 +92,9 @@ export interface FanoutRow {
   readonly p99Ms: number;
   /** Latency samples behind p50/p99. */
   readonly latencySamples: number;
+  /** Server / client CPU ms per published message during the latency run (see PacedLatency). */
+  readonly latencyServerCpuMsPerMessage: number;
+  readonly latencyClientCpuMsPerMessage: number;
   /** The 1-minute load average when the latency run ended. */
   readonly loadAverage: number;
 }
@@ -161,6 +164,18 @@ async function closedLoop(
   };
 }
 
+interface PacedLatency {
+  /** The sampled latencies, sorted, in ms. */
+  readonly latencies: number[];
+  /**
+   * CPU time per published message (all its deliveries) over the latency run: on a core of its
+   * own a process needs at least this long per message, so it bounds the latency from below
+   * whatever the machine's load does to wall-clock figures.
+   */
+  readonly serverCpuMsPerMessage: number;
+  readonly clientCpuMsPerMessage: number;
+}
+
 /**
  * Batches of `batch` messages (as in the throughput window, so that the server does the same work
  * per message) at `ratePerSecond` messages per second, open loop; the sampled subscribers'
@@ -174,10 +189,13 @@ async function pacedLatency(
   seconds: number,
   deliveriesPerMessage: number,
   batch: number,
-): Promise<number[]> {
+): Promise<PacedLatency> {
   const base = tracker.delivered;
   tracker.latencies.length = 0;
   tracker.sampling = true;
+  const cpu = cpuWindow(target.process.pid);
+  const client = process.cpuUsage();
+  const startMicros = monotonicMicros();
   const started = performance.now();
   const requestsPerSecond = ratePerSecond / batch;
   const count = Math.max(1, Math.round(requestsPerSecond * seconds));
@@ -203,7 +221,14 @@ async function pacedLatency(
   await Promise.all(publishes);
   await tracker.waitFor(base + count * perRequest, DELIVERY_TIMEOUT_MS);
   tracker.sampling = false;
-  return [...tracker.latencies].sort((a, b) => a - b);
+  profileWindows.push({ name: `${target.name} latency`, startMicros, endMicros: monotonicMicros() });
+  const messages = count * batch;
+  const used = process.cpuUsage(client);
+  return {
+    latencies: [...tracker.latencies].sort((a, b) => a - b),
+    serverCpuMsPerMessage: cpu.stop() / 1000 / messages,
+    clientCpuMsPerMessage: (used.user + used.system) / 1000 / messages,
+  };
 }
 
 /** Progress on stderr: a run takes minutes on a shared machine. */
@@ -262,7 +287,7 @@ async function runFanout(target: BenchTarget): Promise<FanoutRow> {
     }
     const latencyRate = maxMessageRate / 2;
     progress(`${target.name}: fan-out latency at ${latencyRate.toFixed(1)} messages/s`);
-    const latencies = await pacedLatency(
+    const paced = await pacedLatency(
       target,
       tracker,
       latencyRate,
@@ -279,9 +304,11 @@ async function runFanout(target: BenchTarget): Promise<FanoutRow> {
       serverCpuMicrosPerDelivery: measured.serverCpuMicros / measured.deliveries,
       clientCpuMicrosPerDelivery: measured.clientCpuMicros / measured.deliveries,
       latencyRatePerSecond: latencyRate,
-      p50Ms: percentile(latencies, 0.5),
-      p99Ms: percentile(latencies, 0.99),
-      latencySamples: latencies.length,
+      p50Ms: percentile(paced.latencies, 0.5),
+      p99Ms: percentile(paced.latencies, 0.99),
+      latencySamples: paced.latencies.length,
+      latencyServerCpuMsPerMessage: paced.serverCpuMsPerMessage,
+      latencyClientCpuMsPerMessage: paced.clientCpuMsPerMessage,
       loadAverage: loadavg()[0] ?? Number.NaN,
     };
   } finally {
@@ -356,6 +383,7 @@ function printFanout(rows: readonly FanoutRow[]): void {
         'p50 ms',
         'p99 ms',
         'samples',
+        'latency run: server / client CPU ms/msg',
         'load avg',
       ],
       rows.map((row) => [
@@ -369,6 +397,7 @@ function printFanout(rows: readonly FanoutRow[]): void {
         fixed(row.p50Ms, 2),
         fixed(row.p99Ms, 2),
         whole(row.latencySamples),
+        `${fixed(row.latencyServerCpuMsPerMessage, 2)} / ${fixed(row.latencyClientCpuMsPerMessage, 2)}`,
         fixed(row.loadAverage, 2),
       ]),
     ),
@@ -462,8 +491,8 @@ export async function runFanoutBench(): Promise<{ fanout: FanoutRow[]; filtered:
   let postgres: BenchServer | undefined;
   try {
     for (const name of targets) {
-      if (name.startsWith('streamgate') && PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
-      // BENCH_PROFILE_DIR runs streamgate under --cpu-prof (pinned-process.ts).
+      if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
+      // BENCH_PROFILE_DIR runs every server under --cpu-prof (pinned-process.ts).
       const target = await startTarget(name, () => {
         postgres ??= startServer('postgres');
         return postgres;

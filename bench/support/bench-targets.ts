@@ -2,7 +2,13 @@ import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { type BenchServer, createDatabase } from './bench-servers.ts';
-import { type PinnedProcess, SERVER_CORE, startPinned, startStreamgateProcess } from './pinned-process.ts';
+import {
+  type PinnedProcess,
+  profileNodeArgs,
+  SERVER_CORE,
+  startPinned,
+  startStreamgateProcess,
+} from './pinned-process.ts';
 import type { SubscriberSpec } from './ws-subscribers.ts';
 
 /** The broker topic of the filtered case (TOPICS_FILE of the streamgate target). */
@@ -205,7 +211,8 @@ async function startBaseline(
 ): Promise<{ server: PinnedProcess; port: number }> {
   const { process: server, match } = await startPinned({
     core: options.core,
-    nodeArgs: [script],
+    // BENCH_PROFILE_DIR profiles the baselines too, to compare their time with streamgate's.
+    nodeArgs: [...profileNodeArgs(), script],
     env: { PORT: '0', NODE_ENV: 'production' },
     ready: /LISTENING (\d+)/,
   });
