@@ -30,8 +30,9 @@
  * only: GraphQL over SSE on the device; graphql-ws, the legacy /ws/stream and the legacy
  * /sse/stream on one broker topic fed by POST /topics/{topic}/messages; NAME@DIR runs the
  * streamgate of another checkout, e.g. the commit before a change, in the same run),
- * BENCH_CASES (fanout,filtered), BENCH_PROFILE_DIR (streamgate runs under `node --cpu-prof`; the
- * measured windows are written beside the profile for bench/support/profile-summary.ts),
+ * BENCH_CASES (fanout,filtered), BENCH_PROFILE_DIR (every server runs under `node --cpu-prof`;
+ * the measured windows, "<row> fanout" and "<row> latency" among them, are written beside the
+ * profiles for bench/support/profile-summary.ts),
  * BENCH_STREAMGATE_DIR (run the streamgate of another checkout, e.g. a branch's worktree).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
