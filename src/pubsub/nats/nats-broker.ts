@@ -34,14 +34,15 @@ import { type BrokerFeed, type FeedSink, SharedSubscriptions } from '../shared-s
 import { assertPattern, assertSubject } from '../subject-pattern.ts';
 import { connectNats } from './nats-connection.ts';
 import {
-  encodedNatsHeaders,
   fromCoreMessage,
+  natsHeaderLines,
   SERVICE_ERROR_CODE_HEADER,
   SERVICE_ERROR_HEADER,
   toNatsHeaders,
+  wireHeaders,
 } from './nats-messages.ts';
 import { type AckResult, JetStreamAcks, type StreamPublish } from './nats-publish-acks.ts';
-import { NatsRetainedWindows } from './nats-retained-window.ts';
+import { NatsRetainedWindows, STREAM_PREFIX } from './nats-retained-window.ts';
 import { openStreamFeed, type StreamFeedContext, type StreamStart } from './nats-stream-feed.ts';
 
 /** How long a batch waits for JetStream's acks (nats.js's own default for `js.publish`). */
@@ -222,12 +223,15 @@ export async function createNatsBroker(options: NatsBrokerOptions): Promise<Brok
             assertSubject(subject);
             streamOf.set(subject, windows?.covering(subject));
           }
-          const natsHeaders = encodedNatsHeaders(headers);
-          if (streamOf.get(subject) !== undefined) {
+          const headerLines = natsHeaderLines(headers);
+          const stream = streamOf.get(subject);
+          if (stream !== undefined) {
             retained.push(index);
-            toStreams.push({ subject, payload, headers: natsHeaders });
+            // Chained only on streams of ours (their duplicate window is what a broken chain needs).
+            const chainStream = stream.startsWith(STREAM_PREFIX) ? stream : undefined;
+            toStreams.push({ subject, payload, headerLines, chainStream });
           } else {
-            nc.publish(subject, payload, { headers: natsHeaders });
+            nc.publish(subject, payload, { headers: wireHeaders(headerLines) });
             core.push(index);
           }
         } catch (error) {
@@ -248,11 +252,11 @@ export async function createNatsBroker(options: NatsBrokerOptions): Promise<Brok
       });
       for (const slot of unretained) {
         const index = retained[slot] as number;
-        const { subject, payload, headers } = toStreams[slot] as StreamPublish;
+        const { subject, payload, headerLines } = toStreams[slot] as StreamPublish;
         const stream = streamOf.get(subject);
         if (stream !== undefined) windows?.forget(stream);
         try {
-          nc.publish(subject, payload, { headers });
+          nc.publish(subject, payload, { headers: wireHeaders(headerLines) });
           core.push(index);
         } catch (error) {
           outcomes[index] = { status: 'rejected', reason: publishError(subject, payload, nc, error) };

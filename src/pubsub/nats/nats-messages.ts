@@ -1,6 +1,7 @@
 import type { JsMsg } from '@nats-io/jetstream';
 import { type Msg, type MsgHdrs, headers as natsHeaders } from '@nats-io/transport-node';
 import type { BrokerMessage, MessageHeaders } from '../broker.ts';
+import { isPublishIdHeader } from './nats-publish-ids.ts';
 
 /**
  * How a responder's failure travels back to the requester: the NATS micro-service convention,
@@ -26,15 +27,14 @@ const HEADER_NAME = /^[!-9;-~]+$/; // printable ASCII without ':' (RFC 822), as 
 const LINE_BREAK = /[\r\n]/;
 
 /**
- * The same headers as `toNatsHeaders`, already encoded for the wire: a batch publish builds no
- * MsgHdrs (a Map, arrays and a validation pass per header) for every message, only the text.
- * The client calls nothing but `encode()` on what it publishes with; names and values are
- * checked as nats.js checks them.
+ * The same headers as `toNatsHeaders`, as the text of a header block without its first line and
+ * its end (`\r\nName: value` per header; '' for none): a batch publish builds no MsgHdrs (a Map,
+ * arrays and a validation pass per header) for every message, only the text, and may append
+ * lines of its own (nats-publish-acks.ts). Names and values are checked as nats.js checks them.
  */
-export function encodedNatsHeaders(headers: MessageHeaders | undefined): MsgHdrs | undefined {
-  if (!headers) return undefined;
-  let text = 'NATS/1.0';
-  let empty = true;
+export function natsHeaderLines(headers: MessageHeaders | undefined): string {
+  if (!headers) return '';
+  let text = '';
   for (const name in headers) {
     const value = headers[name] as string;
     if (!checkedNames.has(name)) {
@@ -44,10 +44,14 @@ export function encodedNatsHeaders(headers: MessageHeaders | undefined): MsgHdrs
     }
     if (LINE_BREAK.test(value)) throw new Error('header: values cannot contain \\r or \\n');
     text += `\r\n${name}: ${value.trim()}`;
-    empty = false;
   }
-  if (empty) return undefined;
-  const bytes = Buffer.from(`${text}\r\n\r\n`, 'utf8');
+  return text;
+}
+
+/** Header lines as the client sends them: it calls nothing but `encode()` on what it publishes with. */
+export function wireHeaders(lines: string): MsgHdrs | undefined {
+  if (lines === '') return undefined;
+  const bytes = Buffer.from(`NATS/1.0${lines}\r\n\r\n`, 'utf8');
   return { encode: () => bytes } as unknown as MsgHdrs;
 }
 
@@ -55,7 +59,11 @@ export function encodedNatsHeaders(headers: MessageHeaders | undefined): MsgHdrs
 export function fromNatsHeaders(headers: MsgHdrs | undefined): MessageHeaders {
   const result: Record<string, string> = {};
   if (!headers) return result;
-  for (const [key, values] of headers) result[key] = values.join(', ');
+  for (const [key, values] of headers) {
+    // The ids that chain a batch for JetStream are the broker's, not the publisher's headers.
+    if (isPublishIdHeader(key, values)) continue;
+    result[key] = values.join(', ');
+  }
   return result;
 }
 

@@ -16,8 +16,14 @@ import { patternCovers } from '../subject-pattern.ts';
 /** Prefix of the JetStream streams streamgate creates for retained windows. */
 export const STREAM_PREFIX = 'SG_';
 
-/** How long JetStream remembers message ids for de-duplication; it may not exceed max_age. */
-const DUPLICATE_WINDOW_MS = 120_000;
+/**
+ * How long JetStream remembers message ids for de-duplication (it may not exceed max_age).
+ * Streamgate's ids are those of chained batch publishes (nats-publish-acks.ts): a broken chain
+ * is sent again at the latest after one ack timeout (5 s), and its duplicates must still be
+ * known then. Not longer: nats-server keeps every id of the window in memory (≈ 100 bytes
+ * each, so 20 s at 50k messages/s is ≈ 100 MB) and reads the window back after a restart.
+ */
+const DUPLICATE_WINDOW_MS = 20_000;
 
 /**
  * The stream name of a retained pattern: readable, and unique through a hash, since stream
