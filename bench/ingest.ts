@@ -53,6 +53,7 @@ import {
   startStreamgateProcess,
   stopAllPinned,
 } from './support/pinned-process.ts';
+import { cpuMicros } from './support/proc-stats.ts';
 
 type BackendName = 'memory' | 'nats' | 'redis' | 'kafka' | 'pglite';
 
@@ -64,6 +65,10 @@ export interface IngestBenchResult {
   readonly perSecond: number;
   /** CPU µs per unit: the server's, or this process's for a baseline. */
   readonly cpuMicrosPerUnit: number;
+  /** The broker server's CPU µs per unit (nats-server, redis-server), where measured. */
+  readonly brokerCpuMicrosPerUnit: number | undefined;
+  /** The machine's 1-minute load average as the case ended. */
+  readonly load: number;
 }
 
 /** Concurrent posters, each with its own device, as a fleet of devices would post. */
@@ -97,15 +102,18 @@ async function measure(
   name: string,
   cpu: () => number,
   work: () => Promise<number>,
+  brokerCpu?: () => number,
 ): Promise<IngestBenchResult | undefined> {
   // BENCH_ONLY=text runs only the cases whose name contains it (for profiling one case).
   if (process.env.BENCH_ONLY && !name.includes(process.env.BENCH_ONLY)) return undefined;
+  const brokerBefore = brokerCpu?.();
   const cpuBefore = cpu();
   const startMicros = monotonicMicros();
   const started = performance.now();
   const units = await work();
   const seconds = (performance.now() - started) / 1000;
   const cpuMicros = cpu() - cpuBefore;
+  const brokerMicros = brokerCpu && brokerBefore !== undefined ? brokerCpu() - brokerBefore : undefined;
   profileWindows.push({ name: `${backend} | ${name}`, startMicros, endMicros: monotonicMicros() });
   const result = {
     backend,
@@ -114,9 +122,15 @@ async function measure(
     seconds,
     perSecond: units / seconds,
     cpuMicrosPerUnit: cpuMicros / units,
+    brokerCpuMicrosPerUnit: brokerMicros === undefined ? undefined : brokerMicros / units,
+    load: os.loadavg()[0] ?? 0,
   };
+  const brokerText =
+    result.brokerCpuMicrosPerUnit === undefined
+      ? ''
+      : `, broker ${result.brokerCpuMicrosPerUnit.toFixed(1)} µs`;
   process.stdout.write(
-    `  ${backend} | ${name}: ${Math.round(result.perSecond).toLocaleString('en')}/s, ${result.cpuMicrosPerUnit.toFixed(1)} µs CPU/unit\n`,
+    `  ${backend} | ${name}: ${Math.round(result.perSecond).toLocaleString('en')}/s, ${result.cpuMicrosPerUnit.toFixed(1)} µs CPU/unit${brokerText}, load ${result.load.toFixed(1)}\n`,
   );
   return result;
 }
@@ -230,6 +244,8 @@ interface BackendSetup {
   readonly env: Record<string, string>;
   /** A broker client of this process, for the baseline. */
   openBroker(): Promise<Broker>;
+  /** The broker server's process, when it has one of its own. */
+  readonly brokerPid?: number;
 }
 
 const START_RECORDING = `mutation($d: ID!) { startRecording(deviceId: $d, includeBuffer: false) { id } }`;
@@ -240,8 +256,11 @@ async function serverCases(setup: BackendSetup, server: StreamgateProcess): Prom
   const run = `b${Date.now().toString(36)}`;
   const fleet = (label: string) => Array.from({ length: POSTERS }, (_, index) => `${run}-${label}-${index}`);
   const cpu = () => server.cpuMicros();
+  const brokerPid = setup.brokerPid;
+  const brokerCpu = brokerPid === undefined ? undefined : () => cpuMicros(brokerPid);
   const results: Array<IngestBenchResult | undefined> = [];
   const label = setup.label;
+  const timed = (name: string, work: () => Promise<number>) => measure(label, name, cpu, work, brokerCpu);
 
   // Warm-up, not reported: JIT, connection pools, the start-up work of the app.
   await postConcurrently(client, fleet('warm'), 100, 10_000 * scale);
@@ -252,36 +271,31 @@ async function serverCases(setup: BackendSetup, server: StreamgateProcess): Prom
   );
 
   results.push(
-    await measure(label, 'HTTP ingest, batches of 100, 8 devices', cpu, () =>
+    await timed('HTTP ingest, batches of 100, 8 devices', () =>
       postConcurrently(client, fleet('b100'), 100, 20_000 * scale),
     ),
   );
   results.push(
-    await measure(label, 'HTTP ingest, batches of 1,000, 8 devices', cpu, () =>
+    await timed('HTTP ingest, batches of 1,000, 8 devices', () =>
       postConcurrently(client, fleet('b1000'), 1_000, 48_000 * scale),
     ),
   );
   const recorded = fleet('rec');
   for (const device of recorded) await client.graphql(START_RECORDING, { d: device });
   results.push(
-    await measure(label, 'HTTP ingest, batches of 1,000, 8 devices, recording', cpu, () =>
+    await timed('HTTP ingest, batches of 1,000, 8 devices, recording', () =>
       postConcurrently(client, recorded, 1_000, 48_000 * scale),
     ),
   );
   const one = `${run}-one`;
   const started = (await client.graphql(START_RECORDING, { d: one })) as { startRecording: { id: string } };
   const recordOne = () => postConcurrently(client, Array(POSTERS).fill(one), 1_000, 48_000 * scale);
-  const onePosted = await measure(
-    label,
-    'HTTP ingest, batches of 1,000, 8 posters → 1 device, recording',
-    cpu,
-    recordOne,
-  );
+  const onePosted = await timed('HTTP ingest, batches of 1,000, 8 posters → 1 device, recording', recordOne);
   // The replay below needs the recording even when BENCH_ONLY skipped its measured making.
   if (onePosted) results.push(onePosted);
   else await recordOne();
   results.push(
-    await measure(label, 'replay at speed 0 over graphql-ws (messages)', cpu, async () => {
+    await timed('replay at speed 0 over graphql-ws (messages)', async () => {
       let received = 0;
       const clientBefore = selfCpuMicros();
       for (let round = 0; round < replayRounds; round++)
@@ -297,17 +311,17 @@ async function serverCases(setup: BackendSetup, server: StreamgateProcess): Prom
 
   const requests = Math.round(2_000 * scale);
   results.push(
-    await measure(label, 'trivial authenticated query { viewer { userId } }', cpu, () =>
+    await timed('trivial authenticated query { viewer { userId } }', () =>
       repeat(requests, 8, () => client.graphql('{ viewer { userId } }')),
     ),
   );
   results.push(
-    await measure(label, '{ health { status } }', cpu, () =>
+    await timed('{ health { status } }', () =>
       repeat(requests, 8, () => client.graphql('{ health { status } }')),
     ),
   );
   results.push(
-    await measure(label, 'publish, one message per request', cpu, () =>
+    await timed('publish, one message per request', () =>
       repeat(requests, 8, () =>
         client.graphql(`mutation($m: JSON!) { publish(topic: "${TOPIC}", data: $m) { accepted } }`, {
           m: { price: 101.5, symbol: 'ABC' },
@@ -320,7 +334,7 @@ async function serverCases(setup: BackendSetup, server: StreamgateProcess): Prom
   );
   try {
     results.push(
-      await measure(label, 'publish, batches of 1,000 over HTTP (messages)', cpu, async () => {
+      await timed('publish, batches of 1,000 over HTTP (messages)', async () => {
         await repeat(Math.round(48 * scale), 8, () => client.post(`/topics/${TOPIC}/messages`, batchBody));
         return Math.round(48 * scale) * 1_000;
       }),
@@ -474,6 +488,7 @@ function setupOf(name: BackendName, servers: Partial<Record<ServerName, BenchSer
       return {
         name,
         label: 'postgres + nats',
+        brokerPid: servers.nats?.pid,
         env: { BROKER: 'nats', NATS_URL: url('nats') },
         openBroker: () => createNatsBroker({ url: url('nats'), name: 'bench-baseline', ...timeouts }),
       };
@@ -481,6 +496,7 @@ function setupOf(name: BackendName, servers: Partial<Record<ServerName, BenchSer
       return {
         name,
         label: 'postgres + redis',
+        brokerPid: servers.redis?.pid,
         env: { BROKER: 'redis', REDIS_URL: url('redis') },
         openBroker: () => createRedisBroker({ url: url('redis'), name: 'bench-baseline', ...timeouts }),
       };
@@ -488,6 +504,7 @@ function setupOf(name: BackendName, servers: Partial<Record<ServerName, BenchSer
       return {
         name,
         label: 'postgres + kafka',
+        brokerPid: servers.kafka?.pid,
         env: { BROKER: 'kafka', KAFKA_BROKERS: url('kafka') },
         openBroker: () =>
           createKafkaBroker({
@@ -611,7 +628,7 @@ export async function runIngestBench(): Promise<IngestBenchResult[]> {
   );
   process.stdout.write(
     `${formatTable(
-      ['backend', 'case', 'units', 's', 'units/s', 'CPU µs/unit'],
+      ['backend', 'case', 'units', 's', 'units/s', 'CPU µs/unit', 'broker CPU µs/unit', 'load'],
       results.map((line) => [
         line.backend,
         line.name,
@@ -619,6 +636,8 @@ export async function runIngestBench(): Promise<IngestBenchResult[]> {
         line.seconds.toFixed(2),
         Math.round(line.perSecond).toLocaleString('en'),
         line.cpuMicrosPerUnit.toFixed(1),
+        line.brokerCpuMicrosPerUnit?.toFixed(1) ?? '',
+        line.load.toFixed(1),
       ]),
     )}\n`,
   );

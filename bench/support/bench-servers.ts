@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -10,6 +10,8 @@ export type ServerName = 'nats' | 'redis' | 'kafka' | 'postgres';
 /** A throwaway server started with scripts/services/<name>.sh; `stop()` removes it. */
 export interface BenchServer {
   readonly url: string;
+  /** The server's process (DIR/pid of the service script), for its CPU time. */
+  readonly pid: number;
   stop(): void;
 }
 
@@ -29,6 +31,7 @@ export function startServer(name: ServerName): BenchServer {
   }
   return {
     url,
+    pid: Number(readFileSync(join(dir, 'pid'), 'utf8').trim()),
     stop: () => {
       spawnSync('bash', [script, 'stop', dir], { stdio: 'ignore' });
     },

@@ -16,6 +16,7 @@ import {
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker, PublishOutcome } from '../../src/pubsub/broker.ts';
+import { MessageTooLargeError } from '../../src/pubsub/errors.ts';
 import { streamNameOf } from '../../src/pubsub/nats/nats-retained-window.ts';
 import { waitUntil } from '../helpers/async-queue.ts';
 import { serviceUrl } from '../setup/services.ts';
@@ -119,6 +120,23 @@ describe('NATS publishMany to a retained window', () => {
     }
     const all = collect(broker.subscribe(subject, { from: { time: new Date(0) } }));
     expect((await all.messages.take(6, 10_000)).map(textOf)).toEqual(['a', 'b', 'c', 'e', 'f', 'g']);
+  });
+
+  it("a message over the server's max_payload is refused alone, retained or not; the rest is published", async () => {
+    const retainedSubject = uniqueSubject();
+    await broker.retain(retainedSubject, { maxAgeMs: 60_000 });
+    const liveSubject = uniqueSubject();
+    const live = await subscribed(broker.subscribe(liveSubject));
+    const huge = 'x'.repeat(1_100_000); // nats-server's default max_payload is 1 MiB
+    for (const subject of [retainedSubject, liveSubject]) {
+      const outcomes = await broker.publishMany(
+        ['one', huge, 'three'].map((payload) => ({ subject, payload: text(payload) })),
+      );
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect((outcomes[1] as PromiseRejectedResult).reason).toBeInstanceOf(MessageTooLargeError);
+    }
+    expect((await jsm.streams.info(streamNameOf(retainedSubject))).state.messages).toBe(2);
+    expect((await live.messages.take(2, 10_000)).map(textOf)).toEqual(['one', 'three']);
   });
 
   it('another publisher writing to the stream meanwhile: each message of ours stored once, at its position', async () => {

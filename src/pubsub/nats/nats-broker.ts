@@ -44,6 +44,7 @@ import {
 import { type AckResult, JetStreamAcks, type StreamPublish } from './nats-publish-acks.ts';
 import { NatsRetainedWindows, STREAM_PREFIX } from './nats-retained-window.ts';
 import { openStreamFeed, type StreamFeedContext, type StreamStart } from './nats-stream-feed.ts';
+import { openWireBatch } from './nats-wire-batch.ts';
 
 /** How long a batch waits for JetStream's acks (nats.js's own default for `js.publish`). */
 const JETSTREAM_ACK_TIMEOUT_MS = 5_000;
@@ -215,6 +216,7 @@ export async function createNatsBroker(options: NatsBrokerOptions): Promise<Brok
       const retained: number[] = [];
       const toStreams: StreamPublish[] = [];
       const core: number[] = [];
+      const coreBatch = openWireBatch(nc);
       for (let index = 0; index < messages.length; index++) {
         const { subject, payload, headers } = messages[index] as MessageToPublish;
         try {
@@ -231,13 +233,14 @@ export async function createNatsBroker(options: NatsBrokerOptions): Promise<Brok
             const chainStream = stream.startsWith(STREAM_PREFIX) ? stream : undefined;
             toStreams.push({ subject, payload, headerLines, chainStream });
           } else {
-            nc.publish(subject, payload, { headers: wireHeaders(headerLines) });
+            coreBatch.add(subject, undefined, headerLines, payload);
             core.push(index);
           }
         } catch (error) {
           outcomes[index] = { status: 'rejected', reason: publishError(subject, payload, nc, error) };
         }
       }
+      coreBatch.send();
       const flushed = core.length === 0 ? undefined : flushSoon();
       const answers = toStreams.length === 0 ? [] : await streamAcks().publish(toStreams);
       // A stream deleted behind our back: its subjects are no longer retained (as in `publish`).
