@@ -31,6 +31,14 @@ export function tenantOfKey(key: string): string | null {
   return key === '' ? null : key;
 }
 
+/**
+ * One string for (tenant, id), as a map key of in-memory tables of tenant-scoped objects: a
+ * tenant name holds no white space, so "\n" parts them, and the default tenant is "".
+ */
+export function scopedKey(tenant: string | null, id: string): string {
+  return `${tenantKey(tenant)}\n${id}`;
+}
+
 /** True when the viewer holds at least one of `roles` (an empty list needs none). */
 export function hasAnyRole(viewer: Viewer, roles: readonly string[]): boolean {
   return roles.length === 0 || roles.some((role) => viewer.roles.includes(role));

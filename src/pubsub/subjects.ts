@@ -1,5 +1,10 @@
 import { DEFAULT_SYNC_STORE_SUBJECT } from '../config/ism.ts';
 
+/** The first token of every subject inTenant puts a tenant's object under. */
+const TENANT_PREFIX = 'tenant';
+/** In a pattern: any one tenant (a tenant name is one token). */
+const ANY_TENANT = '*';
+
 /**
  * Every broker subject streamgate uses, in one place. Where a legacy system fixed a name
  * (contract/legacy.md), it is kept so existing processors on the network interoperate.
@@ -13,15 +18,20 @@ export const subjects = {
     inTenant(tenant, `processor.state.${stateId}.${sessionId}`),
   /** ISM: where the sync store consumes `query_state_direct` (legacy.md B). */
   defaultSyncStore: DEFAULT_SYNC_STORE_SUBJECT,
-  /** ISM: request/reply to the providers of a data source. */
-  dataSource: (dataSourceId: string) => `datasource.${dataSourceId}`,
-  /** ISM: every data source's request subject; streamgate answers them all (queue group). */
+  /** ISM: request/reply to the providers of a tenant's data source (legacy.md A for the default tenant). */
+  dataSource: (tenant: string | null, dataSourceId: string) => inTenant(tenant, `datasource.${dataSourceId}`),
+  /** ISM: every data source's request subject of the default tenant; streamgate answers them all (queue group). */
   anyDataSource: 'datasource.*',
+  /** Every other tenant's data source request subjects, answered the same way. */
+  anyTenantDataSource: inTenant(ANY_TENANT, 'datasource.*'),
   /**
-   * Internal: instances with a provider of the data source listen here (queue group), so an
-   * instance without one can hand a request over (docs/datasources.md).
+   * Internal: instances with a provider of the tenant's data source listen here (queue group), so
+   * an instance without one can hand a request over (docs/datasources.md): `streamgate.` + the
+   * data source's subject. The prefix comes first so that no request pattern of the network
+   * (`tenant.*.datasource.*`) covers it, not even as a Redis glob, whose `*` spans dots.
    */
-  dataSourceProviders: (dataSourceId: string) => `streamgate.datasource.${dataSourceId}`,
+  dataSourceProviders: (tenant: string | null, dataSourceId: string) =>
+    `streamgate.${inTenant(tenant, `datasource.${dataSourceId}`)}`,
   /** Internal: answers to requests that one instance sent and another instance received. */
   dataSourceAnswers: (instanceId: string) => `streamgate.datasource-answer.${instanceId}`,
   /** ApiGear: the live telemetry of one device of a tenant (legacy.md C for the default tenant). */
@@ -40,7 +50,18 @@ export const subjects = {
  * where a tenant enters: token claims and MONITOR_TENANT).
  */
 export function inTenant(tenant: string | null, subject: string): string {
-  return tenant === null ? subject : `tenant.${tenant}.${subject}`;
+  return tenant === null ? subject : `${TENANT_PREFIX}.${tenant}.${subject}`;
+}
+
+/**
+ * The tenant and the legacy subject of a subject that inTenant made (its inverse), for
+ * responders on a pattern that spans tenants. Legacy subjects never start with `tenant.`.
+ */
+export function splitTenant(subject: string): { readonly tenant: string | null; readonly subject: string } {
+  const prefix = `${TENANT_PREFIX}.`;
+  const end = subject.indexOf('.', prefix.length);
+  if (!subject.startsWith(prefix) || end < 0) return { tenant: null, subject };
+  return { tenant: subject.slice(prefix.length, end), subject: subject.slice(end + 1) };
 }
 
 /** True when `token` can stand as one subject token: no dots, wildcards or white space. */

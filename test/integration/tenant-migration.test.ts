@@ -1,6 +1,7 @@
 /**
- * The migration to ids scoped per tenant (20261129180000_tenant_scoped_ids) on a database that
- * holds rows: written with the schema before it, migrated at start-up like any upgrade, and read
+ * The migrations to ids scoped per tenant (20261129180000_tenant_scoped_ids for states, devices
+ * and recordings; 20261129204500_tenant_scoped_data_sources for data sources) on a database that
+ * holds rows: written with the schema before each, migrated at start-up like any upgrade, and read
  * back through the domain. Rows without a tenant are the default tenant's; a tenant's rows stay
  * its own, children with their parents.
  */
@@ -12,11 +13,13 @@ import pg from 'pg';
 import { afterAll, describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/create-database.ts';
 import { applyMigrations, MIGRATIONS_DIR, readMigrations, type SqlRunner } from '../../src/db/migrate.ts';
+import { createDataSourceStore } from '../../src/domain/datasources/data-source-store.ts';
 import { findDevice } from '../../src/domain/devices/device-store.ts';
 import { findRecording, recordingStats } from '../../src/domain/devices/recording-store.ts';
 import { createTestDatabase } from '../setup/services.ts';
 
 const TENANT_MIGRATION = '20261129180000_tenant_scoped_ids';
+const DATA_SOURCE_MIGRATION = '20261129204500_tenant_scoped_data_sources';
 /** DATABASE_CONNECT_TIMEOUT and DATABASE_STATEMENT_TIMEOUT at their defaults. */
 const TIMEOUTS = { connectTimeoutMs: 5_000, statementTimeoutMs: 60_000 };
 
@@ -31,12 +34,12 @@ async function tempDir(): Promise<string> {
   return dir;
 }
 
-/** A copy of prisma/migrations holding only the migrations before the tenant one. */
-async function migrationsBefore(): Promise<string> {
+/** A copy of prisma/migrations holding only the migrations before `migration`. */
+async function migrationsBefore(migration: string): Promise<string> {
   const dir = join(await tempDir(), 'migrations');
   await mkdir(dir);
   for (const { name } of await readMigrations()) {
-    if (name >= TENANT_MIGRATION) break;
+    if (name >= migration) break;
     await cp(join(MIGRATIONS_DIR, name), join(dir, name), { recursive: true });
   }
   return dir;
@@ -61,18 +64,18 @@ const OLD_ROWS = `
 describe.each([
   [
     'pglite',
-    async (migrations: string) => {
+    async (migrations: string, rows: string) => {
       const dir = join(await tempDir(), 'db');
       const old = await PGlite.create(dir);
       await applyMigrations(old, { advisoryLock: false, dir: migrations });
-      await old.exec(OLD_ROWS);
+      await old.exec(rows);
       await old.close();
       return { url: undefined, pgliteDir: dir, ...TIMEOUTS };
     },
   ],
   [
     'postgres',
-    async (migrations: string) => {
+    async (migrations: string, rows: string) => {
       const url = await createTestDatabase();
       const client = new pg.Client({ connectionString: url });
       await client.connect();
@@ -84,16 +87,16 @@ describe.each([
           exec: (sql: string) => client.query(sql),
         };
         await applyMigrations(runner, { advisoryLock: false, dir: migrations });
-        await client.query(OLD_ROWS);
+        await client.query(rows);
       } finally {
         await client.end();
       }
       return { url, pgliteDir: '', ...TIMEOUTS };
     },
   ],
-] as const)('the migration to tenant-scoped ids on %s', (_kind, oldDatabase) => {
+] as const)('the migrations to tenant-scoped ids on %s', (_kind, oldDatabase) => {
   it('keeps every row: no tenant becomes the default tenant, a tenant keeps its own', async () => {
-    const database = await oldDatabase(await migrationsBefore());
+    const database = await oldDatabase(await migrationsBefore(TENANT_MIGRATION), OLD_ROWS);
     const db = await openDatabase({ database });
     try {
       const { prisma } = db;
@@ -140,6 +143,30 @@ describe.each([
       // After the migration the same id can be taken in another tenant.
       await prisma.state.create({ data: { tenantId: 'acme', id: 'shared' } });
       expect(await prisma.state.count({ where: { id: 'shared' } })).toBe(2);
+    } finally {
+      await db.close();
+    }
+  });
+
+  it("data sources: no tenant becomes the default tenant's, a tenant keeps its own, and an id can be taken in another tenant", async () => {
+    const database = await oldDatabase(
+      await migrationsBefore(DATA_SOURCE_MIGRATION),
+      `INSERT INTO "DataSource" (id, "tenantId") VALUES ('ds-plain', NULL), ('ds-acme', 'acme'), ('ds-both', 'acme');`,
+    );
+    const db = await openDatabase({ database });
+    try {
+      const store = createDataSourceStore(db.prisma);
+      expect(await store.listForTenant(null)).toEqual(['ds-plain']);
+      expect(await store.listForTenant('acme')).toEqual(['ds-acme', 'ds-both']);
+      expect(await store.listForTenant('other')).toEqual([]);
+      // After the migration the same id is a data source of each tenant; recording it again changes nothing.
+      await store.record({ tenantId: null, dataSourceId: 'ds-both' });
+      await store.record({ tenantId: 'other', dataSourceId: 'ds-acme' });
+      await store.record({ tenantId: 'acme', dataSourceId: 'ds-acme' });
+      expect(await store.listForTenant(null)).toEqual(['ds-both', 'ds-plain']);
+      expect(await store.listForTenant('acme')).toEqual(['ds-acme', 'ds-both']);
+      expect(await store.listForTenant('other')).toEqual(['ds-acme']);
+      expect(await db.prisma.dataSource.count()).toBe(5);
     } finally {
       await db.close();
     }

@@ -78,28 +78,45 @@ describe('the /ws/ds answer frame', () => {
 });
 
 describe('provider selection', () => {
-  const provider = (id: string): Provider => ({
+  const provider = (id: string, tenantId: string | null = null): Provider => ({
     id,
     dataSourceId: 'ds',
-    identity: { tenantId: null, userId: null, connectionId: id },
+    identity: { tenantId, userId: null, connectionId: id },
     inFlight: 0,
     deliver: () => true,
   });
+  const ds = { tenantId: null, dataSourceId: 'ds' };
 
   it('takes turns among idle providers and prefers the least busy', () => {
     const registry = createProviderRegistry();
     const [a, b, c] = [provider('a'), provider('b'), provider('c')];
     for (const p of [a, b, c]) registry.add(p);
     const none = new Set<string>();
-    expect([1, 2, 3, 4].map(() => registry.pick('ds', none)?.id)).toEqual(['a', 'b', 'c', 'a']);
+    expect([1, 2, 3, 4].map(() => registry.pick(ds, none)?.id)).toEqual(['a', 'b', 'c', 'a']);
     a.inFlight = 2;
     b.inFlight = 1;
-    expect(registry.pick('ds', none)?.id).toBe('c');
+    expect(registry.pick(ds, none)?.id).toBe('c');
     c.inFlight = 3;
-    expect(registry.pick('ds', none)?.id).toBe('b');
-    expect(registry.pick('ds', new Set(['b']))?.id).toBe('a');
-    expect(registry.pick('ds', new Set(['a', 'b', 'c']))).toBeUndefined();
+    expect(registry.pick(ds, none)?.id).toBe('b');
+    expect(registry.pick(ds, new Set(['b']))?.id).toBe('a');
+    expect(registry.pick(ds, new Set(['a', 'b', 'c']))).toBeUndefined();
     expect(registry.remove(a)).toBe(2);
-    expect(registry.pick('other', none)).toBeUndefined();
+    expect(registry.pick({ tenantId: null, dataSourceId: 'other' }, none)).toBeUndefined();
+  });
+
+  it("keeps each tenant's providers of one id apart: the same id in two tenants is two data sources", () => {
+    const registry = createProviderRegistry();
+    const [plain, acme, other] = [provider('plain'), provider('acme', 'acme'), provider('other', 'other')];
+    for (const p of [plain, acme, other]) registry.add(p);
+    const none = new Set<string>();
+    const acmeDs = { tenantId: 'acme', dataSourceId: 'ds' };
+    expect([1, 2].map(() => registry.pick(ds, none)?.id)).toEqual(['plain', 'plain']);
+    expect([1, 2].map(() => registry.pick(acmeDs, none)?.id)).toEqual(['acme', 'acme']);
+    expect(registry.count(ds)).toBe(1);
+    expect(registry.count(acmeDs)).toBe(1);
+    expect(registry.count({ tenantId: 'nobody', dataSourceId: 'ds' })).toBe(0);
+    expect(registry.remove(acme)).toBe(0);
+    expect(registry.pick(acmeDs, none)).toBeUndefined();
+    expect(registry.pick(ds, none)?.id).toBe('plain');
   });
 });

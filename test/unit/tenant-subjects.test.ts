@@ -8,7 +8,7 @@ import { tenantNameProblem } from '../../src/config/subject-syntax.ts';
 import { viewerFromClaims } from '../../src/domain/auth/claims.ts';
 import { TokenError } from '../../src/domain/auth/token-error.ts';
 import { tenantKey, tenantOfKey } from '../../src/domain/viewer.ts';
-import { subjects } from '../../src/pubsub/subjects.ts';
+import { splitTenant, subjects } from '../../src/pubsub/subjects.ts';
 
 const NAMES = { tenantClaim: 'tenant_id', rolesClaims: ['roles'] };
 
@@ -20,6 +20,21 @@ describe('subjects of a tenant', () => {
     expect(subjects.state('acme', 's1')).toBe('tenant.acme.processor.state.s1');
     expect(subjects.stateSession('acme', 's1', 'x')).toBe('tenant.acme.processor.state.s1.x');
     expect(subjects.monitor('acme', 'd1')).toBe('tenant.acme.monitor.d1');
+    expect(subjects.dataSource(null, 'ds1')).toBe('datasource.ds1');
+    expect(subjects.dataSource('acme', 'ds1')).toBe('tenant.acme.datasource.ds1');
+    expect(subjects.dataSourceProviders(null, 'ds1')).toBe('streamgate.datasource.ds1');
+    expect(subjects.dataSourceProviders('acme', 'ds1')).toBe('streamgate.tenant.acme.datasource.ds1');
+    expect(subjects.anyDataSource).toBe('datasource.*');
+    expect(subjects.anyTenantDataSource).toBe('tenant.*.datasource.*');
+  });
+
+  it('split back into the tenant and the legacy subject (the inverse of inTenant)', () => {
+    expect(splitTenant('tenant.acme.datasource.ds1')).toEqual({ tenant: 'acme', subject: 'datasource.ds1' });
+    expect(splitTenant('datasource.ds1')).toEqual({ tenant: null, subject: 'datasource.ds1' });
+    expect(splitTenant('processor.state.tenant')).toEqual({
+      tenant: null,
+      subject: 'processor.state.tenant',
+    });
   });
 
   it('key the default tenant as "" in storage, which no tenant name can be', () => {

@@ -26,7 +26,13 @@ import {
 } from './network-protocol.ts';
 import { createNetworkResponders } from './network-responders.ts';
 import { createPendingRequests, type ProviderAnswer } from './pending-requests.ts';
-import type { DataSourceRequest, Provider, ProviderIdentity } from './provider.ts';
+import {
+  type DataSourceRequest,
+  dataSourceKey,
+  dataSourceOf,
+  type Provider,
+  type ProviderIdentity,
+} from './provider.ts';
 import { createProviderRegistry } from './provider-registry.ts';
 import { createProviderStream } from './provider-stream.ts';
 
@@ -45,7 +51,7 @@ export type AnswerInput = Omit<ProviderAnswer, 'answerId'> & { readonly answerId
 
 /** Data sources: the requesters' side, the providers' side, and the network in between. */
 export interface DataSourceService {
-  /** The data sources of a tenant. */
+  /** The data sources of a tenant (data sources are scoped per tenant, like states). */
   list(tenantId: string | null): Promise<DataSourceInfo[]>;
   /** Sends a request through the broker and returns the provider's answer (queryDataSource). */
   query(
@@ -54,7 +60,10 @@ export interface DataSourceService {
     query: unknown,
     timeoutMs: number | null | undefined,
   ): Promise<unknown>;
-  /** Makes the caller a provider of the data source until the returned stream ends. */
+  /**
+   * Makes the caller a provider of its tenant's data source until the returned stream ends. Never
+   * refused for the id: another tenant's data source of that id is another data source.
+   */
   provide(
     identity: ProviderIdentity,
     dataSourceId: string,
@@ -109,23 +118,28 @@ export function createDataSourceService(deps: DataSourceServiceDependencies): Da
     providerTimeoutMs,
     maxTimeoutMs,
   });
-  /** Providers counted in connectedProviders: those whose data source is reachable from other instances. */
+  /**
+   * Providers counted in connectedProviders: those whose data source is reachable from other
+   * instances. By dataSourceKey.
+   */
   const readyCounts = new Map<string, number>();
   let stopped = false;
 
   const release = (provider: Provider, state: ProviderState) => {
     state.released = true;
     registry.remove(provider);
+    const dataSource = dataSourceOf(provider);
+    const key = dataSourceKey(dataSource);
     if (state.ready) {
       state.ready = false;
-      const count = (readyCounts.get(provider.dataSourceId) ?? 1) - 1;
-      if (count > 0) readyCounts.set(provider.dataSourceId, count);
-      else readyCounts.delete(provider.dataSourceId);
+      const count = (readyCounts.get(key) ?? 1) - 1;
+      if (count > 0) readyCounts.set(key, count);
+      else readyCounts.delete(key);
     }
     // After leaving the registry, so that the retry of its requests picks another provider.
     pending.providerGone(provider);
     network
-      .reconcile(provider.dataSourceId)
+      .reconcile(dataSource)
       .catch((error: unknown) =>
         log.error(
           { err: error, dataSourceId: provider.dataSourceId },
@@ -137,9 +151,9 @@ export function createDataSourceService(deps: DataSourceServiceDependencies): Da
   return {
     async list(tenantId) {
       const records = await store.listForTenant(tenantId);
-      return records.map((record) => ({
-        id: record.id,
-        connectedProviders: readyCounts.get(record.id) ?? 0,
+      return records.map((id) => ({
+        id,
+        connectedProviders: readyCounts.get(dataSourceKey({ tenantId, dataSourceId: id })) ?? 0,
       }));
     },
 
@@ -150,10 +164,6 @@ export function createDataSourceService(deps: DataSourceServiceDependencies): Da
         throw new BadUserInputError(
           `timeoutMs must be a whole number of milliseconds from 1 to ${maxTimeoutMs} (DATASOURCE_MAX_TIMEOUT), got ${timeoutMs}`,
         );
-      const record = await store.find(dataSourceId);
-      // Another tenant's data source answers as an unknown one with no provider does: NOT_FOUND
-      // would tell its existence from absence. Its providers are never asked.
-      if (record && record.tenantId !== requester.tenantId) throw noProvider(dataSourceId);
       const request: NetworkRequest = {
         id: randomUUID(),
         processId: requester.correlationId,
@@ -162,7 +172,10 @@ export function createDataSourceService(deps: DataSourceServiceDependencies): Da
       };
       let message: BrokerMessage;
       try {
-        message = await broker.request(subjects.dataSource(dataSourceId), encodeRequest(request), {
+        // The requester's tenant's data source, on its tenant's subject: another tenant's data
+        // source of this id is never reached, and answers as one nobody provides.
+        const subject = subjects.dataSource(requester.tenantId, dataSourceId);
+        message = await broker.request(subject, encodeRequest(request), {
           timeoutMs,
           headers: { [TIMEOUT_HEADER]: String(timeoutMs) },
         });
@@ -188,8 +201,7 @@ export function createDataSourceService(deps: DataSourceServiceDependencies): Da
     async provide(identity, dataSourceId) {
       assertDataSourceId(dataSourceId);
       if (stopped) throw new UnavailableError('the server is shutting down');
-      const record = await store.claim(dataSourceId, identity.tenantId);
-      if (record.tenantId !== identity.tenantId) throw new NotFoundError('data source', dataSourceId);
+      await store.record({ tenantId: identity.tenantId, dataSourceId });
       const state: ProviderState = { ready: false, released: false };
       const stream = createProviderStream(() => release(provider, state));
       const provider: Provider = {
@@ -200,8 +212,9 @@ export function createDataSourceService(deps: DataSourceServiceDependencies): Da
         deliver: (request) => stream.push(request),
       };
       registry.add(provider);
+      const dataSource = dataSourceOf(provider);
       try {
-        await network.reconcile(dataSourceId);
+        await network.reconcile(dataSource);
       } catch (error) {
         await stream.iterable.return?.();
         throw new UnavailableError(`could not register the provider of data source "${dataSourceId}"`, {
@@ -211,7 +224,8 @@ export function createDataSourceService(deps: DataSourceServiceDependencies): Da
       // Counted once other instances can hand requests over, unless it already ended meanwhile.
       if (!state.released) {
         state.ready = true;
-        readyCounts.set(dataSourceId, (readyCounts.get(dataSourceId) ?? 0) + 1);
+        const key = dataSourceKey(dataSource);
+        readyCounts.set(key, (readyCounts.get(key) ?? 0) + 1);
       }
       return stream.iterable;
     },

@@ -1,30 +1,34 @@
 import type { PrismaClient } from '../../db/create-database.ts';
+import { tenantKey } from '../viewer.ts';
+import type { DataSourceRef } from './provider.ts';
 
-/** A data source as the database records it: its id and the tenant of its first provider. */
-export interface DataSourceRecord {
-  readonly id: string;
-  readonly tenantId: string | null;
-}
-
-/** Where data sources and their owning tenants are kept (Postgres, so every instance agrees). */
+/**
+ * Where the data sources of each tenant are kept (Postgres, so every instance lists the same),
+ * keyed by (tenant, id) like states: the same id in two tenants is two data sources.
+ */
 export interface DataSourceStore {
-  /** The record of `id`, created for `tenantId` if it has none yet (the first provider's tenant). */
-  claim(id: string, tenantId: string | null): Promise<DataSourceRecord>;
-  find(id: string): Promise<DataSourceRecord | null>;
-  /** The tenant's data sources, by id. */
-  listForTenant(tenantId: string | null): Promise<DataSourceRecord[]>;
+  /** Records the data source once a provider connects to it; recording it again changes nothing. */
+  record(dataSource: DataSourceRef): Promise<void>;
+  /** The ids of the tenant's data sources, in order. */
+  listForTenant(tenantId: string | null): Promise<string[]>;
 }
 
 export function createDataSourceStore(prisma: PrismaClient): DataSourceStore {
-  const select = { id: true, tenantId: true } as const;
   return {
-    async claim(id, tenantId) {
-      // ON CONFLICT DO NOTHING: two first providers racing on two instances get the same winner.
-      await prisma.dataSource.createMany({ data: [{ id, tenantId }], skipDuplicates: true });
-      return prisma.dataSource.findUniqueOrThrow({ where: { id }, select });
+    async record({ tenantId, dataSourceId }) {
+      // ON CONFLICT DO NOTHING: two first providers racing on two instances record it once.
+      await prisma.dataSource.createMany({
+        data: [{ tenantId: tenantKey(tenantId), id: dataSourceId }],
+        skipDuplicates: true,
+      });
     },
-    find: (id) => prisma.dataSource.findUnique({ where: { id }, select }),
-    listForTenant: (tenantId) =>
-      prisma.dataSource.findMany({ where: { tenantId }, orderBy: { id: 'asc' }, select }),
+    async listForTenant(tenantId) {
+      const rows = await prisma.dataSource.findMany({
+        where: { tenantId: tenantKey(tenantId) },
+        orderBy: { id: 'asc' },
+        select: { id: true },
+      });
+      return rows.map((row) => row.id);
+    },
   };
 }

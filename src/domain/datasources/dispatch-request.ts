@@ -6,6 +6,7 @@ import {
   type NetworkRequest,
 } from './network-protocol.ts';
 import type { AttemptOutcome, PendingRequests } from './pending-requests.ts';
+import type { DataSourceRef } from './provider.ts';
 import type { ProviderRegistry } from './provider-registry.ts';
 
 /** A provider that did not answer (too slow, or gone) is followed by at most this many others. */
@@ -19,16 +20,17 @@ export interface DispatchDependencies {
 }
 
 /**
- * Serves one request with this instance's providers of the data source: the least busy one first;
+ * Serves one request with this instance's providers of the tenant's data source: the least busy one first;
  * if it is too slow or disconnects, one other provider is tried; then NO_PROVIDER (nobody left,
  * or the last one disconnected) or TIMEOUT (the last one was too slow, or `budgetMs` ran out).
  */
 export async function dispatchRequest(
   deps: DispatchDependencies,
-  dataSourceId: string,
+  dataSource: DataSourceRef,
   request: NetworkRequest,
   budgetMs: number,
 ): Promise<NetworkReply> {
+  const { dataSourceId } = dataSource;
   const deadline = Date.now() + budgetMs;
   const tried = new Set<string>();
   let last: AttemptOutcome | undefined;
@@ -36,7 +38,7 @@ export async function dispatchRequest(
     const remainingMs = deadline - Date.now();
     if (remainingMs <= 0)
       return errorReply(NETWORK_ERRORS.TIMEOUT, request, timeoutMessage(dataSourceId, tried));
-    const provider = deps.registry.pick(dataSourceId, tried);
+    const provider = deps.registry.pick(dataSource, tried);
     if (!provider) break;
     tried.add(provider.id);
     last = await deps.pending.ask(

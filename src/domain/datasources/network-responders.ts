@@ -3,7 +3,7 @@ import { isAppError, NotFoundError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Broker, BrokerMessage, MessageHeaders, Reply, Responder } from '../../pubsub/broker.ts';
 import { NoRespondersError, RequestTimeoutError } from '../../pubsub/errors.ts';
-import { subjects } from '../../pubsub/subjects.ts';
+import { splitTenant, subjects } from '../../pubsub/subjects.ts';
 import { decodeAnswerHandover, encodeHandoverResult } from './answer-handover.ts';
 import { dispatchRequest, MAX_RETRIES } from './dispatch-request.ts';
 import {
@@ -15,6 +15,7 @@ import {
   TIMEOUT_HEADER,
 } from './network-protocol.ts';
 import type { PendingRequests } from './pending-requests.ts';
+import { type DataSourceRef, dataSourceKey } from './provider.ts';
 import type { ProviderRegistry } from './provider-registry.ts';
 
 /** Queue group of every streamgate instance: one of them answers each request. */
@@ -36,10 +37,16 @@ export interface NetworkRespondersDependencies {
 
 /** What this instance answers on the broker (docs/datasources.md, "Several instances"). */
 export interface NetworkResponders {
-  /** Answers `datasource.*` (queue group) and the answers handed over to this instance. */
+  /**
+   * Answers `datasource.*` and `tenant.*.datasource.*` (queue group), and the answers handed over
+   * to this instance.
+   */
   start(): Promise<void>;
-  /** Keeps `streamgate.datasource.{ds}` subscribed exactly while this instance has a provider of it. */
-  reconcile(dataSourceId: string): Promise<void>;
+  /**
+   * Keeps the tenant's handover subject (`streamgate.` + the data source's subject) subscribed
+   * exactly while this instance has a provider of the tenant's data source.
+   */
+  reconcile(dataSource: DataSourceRef): Promise<void>;
   /** Stops answering anything. */
   stop(): Promise<void>;
 }
@@ -47,7 +54,11 @@ export interface NetworkResponders {
 export function createNetworkResponders(deps: NetworkRespondersDependencies): NetworkResponders {
   const { broker, log, registry, pending, instanceId, providerTimeoutMs, maxTimeoutMs } = deps;
   const dispatchDeps = { registry, pending, providerTimeoutMs };
-  const providerResponders = new Map<string, { responder: Responder | undefined; chain: Promise<void> }>();
+  /** By dataSourceKey. */
+  const providerResponders = new Map<
+    string,
+    { readonly dataSource: DataSourceRef; responder: Responder | undefined; chain: Promise<void> }
+  >();
   const globalResponders: Responder[] = [];
   let stopped = false;
 
@@ -71,11 +82,13 @@ export function createNetworkResponders(deps: NetworkRespondersDependencies): Ne
 
   /** Never throws: whatever happens, the requester gets a reply in the legacy shape. */
   const guarded =
-    (serve: (message: BrokerMessage, dataSourceId: string) => Promise<Reply>, prefix: string) =>
+    (
+      serve: (message: BrokerMessage, dataSource: DataSourceRef) => Promise<Reply>,
+      dataSourceOf: (subject: string) => DataSourceRef,
+    ) =>
     async (message: BrokerMessage): Promise<Reply> => {
-      const dataSourceId = message.subject.slice(prefix.length);
       try {
-        return await serve(message, dataSourceId);
+        return await serve(message, dataSourceOf(message.subject));
       } catch (error) {
         const correlationId = randomUUID();
         log.error({ err: error, correlationId, subject: message.subject }, 'data source request failed');
@@ -87,32 +100,32 @@ export function createNetworkResponders(deps: NetworkRespondersDependencies): Ne
       }
     };
 
-  const serveLocally = async (message: BrokerMessage, dataSourceId: string): Promise<Reply> => {
+  const serveLocally = async (message: BrokerMessage, dataSource: DataSourceRef): Promise<Reply> => {
     const parsed = parseNetworkRequest(message.payload);
     if (!parsed.ok) {
       log.warn({ subject: message.subject, reason: parsed.message }, 'malformed data source request');
       return errorMessage(NETWORK_ERRORS.BAD_REQUEST, { id: parsed.requestId }, parsed.message);
     }
-    const reply = await dispatchRequest(
-      dispatchDeps,
-      dataSourceId,
-      parsed.request,
-      budgetOf(message.headers),
-    );
+    const reply = await dispatchRequest(dispatchDeps, dataSource, parsed.request, budgetOf(message.headers));
     return { payload: encodeReply(reply) };
   };
 
-  /** `datasource.{ds}`: served here when a provider is connected here, else handed over. */
-  const serveNetworkRequest = async (message: BrokerMessage, dataSourceId: string): Promise<Reply> => {
-    if (registry.count(dataSourceId) > 0) return serveLocally(message, dataSourceId);
+  /** `datasource.{ds}` of a tenant: served here when a provider is connected here, else handed over. */
+  const serveNetworkRequest = async (message: BrokerMessage, dataSource: DataSourceRef): Promise<Reply> => {
+    if (registry.count(dataSource) > 0) return serveLocally(message, dataSource);
     const parsed = parseNetworkRequest(message.payload);
-    if (!parsed.ok) return serveLocally(message, dataSourceId); // answers BAD_REQUEST
+    if (!parsed.ok) return serveLocally(message, dataSource); // answers BAD_REQUEST
     const budgetMs = budgetOf(message.headers);
+    const { tenantId, dataSourceId } = dataSource;
     try {
-      const reply = await broker.request(subjects.dataSourceProviders(dataSourceId), message.payload, {
-        timeoutMs: budgetMs + HANDOVER_GRACE_MS,
-        headers: { [TIMEOUT_HEADER]: String(budgetMs) },
-      });
+      const reply = await broker.request(
+        subjects.dataSourceProviders(tenantId, dataSourceId),
+        message.payload,
+        {
+          timeoutMs: budgetMs + HANDOVER_GRACE_MS,
+          headers: { [TIMEOUT_HEADER]: String(budgetMs) },
+        },
+      );
       return { payload: reply.payload };
     } catch (error) {
       if (error instanceof NoRespondersError)
@@ -131,20 +144,21 @@ export function createNetworkResponders(deps: NetworkRespondersDependencies): Ne
     }
   };
 
-  /** Keeps `streamgate.datasource.{ds}` subscribed exactly while this instance has a provider of it. */
-  const reconcile = (dataSourceId: string): Promise<void> => {
-    let entry = providerResponders.get(dataSourceId);
+  /** Keeps the handover subject of the tenant's data source subscribed exactly while this instance has a provider of it. */
+  const reconcile = (dataSource: DataSourceRef): Promise<void> => {
+    const key = dataSourceKey(dataSource);
+    let entry = providerResponders.get(key);
     if (!entry) {
-      entry = { responder: undefined, chain: Promise.resolve() };
-      providerResponders.set(dataSourceId, entry);
+      entry = { dataSource, responder: undefined, chain: Promise.resolve() };
+      providerResponders.set(key, entry);
     }
     const current = entry;
     const run = current.chain.then(async () => {
-      const wanted = !stopped && registry.count(dataSourceId) > 0;
+      const wanted = !stopped && registry.count(dataSource) > 0;
       if (wanted && !current.responder) {
         current.responder = await broker.respond(
-          subjects.dataSourceProviders(dataSourceId),
-          guarded(serveLocally, subjects.dataSourceProviders('')),
+          subjects.dataSourceProviders(dataSource.tenantId, dataSource.dataSourceId),
+          guarded(serveLocally, () => dataSource),
           { queue: QUEUE_GROUP },
         );
       } else if (!wanted && current.responder) {
@@ -157,7 +171,7 @@ export function createNetworkResponders(deps: NetworkRespondersDependencies): Ne
     // Forget an idle entry, unless another change queued behind this one.
     const chained = current.chain;
     void chained.then(() => {
-      if (current.chain === chained && !current.responder) providerResponders.delete(dataSourceId);
+      if (current.chain === chained && !current.responder) providerResponders.delete(key);
     });
     return run;
   };
@@ -179,10 +193,11 @@ export function createNetworkResponders(deps: NetworkRespondersDependencies): Ne
 
   return {
     async start() {
+      // The default tenant's legacy subjects and every other tenant's, in one queue group.
+      const serve = guarded(serveNetworkRequest, requestedDataSource);
+      for (const pattern of [subjects.anyDataSource, subjects.anyTenantDataSource])
+        globalResponders.push(await broker.respond(pattern, serve, { queue: QUEUE_GROUP }));
       globalResponders.push(
-        await broker.respond(subjects.anyDataSource, guarded(serveNetworkRequest, subjects.dataSource('')), {
-          queue: QUEUE_GROUP,
-        }),
         await broker.respond(subjects.dataSourceAnswers(instanceId), serveAnswerHandover),
       );
     },
@@ -190,7 +205,13 @@ export function createNetworkResponders(deps: NetworkRespondersDependencies): Ne
     async stop() {
       stopped = true;
       await Promise.allSettled(globalResponders.splice(0).map((responder) => responder.stop()));
-      await Promise.allSettled([...providerResponders.keys()].map((dataSourceId) => reconcile(dataSourceId)));
+      await Promise.allSettled([...providerResponders.values()].map((entry) => reconcile(entry.dataSource)));
     },
   };
+}
+
+/** The data source a network request names: `datasource.{ds}` (the default tenant's) or `tenant.{t}.datasource.{ds}`. */
+function requestedDataSource(subject: string): DataSourceRef {
+  const { tenant, subject: legacy } = splitTenant(subject);
+  return { tenantId: tenant, dataSourceId: legacy.slice(subjects.dataSource(null, '').length) };
 }

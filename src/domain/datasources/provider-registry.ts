@@ -1,4 +1,4 @@
-import type { Provider } from './provider.ts';
+import { type DataSourceRef, dataSourceKey, dataSourceOf, type Provider } from './provider.ts';
 
 interface DataSourceProviders {
   readonly providers: Provider[];
@@ -6,19 +6,17 @@ interface DataSourceProviders {
   next: number;
 }
 
-/** The providers connected to this instance, per data source. */
+/** The providers connected to this instance, per data source of a tenant. */
 export interface ProviderRegistry {
   add(provider: Provider): void;
   /** Removes it; returns how many providers of its data source remain. */
   remove(provider: Provider): number;
-  count(dataSourceId: string): number;
+  count(dataSource: DataSourceRef): number;
   /**
    * The least busy provider not in `exclude`; among equally busy ones, the next in turn, so that
    * idle providers share requests round robin.
    */
-  pick(dataSourceId: string, exclude: ReadonlySet<string>): Provider | undefined;
-  /** Every data source that has a provider here. */
-  dataSourceIds(): string[];
+  pick(dataSource: DataSourceRef, exclude: ReadonlySet<string>): Provider | undefined;
 }
 
 export function createProviderRegistry(): ProviderRegistry {
@@ -26,27 +24,29 @@ export function createProviderRegistry(): ProviderRegistry {
 
   return {
     add(provider) {
-      let entry = byDataSource.get(provider.dataSourceId);
+      const key = dataSourceKey(dataSourceOf(provider));
+      let entry = byDataSource.get(key);
       if (!entry) {
         entry = { providers: [], next: 0 };
-        byDataSource.set(provider.dataSourceId, entry);
+        byDataSource.set(key, entry);
       }
       entry.providers.push(provider);
     },
 
     remove(provider) {
-      const entry = byDataSource.get(provider.dataSourceId);
+      const key = dataSourceKey(dataSourceOf(provider));
+      const entry = byDataSource.get(key);
       if (!entry) return 0;
       const index = entry.providers.indexOf(provider);
       if (index >= 0) entry.providers.splice(index, 1);
-      if (entry.providers.length === 0) byDataSource.delete(provider.dataSourceId);
+      if (entry.providers.length === 0) byDataSource.delete(key);
       return entry.providers.length;
     },
 
-    count: (dataSourceId) => byDataSource.get(dataSourceId)?.providers.length ?? 0,
+    count: (dataSource) => byDataSource.get(dataSourceKey(dataSource))?.providers.length ?? 0,
 
-    pick(dataSourceId, exclude) {
-      const entry = byDataSource.get(dataSourceId);
+    pick(dataSource, exclude) {
+      const entry = byDataSource.get(dataSourceKey(dataSource));
       if (!entry) return undefined;
       const { providers } = entry;
       let best: Provider | undefined;
@@ -63,7 +63,5 @@ export function createProviderRegistry(): ProviderRegistry {
       if (best) entry.next = (bestIndex + 1) % providers.length;
       return best;
     },
-
-    dataSourceIds: () => [...byDataSource.keys()],
   };
 }

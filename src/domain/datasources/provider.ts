@@ -1,3 +1,25 @@
+import { scopedKey } from '../viewer.ts';
+
+/**
+ * A data source of one tenant. Data sources are scoped per tenant (docs/auth.md "Tenancy"): the
+ * same id in two tenants is two data sources with their own providers and subjects.
+ */
+export interface DataSourceRef {
+  /** `tenantOf(viewer)`; null is the default tenant (the ISM network, legacy clients). */
+  readonly tenantId: string | null;
+  readonly dataSourceId: string;
+}
+
+/** One string per (tenant, data source), for the tables of this instance. */
+export function dataSourceKey(ref: DataSourceRef): string {
+  return scopedKey(ref.tenantId, ref.dataSourceId);
+}
+
+/** The data source a provider provides: its id, in the provider's tenant. */
+export function dataSourceOf(provider: Provider): DataSourceRef {
+  return { tenantId: provider.identity.tenantId, dataSourceId: provider.dataSourceId };
+}
+
 /** Who a provider (or the sender of an answer) is: enough to tell whether it was asked. */
 export interface ProviderIdentity {
   /** `tenantOf(viewer)`: the tenant the provider acts in. */
@@ -21,7 +43,7 @@ export interface DataSourceRequest {
   readonly deadline: Date;
 }
 
-/** A connected client answering the requests of one data source on this instance. */
+/** A connected client answering the requests of one data source of its tenant on this instance. */
 export interface Provider {
   readonly id: string;
   readonly dataSourceId: string;

@@ -16,7 +16,7 @@ import { type Page, pageArgs, toPage } from '../pagination.ts';
 import type { Route } from '../routes/route-matching.ts';
 import type { RouteService } from '../routes/route-service.ts';
 import { TtlCache } from '../ttl-cache.ts';
-import { tenantKey, tenantOfKey } from '../viewer.ts';
+import { scopedKey, tenantKey, tenantOfKey } from '../viewer.ts';
 import { validateEntries } from './entry-validation.ts';
 import { writeEntries, writeNetworkBatch } from './entry-writer.ts';
 import { createOutboxRelay, type OutboxRelay } from './outbox-relay.ts';
@@ -129,11 +129,6 @@ function toState(row: StateRow): State {
   return { ...row, tenantId: tenantOfKey(row.tenantId) };
 }
 
-/** The cache key of (tenant, id): a tenant name holds no white space, so "\n" parts them. */
-function cacheKey(tenant: Tenant, id: string): string {
-  return `${tenantKey(tenant)}\n${id}`;
-}
-
 /** The limit a refusal of validateEntries is for, by its kind (entry-validation.ts). */
 function entryLimitOf(error: unknown): string | undefined {
   if (error instanceof LimitExceededError) return 'STATE_MAX_ENTRIES';
@@ -173,7 +168,7 @@ export function createStateService(options: {
   });
 
   const load = (id: string, tenant: Tenant) =>
-    cache.get(cacheKey(tenant, id), () =>
+    cache.get(scopedKey(tenant, id), () =>
       prisma.state.findUnique({
         where: { tenantId_id: { tenantId: tenantKey(tenant), id } },
         select: { id: true, tenantId: true, name: true, createdAt: true },
@@ -202,7 +197,7 @@ export function createStateService(options: {
         data: [{ id, tenantId: tenantKey(tenant), name: input.name ?? null }],
         skipDuplicates: true,
       });
-      cache.delete(cacheKey(tenant, id));
+      cache.delete(scopedKey(tenant, id));
       const [state] = created;
       if (!state)
         throw new BadUserInputError(`id: a state "${id}" already exists`, { details: { field: 'id' } });
@@ -287,7 +282,7 @@ export function createStateService(options: {
         refused(error instanceof PayloadTooLargeError ? 'STATE_MAX_MESSAGE_BYTES' : undefined, error),
       );
       // The state exists now: drop a cached "not found".
-      if (written.createdState) cache.delete(cacheKey(tenant, stateId));
+      if (written.createdState) cache.delete(scopedKey(tenant, stateId));
       const flushed = await flushWritten(written.outboxIds, entries.length, written);
       const [stateRow] = written.outboxIds;
       return {
@@ -310,7 +305,7 @@ export function createStateService(options: {
       });
       const written = await writeNetworkBatch(db, writes, retryKey, config.ism);
       // The states exist now, whoever created them: drop cached "not found"s.
-      for (const stateId of written.stateIds) cache.delete(cacheKey(null, stateId));
+      for (const stateId of written.stateIds) cache.delete(scopedKey(null, stateId));
       // The relay publishes in id order: everything pending goes, this batch's rows with it.
       const flushed = await outbox.flush();
       if (flushed.error && written.written > 0) {
