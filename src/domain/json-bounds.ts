@@ -28,6 +28,16 @@ export function unstorableTextIn(text: string): JsonViolationKind | undefined {
   return LONE_SURROGATE.test(text) ? JSON_VIOLATIONS.SURROGATE : undefined;
 }
 
+/**
+ * Whether values parsed from `jsonText` can hold unstorable text at all. JSON text decoded from
+ * valid UTF-8 (a fatal decoder: no lone surrogate survives it) can only put a NUL or a lone
+ * surrogate into a string or key through a `\u` escape, since JSON.parse refuses raw control
+ * characters in strings; without any `\u` the walk need not look at the strings.
+ */
+export function mayHoldUnstorableText(jsonText: string): boolean {
+  return jsonText.includes('\\u');
+}
+
 interface Frame {
   readonly value: unknown;
   readonly depth: number;
@@ -88,7 +98,10 @@ function hasJsonViolation(root: unknown, maxDepth: number, checkText: boolean): 
       }
       continue;
     }
-    for (const key of Object.keys(current)) {
+    // for…in, not Object.keys: no array per object walked (inherited keys are impossible in
+    // parsed JSON, and in anything else they are not what a serializer sends).
+    for (const key in current) {
+      if (!Object.hasOwn(current, key)) continue;
       if (checkText && unstorableTextIn(key)) return true;
       values.push((current as Record<string, unknown>)[key]);
       depths.push(inner);

@@ -14,6 +14,9 @@ export const MONITOR_HEADERS = {
   seq: 'X-Monitor-Seq',
 } as const;
 
+/** The headers of a published monitor message, by MONITOR_HEADERS name. */
+export type MonitorHeaders = Record<(typeof MONITOR_HEADERS)[keyof typeof MONITOR_HEADERS], string>;
+
 /** A point in time with the nanoseconds RFC3339 allows; JS dates keep milliseconds only. */
 export interface MonitorTime {
   readonly date: Date;
@@ -25,6 +28,8 @@ const RFC3339 = /^(\d{4}-\d{2}-\d{2})[Tt ](\d{2}:\d{2}:\d{2})(?:\.(\d{1,9}))?([Z
 
 /** Parses RFC3339 (with up to nanoseconds); undefined when the text is not a valid date-time. */
 export function parseRfc3339(text: string): MonitorTime | undefined {
+  const canonical = parseCanonicalUtc(text);
+  if (canonical) return canonical;
   const match = RFC3339.exec(text);
   if (!match) return undefined;
   const [, day, time, fraction = '', zone = 'Z'] = match;
@@ -39,6 +44,78 @@ export function parseRfc3339(text: string): MonitorTime | undefined {
 }
 
 const DAYS_IN_MONTH = [31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+const ZERO = 48;
+/** The digit at `at`, or -1 when that character is not one. */
+function digitAt(text: string, at: number): number {
+  const digit = text.charCodeAt(at) - ZERO;
+  return digit >= 0 && digit <= 9 ? digit : -1;
+}
+/** The number of `count` digits from `at`, or -1 when one of them is not a digit. */
+function numberAt(text: string, at: number, count: number): number {
+  let value = 0;
+  for (let index = at; index < at + count; index++) {
+    const digit = digitAt(text, index);
+    if (digit < 0) return -1;
+    value = value * 10 + digit;
+  }
+  return value;
+}
+
+/**
+ * What devices send almost always, `2026-01-15T10:30:00.123Z` (upper-case T and Z, a year from
+ * 100): read by character codes, and the text is the input itself when it has no trailing zeros
+ * in its fraction (the form parseUtc writes). Ingest reads one per event; the regex, its
+ * match and the slices of the general path were 8 % of an ingest's CPU. Undefined for anything
+ * else, which the general path then reads (or refuses).
+ */
+function parseCanonicalUtc(text: string): MonitorTime | undefined {
+  const length = text.length;
+  if (length < 20 || length > 30 || text.charCodeAt(length - 1) !== 90 /* Z */) return undefined;
+  if (text[4] !== '-' || text[7] !== '-' || text[10] !== 'T' || text[13] !== ':' || text[16] !== ':') {
+    return undefined;
+  }
+  const year = numberAt(text, 0, 4);
+  const month = numberAt(text, 5, 2);
+  const dayOfMonth = numberAt(text, 8, 2);
+  const hours = numberAt(text, 11, 2);
+  const minutes = numberAt(text, 14, 2);
+  const seconds = numberAt(text, 17, 2);
+  if (year < 100 || month < 1 || month > 12 || dayOfMonth < 1 || hours < 0 || minutes < 0 || seconds < 0) {
+    return undefined;
+  }
+  let millis = 0;
+  let canonical = text;
+  if (length > 20) {
+    // `.` and 1–9 digits; trailing zeros are dropped from the text (as Go writes RFC3339Nano).
+    const digits = length - 21;
+    if (text[19] !== '.' || digits < 1 || numberAt(text, 20, digits) < 0) return undefined;
+    for (let index = 0; index < 3; index++)
+      millis = millis * 10 + (index < digits ? digitAt(text, 20 + index) : 0);
+    let last = length - 2;
+    while (last >= 20 && text.charCodeAt(last) === ZERO) last--;
+    if (last < length - 2) canonical = last < 20 ? `${text.slice(0, 19)}Z` : `${text.slice(0, last + 1)}Z`;
+  }
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  const days = month === 2 && !leap ? 28 : (DAYS_IN_MONTH[month - 1] as number);
+  if (dayOfMonth > days || hours > 23 || minutes > 59 || seconds > 59) return undefined;
+  return new EpochTime(canonical, Date.UTC(year, month - 1, dayOfMonth, hours, minutes, seconds, millis));
+}
+
+/**
+ * A MonitorTime whose Date is made when asked for: ingest publishes the text alone and needs the
+ * Date only for a recorded row, so an unrecorded event allocates none.
+ */
+class EpochTime implements MonitorTime {
+  constructor(
+    readonly text: string,
+    private readonly epochMs: number,
+  ) {}
+
+  get date(): Date {
+    return new Date(this.epochMs);
+  }
+}
 
 /**
  * The common case, a UTC time (devices send `…Z`), without Date parsing and formatting: the
@@ -85,14 +162,17 @@ export function monitorHeaders(
   event: { readonly id: string; readonly type: string; readonly symbol: string },
   time: MonitorTime,
   seq: number,
-): Record<string, string> {
+): MonitorHeaders {
+  // One text of the sequence for both headers (a retained message keeps its headers), and the
+  // names written out so that every message's headers share one object shape.
+  const seqText = String(seq);
   return {
-    [MONITOR_HEADERS.device]: deviceId,
-    [MONITOR_HEADERS.id]: event.id === '' ? String(seq) : event.id,
-    [MONITOR_HEADERS.type]: event.type,
-    [MONITOR_HEADERS.timestamp]: time.text,
-    [MONITOR_HEADERS.symbol]: event.symbol,
-    [MONITOR_HEADERS.seq]: String(seq),
+    'X-Monitor-Device': deviceId,
+    'X-Monitor-Id': event.id === '' ? seqText : event.id,
+    'X-Monitor-Type': event.type,
+    'X-Monitor-Timestamp': time.text,
+    'X-Monitor-Symbol': event.symbol,
+    'X-Monitor-Seq': seqText,
   };
 }
 

@@ -36,6 +36,12 @@ export interface MessageToPublish {
   readonly subject: string;
   readonly payload: Uint8Array;
   readonly headers?: MessageHeaders;
+  /**
+   * The publisher hands the payload and headers over with the message and never changes them
+   * afterwards: a broker that keeps messages in this process (memory) may keep these very ones
+   * instead of a copy. Without it a publisher may reuse its buffer once the call returned.
+   */
+  readonly handedOver?: boolean;
 }
 
 /** How one message of a `publishMany` fared: its receipt, or why the broker did not take it. */

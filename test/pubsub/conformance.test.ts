@@ -170,6 +170,35 @@ describe.each(backends)('Broker conformance: $kind', (backend) => {
       expect((await subscriber.messages.take(2)).map(textOf)).toEqual(['before', 'after']);
     });
 
+    it('handed-over messages arrive as published; a publisher that reuses what it did not hand over changes nothing', async () => {
+      const broker = await connect();
+      const root = uniqueSubject();
+      await broker.retain(`${root}.>`, { maxAgeMs: 60_000 });
+      const subscriber = await subscribed(broker.subscribe(`${root}.a`));
+      const reused = text('kept');
+      const reusedHeaders: Record<string, string> = { 'X-Kind': 'reused' };
+      const outcomes = await broker.publishMany([
+        { subject: `${root}.a`, payload: text('given'), headers: { 'X-Kind': 'given' }, handedOver: true },
+        { subject: `${root}.a`, payload: reused, headers: reusedHeaders },
+      ]);
+      expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'fulfilled']);
+      reused.set(text('XXXX'));
+      reusedHeaders['X-Kind'] = 'changed';
+      const live = await subscriber.messages.take(2, 10_000);
+      expect(live.map((message) => [textOf(message), message.headers['X-Kind']])).toEqual([
+        ['given', 'given'],
+        ['kept', 'reused'],
+      ]);
+      // The retained window holds the same: a reader from the start gets both as published.
+      const first = await collect(
+        broker.subscribe(`${root}.a`, { from: { time: new Date(0) } }),
+      ).messages.take(2, 10_000);
+      expect(first.map((message) => [textOf(message), message.headers['X-Kind']])).toEqual([
+        ['given', 'given'],
+        ['kept', 'reused'],
+      ]);
+    });
+
     it('once closed: every outcome is rejected with BrokerUnavailableError', async () => {
       const broker = await backend.connect();
       await broker.close();

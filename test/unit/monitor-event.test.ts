@@ -34,6 +34,12 @@ describe('RFC3339 timestamps of monitor events', () => {
     '1999-12-31T23:59:59.1',
     '0050-06-01T12:00:00.000001',
     '2026-11-29T12:00:00.000',
+    '2026-11-29T12:00:00.123',
+    '2026-11-29T12:00:00.1',
+    '2026-11-29T12:00:00.12',
+    '2026-11-29T12:00:00.100000009',
+    '2024-02-29T00:00:00',
+    '0100-03-01T00:00:00.5',
   ])('UTC times (%s) read the same with Z as with +00:00', (text) => {
     const utc = parseRfc3339(`${text}Z`);
     expect(utc).toBeDefined();
@@ -47,6 +53,38 @@ describe('RFC3339 timestamps of monitor events', () => {
       expect(parseRfc3339(text)).toBeUndefined();
     },
   );
+
+  it.each([
+    '2026-1a-15T10:30:00Z',
+    '2026-01-15T10:30:00.Z',
+    '2026-01-15T10:30:00.12xZ',
+    '2026-01-15T10:30:0xZ',
+    '2026-01-15T10-30:00Z',
+    '2026-00-15T10:30:00Z',
+    '2026-01-00T10:30:00Z',
+    '2026-01-15T10:30:00.1234567890Z',
+    '2026-01-15T10:30:00.123Zz',
+  ])('rejects %s (malformed, in the fast path of devices’ own form)', (text) => {
+    expect(parseRfc3339(text)).toBeUndefined();
+  });
+
+  it("keeps a device's canonical UTC text as it is, with the millisecond date", () => {
+    const text = '2026-11-29T20:41:55.987654Z';
+    const time = parseRfc3339(text);
+    expect(time?.text).toBe(text);
+    expect(time?.date.toISOString()).toBe('2026-11-29T20:41:55.987Z');
+  });
+
+  it.each([
+    ['2026-11-29T20:41:55.120Z', '2026-11-29T20:41:55.12Z', '2026-11-29T20:41:55.120Z'],
+    ['2026-11-29T20:41:55.000Z', '2026-11-29T20:41:55Z', '2026-11-29T20:41:55.000Z'],
+    ['2026-11-29T20:41:55.100000000Z', '2026-11-29T20:41:55.1Z', '2026-11-29T20:41:55.100Z'],
+    ['2026-11-29T20:41:55.000000001Z', '2026-11-29T20:41:55.000000001Z', '2026-11-29T20:41:55.000Z'],
+  ])('drops the trailing zeros of %s', (text, nano, iso) => {
+    const time = parseRfc3339(text);
+    expect(time?.text).toBe(nano);
+    expect(time?.date.toISOString()).toBe(iso);
+  });
 
   it('formats now with milliseconds', () => {
     expect(monitorTimeOf(new Date('2026-01-15T10:30:00.250Z')).text).toBe('2026-01-15T10:30:00.25Z');

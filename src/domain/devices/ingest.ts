@@ -15,11 +15,11 @@ import type { Database } from '../../db/create-database.ts';
 import { NotFoundError, UnavailableError } from '../../errors.ts';
 import { type MonitorTime, monitorHeaders, monitorTimeOf } from '../../formats/monitor-message.ts';
 import type { Logger } from '../../log.ts';
-import type { Broker, PublishOutcome } from '../../pubsub/broker.ts';
+import type { Broker, MessageToPublish, PublishOutcome } from '../../pubsub/broker.ts';
 import { subjects } from '../../pubsub/subjects.ts';
 import { tenantKey } from '../viewer.ts';
 import type { DeviceScope } from './device-store.ts';
-import { validateDeviceId, validateMonitorEvents } from './monitor-event.ts';
+import { type MonitorEvent, validateDeviceId, validateMonitorEvents } from './monitor-event.ts';
 import { flushOutbox, type PendingMonitorMessage, storeInOutbox } from './monitor-outbox.ts';
 import { insertRecordingMessages, RECORDING_STATUS } from './recording-store.ts';
 
@@ -40,11 +40,14 @@ export interface IngestResult {
 /** One message ready to publish (as it is: no copy per message for the broker) and record. */
 export interface PreparedMessage extends PendingMonitorMessage {
   readonly subject: string;
+  readonly handedOver: MessageToPublish['handedOver'];
   readonly time: MonitorTime;
   readonly eventId: string;
   readonly type: string;
   readonly symbol: string;
   readonly data: unknown;
+  /** `data` as JSON text: the payload's text, recorded as the row's data. */
+  readonly dataJson: string;
 }
 
 interface AllocatedDevice {
@@ -90,23 +93,29 @@ export async function ingestMonitorEvents(
     if (!device) throw new NotFoundError('device', deviceId);
     const firstSeq = Number(device.lastSeq) - count + 1;
     const subject = subjects.monitor(scope.tenantId, deviceId);
-    const messages: PreparedMessage[] = events.map((event, index) => {
+    const messages: PreparedMessage[] = new Array(count);
+    for (let index = 0; index < count; index++) {
+      const event = events[index] as MonitorEvent;
       const seq = firstSeq + index;
       const time = event.timestamp ?? ingestTime;
       const headers = monitorHeaders(deviceId, event, time, seq);
-      return {
+      const dataJson = texts[index] as string;
+      messages[index] = {
         subject,
         seq,
         time,
         headers,
-        payload: Buffer.from(texts[index] as string, 'utf8'),
-        dataJson: texts[index] as string,
-        eventId: headers['X-Monitor-Id'] as string,
+        payload: Buffer.from(dataJson, 'utf8'),
+        // Built here for this message only and never changed: the memory broker keeps these
+        // headers and bytes in the device's window as they are.
+        handedOver: true,
+        dataJson,
+        eventId: headers['X-Monitor-Id'],
         type: event.type,
         symbol: event.symbol,
         data: event.data,
       };
-    });
+    }
 
     if (device.created && device.bufferWindowMs !== null) {
       await deps.broker.retain(subjects.monitor(scope.tenantId, deviceId), {

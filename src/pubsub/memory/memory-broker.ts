@@ -102,25 +102,35 @@ export function createMemoryBroker(): Broker {
     return route;
   };
 
+  /**
+   * Takes one message. `timestamp` may be shared by the messages of one batch (they are taken at
+   * one moment; nothing changes a message's Date). `handedOver` (MessageToPublish): payload and
+   * headers are kept as they are, not copied; a window keeps its messages for minutes, and every
+   * copy kept was work for the garbage collector on each ingest.
+   */
   const publishNow = (
     subject: string,
     payload: Uint8Array,
     headers: MessageHeaders | undefined,
+    timestamp: Date,
+    handedOver: boolean,
   ): PublishReceipt => {
     ensureOpen();
     const targets = routeOf(subject);
     sequence += 1;
     const message: BrokerMessage = {
       subject,
-      // Copy so that a publisher reusing its buffer cannot change what subscribers read.
-      payload: payload.slice(),
-      headers: { ...headers },
-      timestamp: new Date(),
+      // Otherwise a copy, so that a publisher reusing its buffer cannot change what subscribers
+      // read. (A Buffer's slice is a view of the same bytes, not a copy: unchanged here.)
+      payload: handedOver ? payload : payload.slice(),
+      headers: handedOver && headers !== undefined ? headers : { ...headers },
+      timestamp,
       position: String(sequence),
     };
+    const now = timestamp.getTime();
     for (const window of targets.windows) {
       window.messages.push(message);
-      trimWindow(window, message.timestamp.getTime());
+      trimWindow(window, now);
     }
     for (const sink of targets.sinks) sink.deliver(message);
     return { position: message.position };
@@ -130,18 +140,25 @@ export function createMemoryBroker(): Broker {
     kind: 'memory',
 
     async publish(subject: string, payload: Uint8Array, options?: PublishOptions): Promise<PublishReceipt> {
-      return publishNow(subject, payload, options?.headers);
+      return publishNow(subject, payload, options?.headers, new Date(), false);
     },
 
     async publishMany(messages: readonly MessageToPublish[]): Promise<PublishOutcome[]> {
       // One loop, no promise per message: each is taken (or refused) synchronously.
       const outcomes: PublishOutcome[] = new Array(messages.length);
+      const timestamp = new Date();
       for (let index = 0; index < messages.length; index++) {
         const message = messages[index] as MessageToPublish;
         try {
           outcomes[index] = {
             status: 'fulfilled',
-            value: publishNow(message.subject, message.payload, message.headers),
+            value: publishNow(
+              message.subject,
+              message.payload,
+              message.headers,
+              timestamp,
+              message.handedOver === true,
+            ),
           };
         } catch (error) {
           outcomes[index] = { status: 'rejected', reason: error };

@@ -13,6 +13,7 @@ import {
   findJsonViolation,
   JSON_VIOLATIONS,
   markJsonChecked,
+  mayHoldUnstorableText,
 } from '../../domain/json-bounds.ts';
 import type { Viewer } from '../../domain/viewer.ts';
 import { type AppError, BadUserInputError, isAppError } from '../../errors.ts';
@@ -57,10 +58,12 @@ export interface MonitorRouteOptions {
 }
 
 /** Events nested deeper than MAX_JSON_DEPTH or holding text Postgres refuses: 400 naming the event. */
-function refuseUnboundedEvents(events: readonly unknown[], maxJsonDepth: number): void {
+function refuseUnboundedEvents(events: readonly unknown[], maxJsonDepth: number, bodyText: string): void {
+  // A body without any \u escape holds no unstorable text: only the depth is walked then.
+  const text = mayHoldUnstorableText(bodyText);
   for (const [index, event] of events.entries()) {
     // The body's array is the first level, as it is for `$messages`.
-    const violation = findJsonViolation(event, maxJsonDepth - 1);
+    const violation = findJsonViolation(event, maxJsonDepth - 1, { text });
     if (!violation) continue;
     throw new BadUserInputError(`event ${index} ${describeJsonViolation(violation, maxJsonDepth)}`, {
       details: { index, ...(violation.kind === JSON_VIOLATIONS.DEPTH ? { limit: 'MAX_JSON_DEPTH' } : {}) },
@@ -132,15 +135,13 @@ export function monitorRoutes(options: MonitorRouteOptions): HttpRoute[] {
     let events: unknown[];
     try {
       caller = callerOf(request, deviceId, options);
-      events = parseMonitorBody(
-        await readBodyText(request, options.config.maxBodyBytes),
-        request.headers.get('content-type'),
-      );
+      const bodyText = await readBodyText(request, options.config.maxBodyBytes);
+      events = parseMonitorBody(bodyText, request.headers.get('content-type'));
       // Checked here so that a null event or a bad id is named like any other bad input, not by
       // GraphQL coercion or as a variable the caller never wrote. The events themselves are
       // validated once, by the domain (in the mutation).
       validateDeviceId(deviceId);
-      refuseUnboundedEvents(events, options.maxJsonDepth);
+      refuseUnboundedEvents(events, options.maxJsonDepth, bodyText);
       checkEventsAreObjects(events);
     } catch (error) {
       if (isAppError(error)) {
