@@ -35,8 +35,9 @@ const SLOW_CONSUMER_GRACE_MS = 1_000;
 
 /**
  * One text/event-stream response body. Frames sent in one tick are written together: the first
- * send of a tick marks the stream and one flush for every stream written in that tick enqueues a
- * single chunk each, so a burst of events costs one write per client (DESIGN.md decision 4). The
+ * send of a tick marks the stream and one flush for every stream written in that tick writes a
+ * single chunk each, so a burst of events costs one write per client (DESIGN.md decision 4);
+ * behind the Node server, once the head is out, that chunk goes to the Node response itself. The
  * queue is bounded in bytes: past MAX_CLIENT_BUFFER unsent the stream is ended and its socket cut,
  * so a client that stops reading never slows the others of its subscription group.
  */
@@ -49,6 +50,8 @@ export class EventStream {
   wrote = false;
   private readonly onClose: Array<() => void> = [];
   private response: ServerResponse | undefined;
+  /** Chunks go to the Node response itself (see `write`). */
+  private direct = false;
 
   constructor(
     private readonly streams: EventStreams,
@@ -81,6 +84,11 @@ export class EventStream {
     // load) closed the response already: 'close' will not come again.
     if (response.closed) this.closed();
     else response.once('close', () => this.closed());
+  }
+
+  /** True once chunks go to the Node response itself, not through the body (for tests). */
+  get writesDirectly(): boolean {
+    return this.direct;
   }
 
   /** True until the stream ended or the client went away. */
@@ -122,16 +130,13 @@ export class EventStream {
       frames.length === 1 && only !== undefined
         ? toBytes(only)
         : Buffer.concat(frames.map((frame) => toBytes(frame)));
-    try {
-      this.controller.enqueue(chunk);
-    } catch {
+    if (!this.write(chunk)) {
       this.closed(); // the reader is gone
       return;
     }
     this.wrote = true;
-    const { maxBufferedBytes } = this.streams.options;
-    const desired = this.controller.desiredSize;
-    if (this.state === 'open' && desired !== null && desired < 0) this.cutSlow(maxBufferedBytes - desired);
+    const buffered = this.buffered();
+    if (this.state === 'open' && buffered > this.streams.options.maxBufferedBytes) this.cutSlow(buffered);
   }
 
   /**
@@ -140,24 +145,54 @@ export class EventStream {
    * speed 0), which check it before each event.
    */
   whenWritable(lowWaterBytes: number): Promise<void> | undefined {
-    const limit = this.streams.options.maxBufferedBytes;
-    return pollUntil(
-      () => this.state === 'closed' || limit - (this.controller.desiredSize ?? limit) <= lowWaterBytes,
-    );
+    return pollUntil(() => this.state === 'closed' || this.buffered() <= lowWaterBytes);
+  }
+
+  /**
+   * Hands a chunk on toward the client; false when it is gone. Once the Node server has sent the
+   * response's head and taken every chunk of the body so far, chunks are written to the Node
+   * response itself: the web stream's read, its promise and @whatwg-node's pump per chunk are
+   * skipped (order is kept: nothing of the body waits before them). The body stays open until
+   * the stream ends, when closing it lets the server end the response.
+   */
+  private write(chunk: Uint8Array): boolean {
+    const response = this.response;
+    if (!this.direct && response?.headersSent && this.controller.desiredSize === this.highWater()) {
+      // Chunks enqueued in an earlier tick were written to the response in that tick's
+      // microtasks (the server's pump reads as soon as a chunk is there): none is in flight.
+      this.direct = true;
+    }
+    if (this.direct && response) {
+      if (response.destroyed || response.writableEnded) return false;
+      response.write(chunk);
+      return true;
+    }
+    try {
+      this.controller.enqueue(chunk);
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /** Bytes that wait unsent: in the Node response (and its socket) once direct, else in the body. */
+  private buffered(): number {
+    if (this.state === 'closed') return 0;
+    if (this.direct && this.response) return this.response.writableLength;
+    const limit = this.highWater();
+    return limit - (this.controller.desiredSize ?? limit);
+  }
+
+  private highWater(): number {
+    return this.streams.options.maxBufferedBytes;
   }
 
   private cutSlow(buffered: number): void {
     const { onSlowConsumer, slowConsumerFrame } = this.streams.options;
     onSlowConsumer?.(buffered);
     this.state = 'ending';
-    if (slowConsumerFrame !== undefined) {
-      try {
-        // Past the bound by this one frame: it is the client's last word of why it was cut.
-        this.controller.enqueue(toBytes(slowConsumerFrame));
-      } catch {
-        // the reader is gone
-      }
-    }
+    // Past the bound by this one frame: it is the client's last word of why it was cut.
+    if (slowConsumerFrame !== undefined) this.write(toBytes(slowConsumerFrame));
     this.closeBody();
     this.closed();
     // What is queued waits behind unread bytes; do not wait for a client that does not read
