@@ -20,6 +20,13 @@ export interface BrokerMessage {
    * messages of a retained window; pass it to `subscribe(…, { from: { after } })` to resume.
    */
   readonly position: string | undefined;
+  /**
+   * The same on every delivery of one published message, where a queue group may deliver it
+   * again to another member: Kafka, whose group resumes from its last commit after a crash or
+   * rebalance, and the commit can lag what a member already took. Absent where that cannot
+   * happen (NATS, Redis and memory deliver a queue group's message once).
+   */
+  readonly redeliveryKey?: string;
 }
 
 export interface PublishOptions {

@@ -233,7 +233,7 @@ describe.each(cases)(
         );
         const startedAt = Date.now();
         const during = await appB.graphql(QUERY, { id: dataSourceId, query: 'down', timeoutMs: 2_000 });
-        expect(Date.now() - startedAt).toBeLessThan(10_000);
+        expect(Date.now() - startedAt, "answered before the request's own 2 s ran out").toBeLessThan(2_000);
         expect(during.data?.queryDataSource ?? null).toBeNull();
         expect(during.errors?.[0]?.extensions?.code).toBe('UNAVAILABLE');
         await server.up();

@@ -140,6 +140,30 @@ describe('the sync store writes in batches', () => {
     ]);
   });
 
+  it('a message delivered again (its redelivery key) is stored once, in another batch or on its own', async () => {
+    // What a Kafka queue group does after a crash: another instance gets messages again from
+    // the last commit, in batches of its own making.
+    const { states } = server.app.services;
+    const stateId = `redelivered-${run}`;
+    const message = (n: number) => ({
+      stateId,
+      sessionId: null,
+      entries: [{ n }, { n, second: true }],
+      key: `k-${run}-${n}`,
+    });
+    expect(await states.publishFromNetwork([message(1), message(2)], randomUUID())).toEqual({ accepted: 2 });
+    expect(await states.publishFromNetwork([message(2), message(3), message(1)], randomUUID())).toEqual({
+      accepted: 1,
+    });
+    // One message at a time: its key is the retry key of the single write.
+    await states.publish(stateId, null, message(3).entries, null, { retryKey: message(3).key });
+    await states.publish(stateId, null, message(4).entries, null, { retryKey: message(4).key });
+    expect(await states.publishFromNetwork([message(4), message(5)], randomUUID())).toEqual({ accepted: 1 });
+    const stored = await entriesOf(stateId);
+    expect(stored.map((entry) => entry.data.n)).toEqual([1, 1, 2, 2, 3, 3, 4, 4, 5, 5]);
+    expect(stored.map((entry) => entry.seq)).toEqual(Array.from({ length: 10 }, (_, n) => n + 1));
+  });
+
   it('refuses a whole batch with a bad message before writing anything (the caller writes one by one then)', async () => {
     const { states } = server.app.services;
     const stateId = `refused-${run}`;

@@ -135,7 +135,13 @@ function outboxMessagesOf(
 }
 
 /** One message of a network batch (writeNetworkBatch): entries already validated. */
-export type NetworkWrite = Pick<EntryBatch, 'stateId' | 'sessionId' | 'entries' | 'routes'>;
+export interface NetworkWrite extends Pick<EntryBatch, 'stateId' | 'sessionId' | 'entries' | 'routes'> {
+  /**
+   * The message's own key where the broker may deliver it again (a Kafka queue group after a
+   * crash): the id of its first entry, so a message whose key is stored already is skipped.
+   */
+  readonly key?: string | undefined;
+}
 
 /**
  * Persists several messages of the network (the sync store) in ONE transaction of plain SQL,
@@ -155,7 +161,8 @@ export async function writeNetworkBatch(
   // The network writes the default tenant's states, as publish with tenant null.
   const tenant = null;
   const key = tenantKey(tenant);
-  const outbox = writes.flatMap((write) => outboxMessagesOf({ ...write, tenant }, limits));
+  // Built (and refused, when too large) before the transaction; each write's own rows.
+  const outboxOf = new Map(writes.map((write) => [write, outboxMessagesOf({ ...write, tenant }, limits)]));
   const stateIds = [...new Set(writes.map((write) => write.stateId))].sort();
   if (writes.length === 0) return { written: 0, stateIds };
   return db.transaction(async (sql) => {
@@ -174,6 +181,22 @@ export async function writeNetworkBatch(
     ]);
     // Its outbox rows were committed with it: the relay publishes them.
     if (earlier) return { written: 0, stateIds };
+    // Messages delivered again (their key is an entry already) were written with their outbox
+    // rows by whoever took them first; read after the locks, so a concurrent writer is done.
+    const keys = writes.flatMap((write) => (write.key === undefined ? [] : [entryId(write.key)]));
+    const stored =
+      keys.length === 0
+        ? new Set<string>()
+        : new Set(
+            (
+              await sql.query<{ id: string }>(`SELECT id FROM "StateEntry" WHERE id = ANY($1::text[])`, [
+                keys,
+              ])
+            ).map((row) => row.id),
+          );
+    const fresh = writes.filter((write) => write.key === undefined || !stored.has(entryId(write.key)));
+    const outbox = fresh.flatMap((write) => outboxOf.get(write) ?? []);
+    if (fresh.length === 0) return { written: 0, stateIds };
     const last = await sql.query<{ stateId: string; seq: unknown }>(
       `SELECT "stateId", MAX(seq) AS seq FROM "StateEntry"
        WHERE "tenantId" = $2 AND "stateId" = ANY($1::text[]) GROUP BY "stateId"`,
@@ -187,10 +210,18 @@ export async function writeNetworkBatch(
       seq: string;
       data: JsonObject;
     }> = [];
-    for (const write of writes) {
+    // The batch's retry key goes to its first entry that has no key of its own (a batch of
+    // keyed messages is retried safely by their keys).
+    let retryKeyUsed = false;
+    for (const write of fresh) {
       let seq = nextSeq.get(write.stateId) ?? 1n;
-      for (const data of write.entries) {
-        const id = entryId(rows.length === 0 ? retryKey : randomUUID());
+      for (const [index, data] of write.entries.entries()) {
+        let id: string;
+        if (index === 0 && write.key !== undefined) id = entryId(write.key);
+        else if (!retryKeyUsed && write.key === undefined) {
+          id = entryId(retryKey);
+          retryKeyUsed = true;
+        } else id = entryId(randomUUID());
         rows.push({ id, stateId: write.stateId, sessionId: write.sessionId, seq: seq.toString(), data });
         seq += 1n;
       }
@@ -214,7 +245,7 @@ export async function writeNetworkBatch(
         outbox.map((message) => Buffer.from(message.payload).toString('base64')),
       ],
     );
-    return { written: writes.length, stateIds };
+    return { written: fresh.length, stateIds };
   });
 }
 

@@ -106,7 +106,13 @@ export interface StateService {
    * UNAVAILABLE with step "publish" as publish's when the broker is away.
    */
   publishFromNetwork(
-    messages: ReadonlyArray<{ stateId: string; sessionId: string | null; entries: readonly unknown[] }>,
+    messages: ReadonlyArray<{
+      stateId: string;
+      sessionId: string | null;
+      entries: readonly unknown[];
+      /** The message's own key where the broker may deliver it again (NetworkWrite.key). */
+      key?: string | undefined;
+    }>,
     retryKey: string,
   ): Promise<{ accepted: number }>;
   /** Live events of the caller's tenant's state or session (its tenant's subject, subjects.state). */
@@ -293,7 +299,7 @@ export function createStateService(options: {
 
     async publishFromNetwork(messages, retryKey) {
       const table = await routes.table();
-      const writes = messages.map(({ stateId, sessionId, entries }) => {
+      const writes = messages.map(({ stateId, sessionId, entries, key }) => {
         assertStateToken('stateId', stateId);
         if (sessionId !== null) assertStateToken('sessionId', sessionId);
         return {
@@ -301,6 +307,7 @@ export function createStateService(options: {
           sessionId,
           entries: validateEntries(entries, config.ism),
           routes: table.matching(stateId),
+          key,
         };
       });
       const written = await writeNetworkBatch(db, writes, retryKey, config.ism);

@@ -29,6 +29,17 @@ interface NetworkMessage {
   readonly stateId: string;
   readonly sessionId: string | null;
   readonly entries: readonly unknown[];
+  /**
+   * The message's own key where the broker may deliver it again to another instance (Kafka's
+   * queue group after a crash): the first entry's id, so it is written once however often it
+   * comes (entry-writer.ts).
+   */
+  readonly key: string | undefined;
+}
+
+/** The entry key of a message the broker may deliver again (BrokerMessage.redeliveryKey). */
+function keyOf(message: BrokerMessage): string | undefined {
+  return message.redeliveryKey === undefined ? undefined : `sync/${message.redeliveryKey}`;
 }
 
 /** The queue group of the sync store: with several instances each message is persisted once. */
@@ -179,14 +190,15 @@ export function createSyncStoreConsumer(options: {
       }
     }
     if (stateId === null) return reject(SYNC_REJECTION.MISSING_STATE_ID, 'state_id is missing');
-    return { stateId, sessionId, entries: parsed.entries };
+    return { stateId, sessionId, entries: parsed.entries, key: keyOf(message) };
   };
 
   /** One message on its own, rejected with its reason when the state service refuses it. */
   const writeOne = async (target: NetworkMessage): Promise<void> => {
     // One key for every attempt: an attempt whose COMMIT went through although its answer was
-    // lost (the database died right then) makes the next one a no-op instead of a duplicate.
-    const retryKey = randomUUID();
+    // lost (the database died right then) makes the next one a no-op instead of a duplicate;
+    // the message's own key does the same for a delivery of it again.
+    const retryKey = target.key ?? randomUUID();
     try {
       await whileUnreachable(() =>
         states.publish(target.stateId, target.sessionId, target.entries, null, { retryKey }),

@@ -152,6 +152,15 @@ export async function createKafkaBroker(options: KafkaBrokerOptions): Promise<Br
     position: record.position,
   });
 
+  /**
+   * A queue group's record may come again to another member (BrokerMessage.redeliveryKey). The
+   * timestamp tells a record from one at the same offset of a topic deleted and made again.
+   */
+  const toQueueMessage = (record: ConsumedRecord): BrokerMessage => ({
+    ...toMessage(record),
+    redeliveryKey: `${record.topic}/${record.partition}/${record.offset}/${record.timestamp.getTime()}`,
+  });
+
   const openLiveFeed = (pattern: string, queue: string | undefined, sink: FeedSink): BrokerFeed =>
     openKafkaFeed(
       dependencies,
@@ -167,7 +176,7 @@ export async function createKafkaBroker(options: KafkaBrokerOptions): Promise<Br
         trackPositions: queue === undefined,
         createTopics: true,
       },
-      (record) => sink.deliver(toMessage(record)),
+      (record) => sink.deliver(queue === undefined ? toMessage(record) : toQueueMessage(record)),
       (error) =>
         sink.fail(new BrokerUnavailableError(`the Kafka consumer of "${pattern}" failed`, { cause: error })),
     );
