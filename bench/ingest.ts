@@ -53,7 +53,7 @@ import {
   startStreamgateProcess,
   stopAllPinned,
 } from './support/pinned-process.ts';
-import { cpuMicros } from './support/proc-stats.ts';
+import { cpuMicros, mainThreadSchedMicros } from './support/proc-stats.ts';
 
 type BackendName = 'memory' | 'nats' | 'redis' | 'kafka' | 'pglite';
 
@@ -69,6 +69,11 @@ export interface IngestBenchResult {
   readonly brokerCpuMicrosPerUnit: number | undefined;
   /** The machine's 1-minute load average as the case ended. */
   readonly load: number;
+  /**
+   * Shares of the wall time the server's main thread spent on a CPU and runnable but waiting
+   * for one (mainThreadSchedMicros), where measured; the rest it waited for I/O.
+   */
+  readonly serverThread: { readonly onCpu: number; readonly waitingForCpu: number } | undefined;
 }
 
 /** Concurrent posters, each with its own device, as a fleet of devices would post. */
@@ -103,10 +108,13 @@ async function measure(
   cpu: () => number,
   work: () => Promise<number>,
   brokerCpu?: () => number,
+  serverPid?: number,
 ): Promise<IngestBenchResult | undefined> {
   // BENCH_ONLY=text runs only the cases whose name contains it (for profiling one case).
   if (process.env.BENCH_ONLY && !name.includes(process.env.BENCH_ONLY)) return undefined;
   const brokerBefore = brokerCpu?.();
+  const schedBefore = serverPid === undefined ? undefined : mainThreadSchedMicros(serverPid);
+  const clientBefore = selfCpuMicros();
   const cpuBefore = cpu();
   const startMicros = monotonicMicros();
   const started = performance.now();
@@ -114,6 +122,15 @@ async function measure(
   const seconds = (performance.now() - started) / 1000;
   const cpuMicros = cpu() - cpuBefore;
   const brokerMicros = brokerCpu && brokerBefore !== undefined ? brokerCpu() - brokerBefore : undefined;
+  const schedAfter = serverPid === undefined ? undefined : mainThreadSchedMicros(serverPid);
+  const wallMicros = seconds * 1_000_000;
+  const serverThread =
+    schedBefore && schedAfter
+      ? {
+          onCpu: (schedAfter.onCpu - schedBefore.onCpu) / wallMicros,
+          waitingForCpu: (schedAfter.waitingForCpu - schedBefore.waitingForCpu) / wallMicros,
+        }
+      : undefined;
   profileWindows.push({ name: `${backend} | ${name}`, startMicros, endMicros: monotonicMicros() });
   const result = {
     backend,
@@ -124,16 +141,25 @@ async function measure(
     cpuMicrosPerUnit: cpuMicros / units,
     brokerCpuMicrosPerUnit: brokerMicros === undefined ? undefined : brokerMicros / units,
     load: os.loadavg()[0] ?? 0,
+    serverThread,
   };
   const brokerText =
     result.brokerCpuMicrosPerUnit === undefined
       ? ''
       : `, broker ${result.brokerCpuMicrosPerUnit.toFixed(1)} µs`;
+  // The load client's own CPU (this process), beside the server's: what the whole pipeline costs.
+  const clientText =
+    serverPid === undefined ? '' : `, client ${((selfCpuMicros() - clientBefore) / units).toFixed(1)} µs`;
+  const threadText = serverThread
+    ? `${clientText}, main thread on a CPU ${percent(serverThread.onCpu)} / waiting for one ${percent(serverThread.waitingForCpu)} of the time`
+    : '';
   process.stdout.write(
-    `  ${backend} | ${name}: ${Math.round(result.perSecond).toLocaleString('en')}/s, ${result.cpuMicrosPerUnit.toFixed(1)} µs CPU/unit${brokerText}, load ${result.load.toFixed(1)}\n`,
+    `  ${backend} | ${name}: ${Math.round(result.perSecond).toLocaleString('en')}/s, ${result.cpuMicrosPerUnit.toFixed(1)} µs CPU/unit${brokerText}, load ${result.load.toFixed(1)}${threadText}\n`,
   );
   return result;
 }
+
+const percent = (share: number) => `${Math.round(share * 100)} %`;
 
 const selfCpuMicros = () => {
   const usage = process.cpuUsage();
@@ -260,7 +286,8 @@ async function serverCases(setup: BackendSetup, server: StreamgateProcess): Prom
   const brokerCpu = brokerPid === undefined ? undefined : () => cpuMicros(brokerPid);
   const results: Array<IngestBenchResult | undefined> = [];
   const label = setup.label;
-  const timed = (name: string, work: () => Promise<number>) => measure(label, name, cpu, work, brokerCpu);
+  const timed = (name: string, work: () => Promise<number>) =>
+    measure(label, name, cpu, work, brokerCpu, server.process.pid);
 
   // Warm-up, not reported: JIT, connection pools, the start-up work of the app.
   await postConcurrently(client, fleet('warm'), 100, 10_000 * scale);
@@ -628,7 +655,17 @@ export async function runIngestBench(): Promise<IngestBenchResult[]> {
   );
   process.stdout.write(
     `${formatTable(
-      ['backend', 'case', 'units', 's', 'units/s', 'CPU µs/unit', 'broker CPU µs/unit', 'load'],
+      [
+        'backend',
+        'case',
+        'units',
+        's',
+        'units/s',
+        'CPU µs/unit',
+        'broker CPU µs/unit',
+        'load',
+        'main thread on a CPU / waiting for one',
+      ],
       results.map((line) => [
         line.backend,
         line.name,
@@ -638,6 +675,9 @@ export async function runIngestBench(): Promise<IngestBenchResult[]> {
         line.cpuMicrosPerUnit.toFixed(1),
         line.brokerCpuMicrosPerUnit?.toFixed(1) ?? '',
         line.load.toFixed(1),
+        line.serverThread
+          ? `${percent(line.serverThread.onCpu)} / ${percent(line.serverThread.waitingForCpu)}`
+          : '',
       ]),
     )}\n`,
   );

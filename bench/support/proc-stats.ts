@@ -31,3 +31,14 @@ export function cpuWindow(pid: number): { stop(): number } {
   const started = cpuMicros(pid);
   return { stop: () => cpuMicros(pid) - started };
 }
+
+/**
+ * How a process's main thread spent its time so far, in µs (/proc/PID/task/PID/schedstat): on a
+ * CPU, and runnable but waiting for one. Over a measured window, wall time minus both is the
+ * time it had nothing to do (waiting for the network, the database, the broker): this tells a
+ * rate bound by CPU contention on a shared machine from one bound by a round trip.
+ */
+export function mainThreadSchedMicros(pid: number): { onCpu: number; waitingForCpu: number } {
+  const [onCpu, waiting] = readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ').map(Number);
+  return { onCpu: (onCpu ?? 0) / 1_000, waitingForCpu: (waiting ?? 0) / 1_000 };
+}
