@@ -13,6 +13,9 @@ import type { RetainOptions } from '../broker.ts';
 import { RetainConflictError } from '../errors.ts';
 import { patternCovers } from '../subject-pattern.ts';
 
+/** Bounds the `covering` answers kept (subjects and patterns asked about); past it they start over. */
+const MAX_REMEMBERED_ANSWERS = 10_000;
+
 /** Prefix of the JetStream streams streamgate creates for retained windows. */
 export const STREAM_PREFIX = 'SG_';
 
@@ -53,6 +56,11 @@ interface KnownStream {
  */
 export class NatsRetainedWindows {
   private known: KnownStream[] = [];
+  /**
+   * `covering` answers as of `known` (cleared whenever it changes): every publish asks, and the
+   * scan visits every stream, one per device with a buffer window.
+   */
+  private readonly answers = new Map<string, string | undefined>();
 
   constructor(
     private readonly jsm: JetStreamManager,
@@ -66,12 +74,18 @@ export class NatsRetainedWindows {
       found.push({ name: info.config.name, subjects: info.config.subjects ?? [] });
     }
     this.known = found;
+    this.answers.clear();
   }
 
   /** The stream whose subjects cover `pattern` (or a concrete subject), if this instance knows one. */
   covering(pattern: string): string | undefined {
-    return this.known.find((stream) => stream.subjects.some((subject) => patternCovers(subject, pattern)))
-      ?.name;
+    if (this.answers.has(pattern)) return this.answers.get(pattern);
+    const name = this.known.find((stream) =>
+      stream.subjects.some((subject) => patternCovers(subject, pattern)),
+    )?.name;
+    if (this.answers.size >= MAX_REMEMBERED_ANSWERS) this.answers.clear();
+    this.answers.set(pattern, name);
+    return name;
   }
 
   /** Like `covering`, asking the server when this instance knows of none. */
@@ -90,6 +104,7 @@ export class NatsRetainedWindows {
   /** The stream was deleted behind our back (a publish found no stream): forget it. */
   forget(name: string): void {
     this.known = this.known.filter((stream) => stream.name !== name);
+    this.answers.clear();
   }
 
   /**
@@ -126,6 +141,7 @@ export class NatsRetainedWindows {
     }
     if (!this.known.some((stream) => stream.name === covering)) {
       this.known.push({ name: covering, subjects: [pattern] });
+      this.answers.clear();
     }
   }
 
