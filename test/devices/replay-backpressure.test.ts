@@ -86,4 +86,43 @@ describe('replay at speed 0 with a small MAX_CLIENT_BUFFER (64 KiB)', () => {
       await client.dispose();
     }
   }, 120_000);
+
+  it('over GraphQL over SSE too: every message arrives after a stall, the stream is never cut as a slow consumer', async () => {
+    const response = await fetch(`${server.url}/graphql`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', accept: 'text/event-stream' },
+      body: JSON.stringify({ query: REPLAY, variables: { id } }),
+    });
+    expect(response.status).toBe(200);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const decoder = new TextDecoder();
+    const received: number[] = [];
+    const others: string[] = [];
+    let buffer = '';
+    let stalled = false;
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) break;
+      buffer += decoder.decode(value, { stream: true });
+      let boundary = buffer.indexOf('\n\n');
+      while (boundary >= 0) {
+        const block = buffer.slice(0, boundary);
+        buffer = buffer.slice(boundary + 2);
+        boundary = buffer.indexOf('\n\n');
+        const event = /^event: (.*)$/m.exec(block)?.[1];
+        const data = /^data: (.*)$/m.exec(block)?.[1] ?? '';
+        if (event === 'next') {
+          const result = JSON.parse(data) as { data: { replay: { message: { data: { n: number } } } } };
+          received.push(result.data.replay.message.data.n);
+        } else if (event !== undefined) others.push(`${event} ${data.slice(0, 200)}`);
+      }
+      if (!stalled && received.length >= 100) {
+        // The client stops reading: the kernel's buffers fill, then the server's must stay low.
+        stalled = true;
+        await new Promise((resolve) => setTimeout(resolve, 1_500)); // time passing is what is tested here
+      }
+    }
+    expect(others).toEqual(['complete ']);
+    expect(received).toEqual(Array.from({ length: COUNT }, (_, index) => index));
+  }, 120_000);
 });

@@ -45,6 +45,8 @@ export class EventStream {
   readonly body: ReadableStream<Uint8Array>;
   private controller!: ReadableStreamDefaultController<Uint8Array>;
   private pending: EventFrame[] = [];
+  /** What `pending` holds (a string's length: a lower bound of its bytes). */
+  private pendingBytes = 0;
   private state: 'open' | 'ending' | 'closed' = 'open';
   /** Wrote something since the last keep-alive round. */
   wrote = false;
@@ -107,6 +109,7 @@ export class EventStream {
     if (this.state !== 'open') return false;
     if (this.pending.length === 0) this.streams.dirty(this);
     this.pending.push(frame);
+    this.pendingBytes += frame.length;
     return true;
   }
 
@@ -125,6 +128,7 @@ export class EventStream {
     if (this.pending.length === 0 || this.state === 'closed') return;
     const frames = this.pending;
     this.pending = [];
+    this.pendingBytes = 0;
     const [only] = frames;
     const chunk =
       frames.length === 1 && only !== undefined
@@ -145,6 +149,11 @@ export class EventStream {
    * speed 0), which check it before each event.
    */
   whenWritable(lowWaterBytes: number): Promise<void> | undefined {
+    // What this tick gathered is not written yet (a replay page gathers all its messages in one
+    // tick): written now, so that the bound tells, instead of one page-sized write at the tick's
+    // end that a client pausing for a moment could not take without being cut off.
+    if (this.state === 'open' && this.pendingBytes > 0 && this.buffered() + this.pendingBytes > lowWaterBytes)
+      this.flush();
     return pollUntil(() => this.state === 'closed' || this.buffered() <= lowWaterBytes);
   }
 
@@ -217,6 +226,7 @@ export class EventStream {
     if (this.state === 'closed') return;
     this.state = 'closed';
     this.pending = [];
+    this.pendingBytes = 0;
     this.streams.closed(this);
     for (const callback of this.onClose.splice(0)) callback();
   }
