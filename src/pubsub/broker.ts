@@ -149,6 +149,11 @@ export interface Broker {
   retain(pattern: string, options: RetainOptions): Promise<void>;
   health(): BrokerHealth;
   stats(): BrokerStats;
+  /**
+   * The largest message (payload and headers) the broker takes, where it tells one (NATS: the
+   * server's max_payload); undefined or absent when it does not.
+   */
+  maxMessageBytes?(): number | undefined;
   /** Ends every subscription and responder and releases the connection. */
   close(): Promise<void>;
   /**

@@ -18,6 +18,7 @@ import type { Logger } from '../../log.ts';
 import type { Broker, MessageToPublish, PublishOutcome } from '../../pubsub/broker.ts';
 import { subjects } from '../../pubsub/subjects.ts';
 import { tenantKey } from '../viewer.ts';
+import { assertBrokerTakes } from './broker-message-limit.ts';
 import type { DeviceScope } from './device-store.ts';
 import { type MonitorEvent, validateDeviceId, validateMonitorEvents } from './monitor-event.ts';
 import { flushOutbox, type PendingMonitorMessage, storeInOutbox } from './monitor-outbox.ts';
@@ -74,6 +75,7 @@ export async function ingestMonitorEvents(
   }
   // The JSON text serves twice: published as the payload, recorded as the row's data.
   const texts = events.map((event) => JSON.stringify(event.data));
+  assertBrokerTakes(deps.broker, deviceId, events, texts);
   const ingestTime = monitorTimeOf(new Date());
   const count = events.length;
 

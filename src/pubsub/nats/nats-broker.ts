@@ -353,6 +353,10 @@ export async function createNatsBroker(options: NatsBrokerOptions): Promise<Brok
       return brokerStats(shared, responders);
     },
 
+    maxMessageBytes(): number | undefined {
+      return nc.info?.max_payload;
+    },
+
     async close(): Promise<void> {
       if (closed) return;
       closed = true;
