@@ -97,7 +97,13 @@ export async function createNatsBroker(options: NatsBrokerOptions): Promise<Brok
   // The ack inbox of batched JetStream publishes, subscribed on first use.
   let acks: JetStreamAcks | undefined;
   const streamAcks = () => {
-    acks ??= new JetStreamAcks(nc, JETSTREAM_ACK_TIMEOUT_MS);
+    acks ??= new JetStreamAcks(nc, JETSTREAM_ACK_TIMEOUT_MS, async (stream) => {
+      const info = await windows?.streamInfo(stream);
+      // nanoseconds; 0 would be the server's default (2 min), which our streams never have
+      return info === undefined || info.config.duplicate_window <= 0
+        ? undefined
+        : info.config.duplicate_window / 1_000_000;
+    });
     return acks;
   };
 

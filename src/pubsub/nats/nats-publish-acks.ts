@@ -20,7 +20,12 @@
  *   and the rest not. Then every message of the chain is sent again, alone with its ack and the
  *   same `Nats-Msg-Id`: JetStream answers a stored one as a duplicate with its sequence (within
  *   the stream's duplicate window, nats-retained-window.ts) and stores the others — each gets
- *   exactly the answer it would have had on its own.
+ *   exactly the answer it would have had on its own. Only while JetStream still remembers the
+ *   ids: a chain is sent again only if the stream's duplicate window (as the server has it now)
+ *   is longer than the time since the chain was first sent, with a margin. A window shorter
+ *   than that (a short retained window, an ack that came after the timeout because this process
+ *   was busy) would store the messages twice and acknowledge both copies; its messages are then
+ *   answered as timed out (not known to be stored, as a `js.publish` that timed out).
  * Messages of a stream that is not ours (its duplicate window is not ours to rely on), and
  * messages whose publisher set a JetStream directive header of its own, are acked one by one.
  *
@@ -66,6 +71,12 @@ interface Exchange {
   finish(): void;
 }
 
+/** Time the resend of a broken chain may take to reach the server, on top of what has passed. */
+const RESEND_MARGIN_MS = 1_000;
+
+/** The duplicate window of a stream as the server has it now, in ms; undefined when not known. */
+export type DuplicateWindowOf = (stream: string) => Promise<number | undefined>;
+
 export class JetStreamAcks {
   private readonly prefix = `${createInbox()}.`;
   private readonly ids = new PublishIds();
@@ -75,6 +86,7 @@ export class JetStreamAcks {
   constructor(
     private readonly nc: NatsConnection,
     private readonly timeoutMs: number,
+    private readonly duplicateWindowOf: DuplicateWindowOf,
   ) {
     // Before any PUB on this connection, so the server has it when the first ack is sent.
     nc.subscribe(`${this.prefix}>`, {
@@ -96,6 +108,7 @@ export class JetStreamAcks {
     const sent = new Map<string, number[]>();
     const ids: string[] = new Array(messages.length);
     const batch = openWireBatch(this.nc);
+    const sentAt = performance.now();
     const first = await this.exchange(messages.length, (replyTo) => {
       let asked = 0;
       for (let index = 0; index < messages.length; index++) {
@@ -137,8 +150,10 @@ export class JetStreamAcks {
         for (let link = 0; link < links.length; link++) {
           results[links[link] as number] = { kind: 'stored', seq: answer.seq - (links.length - 1 - link) };
         }
-      } else {
+      } else if (await this.stillRemembers(stream, sentAt)) {
         again.push(...links);
+      } else {
+        for (const index of links) results[index] = { kind: 'timeout' };
       }
     }
     if (again.length > 0) {
@@ -164,6 +179,12 @@ export class JetStreamAcks {
       results[index] ??= first.answers[index] ?? { kind: 'timeout' };
     }
     return results as AckResult[];
+  }
+
+  /** True when a chain sent at `sentAt` can still be sent again without storing anything twice. */
+  private async stillRemembers(stream: string, sentAt: number): Promise<boolean> {
+    const windowMs = await this.duplicateWindowOf(stream).catch(() => undefined);
+    return windowMs !== undefined && performance.now() - sentAt + RESEND_MARGIN_MS < windowMs;
   }
 
   /**
