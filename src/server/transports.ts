@@ -89,7 +89,7 @@ export function buildTransports(dependencies: TransportDependencies): Transports
   const groups = new SubscriptionGroups({
     onDelivered: (transport, count) => transportStats.messageSent(transport, count),
     onStartFailure: (error) => {
-      log.error({ err: error }, 'subscription failed to start');
+      log.error({ err: error }, 'subscription failed');
       return withoutHttpExtension(maskError(error) as GraphQLError);
     },
   });

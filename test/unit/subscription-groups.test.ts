@@ -1,12 +1,16 @@
-import type { ExecutionResult, GraphQLFormattedError } from 'graphql';
+import type { ExecutionResult, GraphQLError, GraphQLFormattedError } from 'graphql';
+import pino from 'pino';
 import { describe, expect, it } from 'vitest';
+import { UnavailableError } from '../../src/errors.ts';
 import {
   type GroupEvent,
   type GroupMember,
   SubscriptionGroups,
+  withoutHttpExtension,
 } from '../../src/server/delivery/subscription-groups.ts';
+import { createErrorMasker } from '../../src/server/error-masking.ts';
 import type { OperationOutcome } from '../../src/server/operation-runner.ts';
-import { AsyncQueue } from '../helpers/async-queue.ts';
+import { AsyncQueue, waitUntil } from '../helpers/async-queue.ts';
 
 /** A source stream the test pushes results into, that records when it is ended. */
 function controlledSource() {
@@ -187,6 +191,35 @@ describe('subscription groups', () => {
     await new Promise((resolve) => setTimeout(resolve, 10));
     expect(a.outcome).toEqual({ completed: false, errors: [{ message: 'broker gone' }] });
     expect(b.outcome).toEqual({ completed: true });
+  });
+
+  it("a source that fails mid-stream is masked as a failed start is: a driver's message never reaches a member", async () => {
+    const maskError = createErrorMasker(pino({ level: 'silent' }), () => false);
+    const groups = new SubscriptionGroups({
+      onStartFailure: (error) => withoutHttpExtension(maskError(error) as GraphQLError),
+    });
+    const internal = controlledSource();
+    const unavailable = controlledSource();
+    const a = recordingMember();
+    const b = recordingMember();
+    groups.join('internal', async () => internal.iterator, a.member);
+    groups.join('unavailable', async () => unavailable.iterator, b.member);
+    internal.emit(1);
+    expect(await a.payloads.next()).toBe('{"data":{"n":1}}');
+    internal.fail(new Error('connect ECONNREFUSED 10.1.2.3:5432 (pg pool "replay")'));
+    unavailable.fail(new UnavailableError('the broker is reconnecting'));
+    await waitUntil(
+      () => a.outcome.errors !== undefined && b.outcome.errors !== undefined,
+      5_000,
+      'both failed',
+    );
+    expect(JSON.stringify(a.outcome.errors)).not.toContain('10.1.2.3');
+    expect(a.outcome.errors?.[0]?.message).toMatch(/^internal error \(correlation id /);
+    expect(a.outcome.errors?.[0]?.extensions?.code).toBe('INTERNAL');
+    expect(b.outcome.errors?.[0]).toMatchObject({
+      message: 'the broker is reconnecting',
+      extensions: { code: 'UNAVAILABLE' },
+    });
   });
 
   it('tells members the stream started only once a lazy source is listening upstream', async () => {

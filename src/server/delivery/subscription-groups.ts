@@ -1,4 +1,4 @@
-import { type ExecutionResult, GraphQLError, type GraphQLFormattedError } from 'graphql';
+import type { ExecutionResult, GraphQLError, GraphQLFormattedError } from 'graphql';
 import type { Audience } from '../../domain/audience.ts';
 import { isResultStream, type OperationOutcome } from '../operation-runner.ts';
 import type { Transport } from '../ops/transport-stats.ts';
@@ -86,7 +86,10 @@ export interface Membership {
 export interface SubscriptionGroupsOptions {
   /** Deliveries per transport, once per event (not per member). */
   readonly onDelivered?: (transport: Transport, count: number) => void;
-  /** A start that threw instead of answering a result: logged, and members get INTERNAL. */
+  /**
+   * A start that threw instead of answering a result, or a source that failed after it started:
+   * logged and masked (members get INTERNAL for anything but the API's own errors).
+   */
   readonly onStartFailure?: (error: unknown) => GraphQLFormattedError;
 }
 
@@ -151,6 +154,12 @@ export class SubscriptionGroups {
   /** @internal */
   startFailed(error: unknown): GraphQLFormattedError {
     return this.options.onStartFailure?.(error) ?? { message: 'Internal server error' };
+  }
+
+  /** @internal a source that failed after it started: masked as at the start, where a masker is set. */
+  streamFailed(error: unknown): GraphQLFormattedError {
+    if (this.options.onStartFailure) return this.options.onStartFailure(error);
+    return { message: error instanceof Error ? error.message : String(error) };
   }
 }
 
@@ -251,8 +260,8 @@ class Group {
         else this.deliver(next.value);
       }
     } catch (error) {
-      const original = error instanceof Error ? error : new Error(String(error));
-      this.fail([new GraphQLError(original.message, { originalError: original }).toJSON()]);
+      // Masked as at the start: a source's own error (a driver's, a bug's) never reaches a client.
+      this.fail([this.owner.streamFailed(error)]);
       return;
     }
     this.owner.forget(this);
