@@ -115,7 +115,15 @@ describe.each(cases)(
       const producer = startProducer(app.url, device);
       try {
         await waitUntil(() => producer.acknowledged.length >= 200, 30_000, '200 acknowledged events');
-        await server.crash();
+        // Killed, and started again only once ingest has answered 503 while it was away: a restart
+        // faster than the next request would leave the outage unobserved (no 503 at all).
+        await server.kill();
+        await waitUntil(
+          () => (producer.statuses.get(503) ?? 0) > 0,
+          30_000,
+          'ingest refused while the broker is down',
+        );
+        await server.up();
         const atRestart = producer.acknowledged.length;
         await waitUntil(
           () => producer.acknowledged.length >= atRestart + 300,
