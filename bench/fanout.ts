@@ -42,13 +42,13 @@ import { listFromEnv, numberFromEnv } from './support/bench-env.ts';
 import { type BenchServer, startServer } from './support/bench-servers.ts';
 import { type BenchTarget, benchEvents, startTarget } from './support/bench-targets.ts';
 import { formatTable, percentile } from './support/latency-stats.ts';
+import { chooseLoadClient, type LoadClient, openLoadClientSubscribers } from './support/load-client.ts';
 import { CLIENT_CORE, pinThisProcess, SERVER_CORE, stopAllPinned } from './support/pinned-process.ts';
 import { cpuWindow } from './support/proc-stats.ts';
 import {
   closeSubscribers,
   DEFAULT_SAMPLE_EVERY,
   DeliveryTracker,
-  openSubscribers,
   type Subscriber,
   waitUntilLive,
 } from './support/ws-subscribers.ts';
@@ -82,6 +82,8 @@ const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
 
 export interface FanoutRow {
   readonly target: string;
+  /** The load client that read its subscribers. */
+  readonly client: LoadClient['kind'];
   readonly subscribers: number;
   readonly messages: number;
   readonly deliveries: number;
@@ -139,7 +141,7 @@ async function closedLoop(
 ): Promise<Measured> {
   const base = tracker.delivered;
   const cpu = cpuWindow(target.process.pid);
-  const client = process.cpuUsage();
+  const clientCpu = tracker.clientCpuMicros();
   const startMicros = monotonicMicros();
   const started = performance.now();
   let messages = 0;
@@ -154,14 +156,14 @@ async function closedLoop(
   }
   const elapsed = (performance.now() - started) / 1000;
   const serverCpuMicros = cpu.stop();
-  const used = process.cpuUsage(client);
+  const clientCpuMicros = tracker.clientCpuMicros() - clientCpu;
   if (windowName) profileWindows.push({ name: windowName, startMicros, endMicros: monotonicMicros() });
   return {
     messages,
     deliveries: tracker.delivered - base,
     seconds: elapsed,
     serverCpuMicros,
-    clientCpuMicros: used.user + used.system,
+    clientCpuMicros,
   };
 }
 
@@ -195,7 +197,7 @@ async function pacedLatency(
   tracker.latencies.length = 0;
   tracker.sampling = true;
   const cpu = cpuWindow(target.process.pid);
-  const client = process.cpuUsage();
+  const clientCpu = tracker.clientCpuMicros();
   const startMicros = monotonicMicros();
   const started = performance.now();
   const requestsPerSecond = ratePerSecond / batch;
@@ -224,11 +226,11 @@ async function pacedLatency(
   tracker.sampling = false;
   profileWindows.push({ name: `${target.name} latency`, startMicros, endMicros: monotonicMicros() });
   const messages = count * batch;
-  const used = process.cpuUsage(client);
+  const clientCpuMicros = tracker.clientCpuMicros() - clientCpu;
   return {
     latencies: [...tracker.latencies].sort((a, b) => a - b),
     serverCpuMsPerMessage: cpu.stop() / 1000 / messages,
-    clientCpuMsPerMessage: (used.user + used.system) / 1000 / messages,
+    clientCpuMsPerMessage: clientCpuMicros / 1000 / messages,
   };
 }
 
@@ -237,13 +239,14 @@ function progress(message: string): void {
   process.stderr.write(`[fanout ${new Date().toISOString().slice(11, 19)}] ${message}\n`);
 }
 
-async function runFanout(target: BenchTarget): Promise<FanoutRow> {
+async function runFanout(target: BenchTarget, client: LoadClient): Promise<FanoutRow> {
   progress(`${target.name}: fan-out, opening ${SUBSCRIBERS} subscribers`);
   const tracker = new DeliveryTracker(SAMPLE_EVERY);
   const specs = Array.from({ length: SUBSCRIBERS }, () => target.deviceSubscriber(DEVICE));
   let sockets: Subscriber[] = [];
   try {
-    sockets = await openSubscribers(specs, tracker);
+    const opened = await openLoadClientSubscribers(client, specs, tracker);
+    sockets = opened.subscribers;
     await waitUntilLive(tracker, SUBSCRIBERS, async () => {
       await target.publishDevice(
         DEVICE,
@@ -298,6 +301,7 @@ async function runFanout(target: BenchTarget): Promise<FanoutRow> {
     );
     return {
       target: target.name,
+      client: opened.reader,
       subscribers: SUBSCRIBERS,
       messages: measured.messages,
       deliveries: measured.deliveries,
@@ -317,14 +321,18 @@ async function runFanout(target: BenchTarget): Promise<FanoutRow> {
   }
 }
 
-async function runFiltered(target: BenchTarget, subscribers: number): Promise<FilteredRow> {
+async function runFiltered(
+  target: BenchTarget,
+  subscribers: number,
+  client: LoadClient,
+): Promise<FilteredRow> {
   progress(`${target.name}: filtered, ${subscribers} subscribers`);
   const tracker = new DeliveryTracker();
   const keyOf = (index: number) => `k${index % subscribers}`;
   const specs = Array.from({ length: subscribers }, (_, index) => target.topicSubscriber(keyOf(index)));
   let sockets: Subscriber[] = [];
   try {
-    sockets = await openSubscribers(specs, tracker);
+    sockets = (await openLoadClientSubscribers(client, specs, tracker)).subscribers;
     // One chunk of keys per probe round, so that a round is delivered before the next is sent.
     let probed = 0;
     await waitUntilLive(tracker, subscribers, async () => {
@@ -369,7 +377,7 @@ function printFanout(rows: readonly FanoutRow[]): void {
   console.log(
     `\nfan-out: ${SUBSCRIBERS.toLocaleString('en')} graphql-ws (or SSE) subscribers of one device, 200-byte payloads, ` +
       `batches of ${BATCH} (latency: batches of ${LATENCY_BATCH}, every ${SAMPLE_EVERY}th subscriber sampled); ` +
-      `server on core ${SERVER_CORE}, load client on core ${CLIENT_CORE}`,
+      `server on core ${SERVER_CORE}, load client on core ${CLIENT_CORE}: ${loadClients(rows)}`,
   );
   console.log(
     formatTable(
@@ -442,6 +450,25 @@ function printFanout(rows: readonly FanoutRow[]): void {
   console.log(`load average now ${loadAverage()}`);
 }
 
+/** Which load client read the rows' subscribers (SSE rows are always read by Node's). */
+function loadClients(rows: readonly FanoutRow[]): string {
+  const describe = (kind: LoadClient['kind']) =>
+    kind === 'go'
+      ? 'go (bench/support/go-load-client, GOMAXPROCS=1)'
+      : 'node (bench/support/lean-ws-client.ts)';
+  const kinds = [...new Set(rows.map((row) => row.client))];
+  if (kinds.length === 1) return describe(kinds[0] as LoadClient['kind']);
+  return kinds
+    .map(
+      (kind) =>
+        `${describe(kind)} for ${rows
+          .filter((row) => row.client === kind)
+          .map((row) => row.target)
+          .join(', ')}`,
+    )
+    .join('; ');
+}
+
 /** The 1-, 5- and 15-minute load averages: how shared the machine was. */
 function loadAverage(): string {
   return loadavg()
@@ -481,6 +508,8 @@ function printFiltered(rows: readonly FilteredRow[]): void {
 /** Runs the cases against each server, one server at a time, and prints the tables. */
 export async function runFanoutBench(): Promise<{ fanout: FanoutRow[]; filtered: FilteredRow[] }> {
   pinThisProcess(CLIENT_CORE);
+  const { client, note } = chooseLoadClient();
+  if (note) console.log(note);
   const targets = listFromEnv(
     'BENCH_TARGETS',
     'streamgate,streamgate-sse,streamgate-topic,streamgate-legacy-ws,streamgate-legacy-sse,stock,raw',
@@ -512,13 +541,13 @@ export async function runFanoutBench(): Promise<{ fanout: FanoutRow[]; filtered:
           }
         };
         if (cases.includes('fanout'))
-          await attempt('fan-out', async () => void fanout.push(await runFanout(target)));
+          await attempt('fan-out', async () => void fanout.push(await runFanout(target, client)));
         // The filtered case subscribes over graphql-ws whatever the target: once is enough.
         if (cases.includes('filtered') && !target.fanoutOnly)
           for (const count of [1, SUBSCRIBERS])
             await attempt(
               `filtered ${count}`,
-              async () => void filtered.push(await runFiltered(target, count)),
+              async () => void filtered.push(await runFiltered(target, count, client)),
             );
       } finally {
         await target.process.stop();

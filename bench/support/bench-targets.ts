@@ -1,6 +1,7 @@
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
+import { monotonicMs } from './bench-clock.ts';
 import { type BenchServer, createDatabase } from './bench-servers.ts';
 import {
   type PinnedProcess,
@@ -14,7 +15,10 @@ import type { SubscriberSpec } from './ws-subscribers.ts';
 /** The broker topic of the filtered case (TOPICS_FILE of the streamgate target). */
 export const BENCH_TOPIC = 'bench.fanout';
 
-/** One event as the benchmark publishes it: `data` carries `sentAt` (and `key` for topics). */
+/**
+ * One event as the benchmark publishes it: `data` carries `sentAt`, its publish time in
+ * CLOCK_MONOTONIC ms (bench-clock.ts), and `key` for topics.
+ */
 export interface BenchEvent {
   readonly timestamp: string;
   readonly data: { readonly key: string; readonly sentAt: number; readonly pad: string };
@@ -297,7 +301,7 @@ export const PROBE_PAD = 'probe';
  * (`probe: true`) tell the load client that a subscriber is live and are not counted.
  */
 export function benchEvents(count: number, keyOf: (index: number) => string, probe = false): BenchEvent[] {
-  const sentAt = performance.now();
+  const sentAt = monotonicMs();
   const timestamp = new Date().toISOString();
   return Array.from({ length: count }, (_, index) => {
     const key = keyOf(index);

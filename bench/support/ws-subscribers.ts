@@ -1,4 +1,5 @@
 import { request as httpRequest } from 'node:http';
+import { monotonicMs } from './bench-clock.ts';
 import { connectLean, type LeanSocket } from './lean-ws-client.ts';
 
 /**
@@ -43,7 +44,7 @@ export interface Subscriber {
   close(): Promise<void>;
 }
 
-/** The marker every benchmark payload carries: its publish time (performance.now() of this process). */
+/** The marker every benchmark payload carries: its publish time (CLOCK_MONOTONIC ms, bench-clock.ts). */
 export const SENT_AT = '"sentAt":';
 /** The pad every benchmark payload carries (see benchEvents in bench-targets.ts)… */
 const PAD = '"pad":"';
@@ -58,8 +59,8 @@ export const DEFAULT_SAMPLE_EVERY = 10;
 
 /**
  * Counts deliveries of every subscriber of a run and, when `sampling`, the publish-to-client
- * latency of the sampled subscribers' deliveries (publisher and subscribers share this process,
- * so one clock). Every subscriber is counted, so a lost delivery stalls the run; only every
+ * latency of the sampled subscribers' deliveries (publisher and load client read one clock,
+ * bench-clock.ts). Every subscriber is counted, so a lost delivery stalls the run; only every
  * `sampleEvery`-th subscriber (spread over the connection order, hence over the server's write
  * order) reads its frames' publish times, stamped with the time their chunk was read, before
  * any frame of the chunk is handled. Waiters resolve in the read handler: no polling.
@@ -68,7 +69,17 @@ export class DeliveryTracker {
   delivered = 0;
   /** Subscribers that have received at least one delivery (the readiness probe). */
   live = 0;
-  sampling = false;
+  /** Told when sampling turns on or off: a load client in another process samples only then. */
+  onSamplingChange: ((on: boolean) => void) | undefined;
+  /**
+   * CPU time (µs) the load client has used so far: this process's (publisher and, with the Node
+   * client, every subscriber), plus the Go client's process when it reads the sockets.
+   */
+  clientCpuMicros: () => number = () => {
+    const used = process.cpuUsage();
+    return used.user + used.system;
+  };
+  private samplingOn = false;
   /** Probe frames received (not deliveries). */
   probes = 0;
   /** performance.now() of the last benchmark frame (probe or delivery) that arrived. */
@@ -84,10 +95,25 @@ export class DeliveryTracker {
     return index % this.sampleEvery === 0;
   }
 
+  /** Whether sampled subscribers report their deliveries' latency (during a latency run). */
+  get sampling(): boolean {
+    return this.samplingOn;
+  }
+
+  set sampling(on: boolean) {
+    this.samplingOn = on;
+    this.onSamplingChange?.(on);
+  }
+
   /** One delivery; `latencyMs` is given by sampled subscribers while `sampling`. */
   onDelivery(latencyMs?: number): void {
-    this.delivered += 1;
     if (latencyMs !== undefined && this.sampling) this.latencies.push(latencyMs);
+    this.onDeliveries(1);
+  }
+
+  /** `count` deliveries counted elsewhere (the Go load client reports its totals). */
+  onDeliveries(count: number): void {
+    this.delivered += count;
     if (this.waiters.length > 0 && this.delivered >= (this.waiters[0]?.count ?? 0)) this.wake();
   }
 
@@ -188,8 +214,8 @@ function onLegacyFrame(
 }
 
 /**
- * The publish time a benchmark frame carries (bytes `start`..`end` of `data`), in
- * performance.now() ms of this process.
+ * The publish time a benchmark frame carries (bytes `start`..`end` of `data`), in CLOCK_MONOTONIC
+ * ms (bench-clock.ts).
  */
 function sentAtOf(data: Buffer, start: number, end: number): number {
   const at = data.indexOf(SENT_AT_BYTES, start);
@@ -228,7 +254,8 @@ function openSocketSubscriber(
         const word = pad + PAD_BYTES.length;
         if (data.compare(PROBE_BYTES, 0, PROBE_BYTES.length, word, word + PROBE_BYTES.length) === 0)
           tracker.probes += 1;
-        else if (sampled && tracker.sampling) tracker.onDelivery(receivedAt - sentAtOf(data, start, end));
+        else if (sampled && tracker.sampling)
+          tracker.onDelivery(monotonicMs(receivedAt) - sentAtOf(data, start, end));
         else tracker.onDelivery();
         return;
       }
@@ -343,7 +370,7 @@ function eventReader(
       if (event.startsWith(PROBE_WORD, pad + PAD.length)) tracker.probes += 1;
       else if (sampled && tracker.sampling) {
         const at = event.indexOf(SENT_AT);
-        tracker.onDelivery(receivedAt - Number.parseFloat(event.slice(at + SENT_AT.length)));
+        tracker.onDelivery(monotonicMs(receivedAt) - Number.parseFloat(event.slice(at + SENT_AT.length)));
       } else tracker.onDelivery();
     }
   };

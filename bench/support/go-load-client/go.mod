@@ -1,0 +1,3 @@
+module streamgate/bench/go-load-client
+
+go 1.22
