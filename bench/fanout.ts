@@ -5,8 +5,11 @@
  * `filter` (bench/support/stock-yoga-server.ts), (c) a bare `ws` server that serializes each
  * event once and sends it to every socket (bench/support/raw-ws-server.ts), the ceiling.
  *
- * Each server runs pinned to core 0 (`taskset`); this process, the load client (subscribers and
- * publisher), pins itself to core 1. The figure that matters is **server CPU µs per delivery**:
+ * Each server runs pinned to core 0 (`taskset`); this process (the publisher) pins itself to core 1,
+ * and so does the load client that reads the subscribers: a Go process with GOMAXPROCS=1
+ * (bench/support/go-load-client/, built on demand; one epoll loop, one read per ready socket), or
+ * this process itself (bench/support/lean-ws-client.ts), whose event loop needs as much CPU to read
+ * a message from 1,000 sockets as the raw ws ceiling needs to send it. The figure that matters is **server CPU µs per delivery**:
  * utime + stime of the server process (/proc/PID/stat) over the measured window divided by the
  * deliveries in it; it holds on a shared machine where wall-clock rates do not.
  *
@@ -33,7 +36,10 @@
  * BENCH_CASES (fanout,filtered), BENCH_PROFILE_DIR (every server runs under `node --cpu-prof`;
  * the measured windows, "<row> fanout" and "<row> latency" among them, are written beside the
  * profiles for bench/support/profile-summary.ts),
- * BENCH_STREAMGATE_DIR (run the streamgate of another checkout, e.g. a branch's worktree).
+ * BENCH_STREAMGATE_DIR (run the streamgate of another checkout, e.g. a branch's worktree),
+ * BENCH_CLIENT (go when a `go` binary is on PATH or in /usr/local/go/bin, else node: which load
+ * client reads the WebSocket subscribers; SSE ones are always read by node; the table's header
+ * names it, and its "client CPU" is this process's plus the Go process's).
  */
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
