@@ -1,5 +1,6 @@
 import {
   BadUserInputError,
+  ForbiddenError,
   messageOf,
   NoProviderError,
   PayloadTooLargeError,
@@ -37,13 +38,33 @@ export function brokerUnavailable(what: string, cause: unknown): BrokerUnavailab
   return new BrokerUnavailableError(`${what}: ${messageOf(cause)}`, { cause });
 }
 
-/** A message bigger than the broker accepts. */
+/**
+ * A message bigger than the broker accepts: its max_payload, a JetStream stream's max_msg_size,
+ * Kafka's message.max.bytes. `detail` is what the broker said, when it said more than that.
+ */
 export class MessageTooLargeError extends PayloadTooLargeError {
-  constructor(subject: string, bytes: number, limitBytes: number | undefined) {
+  constructor(subject: string, bytes: number, limitBytes: number | undefined, detail?: string) {
     super(
-      `a message of ${bytes} bytes on "${subject}" is larger than the broker accepts${limitBytes === undefined ? '' : ` (${limitBytes} bytes)`}`,
+      `a message of ${bytes} bytes on "${subject}" is larger than the broker accepts${limitBytes === undefined ? '' : ` (${limitBytes} bytes)`}${detail === undefined ? '' : `: ${detail}`}`,
     );
   }
+}
+
+/** The broker does not permit publishing on the subject (an ACL or permission of the broker's). */
+export class PublishDeniedError extends ForbiddenError {
+  constructor(subject: string, detail: string, options?: { cause?: unknown }) {
+    super(`the broker does not permit publishing on "${subject}": ${detail}`, options);
+  }
+}
+
+/**
+ * True when the broker refused this very message for good, where it says so: a limit or a
+ * permission of the broker's, not an outage, so publishing it again cannot succeed. Each backend
+ * maps its own refusals to these errors (JetStream's error codes, kafkajs's error types, Redis's
+ * NOPERM); anything else is taken as transient, and whoever retries bounds the attempts.
+ */
+export function isPermanentRefusal(error: unknown): boolean {
+  return error instanceof MessageTooLargeError || error instanceof PublishDeniedError;
 }
 
 /** `from` on a pattern that no retained window covers: there is nothing to replay from. */

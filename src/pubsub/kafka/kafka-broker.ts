@@ -18,12 +18,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../broker.ts';
-import {
-  BrokerUnavailableError,
-  brokerUnavailable,
-  MessageTooLargeError,
-  NotRetainedError,
-} from '../errors.ts';
+import { BrokerUnavailableError, NotRetainedError } from '../errors.ts';
 import { brokerStats } from '../local-endpoints.ts';
 import { publishEach } from '../publish-each.ts';
 import { assertRetainOptions } from '../retain-options.ts';
@@ -43,6 +38,7 @@ import {
   openKafkaFeed,
 } from './kafka-consumer-feed.ts';
 import { decodeKafkaPosition, encodeKafkaPosition } from './kafka-position.ts';
+import { kafkaPublishError } from './kafka-publish-errors.ts';
 import { KafkaPublisher } from './kafka-publisher.ts';
 import { KafkaRequestReply } from './kafka-request-reply.ts';
 import { KafkaSubjectMapping } from './kafka-subject-mapping.ts';
@@ -265,10 +261,7 @@ export async function createKafkaBroker(options: KafkaBrokerOptions): Promise<Br
           }),
         };
       } catch (error) {
-        if (error instanceof Error && /MESSAGE_TOO_LARGE|too large/i.test(error.message)) {
-          throw new MessageTooLargeError(subject, payload.byteLength, undefined);
-        }
-        throw brokerUnavailable(`Kafka could not take the message on "${subject}"`, error);
+        throw kafkaPublishError(subject, payload, error);
       }
     },
 

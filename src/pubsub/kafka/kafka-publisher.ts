@@ -23,6 +23,19 @@ interface Pending {
   reject(error: unknown): void;
 }
 
+/**
+ * A produce request of several messages failed: what Kafka said (`cause`) is about the request,
+ * not necessarily about each message (its size limit is on the request's record batch).
+ */
+export class ProduceBatchError extends Error {
+  constructor(cause: unknown, messages: number) {
+    super(`${cause instanceof Error ? cause.message : String(cause)} (a request of ${messages} messages)`, {
+      cause,
+    });
+    this.name = 'ProduceBatchError';
+  }
+}
+
 /** Most messages one produce request carries. */
 const MAX_BATCH = 1_000;
 
@@ -64,7 +77,8 @@ export class KafkaPublisher {
       try {
         await this.send(batch);
       } catch (error) {
-        for (const pending of batch) pending.reject(error);
+        const failure = batch.length === 1 ? error : new ProduceBatchError(error, batch.length);
+        for (const pending of batch) pending.reject(failure);
       }
     }
     this.flushing = false;

@@ -19,14 +19,7 @@ import type {
   SubscribeOptions,
   Subscription,
 } from '../broker.ts';
-import {
-  BrokerUnavailableError,
-  brokerUnavailable,
-  MessageTooLargeError,
-  NoRespondersError,
-  RemoteError,
-  RequestTimeoutError,
-} from '../errors.ts';
+import { BrokerUnavailableError, NoRespondersError, RemoteError, RequestTimeoutError } from '../errors.ts';
 import { brokerStats, closeLocalEndpoints, ResponderSet } from '../local-endpoints.ts';
 import { assertRetainOptions } from '../retain-options.ts';
 import { parseSequencePosition, rejectQueueWithFrom } from '../sequence-position.ts';
@@ -41,7 +34,8 @@ import {
   toNatsHeaders,
   wireHeaders,
 } from './nats-messages.ts';
-import { type AckResult, JetStreamAcks, type StreamPublish } from './nats-publish-acks.ts';
+import { JetStreamAcks, type StreamPublish } from './nats-publish-acks.ts';
+import { ackError, isStreamSizeRefusal, publishError } from './nats-publish-errors.ts';
 import { NatsRetainedWindows, STREAM_PREFIX } from './nats-retained-window.ts';
 import { openStreamFeed, type StreamFeedContext, type StreamStart } from './nats-stream-feed.ts';
 import { openWireBatch } from './nats-wire-batch.ts';
@@ -171,6 +165,16 @@ export async function createNatsBroker(options: NatsBrokerOptions): Promise<Brok
       : openCoreFeed(pattern, queue, sink),
   );
 
+  /** The stream's max_msg_size, asked only when the stream refused a message as over it. */
+  const streamLimitOn = async (stream: string | undefined, failure: unknown): Promise<number | undefined> => {
+    if (stream === undefined || !windows || !isStreamSizeRefusal(failure)) return undefined;
+    const limit = await windows
+      .streamInfo(stream)
+      .then((info) => info.config.max_msg_size)
+      .catch(() => undefined);
+    return limit !== undefined && limit > 0 ? limit : undefined;
+  };
+
   const startOf = (from: ResumeFrom): (() => Promise<StreamStart>) => {
     if ('after' in from) {
       const after = parseSequencePosition(from.after);
@@ -207,7 +211,7 @@ export async function createNatsBroker(options: NatsBrokerOptions): Promise<Brok
         await flushSoon();
         return { position: undefined };
       } catch (error) {
-        throw publishError(subject, payload, nc, error);
+        throw publishError(subject, payload, nc, error, await streamLimitOn(stream, error));
       }
     },
 
@@ -251,14 +255,18 @@ export async function createNatsBroker(options: NatsBrokerOptions): Promise<Brok
       const answers = toStreams.length === 0 ? [] : await streamAcks().publish(toStreams);
       // A stream deleted behind our back: its subjects are no longer retained (as in `publish`).
       const unretained: number[] = [];
-      answers.forEach((answer, slot) => {
+      for (let slot = 0; slot < answers.length; slot++) {
+        const answer = answers[slot] as (typeof answers)[number];
         const index = retained[slot] as number;
         const { subject, payload } = toStreams[slot] as StreamPublish;
         if (answer.kind === 'stored')
           outcomes[index] = { status: 'fulfilled', value: { position: String(answer.seq) } };
         else if (answer.kind === 'no-stream') unretained.push(slot);
-        else outcomes[index] = { status: 'rejected', reason: ackError(subject, payload, nc, answer) };
-      });
+        else {
+          const limit = await streamLimitOn(streamOf.get(subject), answer);
+          outcomes[index] = { status: 'rejected', reason: ackError(subject, payload, nc, answer, limit) };
+        }
+      }
       for (const slot of unretained) {
         const index = retained[slot] as number;
         const { subject, payload, headerLines } = toStreams[slot] as StreamPublish;
@@ -410,27 +418,4 @@ function isNoResponders(error: unknown): boolean {
     error instanceof natsErrors.NoRespondersError ||
     (error instanceof natsErrors.RequestError && error.isNoResponders())
   );
-}
-
-/** The error of a batched JetStream publish that was not stored. */
-function ackError(subject: string, payload: Uint8Array, nc: NatsConnection, answer: AckResult): Error {
-  if (answer.kind === 'timeout') {
-    return new BrokerUnavailableError(`NATS did not confirm the message on "${subject}" in time`);
-  }
-  if (answer.kind === 'refused') return publishError(subject, payload, nc, answer.error);
-  return new BrokerUnavailableError(
-    `NATS could not take the message on "${subject}": ${answer.kind === 'error' ? answer.message : answer.kind}`,
-  );
-}
-
-function publishError(subject: string, payload: Uint8Array, nc: NatsConnection, error: unknown): Error {
-  if (error instanceof Error && /max_payload|maximum payload/i.test(error.message)) {
-    return new MessageTooLargeError(subject, payload.byteLength, nc.info?.max_payload);
-  }
-  if (error instanceof natsErrors.TimeoutError) {
-    return new BrokerUnavailableError(`NATS did not confirm the message on "${subject}" in time`, {
-      cause: error,
-    });
-  }
-  return brokerUnavailable(`NATS could not take the message on "${subject}"`, error);
 }

@@ -45,7 +45,8 @@ export type AckResult =
   | { readonly kind: 'stored'; readonly seq: number }
   /** Nobody answered the subject (its stream is gone). */
   | { readonly kind: 'no-stream' }
-  | { readonly kind: 'error'; readonly message: string }
+  /** JetStream refused it; `code` is JetStream's error code (err_code), when it sent one. */
+  | { readonly kind: 'error'; readonly message: string; readonly code?: number }
   /** The client did not send it (too large, connection closed). */
   | { readonly kind: 'refused'; readonly error: unknown }
   /** No answer within the timeout (the connection dropped, or the server is overloaded). */
@@ -252,9 +253,12 @@ function ackResultOf(message: Msg): AckResult {
   try {
     const ack = JSON.parse(message.string()) as {
       seq?: number;
-      error?: { description?: string; code?: number };
+      error?: { description?: string; code?: number; err_code?: number };
     };
-    if (ack.error) return { kind: 'error', message: ack.error.description ?? `error ${ack.error.code}` };
+    if (ack.error) {
+      const { description, code, err_code } = ack.error;
+      return { kind: 'error', message: description ?? `error ${code}`, code: err_code };
+    }
     // A duplicate (a chained message sent again) was stored before, at `seq`.
     if (typeof ack.seq === 'number') return { kind: 'stored', seq: ack.seq };
   } catch {

@@ -16,7 +16,12 @@ import type {
   Subscription,
 } from '../broker.ts';
 import { combineHealth } from '../connection-health.ts';
-import { BrokerUnavailableError, brokerUnavailable, InvalidPositionError } from '../errors.ts';
+import {
+  BrokerUnavailableError,
+  brokerUnavailable,
+  InvalidPositionError,
+  PublishDeniedError,
+} from '../errors.ts';
 import { brokerStats } from '../local-endpoints.ts';
 import { publishEach } from '../publish-each.ts';
 import { assertRetainOptions } from '../retain-options.ts';
@@ -177,6 +182,10 @@ export async function createRedisBroker(options: RedisBrokerOptions): Promise<Br
         const window = windows.covering(subject);
         return { position: window === undefined ? undefined : positions[window] };
       } catch (error) {
+        // An ACL that does not let this user write the channel or the window's stream: for good.
+        if (error instanceof Error && error.message.startsWith('NOPERM')) {
+          throw new PublishDeniedError(subject, error.message, { cause: error });
+        }
         throw brokerUnavailable(`Redis could not take the message on "${subject}"`, error);
       }
     },

@@ -1,0 +1,92 @@
+/**
+ * Kafka's refusals of a message for good, as the broker layer tells them (pubsub/errors.ts
+ * `isPermanentRefusal`), on a real Kafka: a topic whose `max.message.bytes` is below a message.
+ * A message sent alone and refused as too large is refused for good (the device outbox moves it
+ * to the dead letters instead of retrying it before every newer message of its device); a
+ * request of several messages refused as too large says nothing for good about each of them
+ * (Kafka's limit is on the request's record batch), so those are transient, and each goes alone.
+ */
+import { Kafka, logLevel } from 'kafkajs';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { Broker, PublishOutcome } from '../../src/pubsub/broker.ts';
+import { isPermanentRefusal, MessageTooLargeError } from '../../src/pubsub/errors.ts';
+import { serviceUrl } from '../setup/services.ts';
+import { kafkaBackend, text, uniqueSubject } from './broker-backends.ts';
+
+const TOPIC_MAX_MESSAGE_BYTES = 2_000;
+
+describe('Kafka publish refusals (real Kafka, a topic with a small max.message.bytes)', () => {
+  let broker: Broker;
+  let token: string;
+  beforeAll(async () => {
+    token = uniqueSubject();
+    const kafka = new Kafka({
+      clientId: 'refusals-test',
+      brokers: [serviceUrl('kafka')],
+      logLevel: logLevel.NOTHING,
+    });
+    const admin = kafka.admin();
+    await admin.connect();
+    try {
+      // The topic KAFKA_TOPIC_PREFIX ("streamgate.") + the subject's first token maps to.
+      await admin.createTopics({
+        waitForLeaders: true,
+        topics: [
+          {
+            topic: `streamgate.${token}`,
+            numPartitions: 1,
+            configEntries: [{ name: 'max.message.bytes', value: String(TOPIC_MAX_MESSAGE_BYTES) }],
+          },
+        ],
+      });
+    } finally {
+      await admin.disconnect();
+    }
+    broker = await kafkaBackend().connect();
+  }, 120_000);
+  afterAll(() => broker?.close());
+
+  const reasonOf = (outcome: PublishOutcome | undefined): unknown =>
+    outcome?.status === 'rejected' ? outcome.reason : undefined;
+
+  it('a message over the topic limit, sent alone, is refused for good; a small one is taken', async () => {
+    const subject = `${token}.alone`;
+    const refused = await broker.publish(subject, text('x'.repeat(5_000))).then(
+      () => undefined,
+      (error: unknown) => error,
+    );
+    expect(refused).toBeInstanceOf(MessageTooLargeError);
+    expect(isPermanentRefusal(refused)).toBe(true);
+    expect(String(refused)).toMatch(
+      /5000 bytes on ".*alone" is larger than the broker accepts: MESSAGE_TOO_LARGE/,
+    );
+    await expect(broker.publish(subject, text('small'))).resolves.toMatchObject({
+      position: expect.any(String),
+    });
+  }, 60_000);
+
+  it('a request of several refused as too large is transient for each; alone, the small ones are taken', async () => {
+    const subject = `${token}.batch`;
+    const payloads = ['a', 'x'.repeat(5_000), 'c'];
+    const outcomes = await broker.publishMany(
+      payloads.map((payload) => ({ subject, payload: text(payload) })),
+    );
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected', 'rejected']);
+    expect(outcomes.map((outcome) => isPermanentRefusal(reasonOf(outcome)))).toEqual([false, false, false]);
+    expect(String(reasonOf(outcomes[0]))).toMatch(/as too large/);
+
+    // Sent again one at a time, as the device outbox does.
+    const alone: unknown[] = [];
+    for (const payload of payloads) {
+      alone.push(
+        await broker.publish(subject, text(payload)).then(
+          () => 'taken',
+          (error: unknown) => error,
+        ),
+      );
+    }
+    expect(alone[0]).toBe('taken');
+    expect(isPermanentRefusal(alone[1])).toBe(true);
+    expect(alone[2]).toBe('taken');
+  }, 60_000);
+});
