@@ -19,6 +19,12 @@ export interface DevicesConfig {
   readonly sweepIntervalMs: number;
   /** Answer the legacy record RPC on `streams.record.rpc`. @default true (RECORD_RPC) */
   readonly recordRpc: boolean;
+  /**
+   * Failures of one outbox message while the broker is connected (one per relay round) after
+   * which it is moved to the dead letters, for failures the broker does not tell as permanent.
+   * @default 300 (MONITOR_OUTBOX_MAX_ATTEMPTS)
+   */
+  readonly outboxMaxAttempts: number;
 }
 
 /** Reads the devices section; `maxPayloadBytes` is MAX_PAYLOAD_BYTES, the default body limit. */
@@ -60,5 +66,6 @@ export function readDevicesConfig(read: EnvReader, maxPayloadBytes: number): Dev
     retentionDefaultMs: read.duration('RECORDING_RETENTION_DEFAULT', 86_400_000),
     sweepIntervalMs,
     recordRpc: read.boolean('RECORD_RPC', true),
+    outboxMaxAttempts: read.int('MONITOR_OUTBOX_MAX_ATTEMPTS', 300, { min: 1 }),
   };
 }

@@ -120,7 +120,7 @@ export async function buildApp(config: Config, dependencies: AppDependencies = {
     // Resuming recordings may wait on the broker: start() leaves that work in the background.
     const devices = await lifecycle.start(
       'devices',
-      createDeviceService({ config, db, broker, log, messageBounds }),
+      createDeviceService({ config, db, broker, log, metrics, messageBounds }),
     );
 
     // Round trips, refreshed in the background so that /health costs none.

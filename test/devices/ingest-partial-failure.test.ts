@@ -5,8 +5,14 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createMemoryBroker } from '../../src/pubsub/memory/memory-broker.ts';
-import { AsyncQueue, waitUntil } from '../helpers/async-queue.ts';
-import { monitorEvents, postMonitor, uniqueDevice } from '../helpers/devices.ts';
+import { waitUntil } from '../helpers/async-queue.ts';
+import {
+  monitorEvents,
+  postMonitor,
+  startRecordingOf,
+  uniqueDevice,
+  watchSequences,
+} from '../helpers/devices.ts';
 import { type FaultyBroker, withPublishFaults } from '../helpers/faulty-broker.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 
@@ -22,22 +28,11 @@ describe('a broker failing part-way through a batch (memory broker with injected
     await broker?.close();
   });
 
-  function watch(device: string) {
-    const seen = new AsyncQueue<number>();
-    const subscription = broker.subscribe(`monitor.${device}`);
-    void (async () => {
-      for await (const message of subscription) seen.push(Number(message.headers['X-Monitor-Seq']));
-    })();
-    return { seen, stop: () => subscription.unsubscribe() };
-  }
+  const watch = (device: string) => watchSequences(broker, `monitor.${device}`);
 
   it('acknowledges the batch, records it whole, and publishes the rest first once the broker is back', async () => {
     const device = uniqueDevice();
-    const started = await server.graphql<{ startRecording: { id: string } }>(
-      'mutation($d: ID!) { startRecording(deviceId: $d) { id } }',
-      { d: device },
-    );
-    const recordingId = started.data?.startRecording.id as string;
+    const recordingId = await startRecordingOf(server, device);
     const live = watch(device);
     try {
       broker.failAfter(4);

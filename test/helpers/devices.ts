@@ -1,6 +1,8 @@
 /** Helpers for the device suites: posting to the HTTP monitor, building events, backends. */
 import { randomBytes } from 'node:crypto';
+import type { Broker } from '../../src/pubsub/broker.ts';
 import { serviceUrl } from '../setup/services.ts';
+import { AsyncQueue } from './async-queue.ts';
 import type { TestApp, TestAppOptions } from './test-app.ts';
 
 /** A device id no other test uses. */
@@ -36,6 +38,27 @@ export async function postMonitor(
     parsed = { text };
   }
   return { status: response.status, body: parsed };
+}
+
+/** Starts a recording of the device (the GraphQL mutation); returns its id. */
+export async function startRecordingOf(server: TestApp, device: string): Promise<string> {
+  const started = await server.graphql<{ startRecording: { id: string } }>(
+    'mutation($d: ID!) { startRecording(deviceId: $d) { id } }',
+    { d: device },
+  );
+  const id = started.data?.startRecording.id;
+  if (!id) throw new Error(`startRecording failed: ${JSON.stringify(started.errors)}`);
+  return id;
+}
+
+/** The `X-Monitor-Seq` of each message on `subject`, as a live subscriber on the broker sees them. */
+export function watchSequences(broker: Broker, subject: string) {
+  const seen = new AsyncQueue<number>();
+  const subscription = broker.subscribe(subject);
+  void (async () => {
+    for await (const message of subscription) seen.push(Number(message.headers['X-Monitor-Seq']));
+  })();
+  return { seen, ready: subscription.ready, stop: () => subscription.unsubscribe() };
 }
 
 /** `count` monitor events with increasing timestamps `stepMs` apart from `start`. */

@@ -9,12 +9,18 @@ import { publishEach } from '../../src/pubsub/publish-each.ts';
 export interface FaultyBroker extends Broker {
   /** Lets `okCount` more publishes through, then fails every publish until `heal()`. */
   failAfter(okCount: number): void;
+  /** Fails every publish whose payload text contains `marker`, with `error()`, until `heal()`. */
+  failMatching(marker: string, error: () => Error): void;
   heal(): void;
 }
 
 export function withPublishFaults(broker: Broker): FaultyBroker {
   let remaining: number | undefined;
+  let matching: { marker: string; error: () => Error } | undefined;
   const publish: Broker['publish'] = (...args) => {
+    if (matching && Buffer.from(args[1]).toString('utf8').includes(matching.marker)) {
+      return Promise.reject(matching.error());
+    }
     if (remaining !== undefined) {
       if (remaining === 0) return Promise.reject(new BrokerUnavailableError('injected publish failure'));
       remaining -= 1;
@@ -35,8 +41,12 @@ export function withPublishFaults(broker: Broker): FaultyBroker {
     failAfter(okCount: number) {
       remaining = okCount;
     },
+    failMatching(marker: string, error: () => Error) {
+      matching = { marker, error };
+    },
     heal() {
       remaining = undefined;
+      matching = undefined;
     },
   });
 }

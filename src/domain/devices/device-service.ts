@@ -6,6 +6,7 @@
 import type { Config } from '../../config/config.ts';
 import type { Database } from '../../db/create-database.ts';
 import type { Logger } from '../../log.ts';
+import type { Metrics } from '../../metrics.ts';
 import type { Broker } from '../../pubsub/broker.ts';
 import type { BrokerMessageBounds } from '../broker-message-bounds.ts';
 import type { Page } from '../pagination.ts';
@@ -21,7 +22,7 @@ import { type Device, type DeviceScope, findDevice, listDevices } from './device
 import { type IngestResult, ingestMonitorEvents } from './ingest.ts';
 import { liveDeviceMessages } from './live-messages.ts';
 import { validateDeviceId } from './monitor-event.ts';
-import { relayOutbox } from './monitor-outbox.ts';
+import { createOutbox, relayOutbox } from './monitor-outbox.ts';
 import { appendImportedMessages, type ImportRecordingInput, importRecording } from './recording-import.ts';
 import {
   findActiveRecording,
@@ -46,6 +47,7 @@ export interface DeviceServiceDependencies {
   readonly db: Database;
   readonly broker: Broker;
   readonly log: Logger;
+  readonly metrics: Metrics;
   /** What a message read from the broker must hold to be delivered or recorded. */
   readonly messageBounds: BrokerMessageBounds;
 }
@@ -64,6 +66,7 @@ export function createDeviceService(deps: DeviceServiceDependencies) {
     log,
     config: deps.config.devices,
     messageBounds: deps.messageBounds,
+    outbox: createOutbox(deps.broker, log, deps.metrics, deps.config.devices.outboxMaxAttempts),
   };
   const timers: NodeJS.Timeout[] = [];
   let stopped = false;
@@ -144,7 +147,7 @@ export function createDeviceService(deps: DeviceServiceDependencies) {
       startup ??= (async () => {
         try {
           await reapplyBufferWindows(inner);
-          await relayOutbox(deps.db, deps.broker, log);
+          await relayOutbox(deps.db, inner.outbox);
           await resumeRecordings(inner);
         } catch (error) {
           log.error({ err: error }, 'device start-up work failed');
@@ -154,7 +157,7 @@ export function createDeviceService(deps: DeviceServiceDependencies) {
           const deleted = await sweepExpiredRecordings(deps.db);
           if (deleted > 0) log.info({ deleted }, 'expired recordings deleted');
         });
-        every(RELAY_INTERVAL_MS, 'monitor outbox relay', () => relayOutbox(deps.db, deps.broker, log));
+        every(RELAY_INTERVAL_MS, 'monitor outbox relay', () => relayOutbox(deps.db, inner.outbox));
       })();
     },
     /** Ends the timers; waits for the start-up work so nothing uses the database after it closes. */

@@ -8,7 +8,11 @@
  *   an acknowledged message is in the recording, whatever happens to the process or the broker;
  * - all or nothing on the broker: if nothing could be published the transaction rolls back (503,
  *   nothing recorded, no sequence used); if the broker fails part-way, the unpublished rest is
- *   kept in the device outbox and published before any newer message of the device.
+ *   kept in the device outbox and published before any newer message of the device;
+ * - a message the broker refuses for good (over a stream's limit, not permitted) is no outage:
+ *   a batch refused whole that way is answered with that refusal (4xx, nothing accepted); a
+ *   refused part of a batch the broker took is kept as a dead letter (monitor-outbox.ts), never
+ *   in the outbox, where it would stop every newer message of the device.
  */
 import type { Config } from '../../config/config.ts';
 import type { Database } from '../../db/create-database.ts';
@@ -21,7 +25,8 @@ import { tenantKey } from '../viewer.ts';
 import { assertBrokerTakes } from './broker-message-limit.ts';
 import type { DeviceScope } from './device-store.ts';
 import { type MonitorEvent, validateDeviceId, validateMonitorEvents } from './monitor-event.ts';
-import { flushOutbox, type PendingMonitorMessage, storeInOutbox } from './monitor-outbox.ts';
+import { flushOutbox, type Outbox, type PendingMonitorMessage } from './monitor-outbox.ts';
+import { keepUnpublished, refusalOfBatch } from './publish-failures.ts';
 import { insertRecordingMessages, RECORDING_STATUS } from './recording-store.ts';
 
 export interface IngestDependencies {
@@ -29,6 +34,7 @@ export interface IngestDependencies {
   readonly broker: Broker;
   readonly log: Logger;
   readonly config: Config['devices'];
+  readonly outbox: Outbox;
 }
 
 /** What an ingest answers (PublishResult). */
@@ -132,7 +138,7 @@ export async function ingestMonitorEvents(
       tenantKey(scope.tenantId),
     ]);
     // Messages held back by an earlier broker failure go first, so the device's order holds.
-    if (pending?.hasOutbox) await flushOutbox(sql, deps.broker, scope, deviceId);
+    if (pending?.hasOutbox) await flushOutbox(sql, deps.outbox, scope, deviceId);
     if (pending?.recordingId)
       await insertRecordingMessages(sql, { tenantId: scope.tenantId, id: pending.recordingId }, messages);
 
@@ -140,19 +146,14 @@ export async function ingestMonitorEvents(
     const receipts = await deps.broker.publishMany(messages);
     const failed = messages.filter((_, index) => receipts[index]?.status === 'rejected');
     if (failed.length === count) {
+      const refused = refusalOfBatch(receipts);
+      if (refused) throw refused;
       const reason = firstRejection(receipts);
       throw new UnavailableError('the broker did not take the messages; nothing was accepted, retry later', {
         cause: reason,
       });
     }
-    if (failed.length > 0) {
-      const reason = String(firstRejection(receipts));
-      deps.log.warn(
-        { deviceId, failed: failed.length, of: count, err: firstRejection(receipts) },
-        'broker failed part-way through a monitor batch; the rest waits in the device outbox',
-      );
-      await storeInOutbox(sql, scope, deviceId, failed, reason);
-    }
+    if (failed.length > 0) await keepUnpublished(sql, deps, scope, deviceId, messages, receipts);
     return { accepted: count, position: lastPosition(receipts) };
   });
 }

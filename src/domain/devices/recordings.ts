@@ -21,7 +21,7 @@ import { copyBuffer } from './buffer-copy.ts';
 import { PUBLISH_LAG_ALLOWANCE_MS, registerDeviceWithWindow } from './buffer-window.ts';
 import type { DeviceScope } from './device-store.ts';
 import { validateDeviceId } from './monitor-event.ts';
-import { flushOutbox } from './monitor-outbox.ts';
+import { flushOutbox, type Outbox } from './monitor-outbox.ts';
 import { isPrismaUniqueViolation } from './prisma-errors.ts';
 import {
   findActiveRecording,
@@ -38,6 +38,7 @@ export interface RecordingDependencies {
   readonly log: Logger;
   readonly config: Config['devices'];
   readonly messageBounds: BrokerMessageBounds;
+  readonly outbox: Outbox;
 }
 
 export interface StartRecordingInput {
@@ -143,7 +144,7 @@ export async function startRecording(
           preRollMs = input.preRollMs ?? window ?? 0;
         }
         // Everything up to the seam must be on the broker before the buffer is read.
-        await flushOutbox(prismaSql(tx), deps.broker, scope, deviceId);
+        await flushOutbox(prismaSql(tx), deps.outbox, scope, deviceId);
         const startedAt = new Date();
         const nothingToCopy =
           preRollMs === 0 ||
