@@ -2,14 +2,15 @@
  * Kafka's refusals of a message for good, as the broker layer tells them (pubsub/errors.ts
  * `isPermanentRefusal`), on a real Kafka: a topic whose `max.message.bytes` is below a message.
  * A message sent alone and refused as too large is refused for good (the device outbox moves it
- * to the dead letters instead of retrying it before every newer message of its device); a
- * request of several messages refused as too large says nothing for good about each of them
- * (Kafka's limit is on the request's record batch), so those are transient, and each goes alone.
+ * to the dead letters instead of retrying it before every newer message of its device). Kafka's
+ * limit is on a partition's record batch, so a request of one partition refused as too large is
+ * sent again message by message, in order: only the message over the limit is refused.
  */
 import { Kafka, logLevel } from 'kafkajs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker, PublishOutcome } from '../../src/pubsub/broker.ts';
 import { isPermanentRefusal, MessageTooLargeError } from '../../src/pubsub/errors.ts';
+import { decodeKafkaPosition } from '../../src/pubsub/kafka/kafka-position.ts';
 import { serviceUrl } from '../setup/services.ts';
 import { kafkaBackend, text, uniqueSubject } from './broker-backends.ts';
 
@@ -65,28 +66,19 @@ describe('Kafka publish refusals (real Kafka, a topic with a small max.message.b
     });
   }, 60_000);
 
-  it('a request of several refused as too large is transient for each; alone, the small ones are taken', async () => {
+  it('a request of one partition refused as too large goes again message by message: only the big one is refused', async () => {
     const subject = `${token}.batch`;
     const payloads = ['a', 'x'.repeat(5_000), 'c'];
     const outcomes = await broker.publishMany(
       payloads.map((payload) => ({ subject, payload: text(payload) })),
     );
-    expect(outcomes.map((outcome) => outcome.status)).toEqual(['rejected', 'rejected', 'rejected']);
-    expect(outcomes.map((outcome) => isPermanentRefusal(reasonOf(outcome)))).toEqual([false, false, false]);
-    expect(String(reasonOf(outcomes[0]))).toMatch(/as too large/);
-
-    // Sent again one at a time, as the device outbox does.
-    const alone: unknown[] = [];
-    for (const payload of payloads) {
-      alone.push(
-        await broker.publish(subject, text(payload)).then(
-          () => 'taken',
-          (error: unknown) => error,
-        ),
-      );
-    }
-    expect(alone[0]).toBe('taken');
-    expect(isPermanentRefusal(alone[1])).toBe(true);
-    expect(alone[2]).toBe('taken');
+    expect(outcomes.map((outcome) => outcome.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+    expect(isPermanentRefusal(reasonOf(outcomes[1]))).toBe(true);
+    const positions = outcomes.flatMap((outcome) =>
+      outcome.status === 'fulfilled' ? [decodeKafkaPosition(outcome.value.position as string)] : [],
+    );
+    // In order, one after the other, on the topic's one partition.
+    const offsets = positions.map((position) => Object.values(Object.values(position.o)[0] ?? {})[0]);
+    expect(offsets[1]).toBe((offsets[0] as number) + 1);
   }, 60_000);
 });

@@ -4,7 +4,20 @@
  * refusal by the protocol error's `type`, which may sit under its retrier's wrapper (`cause`).
  */
 import { brokerUnavailable, MessageTooLargeError, PublishDeniedError } from '../errors.ts';
-import { ProduceBatchError } from './kafka-publisher.ts';
+
+/**
+ * A produce request of several messages failed: what Kafka said (`cause`) is about the request,
+ * not necessarily about each message (its size limit is on each partition's record batch; a
+ * request of one partition refused as too large is sent again message by message instead).
+ */
+export class ProduceBatchError extends Error {
+  constructor(cause: unknown, messages: number) {
+    super(`${cause instanceof Error ? cause.message : String(cause)} (a request of ${messages} messages)`, {
+      cause,
+    });
+    this.name = 'ProduceBatchError';
+  }
+}
 
 /** Refused because of its size: the broker's message.max.bytes or the topic's max.message.bytes. */
 const TOO_LARGE = new Set(['MESSAGE_TOO_LARGE', 'RECORD_LIST_TOO_LARGE']);

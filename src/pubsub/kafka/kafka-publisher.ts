@@ -1,4 +1,5 @@
 import { type IHeaders, type Message, Partitioners, type Producer } from 'kafkajs';
+import { isTooLargeRefusal, ProduceBatchError } from './kafka-publish-errors.ts';
 import type { KafkaTopicAdmin } from './kafka-topic-admin.ts';
 
 /** One message to write, and where it went once Kafka has it. */
@@ -21,19 +22,6 @@ interface Pending {
   readonly message: OutgoingMessage;
   resolve(written: WrittenMessage): void;
   reject(error: unknown): void;
-}
-
-/**
- * A produce request of several messages failed: what Kafka said (`cause`) is about the request,
- * not necessarily about each message (its size limit is on the request's record batch).
- */
-export class ProduceBatchError extends Error {
-  constructor(cause: unknown, messages: number) {
-    super(`${cause instanceof Error ? cause.message : String(cause)} (a request of ${messages} messages)`, {
-      cause,
-    });
-    this.name = 'ProduceBatchError';
-  }
 }
 
 /** Most messages one produce request carries. */
@@ -84,6 +72,14 @@ export class KafkaPublisher {
     this.flushing = false;
   }
 
+  private async sendAlone(pending: Pending): Promise<void> {
+    try {
+      await this.send([pending]);
+    } catch (error) {
+      pending.reject(error);
+    }
+  }
+
   private async send(batch: readonly Pending[]): Promise<void> {
     const topicNames = [...new Set(batch.map((pending) => pending.message.topic))];
     await this.topics.ensureTopics(topicNames);
@@ -98,10 +94,21 @@ export class KafkaPublisher {
       appendTo(byTopicPartition, slot, pending);
       appendTo(topicMessages, topic, { ...message, partition });
     }
-    const results = await this.producer.sendBatch({
-      acks: -1,
-      topicMessages: [...topicMessages].map(([topic, messages]) => ({ topic, messages })),
-    });
+    let results: Awaited<ReturnType<Producer['sendBatch']>>;
+    try {
+      results = await this.producer.sendBatch({
+        acks: -1,
+        topicMessages: [...topicMessages].map(([topic, messages]) => ({ topic, messages })),
+      });
+    } catch (error) {
+      // Kafka refused the record batch of the one partition whole as too large (its limit is on
+      // the batch), so nothing of it was written: each message alone, in order, tells which are.
+      if (batch.length > 1 && byTopicPartition.size === 1 && isTooLargeRefusal(error)) {
+        for (const pending of batch) await this.sendAlone(pending);
+        return;
+      }
+      throw error;
+    }
     for (const result of results) {
       const written = byTopicPartition.get(`${result.topicName}\u0000${result.partition}`) ?? [];
       const base = Number(result.baseOffset ?? result.offset ?? Number.NaN);
