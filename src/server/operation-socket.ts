@@ -296,6 +296,7 @@ export abstract class OperationSocket {
     const subscription = new SocketSubscription(
       id,
       this,
+      this.socket,
       this.frames,
       this.options.openSubscriptions.opened(
         this.frames.transport,
@@ -325,11 +326,6 @@ export abstract class OperationSocket {
   /** Undefined while the socket can take more, else a promise of that moment (paced streams). */
   whenWritable(): Promise<void> | undefined {
     return whenWritable(this.socket.ws, lowWaterBytes(this.options.limits.maxClientBufferBytes));
-  }
-
-  /** Queues a result frame of `subscription` (its head, the group's payload, `}`), unless it has ended. */
-  deliver(subscription: SocketSubscription, head: Buffer, payload: Buffer | string): void {
-    if (subscription.live) this.socket.sendParts(head, payload, RESULT_TAIL);
   }
 
   /** The group ended `subscription` with an error or a complete: frees its id, unless gone already. */
@@ -444,6 +440,8 @@ class SocketSubscription implements GroupMember {
   constructor(
     readonly id: string,
     private readonly connection: OperationSocket,
+    /** The connection's socket: a result frame goes straight to it, the hot path of a group event. */
+    private readonly socket: CoreSocket,
     private readonly frames: OperationFrames,
     private readonly closeGauge: () => void,
   ) {
@@ -451,8 +449,9 @@ class SocketSubscription implements GroupMember {
     this.head = Buffer.from(frames.resultHead(id));
   }
 
+  /** Queues a result frame (its head, the group's payload, `}`), unless it has ended. */
   next(event: GroupEvent): void {
-    this.connection.deliver(this, this.head, event.body);
+    if (this.live) this.socket.sendParts(this.head, event.body, RESULT_TAIL);
   }
 
   whenWritable(): Promise<void> | undefined {

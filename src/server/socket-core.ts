@@ -49,10 +49,23 @@ const WRITE_AHEAD_BYTES = 64 * 1024;
  * MAX_CLIENT_BUFFER unsent it is closed, so a slow client never slows the others of its group.
  */
 export class CoreSocket {
-  /** Frames gathered this tick, three parts each (head, body, tail). */
-  private readonly parts: Array<Buffer | string> = [];
+  /*
+   * The frames gathered this tick. The first one's parts are kept in fields (one frame per socket
+   * per tick is the common case: one event to a group's members), the ones after it in `parts`,
+   * three per frame (head, body, tail).
+   */
+  private frames = 0;
+  private head: Buffer = NOTHING;
+  private body: Buffer | string = NOTHING;
+  private tail: Buffer = NOTHING;
+  private parts: Array<Buffer | string> | undefined;
   private partBytes = 0;
   private marked = false;
+  /**
+   * A write left the TCP socket's queue at or past its high-water mark: only then can the unsent
+   * bytes have reached MAX_CLIENT_BUFFER, and only then does the flush ask for them (see flush).
+   */
+  private pressed = false;
   /** Answered the last keep-alive ping. */
   alive = true;
   /**
@@ -69,6 +82,7 @@ export class CoreSocket {
     private readonly core: SocketCore,
   ) {
     this.raw = ws.extensions === '' ? rawSocketOf(ws) : undefined;
+    this.pressed = this.alwaysAsk();
   }
 
   /** True while frames can still be sent. */
@@ -101,7 +115,15 @@ export class CoreSocket {
       });
       return true;
     }
-    this.parts.push(head, body, tail);
+    if (this.frames === 0) {
+      this.head = head;
+      this.body = body;
+      this.tail = tail;
+    } else {
+      this.parts ??= [];
+      this.parts.push(head, body, tail);
+    }
+    this.frames += 1;
     // A string's length is a lower bound of its bytes: enough to bound the tick's write-ahead.
     this.partBytes += head.length + body.length + tail.length;
     if (!this.marked) {
@@ -112,23 +134,48 @@ export class CoreSocket {
     return true;
   }
 
-  /** Writes what this tick gathered, then cuts the client off if too much stays unsent. */
+  /**
+   * Writes what this tick gathered, then cuts the client off if too much stays unsent. The
+   * unsent bytes are asked for only after a write that left the socket's queue at or past its
+   * high-water mark (`write` returned false): below it they are under MAX_CLIENT_BUFFER.
+   */
   flush(): void {
     this.marked = false;
     this.write();
+    if (!this.pressed) return;
     const buffered = this.ws.bufferedAmount;
     if (buffered > this.core.options.maxBufferedBytes && this.ws.readyState === 1) this.cutSlow(buffered);
+    // Still at or past the high-water mark, the next write says so again.
+    else this.pressed = this.alwaysAsk();
+  }
+
+  /**
+   * Whether every flush must ask for the unsent bytes: when `ws` writes (an extension is on), or
+   * when MAX_CLIENT_BUFFER is below the TCP socket's high-water mark, so that a write returning
+   * true does not mean the bound holds.
+   */
+  private alwaysAsk(): boolean {
+    return !this.raw || this.core.options.maxBufferedBytes < this.raw.writableHighWaterMark;
   }
 
   /** The gathered frames as one buffer, one write. */
   private write(): void {
-    const parts = this.parts;
-    if (parts.length === 0) return;
+    const count = this.frames;
+    if (count === 0) return;
     // A close sent meanwhile (by ws itself) ends the stream: nothing may follow a close frame.
-    const frames = this.ws.readyState === 1 && this.raw ? frameAll(parts) : undefined;
-    parts.length = 0; // the array is kept for the next tick
+    const out =
+      this.ws.readyState !== 1
+        ? undefined
+        : count === 1
+          ? frameOne(this.head, this.body, this.tail)
+          : frameAll(this.head, this.body, this.tail, this.parts ?? []);
+    this.frames = 0;
+    this.head = NOTHING;
+    this.body = NOTHING;
+    this.tail = NOTHING;
+    if (count > 1 && this.parts) this.parts.length = 0; // the array is kept for the next tick
     this.partBytes = 0;
-    if (frames) this.raw?.write(frames);
+    if (out && this.raw?.write(out) === false) this.pressed = true;
   }
 
   /** Closes with a code and reason after what is queued. */
@@ -216,48 +263,75 @@ export class SocketCore {
   }
 }
 
+/** Bytes of a frame's parts: a string body counts its UTF-8 bytes. */
+function partsLength(head: Buffer, body: Buffer | string, tail: Buffer): number {
+  return head.length + (typeof body === 'string' ? Buffer.byteLength(body) : body.length) + tail.length;
+}
+
+/** Writes an unmasked text frame's header (FIN, text, the length) at `at`; returns where its payload starts. */
+function writeHeader(out: Buffer, at: number, length: number): number {
+  out[at] = 0x81; // FIN, text
+  if (length < 126) {
+    out[at + 1] = length;
+    return at + 2;
+  }
+  if (length < 0x10000) {
+    out[at + 1] = 126;
+    out.writeUInt16BE(length, at + 2);
+    return at + 4;
+  }
+  out[at + 1] = 127;
+  out.writeUInt32BE(Math.floor(length / 0x100000000), at + 2);
+  out.writeUInt32BE(length >>> 0, at + 6);
+  return at + 10;
+}
+
+/** Copies one part at `at` (a string encoded in place); returns the end. */
+function writePart(out: Buffer, at: number, bytes: Buffer | string): number {
+  if (typeof bytes === 'string') return at + out.write(bytes, at);
+  const length = bytes.length;
+  if (length < 16) {
+    // A head's or tail's few bytes: a loop is cheaper than a call into set().
+    for (let index = 0; index < length; index++) out[at + index] = bytes[index] as number;
+  } else out.set(bytes, at);
+  return at + length;
+}
+
+/** One unmasked text frame (a server's, RFC 6455 5.2) of head, body and tail, in one buffer. */
+function frameOne(head: Buffer, body: Buffer | string, tail: Buffer): Buffer {
+  const length = partsLength(head, body, tail);
+  const out = Buffer.allocUnsafe(headerLength(length) + length);
+  writePart(out, writePart(out, writePart(out, writeHeader(out, 0, length), head), body), tail);
+  return out;
+}
+
 /**
- * Unmasked text frames (a server's, RFC 6455 5.2) of the parts, three per frame, in one buffer:
- * each frame's header, then its head, body and tail (a string body encoded in place).
+ * Unmasked text frames of the first frame's parts and then of `more` (three parts per frame), in
+ * one buffer: each frame's header, then its head, body and tail.
  */
-function frameAll(parts: readonly (Buffer | string)[]): Buffer {
-  const lengths = new Array<number>(parts.length / 3);
-  let total = 0;
-  for (let index = 0; index < parts.length; index += 3) {
-    const body = parts[index + 1] as Buffer | string;
-    const length =
-      (parts[index] as Buffer).length +
-      (typeof body === 'string' ? Buffer.byteLength(body) : body.length) +
-      (parts[index + 2] as Buffer).length;
+function frameAll(
+  head: Buffer,
+  body: Buffer | string,
+  tail: Buffer,
+  more: readonly (Buffer | string)[],
+): Buffer {
+  const first = partsLength(head, body, tail);
+  const lengths = new Array<number>(more.length / 3);
+  let total = headerLength(first) + first;
+  for (let index = 0; index < more.length; index += 3) {
+    const length = partsLength(
+      more[index] as Buffer,
+      more[index + 1] as Buffer | string,
+      more[index + 2] as Buffer,
+    );
     lengths[index / 3] = length;
     total += headerLength(length) + length;
   }
   const out = Buffer.allocUnsafe(total);
-  let at = 0;
-  for (let index = 0; index < parts.length; index += 3) {
-    const length = lengths[index / 3] as number;
-    out[at] = 0x81; // FIN, text
-    if (length < 126) {
-      out[at + 1] = length;
-      at += 2;
-    } else if (length < 0x10000) {
-      out[at + 1] = 126;
-      out.writeUInt16BE(length, at + 2);
-      at += 4;
-    } else {
-      out[at + 1] = 127;
-      out.writeUInt32BE(Math.floor(length / 0x100000000), at + 2);
-      out.writeUInt32BE(length >>> 0, at + 6);
-      at += 10;
-    }
-    for (let part = index; part < index + 3; part++) {
-      const bytes = parts[part] as Buffer | string;
-      if (typeof bytes === 'string') at += out.write(bytes, at);
-      else {
-        out.set(bytes, at);
-        at += bytes.length;
-      }
-    }
+  let at = writePart(out, writePart(out, writePart(out, writeHeader(out, 0, first), head), body), tail);
+  for (let index = 0; index < more.length; index += 3) {
+    at = writeHeader(out, at, lengths[index / 3] as number);
+    for (let part = index; part < index + 3; part++) at = writePart(out, at, more[part] as Buffer | string);
   }
   return out;
 }

@@ -16,7 +16,13 @@ describe('SocketCore writes', () => {
 
   /** A ws server whose one connection is attached to a core, and a real client reading it. */
   async function connect(maxBufferedBytes = 16 * 1024 * 1024) {
-    const core = new SocketCore({ maxBufferedBytes, messageRate: 100, messageBurst: 100 });
+    const cutAt: number[] = [];
+    const core = new SocketCore({
+      maxBufferedBytes,
+      messageRate: 100,
+      messageBurst: 100,
+      onSlowConsumer: (buffered) => cutAt.push(buffered),
+    });
     const server = new WebSocketServer({ port: 0, host: '127.0.0.1' });
     await once(server, 'listening');
     const attached = new Promise<CoreSocket>((resolve) =>
@@ -39,7 +45,7 @@ describe('SocketCore writes', () => {
       for (const ws of server.clients) ws.terminate();
       await new Promise<void>((resolve) => server.close(() => resolve()));
     });
-    return { core, socket, client, received, closed };
+    return { core, socket, client, received, closed, cutAt };
   }
 
   const until = async (check: () => boolean, timeoutMs = 5_000) => {
@@ -142,6 +148,41 @@ describe('SocketCore writes', () => {
     expect(socket.send('after')).toBe(false);
     expect(await closed).toEqual({ code: 4000, reason: 'done' });
     expect(received).toEqual(['before']);
+  });
+
+  it('a tick of one frame per socket and a tick of several to the same sockets read alike, in order', async () => {
+    const { socket, received } = await connect();
+    const head = Buffer.from('{"id":"s","type":"next","payload":');
+    const tail = Buffer.from('}');
+    const payload = (n: number) => Buffer.from(`{"data":{"n":${n},"pad":"${'p'.repeat(n * 7)}"}}`);
+    let sent = 0;
+    for (const perTick of [1, 3, 1, 1, 5, 1]) {
+      for (let index = 0; index < perTick; index++) socket.sendParts(head, payload(sent++), tail);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    await until(() => received.length === sent);
+    expect(
+      received.map((frame) => (JSON.parse(frame) as { payload: { data: { n: number } } }).payload.data.n),
+    ).toEqual(Array.from({ length: sent }, (_, index) => index));
+  });
+
+  it("closes a slow client also when the bound is below the TCP socket's high-water mark", async () => {
+    // Below the mark a write that returns true does not prove the bound holds: every flush asks.
+    const { socket, client, closed, cutAt } = await connect(4 * 1024);
+    (client as unknown as { _socket: { pause(): void } })._socket.pause();
+    const started = Date.now();
+    while (socket.open && Date.now() - started < 10_000) {
+      socket.send('q'.repeat(1024));
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(socket.open).toBe(false);
+    // Cut as soon as the bound is passed: one frame past 4 KiB, not at the 16 KiB mark.
+    expect(cutAt).toHaveLength(1);
+    expect(cutAt[0]).toBeGreaterThan(4 * 1024);
+    expect(cutAt[0]).toBeLessThanOrEqual(4 * 1024 + 1024 + 2);
+    (client as unknown as { _socket: { resume(): void } })._socket.resume();
+    const { code } = await closed;
+    expect([4408, 1006]).toContain(code);
   });
 
   it('closes a client that does not read once more than the buffer bound waits unsent', async () => {
