@@ -5,46 +5,15 @@
  * back through the domain. Rows without a tenant are the default tenant's; a tenant's rows stay
  * its own, children with their parents.
  */
-import { cp, mkdir, mkdtemp, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { PGlite } from '@electric-sql/pglite';
-import pg from 'pg';
-import { afterAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { openDatabase } from '../../src/db/create-database.ts';
-import { applyMigrations, MIGRATIONS_DIR, readMigrations, type SqlRunner } from '../../src/db/migrate.ts';
 import { createDataSourceStore } from '../../src/domain/datasources/data-source-store.ts';
 import { findDevice } from '../../src/domain/devices/device-store.ts';
 import { findRecording, recordingStats } from '../../src/domain/devices/recording-store.ts';
-import { createTestDatabase } from '../setup/services.ts';
+import { migrationsBefore, OLD_DATABASES } from '../helpers/old-database.ts';
 
 const TENANT_MIGRATION = '20261129180000_tenant_scoped_ids';
 const DATA_SOURCE_MIGRATION = '20261129204500_tenant_scoped_data_sources';
-/** DATABASE_CONNECT_TIMEOUT and DATABASE_STATEMENT_TIMEOUT at their defaults. */
-const TIMEOUTS = { connectTimeoutMs: 5_000, statementTimeoutMs: 60_000 };
-
-const dirs: string[] = [];
-afterAll(async () => {
-  await Promise.all(dirs.map((dir) => rm(dir, { recursive: true, force: true })));
-});
-
-async function tempDir(): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), 'streamgate-tenant-migration-'));
-  dirs.push(dir);
-  return dir;
-}
-
-/** A copy of prisma/migrations holding only the migrations before `migration`. */
-async function migrationsBefore(migration: string): Promise<string> {
-  const dir = join(await tempDir(), 'migrations');
-  await mkdir(dir);
-  for (const { name } of await readMigrations()) {
-    if (name >= migration) break;
-    await cp(join(MIGRATIONS_DIR, name), join(dir, name), { recursive: true });
-  }
-  return dir;
-}
-
 /** Rows as the schema before the migration wrote them: global ids, a nullable tenant. */
 const OLD_ROWS = `
   INSERT INTO "State" (id, "tenantId", name) VALUES ('shared', NULL, 'network'), ('owned', 'acme', 'acme''s');
@@ -61,40 +30,7 @@ const OLD_ROWS = `
   INSERT INTO "MonitorOutbox" ("deviceId", seq, headers, payload) VALUES ('dev-acme', 1, '{}', 'x');
 `;
 
-describe.each([
-  [
-    'pglite',
-    async (migrations: string, rows: string) => {
-      const dir = join(await tempDir(), 'db');
-      const old = await PGlite.create(dir);
-      await applyMigrations(old, { advisoryLock: false, dir: migrations });
-      await old.exec(rows);
-      await old.close();
-      return { url: undefined, pgliteDir: dir, ...TIMEOUTS };
-    },
-  ],
-  [
-    'postgres',
-    async (migrations: string, rows: string) => {
-      const url = await createTestDatabase();
-      const client = new pg.Client({ connectionString: url });
-      await client.connect();
-      try {
-        const runner: SqlRunner = {
-          query: async <Row>(sql: string, params?: readonly unknown[]) => ({
-            rows: (await client.query(sql, params as unknown[])).rows as Row[],
-          }),
-          exec: (sql: string) => client.query(sql),
-        };
-        await applyMigrations(runner, { advisoryLock: false, dir: migrations });
-        await client.query(rows);
-      } finally {
-        await client.end();
-      }
-      return { url, pgliteDir: '', ...TIMEOUTS };
-    },
-  ],
-] as const)('the migrations to tenant-scoped ids on %s', (_kind, oldDatabase) => {
+describe.each(OLD_DATABASES)('the migrations to tenant-scoped ids on %s', (_kind, oldDatabase) => {
   it('keeps every row: no tenant becomes the default tenant, a tenant keeps its own', async () => {
     const database = await oldDatabase(await migrationsBefore(TENANT_MIGRATION), OLD_ROWS);
     const db = await openDatabase({ database });

@@ -1,0 +1,74 @@
+/**
+ * The dead letters migration (20261130000000_monitor_dead_letters) on a database an earlier
+ * version left with a poisoned device outbox: a message the broker refuses for good, held back
+ * before newer ones, which that version retried before every newer message of the device, for
+ * good. After the upgrade the relay moves it aside, keeping what the old row held, and publishes
+ * the others in order. On PGlite and Postgres.
+ */
+import { describe, expect, it } from 'vitest';
+import { loadConfig } from '../../src/config/config.ts';
+import { openDatabase } from '../../src/db/create-database.ts';
+import { createOutbox, relayOutbox } from '../../src/domain/devices/monitor-outbox.ts';
+import { createLogger } from '../../src/log.ts';
+import { createMetrics } from '../../src/metrics.ts';
+import { MessageTooLargeError } from '../../src/pubsub/errors.ts';
+import { createMemoryBroker } from '../../src/pubsub/memory/memory-broker.ts';
+import { watchSequences } from '../helpers/devices.ts';
+import { withPublishFaults } from '../helpers/faulty-broker.ts';
+import { migrationsBefore, OLD_DATABASES } from '../helpers/old-database.ts';
+
+const DEAD_LETTER_MIGRATION = '20261130000000_monitor_dead_letters';
+
+/** seq 1-3 held back, 2 over the broker's limit and tried 5 times already. */
+const OLD_ROWS = `
+  INSERT INTO "Device" (id, "tenantId", "messageCount", "lastSeq") VALUES ('dev-1', '', 3, 3);
+  INSERT INTO "MonitorOutbox" ("tenantId", "deviceId", seq, headers, payload, "createdAt", attempts, "lastError")
+  SELECT '', 'dev-1', n, jsonb_build_object('X-Monitor-Seq', n::text),
+    convert_to(CASE WHEN n = 2 THEN '{"poison":2}' ELSE format('{"n":%s}', n) END, 'UTF8'),
+    '2026-01-01T00:00:00Z', CASE WHEN n = 2 THEN 5 ELSE 0 END, 'earlier failure'
+  FROM generate_series(1, 3) AS n;
+`;
+
+describe.each(OLD_DATABASES)('the dead letters migration on %s', (_kind, oldDatabase) => {
+  it('an outbox left poisoned: after the upgrade the refused message is moved aside and the others flow in order', async () => {
+    const database = await oldDatabase(await migrationsBefore(DEAD_LETTER_MIGRATION), OLD_ROWS);
+    const db = await openDatabase({ database });
+    const broker = withPublishFaults(createMemoryBroker());
+    const live = watchSequences(broker, 'monitor.dev-1');
+    try {
+      broker.failMatching('"poison"', () => new MessageTooLargeError('monitor.dev-1', 12, 10, 'injected'));
+      const log = createLogger({ log: { ...loadConfig({}).log, level: 'silent' } });
+      const outbox = createOutbox(broker, log, createMetrics({ processMetrics: false }), 300);
+      expect(await relayOutbox(db, outbox)).toBe(3);
+      expect(await live.seen.take(2, 5_000, 'the messages the broker takes')).toEqual([1, 3]);
+      expect(await db.prisma.monitorOutbox.count()).toBe(0);
+      const dead = await db.prisma.monitorDeadLetter.findMany();
+      expect(
+        dead.map((row) => ({
+          tenantId: row.tenantId,
+          deviceId: row.deviceId,
+          seq: Number(row.seq),
+          headers: row.headers,
+          payload: Buffer.from(row.payload).toString('utf8'),
+          createdAt: row.createdAt.toISOString(),
+          attempts: row.attempts,
+        })),
+      ).toEqual([
+        {
+          tenantId: '',
+          deviceId: 'dev-1',
+          seq: 2,
+          headers: { 'X-Monitor-Seq': '2' },
+          payload: '{"poison":2}',
+          createdAt: '2026-01-01T00:00:00.000Z',
+          attempts: 6,
+        },
+      ]);
+      expect(dead[0]?.reason).toMatch(/larger than the broker accepts \(10 bytes\): injected/);
+    } finally {
+      live.stop();
+      await broker.close();
+      await db.close();
+    }
+  });
+});
