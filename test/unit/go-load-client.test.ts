@@ -1,0 +1,153 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { type WebSocket, WebSocketServer } from 'ws';
+import { monotonicMs } from '../../bench/support/bench-clock.ts';
+import { buildGoClient, findGo, openGoSubscribers } from '../../bench/support/go-load-client.ts';
+import { DeliveryTracker, type Subscriber, type SubscriberSpec } from '../../bench/support/ws-subscribers.ts';
+
+/**
+ * The fan-out benchmark's Go load client (bench/support/go-load-client/) against a real `ws`
+ * server speaking graphql-ws: it must count every delivery of every subscriber, tell probes apart,
+ * sample latency on the shared clock only while sampling, answer pings, and fail the run when a
+ * subscriber is lost or sent what it must not be, or the benchmark would time the wrong thing.
+ * Skipped where there is no Go (npm test never needs it; the bench falls back to its Node client).
+ */
+const go = findGo();
+
+describe.skipIf(!go)('Go load client', () => {
+  let binary = '';
+  beforeAll(() => {
+    binary = buildGoClient(go as string);
+  }, 120_000);
+
+  const cleanups: Array<() => Promise<void> | void> = [];
+  afterEach(async () => {
+    for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
+  });
+
+  /** A graphql-ws server: acks connection_init, records what each socket sent. */
+  async function startServer() {
+    const server = new WebSocketServer({
+      port: 0,
+      host: '127.0.0.1',
+      handleProtocols: (offered: Set<string>) =>
+        offered.has('graphql-transport-ws') ? 'graphql-transport-ws' : false,
+    });
+    await once(server, 'listening');
+    const sockets: Array<{ ws: WebSocket; received: unknown[] }> = [];
+    server.on('connection', (ws: WebSocket) => {
+      const entry = { ws, received: [] as unknown[] };
+      sockets.push(entry);
+      ws.on('message', (data: Buffer) => {
+        const message = JSON.parse(data.toString('utf8')) as { type: string };
+        entry.received.push(message);
+        if (message.type === 'connection_init') ws.send('{"type":"connection_ack"}');
+      });
+    });
+    cleanups.push(async () => {
+      for (const ws of server.clients) ws.terminate();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    });
+    return { sockets, url: `ws://127.0.0.1:${(server.address() as AddressInfo).port}/graphql` };
+  }
+
+  async function open(url: string, count: number, tracker: DeliveryTracker): Promise<Subscriber> {
+    const spec: SubscriberSpec = {
+      kind: 'graphql-ws',
+      url,
+      query: 'subscription { s }',
+      variables: { d: 'device-1' },
+      connectionParams: { authorization: 'Bearer t' },
+    };
+    const subscriber = await openGoSubscribers(binary, new Array(count).fill(spec), tracker);
+    cleanups.push(() => subscriber.close());
+    return subscriber;
+  }
+
+  const payload = (pad: string) =>
+    JSON.stringify({ id: '1', type: 'next', payload: { data: { s: { sentAt: monotonicMs(), pad } } } });
+
+  const until = async (check: () => boolean, timeoutMs = 10_000) => {
+    const deadline = Date.now() + timeoutMs;
+    while (!check()) {
+      if (Date.now() > deadline) throw new Error('timed out');
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+  };
+
+  it('subscribes with the spec, counts probes and every delivery, samples latency only while sampling', async () => {
+    const { sockets, url } = await startServer();
+    const tracker = new DeliveryTracker(2);
+    await open(url, 4, tracker);
+    expect(sockets).toHaveLength(4);
+    await until(() => sockets.every((socket) => socket.received.length === 2));
+    expect(sockets[0]?.received).toEqual([
+      { type: 'connection_init', payload: { authorization: 'Bearer t' } },
+      { id: '1', type: 'subscribe', payload: { query: 'subscription { s }', variables: { d: 'device-1' } } },
+    ]);
+
+    for (const { ws } of sockets) ws.send(payload('probexxxx'));
+    await until(() => tracker.live === 4 && tracker.probes === 4);
+    expect(tracker.delivered).toBe(0);
+
+    for (const { ws } of sockets) ws.send(payload('xxxx'));
+    await tracker.waitFor(4, 5_000);
+    expect(tracker.latencies).toEqual([]);
+
+    tracker.sampling = true;
+    // Two messages in one write per socket: both counted, each sampled subscriber's both timed.
+    for (const { ws } of sockets) {
+      ws.send(payload('xxxx'));
+      ws.send(payload('xxxx'));
+    }
+    await tracker.waitFor(12, 5_000);
+    tracker.sampling = false;
+    expect(tracker.latencies).toHaveLength(4); // subscribers 0 and 2, two deliveries each
+    for (const latency of tracker.latencies) {
+      expect(latency).toBeGreaterThanOrEqual(0);
+      expect(latency).toBeLessThan(5_000);
+    }
+    expect(tracker.clientCpuMicros()).toBeGreaterThan(0);
+    expect(tracker.failure).toBeUndefined();
+  }, 30_000);
+
+  it('answers graphql-ws pings and WebSocket pings', async () => {
+    const { sockets, url } = await startServer();
+    await open(url, 1, new DeliveryTracker());
+    const [socket] = sockets as [{ ws: WebSocket; received: unknown[] }];
+    const pong = once(socket.ws, 'pong');
+    socket.ws.ping(Buffer.from('hi'));
+    expect(((await pong) as [Buffer])[0].toString()).toBe('hi');
+    socket.ws.send('{"type":"ping"}');
+    await until(() => socket.received.length === 3);
+    expect(socket.received[2]).toEqual({ type: 'pong' });
+  }, 30_000);
+
+  it('fails the run when a subscriber is closed, sent an error, or sent a fragmented frame', async () => {
+    const { sockets, url } = await startServer();
+    for (const lose of [
+      (ws: WebSocket) => ws.close(1011, 'gone'),
+      (ws: WebSocket) => ws.send('{"id":"1","type":"error","payload":[{"message":"no"}]}'),
+      (ws: WebSocket) => ws.send('part', { fin: false }),
+    ]) {
+      sockets.length = 0;
+      const tracker = new DeliveryTracker();
+      await open(url, 2, tracker);
+      lose((sockets[1] as { ws: WebSocket }).ws);
+      await expect(tracker.waitFor(1, 10_000)).rejects.toThrow(
+        /Go load client: .*(1011 gone|error|opcode 1)/,
+      );
+    }
+  }, 60_000);
+
+  it('rejects when a subscriber cannot open (the server refuses the upgrade), after its retries', async () => {
+    const server = new WebSocketServer({ port: 0, host: '127.0.0.1', verifyClient: () => false });
+    await once(server, 'listening');
+    cleanups.push(() => new Promise<void>((resolve) => server.close(() => resolve())));
+    const url = `ws://127.0.0.1:${(server.address() as AddressInfo).port}/ws`;
+    await expect(openGoSubscribers(binary, [{ kind: 'raw', url }], new DeliveryTracker())).rejects.toThrow(
+      /Go load client: WebSocket upgrade of .* refused: HTTP\/1.1 401/,
+    );
+  }, 30_000);
+});
