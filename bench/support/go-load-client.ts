@@ -91,9 +91,14 @@ export async function openGoSubscribers(
   }
   const ownCpu = tracker.clientCpuMicros;
   tracker.clientCpuMicros = () => ownCpu() + cpuMicros(pid);
+  const atOpen = { go: cpuMicros(pid), bench: ownCpu() };
   tracker.onSamplingChange = (on) => send({ op: 'sampling', on });
   return {
     close: async () => {
+      // The Go process's CPU beside this process's (publisher, reading the reports), in the log.
+      const goMs = (cpuMicros(pid) - atOpen.go) / 1000;
+      const benchMs = (ownCpu() - atOpen.bench) / 1000;
+      process.stderr.write(`[go load client] CPU while open: Go ${goMs} ms, bench process ${benchMs} ms\n`);
       tracker.onSamplingChange = undefined;
       tracker.clientCpuMicros = ownCpu;
       send({ op: 'close' });
@@ -174,7 +179,9 @@ class GoReplies {
         this.waiting = undefined;
         return;
       case 'closed':
+        // With what its loop did over the whole run (CPU, wake-ups, reads, reports), for the log.
         this.closed = true;
+        process.stderr.write(`[go load client] ${rest}\n`);
         return;
       default:
         if (this.waiting?.word === word) {

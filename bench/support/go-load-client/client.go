@@ -41,6 +41,9 @@ type client struct {
 	dirty                   bool
 	lastReport              float64
 
+	// What the loop did, reported at close: how many wake-ups and reads the deliveries took.
+	stats struct{ waits, reads, reports int64 }
+
 	closing       bool
 	closeDeadline float64
 	alive         int // sockets not yet done
@@ -184,6 +187,7 @@ func (cl *client) report() {
 	line = strconv.AppendInt(line, cl.probes, 10)
 	line = append(line, '\n')
 	writeOut(line)
+	cl.stats.reports++
 	cl.dirty = false
 	cl.lastReport = nowMs()
 }

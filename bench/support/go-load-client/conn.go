@@ -85,6 +85,7 @@ func (c *conn) onWritable() {
 // onReadable reads once (the loop's epoll is level-triggered: what is left comes back).
 func (c *conn) onReadable(buffer []byte) {
 	n, err := syscall.Read(c.fd, buffer)
+	c.client.stats.reads++
 	if errors.Is(err, syscall.EAGAIN) || errors.Is(err, syscall.EINTR) {
 		return
 	}
