@@ -64,15 +64,25 @@ export function publishError(
   if (isStreamSizeRefusal(error)) {
     return tooLargeForStream(subject, payload, (error as JetStreamApiError).message, streamLimit);
   }
-  if (error instanceof natsErrors.PermissionViolationError && error.operation === 'publish') {
-    return new PublishDeniedError(subject, error.message, { cause: error });
-  }
+  const denied = publishDenial(error);
+  if (denied) return new PublishDeniedError(subject, denied.message, { cause: error });
   if (error instanceof natsErrors.TimeoutError) {
     return new BrokerUnavailableError(`NATS did not confirm the message on "${subject}" in time`, {
       cause: error,
     });
   }
   return brokerUnavailable(`NATS could not take the message on "${subject}"`, error);
+}
+
+/** The server's publish permission violation, as such or under nats.js's RequestError (`js.publish`). */
+function publishDenial(error: unknown): InstanceType<typeof natsErrors.PermissionViolationError> | undefined {
+  let current: unknown = error;
+  for (let depth = 0; depth < 3 && current instanceof Error; depth++) {
+    if (current instanceof natsErrors.PermissionViolationError && current.operation === 'publish')
+      return current;
+    current = current.cause;
+  }
+  return undefined;
 }
 
 function tooLargeForStream(
