@@ -96,6 +96,25 @@ describe.each(DEVICE_BACKENDS)('monitor ingest (%s)', (backend) => {
     expect(found.data?.device.messageCount).toBe(3);
   });
 
+  it('answers JSON with its length, for an accepted body and a refused one alike', async () => {
+    const device = uniqueDevice();
+    for (const [body, status] of [
+      [JSON.stringify(monitorEvents(1)), 200],
+      ['[{"type": 7}]', 400],
+    ] as const) {
+      const response = await fetch(`${server.url}/monitor/${device}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body,
+      });
+      const text = await response.text();
+      expect(response.status).toBe(status);
+      expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+      expect(Number(response.headers.get('content-length'))).toBe(Buffer.byteLength(text));
+      expect(JSON.parse(text)).toMatchObject(status === 200 ? { accepted: 1 } : { error: 'BAD_USER_INPUT' });
+    }
+  });
+
   it('registers a device on first sight and counts its messages', async () => {
     const device = uniqueDevice();
     expect((await server.graphql(DEVICE, { id: device })).data).toEqual({ device: null });
@@ -262,6 +281,13 @@ describe('monitor ingest while the broker is down', () => {
       await broker.close();
       const answer = await postMonitor(server, device, monitorEvents(3));
       expect(answer).toMatchObject({ status: 503, body: { error: 'UNAVAILABLE' } });
+      const refused = await fetch(`${server.url}/monitor/${device}`, {
+        method: 'POST',
+        body: JSON.stringify(monitorEvents(1)),
+      });
+      expect(refused.status).toBe(503);
+      expect(Number(refused.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect(await refused.json()).toMatchObject({ error: 'UNAVAILABLE' });
       const found = await server.graphql<{ device: { messageCount: number } }>(DEVICE, { id: device });
       expect(found.data?.device.messageCount).toBe(2);
       // The recording holds the two messages of its buffer window, nothing of the refused batch.

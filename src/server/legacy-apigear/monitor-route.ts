@@ -20,6 +20,7 @@ import { type AppError, BadUserInputError, isAppError } from '../../errors.ts';
 import { RETRY_AFTER_SECONDS } from '../auth/http-error.ts';
 import { tokenFromRequest } from '../auth/token-source.ts';
 import { errorCodeOf, executeOperation } from '../execute-operation.ts';
+import { jsonResponse } from '../http-response.ts';
 import type { HttpRoute } from '../http-routes.ts';
 import type { OperationRunner } from '../operation-runner.ts';
 import { parseMonitorBody, readBodyText } from './monitor-body.ts';
@@ -89,7 +90,7 @@ export function jsonError(
   // A broker or database outage: the device should come back, not give up (RFC 9110 §10.2.3).
   const headers: Record<string, string> =
     status === 503 ? { 'retry-after': String(RETRY_AFTER_SECONDS) } : {};
-  return Response.json({ error, message, ...details }, { status, headers });
+  return jsonResponse({ error, message, ...details }, { status, headers });
 }
 
 /**
@@ -124,7 +125,7 @@ function callerOf(
 export function monitorRoutes(options: MonitorRouteOptions): HttpRoute[] {
   const handle = async (request: Request, deviceId: string): Promise<Response> => {
     if (BODILESS.has(request.method)) {
-      return Response.json(
+      return jsonResponse(
         { error: 'METHOD_NOT_ALLOWED', message: `${request.method} has no body; POST the events` },
         { status: 405, headers: { allow: 'POST, PUT, PATCH' } },
       );
@@ -159,7 +160,7 @@ export function monitorRoutes(options: MonitorRouteOptions): HttpRoute[] {
       return jsonError(STATUS_OF_CODE[code] ?? 500, code, first.message, details);
     }
     const data = result.data as { ingest: { accepted: number } };
-    return Response.json({ accepted: data.ingest.accepted });
+    return jsonResponse({ accepted: data.ingest.accepted });
   };
   return [
     {
