@@ -2,9 +2,12 @@ import type { DocumentNode, ExecutionResult } from 'graphql';
 import type { Viewer } from '../domain/viewer.ts';
 import { isResultStream, type OperationRunner, type RunContext } from './operation-runner.ts';
 
-/** Who an adapter's operation runs as: the HTTP request's token, or an identity it vouches for. */
+/**
+ * Who an adapter's operation runs as: the HTTP request's token (`token` when the adapter already
+ * took it from the request, as InitialContext.token), or an identity it vouches for.
+ */
 export type OperationCaller =
-  | { readonly request: Request }
+  | { readonly request: Request; readonly token?: string }
   | { readonly viewer: Viewer | null; readonly correlationId?: string };
 
 /**
@@ -21,7 +24,7 @@ export async function executeOperation(
 ): Promise<ExecutionResult> {
   const initial: RunContext =
     'request' in caller
-      ? { request: caller.request }
+      ? { request: caller.request, ...(caller.token === undefined ? {} : { token: caller.token }) }
       : { extra: { viewer: caller.viewer, correlationId: caller.correlationId } };
   const outcome = await runner.perform({ query: document, variables }, initial);
   if (isResultStream(outcome)) {

@@ -12,6 +12,12 @@ import { lowWaterBytes, whenWritable } from './ws-writable.ts';
 /** What yoga hands the context factory: an HTTP request, or a graphql-ws connection context. */
 export interface InitialContext {
   readonly request?: Request;
+  /**
+   * The request's token, when the adapter already took it from where its transport carries it
+   * (the monitor route: Bearer header or `?token=`); verified here as a header's is. Without it
+   * the token is read from `request`.
+   */
+  readonly token?: string;
   readonly connectionParams?: Readonly<Record<string, unknown>>;
   /** graphql-ws: set by onConnect, once per connection (graphql-ws.ts); legacy sockets set their own. */
   readonly extra?: {
@@ -43,7 +49,9 @@ export function createContextFactory(services: AppServices) {
     if (initial.extra && 'viewer' in initial.extra) viewer = initial.extra.viewer ?? null;
     else if (initial.request) {
       try {
-        const token = tokenFromRequest(initial.request, { allowQuery: acceptsEventStream(initial.request) });
+        const token =
+          initial.token ??
+          tokenFromRequest(initial.request, { allowQuery: acceptsEventStream(initial.request) });
         viewer = await services.auth.identify(token);
       } catch (error) {
         throw isAppError(error) ? withHttpStatus(error) : error;

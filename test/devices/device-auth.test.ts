@@ -40,6 +40,38 @@ describe('monitor ingest with auth configured', () => {
     expect((await server.graphql(DEVICE, { id: device }, { token: writerA })).data).toEqual({ device: null });
   });
 
+  it('?token= is verified as a Bearer header is; the header, when there is one, is the token', async () => {
+    const device = uniqueDevice();
+    expect(await postMonitor(server, device, monitorEvents(1), { query: '?token=not-a-jwt' })).toMatchObject({
+      status: 401,
+      body: { error: 'UNAUTHENTICATED', reason: 'INVALID_TOKEN' },
+    });
+    expect(await postMonitor(server, device, monitorEvents(1), { query: `?token=${readerA}` })).toMatchObject(
+      {
+        status: 403,
+        body: { error: 'FORBIDDEN' },
+      },
+    );
+    // A reader's header with a writer's ?token=: the header is what counts.
+    const both = { token: readerA, query: `?token=${writerA}` };
+    expect(await postMonitor(server, device, monitorEvents(1), both)).toMatchObject({ status: 403 });
+    const swapped = { token: writerA, query: `?token=${readerA}` };
+    expect(await postMonitor(server, device, monitorEvents(2), swapped)).toEqual({
+      status: 200,
+      body: { accepted: 2 },
+    });
+    expect((await server.graphql(DEVICE, { id: device }, { token: readerA })).data).toEqual({
+      device: { id: device, messageCount: 2 },
+    });
+    const malformed = await fetch(`${server.url}/monitor/${device}?token=${writerA}`, {
+      method: 'POST',
+      headers: { authorization: `Basic ${writerA}` },
+      body: JSON.stringify(monitorEvents(1)),
+    });
+    expect(malformed.status).toBe(401);
+    expect(await malformed.json()).toMatchObject({ error: 'UNAUTHENTICATED', reason: 'INVALID_TOKEN' });
+  });
+
   it('a writer token (Bearer or ?token=) ingests into its tenant; another tenant sees nothing of it', async () => {
     const device = uniqueDevice();
     expect((await postMonitor(server, device, monitorEvents(2), { token: writerA })).status).toBe(200);

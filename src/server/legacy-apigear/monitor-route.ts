@@ -15,11 +15,10 @@ import {
   markJsonChecked,
   mayHoldUnstorableText,
 } from '../../domain/json-bounds.ts';
-import type { Viewer } from '../../domain/viewer.ts';
 import { type AppError, BadUserInputError, isAppError } from '../../errors.ts';
 import { RETRY_AFTER_SECONDS } from '../auth/http-error.ts';
 import { tokenFromRequest } from '../auth/token-source.ts';
-import { errorCodeOf, executeOperation } from '../execute-operation.ts';
+import { errorCodeOf, executeOperation, type OperationCaller } from '../execute-operation.ts';
 import { jsonResponse } from '../http-response.ts';
 import type { HttpRoute } from '../http-routes.ts';
 import type { OperationRunner } from '../operation-runner.ts';
@@ -94,16 +93,12 @@ export function jsonError(
 }
 
 /**
- * The identity of a monitor request: with a token (Bearer or `?token=`), the request carries it to
- * the context; without one and MONITOR_PUBLIC on, the device is let in as MONITOR_TENANT with the
- * roles ingest needs (as ApiGear Streams let every device in); otherwise anonymous, which the
- * auth guard refuses when auth is configured.
+ * The identity of a monitor request: with a token (Bearer or `?token=`), the context verifies it
+ * as it does a header's; without one and MONITOR_PUBLIC on, the device is let in as
+ * MONITOR_TENANT with the roles ingest needs (as ApiGear Streams let every device in); otherwise
+ * anonymous, which the auth guard refuses when auth is configured.
  */
-function callerOf(
-  request: Request,
-  deviceId: string,
-  options: MonitorRouteOptions,
-): { request: Request } | { viewer: Viewer } {
+function callerOf(request: Request, deviceId: string, options: MonitorRouteOptions): OperationCaller {
   const token = tokenFromRequest(request, { allowQuery: true });
   if (token === undefined && options.config.monitorPublic) {
     return {
@@ -116,9 +111,9 @@ function callerOf(
       },
     };
   }
-  const headers = new Headers(request.headers);
-  if (token !== undefined) headers.set('authorization', `Bearer ${token}`);
-  return { request: new Request(request.url, { method: 'POST', headers }) };
+  // The request itself rides along (its X-Request-Id names the operation), with the token it
+  // carries: no copy of the request to move a `?token=` into a header.
+  return token === undefined ? { request } : { request, token };
 }
 
 /** The monitor routes: /monitor/{device} and /monitor (which names no device: 400). */
@@ -132,7 +127,7 @@ export function monitorRoutes(options: MonitorRouteOptions): HttpRoute[] {
     }
     if (deviceId.trim() === '')
       return jsonError(400, 'BAD_USER_INPUT', 'the device id is empty: POST /monitor/{device}');
-    let caller: ReturnType<typeof callerOf>;
+    let caller: OperationCaller;
     let events: unknown[];
     try {
       caller = callerOf(request, deviceId, options);
