@@ -59,7 +59,14 @@ export function buildGoClient(go: string): string {
   const building = `${binary}.${process.pid}.tmp`;
   execFileSync(go, ['build', '-trimpath', '-o', building, '.'], {
     cwd: SOURCE_DIR,
-    env: { ...process.env, GOTOOLCHAIN: 'local', GOPROXY: 'off', CGO_ENABLED: '0' },
+    env: {
+      ...process.env,
+      GOTOOLCHAIN: 'local',
+      GOPROXY: 'off',
+      CGO_ENABLED: '0',
+      // Go's own build cache needs HOME or XDG_CACHE_HOME; a bare CI environment may have neither.
+      ...(process.env.HOME || process.env.XDG_CACHE_HOME ? {} : { GOCACHE: join(cacheDir, 'go-build') }),
+    },
     stdio: ['ignore', 'ignore', 'pipe'],
   });
   renameSync(building, binary);

@@ -1,3 +1,3 @@
 module streamgate/bench/go-load-client
 
-go 1.22
+go 1.21
