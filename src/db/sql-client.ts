@@ -12,6 +12,7 @@ import type { PGlite, Transaction } from '@electric-sql/pglite';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
+import { queryAfterBegin } from './pg-begin-query.ts';
 
 export interface SqlClient {
   /** Runs one statement with $1… parameters and returns its rows. */
@@ -85,17 +86,22 @@ export function pgliteSql(client: Transaction | PGlite): SqlClient {
   };
 }
 
-/** Runs `work` in one transaction on a pooled connection: COMMIT when it resolves, ROLLBACK when it throws. */
+/**
+ * Runs `work` in one transaction on a pooled connection: COMMIT when it resolves, ROLLBACK when it
+ * throws. BEGIN goes out with the first statement, in its round trip (pg-begin-query.ts); a
+ * transaction that ran no statement never began.
+ */
 export async function pgTransaction<T>(pool: pg.Pool, work: (sql: SqlClient) => Promise<T>): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  const transaction = { begun: false };
   try {
-    await client.query('BEGIN');
     try {
-      const result = await work(pgSql(client));
-      await client.query('COMMIT');
+      const result = await work(beginningSql(client, transaction));
+      if (transaction.begun) await client.query('COMMIT');
       return result;
     } catch (error) {
+      if (!transaction.begun) throw error;
       await client.query('ROLLBACK').catch((rollbackError: unknown) => {
         // A connection that cannot roll back is not given back to the pool.
         broken = rollbackError instanceof Error ? rollbackError : new Error(String(rollbackError));
@@ -105,6 +111,37 @@ export async function pgTransaction<T>(pool: pg.Pool, work: (sql: SqlClient) => 
   } finally {
     client.release(broken);
   }
+}
+
+/**
+ * pgSql over a connection whose transaction opens with its first statement: that one carries the
+ * BEGIN (marked begun as it is sent, so that a failure of either is rolled back), the others run
+ * as they are. pg sends a connection's statements in the order they were asked for.
+ */
+function beginningSql(client: pg.PoolClient, transaction: { begun: boolean }): SqlClient {
+  const plain = pgSql(client);
+  const first = () => {
+    if (transaction.begun) return false;
+    transaction.begun = true;
+    return true;
+  };
+  return {
+    query: async <Row>(text: string, params: readonly unknown[] = []) =>
+      first()
+        ? ((await queryAfterBegin(client, text, params)).rows as Row[])
+        : plain.query<Row>(text, params),
+    queryArrays: async (text, params = []) =>
+      first()
+        ? ((await queryAfterBegin(client, text, params, 'array')).rows as unknown[][])
+        : plain.queryArrays(text, params),
+    execute: async (text, params = []) =>
+      first() ? ((await queryAfterBegin(client, text, params)).rowCount ?? 0) : plain.execute(text, params),
+    copyFrom: async (statement, data) => {
+      // COPY has no extended-protocol form to ride along with.
+      if (first()) await client.query('BEGIN');
+      return copyOn(client, statement, data);
+    },
+  };
 }
 
 /** The same on PGlite (one connection; its transactions run one at a time). */
