@@ -243,6 +243,40 @@ describe.each(DEVICE_BACKENDS)('monitor ingest (%s)', (backend) => {
       }
     });
 
+    it('a body that is not UTF-8 is 400, with a declared length or chunked, and the next one is read', async () => {
+      const device = uniqueDevice();
+      const invalid = Buffer.concat([
+        Buffer.from('[{"data":"'),
+        Buffer.from([0xc3, 0x28]),
+        Buffer.from('"}]'),
+      ]);
+      const chunked = (bytes: Uint8Array) =>
+        new ReadableStream<Uint8Array>({
+          start(controller) {
+            controller.enqueue(bytes);
+            controller.close();
+          },
+        });
+      for (const body of [invalid, chunked(invalid)]) {
+        const response = await fetch(`${server.url}/monitor/${device}`, {
+          method: 'POST',
+          body,
+          duplex: 'half',
+        } as RequestInit);
+        expect(response.status).toBe(400);
+        expect(await response.json()).toMatchObject({ message: 'the body is not valid UTF-8' });
+      }
+      const valid = Buffer.from(JSON.stringify([{ data: { text: 'grüße €' } }]));
+      for (const body of [valid, chunked(valid)]) {
+        const response = await fetch(`${server.url}/monitor/${device}`, {
+          method: 'POST',
+          body,
+          duplex: 'half',
+        } as RequestInit);
+        expect(await response.json()).toEqual({ accepted: 1 });
+      }
+    });
+
     it('GET has no body: 405; PUT with a body is accepted', async () => {
       const device = uniqueDevice();
       expect((await fetch(`${server.url}/monitor/${device}`)).status).toBe(405);
