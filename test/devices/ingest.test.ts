@@ -257,24 +257,16 @@ describe.each(DEVICE_BACKENDS)('monitor ingest (%s)', (backend) => {
             controller.close();
           },
         });
+      const post = (body: Uint8Array | ReadableStream<Uint8Array>) =>
+        fetch(`${server.url}/monitor/${device}`, { method: 'POST', body, duplex: 'half' } as RequestInit);
       for (const body of [invalid, chunked(invalid)]) {
-        const response = await fetch(`${server.url}/monitor/${device}`, {
-          method: 'POST',
-          body,
-          duplex: 'half',
-        } as RequestInit);
+        const response = await post(body);
         expect(response.status).toBe(400);
         expect(await response.json()).toMatchObject({ message: 'the body is not valid UTF-8' });
       }
       const valid = Buffer.from(JSON.stringify([{ data: { text: 'grüße €' } }]));
-      for (const body of [valid, chunked(valid)]) {
-        const response = await fetch(`${server.url}/monitor/${device}`, {
-          method: 'POST',
-          body,
-          duplex: 'half',
-        } as RequestInit);
-        expect(await response.json()).toEqual({ accepted: 1 });
-      }
+      for (const body of [valid, chunked(valid)])
+        expect(await (await post(body)).json()).toEqual({ accepted: 1 });
     });
 
     it('GET has no body: 405; PUT with a body is accepted', async () => {
