@@ -12,7 +12,9 @@ import type { PGlite, Transaction } from '@electric-sql/pglite';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Prisma, PrismaClient } from '../generated/prisma/client.ts';
-import { queryAfterBegin } from './pg-begin-query.ts';
+import { pipelinedQuery, queryAfterBegin, type SqlStatement } from './pg-begin-query.ts';
+
+export type { SqlStatement } from './pg-begin-query.ts';
 
 export interface SqlClient {
   /** Runs one statement with $1… parameters and returns its rows. */
@@ -22,6 +24,12 @@ export interface SqlClient {
    * (a replay reads hundreds of thousands).
    */
   queryArrays(text: string, params?: readonly unknown[]): Promise<unknown[][]>;
+  /**
+   * Runs `statements` one after the other, each a statement of its own (under READ COMMITTED its
+   * own snapshot, taken once the one before has finished), and returns the rows of each; on pg in
+   * one round trip (pg-begin-query.ts).
+   */
+  queryEach(statements: readonly SqlStatement[]): Promise<Record<string, unknown>[][]>;
   /** Runs one statement and returns how many rows it changed. */
   execute(text: string, params?: readonly unknown[]): Promise<number>;
   /**
@@ -40,8 +48,19 @@ export function prismaSql(client: Prisma.TransactionClient | PrismaClient): SqlC
       (await client.$queryRawUnsafe<Record<string, unknown>[]>(text, ...params)).map((row) =>
         Object.values(row),
       ),
+    queryEach: (statements) => inTurn(statements, (text, params) => client.$queryRawUnsafe(text, ...params)),
     execute: (text, params = []) => client.$executeRawUnsafe(text, ...params),
   };
+}
+
+/** The statements' rows, one statement after the other, where the driver has no pipeline. */
+async function inTurn(
+  statements: readonly SqlStatement[],
+  query: (text: string, params: readonly unknown[]) => Promise<Record<string, unknown>[]>,
+): Promise<Record<string, unknown>[][]> {
+  const results: Record<string, unknown>[][] = [];
+  for (const statement of statements) results.push(await query(statement.text, statement.params ?? []));
+  return results;
 }
 
 /** A SqlClient over a pg client, or over the pool (each statement on any free connection). */
@@ -51,6 +70,11 @@ export function pgSql(client: pg.PoolClient | pg.Pool): SqlClient {
       (await client.query(text, params as unknown[])).rows as Row[],
     queryArrays: async (text, params = []) =>
       (await client.query<unknown[]>({ text, values: params as unknown[], rowMode: 'array' })).rows,
+    queryEach: async (statements) => {
+      if ('release' in client) return (await pipelinedQuery(client, statements)).map((result) => result.rows);
+      // Statements of their own on the pool's connections would not even share a connection.
+      return inTurn(statements, async (text, params) => (await client.query(text, params as unknown[])).rows);
+    },
     execute: async (text, params = []) => (await client.query(text, params as unknown[])).rowCount ?? 0,
     copyFrom: async (statement, data) => {
       if (!('release' in client)) {
@@ -82,6 +106,11 @@ export function pgliteSql(client: Transaction | PGlite): SqlClient {
       (await client.query<Row>(text, params as unknown[])).rows,
     queryArrays: async (text, params = []) =>
       (await client.query<unknown[]>(text, params as unknown[], { rowMode: 'array' })).rows,
+    queryEach: (statements) =>
+      inTurn(
+        statements,
+        async (text, params) => (await client.query<Record<string, unknown>>(text, params as unknown[])).rows,
+      ),
     execute: async (text, params = []) => (await client.query(text, params as unknown[])).affectedRows ?? 0,
   };
 }
@@ -134,6 +163,10 @@ function beginningSql(client: pg.PoolClient, transaction: { begun: boolean }): S
       first()
         ? ((await queryAfterBegin(client, text, params, 'array')).rows as unknown[][])
         : plain.queryArrays(text, params),
+    queryEach: async (statements) =>
+      first()
+        ? (await pipelinedQuery(client, statements, { begin: true })).map((result) => result.rows)
+        : plain.queryEach(statements),
     execute: async (text, params = []) =>
       first() ? ((await queryAfterBegin(client, text, params)).rowCount ?? 0) : plain.execute(text, params),
     copyFrom: async (statement, data) => {

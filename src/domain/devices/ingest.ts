@@ -89,15 +89,24 @@ export async function ingestMonitorEvents(
   // Prisma's per-query cost was most of the server's CPU per event.
   return deps.db.transaction(async (sql) => {
     // The upsert takes the device row lock until commit: this serializes ingests, recording
-    // starts and stops of one device, across instances.
-    const rows = await sql.query<AllocatedDevice>(ALLOCATE, [
-      deviceId,
-      tenantKey(scope.tenantId),
-      ingestTime.date.toISOString(),
-      count,
-      deps.config.bufferWindowDefaultMs,
+    // starts and stops of one device, across instances. The pending check is a statement of its
+    // own, after the upsert: it must see a recording start or an outbox row committed while this
+    // transaction waited for the lock (the upsert's snapshot is older). Both go in one round trip
+    // (with BEGIN): Postgres starts the second, and takes its snapshot, once the first is done.
+    const [allocated, checked] = await sql.queryEach([
+      {
+        text: ALLOCATE,
+        params: [
+          deviceId,
+          tenantKey(scope.tenantId),
+          ingestTime.date.toISOString(),
+          count,
+          deps.config.bufferWindowDefaultMs,
+        ],
+      },
+      { text: PENDING, params: [deviceId, RECORDING_STATUS.RECORDING, tenantKey(scope.tenantId)] },
     ]);
-    const device = rows[0];
+    const device = allocated?.[0] as AllocatedDevice | undefined;
     if (!device) throw new NotFoundError('device', deviceId);
     const firstSeq = Number(device.lastSeq) - count + 1;
     const subject = subjects.monitor(scope.tenantId, deviceId);
@@ -130,13 +139,7 @@ export async function ingestMonitorEvents(
         maxAgeMs: device.bufferWindowMs,
       });
     }
-    // A statement of its own, after the upsert: it must see a recording start or an outbox row
-    // committed while this transaction waited for the lock (the upsert's snapshot is older).
-    const [pending] = await sql.query<{ recordingId: string | null; hasOutbox: boolean }>(PENDING, [
-      deviceId,
-      RECORDING_STATUS.RECORDING,
-      tenantKey(scope.tenantId),
-    ]);
+    const pending = checked?.[0] as { recordingId: string | null; hasOutbox: boolean } | undefined;
     // Messages held back by an earlier broker failure go first, so the device's order holds.
     if (pending?.hasOutbox) await flushOutbox(sql, deps.outbox, scope, deviceId);
     if (pending?.recordingId)
