@@ -213,10 +213,11 @@ const RELAY_CHUNK = 200;
  * counts one attempt (see Outbox.maxAttempts). Returns how many messages left the outbox.
  */
 export async function relayOutbox(db: Database, outbox: Outbox): Promise<number> {
-  const devices = await db.prisma.monitorOutbox.findMany({
-    distinct: ['tenantId', 'deviceId'],
-    select: { tenantId: true, deviceId: true },
-  });
+  // Plain SQL: this runs every second on an idle server too, where Prisma's per-query CPU was
+  // a burst that delayed whatever the server was delivering at that moment.
+  const devices = await db.sql.query<{ tenantId: string; deviceId: string }>(
+    'SELECT DISTINCT "tenantId", "deviceId" FROM "MonitorOutbox"',
+  );
   let total = 0;
   for (const { tenantId, deviceId } of devices) {
     const scope = { tenantId: tenantOfKey(tenantId) };

@@ -108,6 +108,13 @@ export function createOutboxRelay(options: {
         // Fail fast: a publish to a broker that is away may wait for the reconnect.
         throw new BrokerUnavailableError(`the ${broker.kind} broker is ${health.status}`);
       }
+      // A plain-SQL look first: the relay ticks every second on an idle server, and an empty
+      // Prisma interactive transaction (three round trips and Prisma's per-query CPU) was a
+      // burst that delayed whatever the server was delivering at that moment.
+      const [pending] = await db.sql.query<{ pending: boolean }>(
+        'SELECT EXISTS (SELECT 1 FROM "OutboxMessage") AS "pending"',
+      );
+      if (!pending?.pending) return { positions, error: settle(undefined) };
       for (;;) {
         const batch = await publishBatch(positions);
         if (batch.error) throw batch.error;
@@ -116,11 +123,16 @@ export function createOutboxRelay(options: {
     } catch (caught) {
       error = caught instanceof Error ? caught : new Error(String(caught));
     }
+    return { positions, error: settle(error) };
+  };
+
+  /** Logs the change between failing and publishing, once each way. */
+  const settle = (error: Error | undefined): Error | undefined => {
     if (error && !failing)
       log.warn({ err: error }, 'outbox: publishing failed; retrying until the broker is back');
     if (!error && failing) log.info('outbox: publishing again');
     failing = error !== undefined;
-    return { positions, error };
+    return error;
   };
 
   const flush = (): Promise<FlushResult> => {
