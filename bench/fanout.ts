@@ -200,7 +200,7 @@ async function pacedLatency(
   batch: number,
 ): Promise<PacedLatency> {
   const base = tracker.delivered;
-  tracker.latencies.length = 0;
+  tracker.samples.length = 0;
   tracker.sampling = true;
   const cpu = cpuWindow(target.process.pid);
   const clientCpu = tracker.clientCpuMicros();
@@ -234,7 +234,7 @@ async function pacedLatency(
   const messages = count * batch;
   const clientCpuMicros = tracker.clientCpuMicros() - clientCpu;
   return {
-    latencies: [...tracker.latencies].sort((a, b) => a - b),
+    latencies: tracker.samples.map((sample) => sample.latencyMs).sort((a, b) => a - b),
     serverCpuMsPerMessage: cpu.stop() / 1000 / messages,
     clientCpuMsPerMessage: clientCpuMicros / 1000 / messages,
   };

@@ -18,7 +18,7 @@ import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CLIENT_CORE } from './pinned-process.ts';
 import { cpuMicros } from './proc-stats.ts';
-import type { DeliveryTracker, Subscriber, SubscriberSpec } from './ws-subscribers.ts';
+import type { DeliveryTracker, LatencySample, Subscriber, SubscriberSpec } from './ws-subscribers.ts';
 
 const SOURCE_DIR = fileURLToPath(new URL('./go-load-client/', import.meta.url));
 /** Handshakes in flight at once, as openSubscribers does. */
@@ -116,6 +116,12 @@ export async function openGoSubscribers(
   };
 }
 
+/** One sample of an `s` line: `LATENCY_MS@SENTAT`, the sentAt as the payload carried it. */
+function parseSample(text: string): LatencySample {
+  const at = text.indexOf('@');
+  return { latencyMs: Number(text.slice(0, at)), sentAt: Number(text.slice(at + 1)) };
+}
+
 /** Reads the Go client's stdout lines into `tracker`, and its answers for whoever waits. */
 class GoReplies {
   readonly exited: Promise<void>;
@@ -167,7 +173,7 @@ class GoReplies {
     const tracker = this.tracker;
     switch (word) {
       case 's':
-        if (tracker.sampling) for (const sample of rest.split(' ')) tracker.latencies.push(Number(sample));
+        if (tracker.sampling) for (const sample of rest.split(' ')) tracker.samples.push(parseSample(sample));
         return;
       case 'r': {
         const [delivered = 0, live = 0, probes = 0] = rest.split(' ').map(Number);

@@ -54,6 +54,21 @@ const SENT_AT_BYTES = Buffer.from(SENT_AT, 'latin1');
 const PAD_BYTES = Buffer.from(PAD, 'latin1');
 const PROBE_BYTES = Buffer.from(PROBE_WORD, 'latin1');
 
+/**
+ * One sampled delivery: the message it belongs to, by the publish time it carried (`sentAt`, which
+ * is unique per publish), and its publish-to-client latency. Grouped by `sentAt`, a message's
+ * samples say when it reached its first and its last sampled subscriber (fanout.ts).
+ */
+export interface LatencySample {
+  readonly sentAt: number;
+  readonly latencyMs: number;
+}
+
+/** The sample of a delivery carrying `sentAt` whose chunk was read at `receivedAt` (performance.now()). */
+function sampleOf(sentAt: number, receivedAt: number): LatencySample {
+  return { sentAt, latencyMs: monotonicMs(receivedAt) - sentAt };
+}
+
 /** Every how many subscribers one takes latency samples, unless the tracker is told otherwise. */
 export const DEFAULT_SAMPLE_EVERY = 10;
 
@@ -84,7 +99,7 @@ export class DeliveryTracker {
   probes = 0;
   /** performance.now() of the last benchmark frame (probe or delivery) that arrived. */
   lastFrameAt = 0;
-  readonly latencies: number[] = [];
+  readonly samples: LatencySample[] = [];
   failure: Error | undefined;
   private waiters: Array<{ count: number; resolve(): void }> = [];
 
@@ -105,9 +120,9 @@ export class DeliveryTracker {
     this.onSamplingChange?.(on);
   }
 
-  /** One delivery; `latencyMs` is given by sampled subscribers while `sampling`. */
-  onDelivery(latencyMs?: number): void {
-    if (latencyMs !== undefined && this.sampling) this.latencies.push(latencyMs);
+  /** One delivery; `sample` is given by sampled subscribers while `sampling`. */
+  onDelivery(sample?: LatencySample): void {
+    if (sample !== undefined && this.sampling) this.samples.push(sample);
     this.onDeliveries(1);
   }
 
@@ -255,7 +270,7 @@ function openSocketSubscriber(
         if (data.compare(PROBE_BYTES, 0, PROBE_BYTES.length, word, word + PROBE_BYTES.length) === 0)
           tracker.probes += 1;
         else if (sampled && tracker.sampling)
-          tracker.onDelivery(monotonicMs(receivedAt) - sentAtOf(data, start, end));
+          tracker.onDelivery(sampleOf(sentAtOf(data, start, end), receivedAt));
         else tracker.onDelivery();
         return;
       }
@@ -370,7 +385,7 @@ function eventReader(
       if (event.startsWith(PROBE_WORD, pad + PAD.length)) tracker.probes += 1;
       else if (sampled && tracker.sampling) {
         const at = event.indexOf(SENT_AT);
-        tracker.onDelivery(monotonicMs(receivedAt) - Number.parseFloat(event.slice(at + SENT_AT.length)));
+        tracker.onDelivery(sampleOf(Number.parseFloat(event.slice(at + SENT_AT.length)), receivedAt));
       } else tracker.onDelivery();
     }
   };

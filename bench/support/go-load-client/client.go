@@ -37,7 +37,7 @@ type client struct {
 	// had a benchmark frame), readiness probes.
 	delivered, live, probes int64
 	sampling                bool
-	samples                 []byte // " 12.345 13.002 …" since the last report
+	samples                 []byte // " 12.345@81234.567 13.002@81234.567 …" since the last report
 	dirty                   bool
 	lastReport              float64
 
@@ -163,12 +163,16 @@ func (cl *client) runFailed(err error) {
 	cl.reply("fail " + oneLine(err.Error()))
 }
 
-func (cl *client) sample(latencyMs float64) {
+// sample records one sampled delivery: its latency and the publish time it carried (`sentAt`'s
+// digits as published), which tells the bench which message it belongs to.
+func (cl *client) sample(latencyMs float64, sentAt []byte) {
 	cl.samples = append(cl.samples, ' ')
 	cl.samples = strconv.AppendFloat(cl.samples, latencyMs, 'f', 3, 64)
+	cl.samples = append(cl.samples, '@')
+	cl.samples = append(cl.samples, sentAt...)
 }
 
-// report writes the samples since the last report and the counts: "s 12.345 …" then
+// report writes the samples since the last report and the counts: "s 12.345@81234.567 …" then
 // "r delivered live probes". Samples come first, so the bench has every sample of the deliveries
 // a count includes when its waiter for that count wakes.
 func (cl *client) report() {

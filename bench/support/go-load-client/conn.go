@@ -158,12 +158,12 @@ func (c *conn) onMessage(frame []byte) {
 	}
 	c.client.delivered++
 	if c.sampled && c.client.sampling {
-		sentAt, err := sentAtOf(frame)
+		sentAt, digits, err := sentAtOf(frame)
 		if err != nil {
 			c.fail(err)
 			return
 		}
-		c.client.sample(c.receivedAt - sentAt)
+		c.client.sample(c.receivedAt-sentAt, digits)
 	}
 }
 

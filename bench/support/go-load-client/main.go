@@ -11,7 +11,8 @@
 //	        {"op":"sampling","on":true|false}
 //	        {"op":"close"}
 //	stdout  opened N | open-failed MESSAGE            (answer to open)
-//	        s MS MS …   latency samples, then  r DELIVERED LIVE PROBES   (cumulative counts)
+//	        s MS@SENTAT …   latency samples (ms, and the sentAt of the message as published),
+//	                        then  r DELIVERED LIVE PROBES   (cumulative counts)
 //	        fail MESSAGE                               (a subscriber was lost: the run fails)
 //	        closed STATS                               (answer to close, with counts of its syscalls; then it exits)
 package main

@@ -116,16 +116,19 @@ func isBenchPayload(frame []byte) (pad int, ok bool) {
 	return pad, pad >= 0
 }
 
-// sentAtOf is the publish time a benchmark payload carries (CLOCK_MONOTONIC ms, see clock.go).
-func sentAtOf(frame []byte) (float64, error) {
+// sentAtOf is the publish time a benchmark payload carries (CLOCK_MONOTONIC ms, see clock.go),
+// and its digits as they are in the frame: the report echoes those, so the bench can group a
+// message's samples by the exact number it published (a reformatted float might not round-trip).
+func sentAtOf(frame []byte) (float64, []byte, error) {
 	at := bytes.Index(frame, sentAtMark)
 	if at < 0 {
-		return 0, fmt.Errorf("a delivery without sentAt: %s", clip(frame))
+		return 0, nil, fmt.Errorf("a delivery without sentAt: %s", clip(frame))
 	}
 	number := frame[at+len(sentAtMark):]
 	end := 0
 	for end < len(number) && (number[end] >= '0' && number[end] <= '9' || number[end] == '.' || number[end] == '-' || number[end] == 'e' || number[end] == 'E' || number[end] == '+') {
 		end++
 	}
-	return strconv.ParseFloat(string(number[:end]), 64)
+	value, err := strconv.ParseFloat(string(number[:end]), 64)
+	return value, number[:end], err
 }
