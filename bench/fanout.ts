@@ -17,8 +17,11 @@
  *   fanout    1,000 subscribers of one device; 200-byte payloads published in batches (streamgate:
  *             `POST /monitor/{device}`, the baselines: an equivalent publish endpoint). Throughput:
  *             closed loop, one batch in flight. Latency: then one message per publish, paced at
- *             50 % of the maximum message rate measured that way (open loop); p50/p99
- *             publish-to-client, sampled on every 10th subscriber (bench/support/ws-subscribers.ts).
+ *             50 % of the maximum message rate measured that way (open loop; or at
+ *             BENCH_LATENCY_RATE); p50/p99 publish-to-client, sampled on every 10th subscriber
+ *             (bench/support/ws-subscribers.ts). A second table groups the samples by message
+ *             (its sentAt): p50/p99 across messages of its first and its last sampled delivery,
+ *             the messages with a sample over 20 ms, and each latency window's p99.
  *   filtered  1 and 1,000 subscribers of one topic, each with a different `equals` filter on the
  *             data's `key`; each message matches exactly one subscriber. Server CPU per message.
  *
@@ -28,7 +31,10 @@
  * Knobs: BENCH_SUBSCRIBERS (1000), BENCH_BATCH (10 messages per publish), BENCH_SECONDS (6, per
  * throughput window), BENCH_LATENCY_SECONDS (4), BENCH_LATENCY_BATCH (1; messages per publish in
  * the latency run), BENCH_LATENCY_SAMPLE_EVERY (10; every how many subscribers take latency
- * samples, all of them count deliveries), BENCH_TARGETS (streamgate,streamgate-sse,streamgate-topic,
+ * samples, all of them count deliveries), BENCH_LATENCY_RATE (unset: each server's latency run
+ * at 50 % of its own measured maximum; a number of messages/s paces every server at that rate,
+ * to compare servers at one rate), BENCH_LATENCY_WINDOWS (1; latency windows back to back on the
+ * same subscribers, each one's p99 printed, and how many were under 20 ms), BENCH_TARGETS (streamgate,streamgate-sse,streamgate-topic,
  * streamgate-legacy-ws,streamgate-legacy-sse,stock,raw; the streamgate-* ones run the fan-out case
  * only: GraphQL over SSE on the device; graphql-ws, the legacy /ws/stream and the legacy
  * /sse/stream on one broker topic fed by POST /topics/{topic}/messages; NAME@DIR runs the
@@ -47,7 +53,7 @@ import { join } from 'node:path';
 import { listFromEnv, numberFromEnv } from './support/bench-env.ts';
 import { type BenchServer, startServer } from './support/bench-servers.ts';
 import { type BenchTarget, benchEvents, startTarget } from './support/bench-targets.ts';
-import { formatTable, percentile } from './support/latency-stats.ts';
+import { formatTable, type MessageBreakdown, messageBreakdown, percentile } from './support/latency-stats.ts';
 import { chooseLoadClient, type LoadClient, openLoadClientSubscribers } from './support/load-client.ts';
 import { CLIENT_CORE, pinThisProcess, SERVER_CORE, stopAllPinned } from './support/pinned-process.ts';
 import { cpuWindow } from './support/proc-stats.ts';
@@ -55,6 +61,7 @@ import {
   closeSubscribers,
   DEFAULT_SAMPLE_EVERY,
   DeliveryTracker,
+  type LatencySample,
   type Subscriber,
   waitUntilLive,
 } from './support/ws-subscribers.ts';
@@ -82,6 +89,19 @@ const LATENCY_BATCH = numberFromEnv('BENCH_LATENCY_BATCH', 1);
  * 10 gives 100 samples per message from subscribers spread over the server's write order.
  */
 const SAMPLE_EVERY = numberFromEnv('BENCH_LATENCY_SAMPLE_EVERY', DEFAULT_SAMPLE_EVERY);
+/**
+ * A fixed rate (messages/s) for every server's latency run instead of 50 % of its own measured
+ * maximum (0: unset). Servers paced differently are hard to compare: CPU per message grows as the
+ * rate falls (cold caches per burst, the client asleep between bursts).
+ */
+const FIXED_LATENCY_RATE = numberFromEnv('BENCH_LATENCY_RATE', 0);
+/**
+ * Latency windows run back to back on the same subscribers: with several, one run shows how
+ * steady the p99 is (a 10 s window at 30–60 messages/s rests its p99 on its worst few messages).
+ */
+const LATENCY_WINDOWS = Math.round(numberFromEnv('BENCH_LATENCY_WINDOWS', 1));
+/** The issue's latency target, ms: p99 under it; messages with a sample over it are counted. */
+const TARGET_MS = 20;
 /** Messages per publish request in the filtered case (one delivery each). */
 const FILTERED_BATCH = numberFromEnv('BENCH_FILTERED_BATCH', 20);
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
@@ -97,10 +117,17 @@ export interface FanoutRow {
   readonly serverCpuMicrosPerDelivery: number;
   readonly clientCpuMicrosPerDelivery: number;
   readonly latencyRatePerSecond: number;
+  /** The maximum message rate measured with the latency run's batches (its pacing is relative to it). */
+  readonly maxMessageRatePerSecond: number;
+  /** Over every latency window's samples. */
   readonly p50Ms: number;
   readonly p99Ms: number;
   /** Latency samples behind p50/p99. */
   readonly latencySamples: number;
+  /** Each latency window's own p99, in the order they ran. */
+  readonly windowP99Ms: readonly number[];
+  /** The samples grouped by message, over every window. */
+  readonly perMessage: MessageBreakdown;
   /** Server / client CPU ms per published message during the latency run (see PacedLatency). */
   readonly latencyServerCpuMsPerMessage: number;
   readonly latencyClientCpuMsPerMessage: number;
@@ -173,16 +200,17 @@ async function closedLoop(
   };
 }
 
+/** One latency window: its samples and what it cost. */
 interface PacedLatency {
-  /** The sampled latencies, sorted, in ms. */
-  readonly latencies: number[];
+  /** The sampled deliveries, each with the message (sentAt) it belongs to. */
+  readonly samples: readonly LatencySample[];
+  readonly messages: number;
   /**
-   * CPU time per published message (all its deliveries) over the latency run: on a core of its
-   * own a process needs at least this long per message, so it bounds the latency from below
-   * whatever the machine's load does to wall-clock figures.
+   * CPU time (µs) over the window: per published message (all its deliveries) it bounds the
+   * latency from below on a core of its own, whatever the machine's load does to wall-clock figures.
    */
-  readonly serverCpuMsPerMessage: number;
-  readonly clientCpuMsPerMessage: number;
+  readonly serverCpuMicros: number;
+  readonly clientCpuMicros: number;
 }
 
 /**
@@ -198,6 +226,7 @@ async function pacedLatency(
   seconds: number,
   deliveriesPerMessage: number,
   batch: number,
+  windowName: string,
 ): Promise<PacedLatency> {
   const base = tracker.delivered;
   tracker.samples.length = 0;
@@ -230,13 +259,60 @@ async function pacedLatency(
   await Promise.all(publishes);
   await tracker.waitFor(base + count * perRequest, DELIVERY_TIMEOUT_MS);
   tracker.sampling = false;
-  profileWindows.push({ name: `${target.name} latency`, startMicros, endMicros: monotonicMicros() });
-  const messages = count * batch;
-  const clientCpuMicros = tracker.clientCpuMicros() - clientCpu;
+  profileWindows.push({ name: windowName, startMicros, endMicros: monotonicMicros() });
   return {
-    latencies: tracker.samples.map((sample) => sample.latencyMs).sort((a, b) => a - b),
-    serverCpuMsPerMessage: cpu.stop() / 1000 / messages,
-    clientCpuMsPerMessage: clientCpuMicros / 1000 / messages,
+    samples: tracker.samples.splice(0),
+    messages: count * batch,
+    serverCpuMicros: cpu.stop(),
+    clientCpuMicros: tracker.clientCpuMicros() - clientCpu,
+  };
+}
+
+/** The latency part of a fan-out row, over every window. */
+type LatencyFigures = Pick<
+  FanoutRow,
+  | 'p50Ms'
+  | 'p99Ms'
+  | 'latencySamples'
+  | 'windowP99Ms'
+  | 'perMessage'
+  | 'latencyServerCpuMsPerMessage'
+  | 'latencyClientCpuMsPerMessage'
+>;
+
+/**
+ * LATENCY_WINDOWS latency windows back to back on the same subscribers, at `ratePerSecond`: each
+ * window's p99 on its own (how steady it is), and p50/p99, the per-message breakdown and the CPU
+ * per message over all of them.
+ */
+async function latencyWindows(
+  target: BenchTarget,
+  tracker: DeliveryTracker,
+  ratePerSecond: number,
+): Promise<LatencyFigures> {
+  const windows: PacedLatency[] = [];
+  for (let index = 1; index <= LATENCY_WINDOWS; index++) {
+    // One window keeps its old name, so that profile summaries filtered by it still find it.
+    const name = LATENCY_WINDOWS === 1 ? `${target.name} latency` : `${target.name} latency ${index}`;
+    windows.push(
+      await pacedLatency(target, tracker, ratePerSecond, LATENCY_SECONDS, SUBSCRIBERS, LATENCY_BATCH, name),
+    );
+  }
+  const sortedLatencies = (samples: readonly LatencySample[]) =>
+    samples.map((sample) => sample.latencyMs).sort((a, b) => a - b);
+  const samples = windows.flatMap((window) => window.samples);
+  const latencies = sortedLatencies(samples);
+  const messages = windows.reduce((sum, window) => sum + window.messages, 0);
+  const cpuMs = (of: (window: PacedLatency) => number) =>
+    windows.reduce((sum, window) => sum + of(window), 0) / 1000 / messages;
+  return {
+    p50Ms: percentile(latencies, 0.5),
+    p99Ms: percentile(latencies, 0.99),
+    latencySamples: latencies.length,
+    windowP99Ms: windows.map((window) => percentile(sortedLatencies(window.samples), 0.99)),
+    perMessage: messageBreakdown(samples, TARGET_MS),
+    latencyServerCpuMsPerMessage: cpuMs((window) => window.serverCpuMicros),
+    latencyClientCpuMsPerMessage: cpuMs((window) => window.clientCpuMicros),
   };
 }
 
@@ -295,16 +371,12 @@ async function runFanout(target: BenchTarget, client: LoadClient): Promise<Fanou
       );
       maxMessageRate = single.messages / single.seconds;
     }
-    const latencyRate = maxMessageRate / 2;
-    progress(`${target.name}: fan-out latency at ${latencyRate.toFixed(1)} messages/s`);
-    const paced = await pacedLatency(
-      target,
-      tracker,
-      latencyRate,
-      LATENCY_SECONDS,
-      SUBSCRIBERS,
-      LATENCY_BATCH,
+    const latencyRate = FIXED_LATENCY_RATE > 0 ? FIXED_LATENCY_RATE : maxMessageRate / 2;
+    progress(
+      `${target.name}: fan-out latency at ${latencyRate.toFixed(1)} messages/s ` +
+        `(${percentOf(latencyRate, maxMessageRate)} of its maximum), ${LATENCY_WINDOWS} × ${LATENCY_SECONDS} s`,
     );
+    const latency = await latencyWindows(target, tracker, latencyRate);
     return {
       target: target.name,
       client: opened.reader,
@@ -315,11 +387,8 @@ async function runFanout(target: BenchTarget, client: LoadClient): Promise<Fanou
       serverCpuMicrosPerDelivery: measured.serverCpuMicros / measured.deliveries,
       clientCpuMicrosPerDelivery: measured.clientCpuMicros / measured.deliveries,
       latencyRatePerSecond: latencyRate,
-      p50Ms: percentile(paced.latencies, 0.5),
-      p99Ms: percentile(paced.latencies, 0.99),
-      latencySamples: paced.latencies.length,
-      latencyServerCpuMsPerMessage: paced.serverCpuMsPerMessage,
-      latencyClientCpuMsPerMessage: paced.clientCpuMsPerMessage,
+      maxMessageRatePerSecond: maxMessageRate,
+      ...latency,
       loadAverage: loadavg()[0] ?? Number.NaN,
     };
   } finally {
@@ -378,12 +447,21 @@ async function runFiltered(
 
 const fixed = (value: number, digits = 1) => (Number.isFinite(value) ? value.toFixed(digits) : '-');
 const whole = (value: number) => Math.round(value).toLocaleString('en');
+const percentOf = (part: number, all: number) => `${Math.round((100 * part) / all)} %`;
+
+/** How the latency runs were paced, for the table's header and the target lines. */
+function latencyPacing(): string {
+  return FIXED_LATENCY_RATE > 0
+    ? `every server at ${fixed(FIXED_LATENCY_RATE)} messages/s (BENCH_LATENCY_RATE)`
+    : 'each server at 50 % of its own measured maximum rate';
+}
 
 function printFanout(rows: readonly FanoutRow[]): void {
   console.log(
     `\nfan-out: ${SUBSCRIBERS.toLocaleString('en')} graphql-ws (or SSE) subscribers of one device, 200-byte payloads, ` +
       `batches of ${BATCH} (latency: batches of ${LATENCY_BATCH}, every ${SAMPLE_EVERY}th subscriber sampled); ` +
-      `server on core ${SERVER_CORE}, load client on core ${CLIENT_CORE}: ${loadClients(rows)}`,
+      `server on core ${SERVER_CORE}, load client on core ${CLIENT_CORE}: ${loadClients(rows)}; ` +
+      `latency paced ${latencyPacing()}, ${LATENCY_WINDOWS} window(s) of ${LATENCY_SECONDS} s`,
   );
   console.log(
     formatTable(
@@ -417,6 +495,7 @@ function printFanout(rows: readonly FanoutRow[]): void {
       ]),
     ),
   );
+  printPerMessage(rows);
   const cost = (name: string) => rows.find((row) => row.target === name)?.serverCpuMicrosPerDelivery;
   const streamgate = cost('streamgate');
   const stock = cost('stock yoga');
@@ -448,12 +527,58 @@ function printFanout(rows: readonly FanoutRow[]): void {
   for (const row of rows) {
     if (!row.target.startsWith('streamgate')) continue;
     const against = ceiling ? `, raw ws ceiling p99 ${fixed(ceiling.p99Ms, 2)} ms` : '';
+    const under = row.windowP99Ms.filter((p99) => p99 < TARGET_MS).length;
     console.log(
-      `${row.target} p99 at 50 % of its maximum rate (batches of ${LATENCY_BATCH}): ` +
-        `${fixed(row.p99Ms, 2)} ms (target < 20 ms)${against}; load average ${fixed(row.loadAverage, 2)}`,
+      `${row.target} p99 at ${fixed(row.latencyRatePerSecond)} messages/s, ` +
+        `${percentOf(row.latencyRatePerSecond, row.maxMessageRatePerSecond)} of its maximum rate ` +
+        `(batches of ${LATENCY_BATCH}): ${fixed(row.p99Ms, 2)} ms (target < ${TARGET_MS} ms); ` +
+        `windows under ${TARGET_MS} ms: ${under} of ${row.windowP99Ms.length}${against}; ` +
+        `load average ${fixed(row.loadAverage, 2)}`,
     );
   }
   console.log(`load average now ${loadAverage()}`);
+}
+
+/**
+ * The latency runs per message (samples grouped by the message's sentAt): when each message reached
+ * its first and its last sampled subscriber, how many had a sample over the target, and each
+ * window's p99 with their spread. A late "first" is a message that started late (queued behind
+ * the previous one or for the database); a late "last" with an early first is its own writes.
+ */
+function printPerMessage(rows: readonly FanoutRow[]): void {
+  console.log(
+    `\nlatency per message, over all windows ("first" / "last": a message's earliest / latest ` +
+      `sampled delivery, p50 / p99 across messages; "> ${TARGET_MS} ms": messages with a sample ` +
+      'over it, and of them those already over it at their first)',
+  );
+  console.log(
+    formatTable(
+      [
+        'server',
+        'msg/s (of max)',
+        'messages',
+        'first p50 / p99 ms',
+        'last p50 / p99 ms',
+        `> ${TARGET_MS} ms: messages / at first`,
+        'window p99s ms',
+        'p99 min / median / max ms',
+      ],
+      rows.map((row) => {
+        const breakdown = row.perMessage;
+        const p99s = [...row.windowP99Ms].sort((a, b) => a - b);
+        return [
+          row.target,
+          `${fixed(row.latencyRatePerSecond)} (${percentOf(row.latencyRatePerSecond, row.maxMessageRatePerSecond)})`,
+          whole(breakdown.messages),
+          `${fixed(breakdown.firstP50Ms, 2)} / ${fixed(breakdown.firstP99Ms, 2)}`,
+          `${fixed(breakdown.lastP50Ms, 2)} / ${fixed(breakdown.lastP99Ms, 2)}`,
+          `${breakdown.slowMessages} / ${breakdown.slowFromTheStart}`,
+          row.windowP99Ms.map((p99) => fixed(p99, 1)).join(' '),
+          [0, 0.5, 1].map((fraction) => fixed(percentile(p99s, fraction), 2)).join(' / '),
+        ];
+      }),
+    ),
+  );
 }
 
 /** Which load client read the rows' subscribers (SSE rows are always read by Node's). */

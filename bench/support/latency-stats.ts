@@ -18,3 +18,53 @@ export function formatTable(header: readonly string[], rows: ReadonlyArray<reado
     ...rows.map(line),
   ].join('\n');
 }
+
+/** One sampled delivery of a message, identified by its publish time (see LatencySample). */
+interface MessageSample {
+  readonly sentAt: number;
+  readonly latencyMs: number;
+}
+
+/**
+ * The latency run per message rather than per sample: when each message reached its earliest
+ * sampled subscriber ("first") and its latest ("last"), as p50/p99 across messages, and how many
+ * messages had any sample over `slowMs`. A late first delivery means the message started late
+ * (queued behind the previous one, or for the database); a late last one with an early first
+ * means its own writes to every socket took long.
+ */
+export interface MessageBreakdown {
+  readonly messages: number;
+  readonly firstP50Ms: number;
+  readonly firstP99Ms: number;
+  readonly lastP50Ms: number;
+  readonly lastP99Ms: number;
+  /** Messages with at least one sampled delivery over `slowMs`. */
+  readonly slowMessages: number;
+  /** Of those, the messages whose first sampled delivery was already over `slowMs`. */
+  readonly slowFromTheStart: number;
+}
+
+/** Groups samples by their message (`sentAt`, unique per publish) and sums them up per message. */
+export function messageBreakdown(samples: readonly MessageSample[], slowMs: number): MessageBreakdown {
+  const spans = new Map<number, { first: number; last: number }>();
+  for (const { sentAt, latencyMs } of samples) {
+    const span = spans.get(sentAt);
+    if (span === undefined) spans.set(sentAt, { first: latencyMs, last: latencyMs });
+    else {
+      span.first = Math.min(span.first, latencyMs);
+      span.last = Math.max(span.last, latencyMs);
+    }
+  }
+  const sorted = (values: Iterable<number>) => [...values].sort((a, b) => a - b);
+  const firsts = sorted([...spans.values()].map((span) => span.first));
+  const lasts = sorted([...spans.values()].map((span) => span.last));
+  return {
+    messages: spans.size,
+    firstP50Ms: percentile(firsts, 0.5),
+    firstP99Ms: percentile(firsts, 0.99),
+    lastP50Ms: percentile(lasts, 0.5),
+    lastP99Ms: percentile(lasts, 0.99),
+    slowMessages: lasts.filter((last) => last > slowMs).length,
+    slowFromTheStart: firsts.filter((first) => first > slowMs).length,
+  };
+}
