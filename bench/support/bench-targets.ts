@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { basename, join } from 'node:path';
 import { monotonicMs } from './bench-clock.ts';
 import { type BenchServer, createDatabase } from './bench-servers.ts';
+import { postJson } from './json-poster.ts';
 import {
   type PinnedProcess,
   profileNodeArgs,
@@ -69,17 +70,6 @@ export interface TargetOptions {
   readonly cwd?: string;
   /** Appended to the row's name (which checkout it measured). */
   readonly label?: string;
-}
-
-async function postJson(url: string, body: unknown, headers: Record<string, string> = {}): Promise<unknown> {
-  const response = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...headers },
-    body: JSON.stringify(body),
-  });
-  const text = await response.text();
-  if (response.status !== 200) throw new Error(`${url} answered ${response.status}: ${text.slice(0, 500)}`);
-  return text.length > 0 ? JSON.parse(text) : undefined;
 }
 
 const DEVICE_QUERY = 'subscription($d: ID!) { deviceMessages(deviceId: $d) { seq timestamp data } }';
