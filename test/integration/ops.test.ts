@@ -47,6 +47,26 @@ describe('GET /metrics and GET /stats', () => {
     expect(text).not.toContain('/no/such/path');
   });
 
+  it('labels a route with parameters by its declared path, also a request answered before the routes (CORS preflight)', async () => {
+    const refused = await fetch(`${server.url}/topics/news/messages`);
+    expect(refused.status).toBe(405);
+    const preflight = await fetch(`${server.url}/topics/news/messages?key=k`, {
+      method: 'OPTIONS',
+      headers: { origin: 'https://app.example', 'access-control-request-method': 'POST' },
+    });
+    const text = await (await fetch(`${server.url}/metrics`)).text();
+    expect(text).toMatch(
+      /http_requests_total\{method="GET",route="\/topics\/:topic\/messages",status="405"\} [1-9]/,
+    );
+    expect(text).toMatch(
+      /http_request_duration_seconds_count\{method="GET",route="\/topics\/:topic\/messages"\} [1-9]/,
+    );
+    expect(text).toContain(
+      `http_requests_total{method="OPTIONS",route="/topics/:topic/messages",status="${preflight.status}"} 1`,
+    );
+    expect(text).not.toContain('/topics/news');
+  });
+
   it('serves /stats in the legacy shape and counts graphql-ws connections and messages', async () => {
     const before = (await (await fetch(`${server.url}/stats`)).json()) as Record<
       string,

@@ -31,18 +31,20 @@ export function useHttpMetrics(metrics: Metrics, knownPaths: readonly string[]):
   }));
   const routeOf = (pathname: string) =>
     patterns.find(({ pattern }) => pattern.test(pathname))?.path ?? 'other';
-  const started = new WeakMap<Request, number>();
+  // The route is named in onRequest from the URL the server adapter parsed already; a request
+  // answered before this hook ran (e.g. a CORS preflight) is named from its own URL in onResponse.
+  const seen = new WeakMap<Request, { readonly start: number; readonly route: string }>();
 
   return {
-    onRequest({ request }) {
-      started.set(request, performance.now());
+    onRequest({ request, url }) {
+      seen.set(request, { start: performance.now(), route: routeOf(url.pathname) });
     },
     onResponse({ request, response }) {
-      const route = routeOf(new URL(request.url).pathname);
+      const entry = seen.get(request);
+      const route = entry?.route ?? routeOf(new URL(request.url).pathname);
       const method = request.method;
       requests.inc({ method, route, status: String(response.status) });
-      const start = started.get(request);
-      if (start !== undefined) duration.observe({ method, route }, (performance.now() - start) / 1000);
+      if (entry !== undefined) duration.observe({ method, route }, (performance.now() - entry.start) / 1000);
     },
   };
 }
