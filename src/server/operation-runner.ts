@@ -55,67 +55,75 @@ export interface OperationRunner {
   perform(request: OperationRequest, initial: InitialContext): Promise<OperationOutcome>;
 }
 
+type Enveloped = ReturnType<Yoga['getEnveloped']>;
+
 /** The seam over one yoga; `yoga` is a getter because adapters are built before yoga, which serves them. */
 export function createOperationRunner(
   yoga: () => Yoga,
   maskError: (error: unknown) => Error,
 ): OperationRunner {
   const mask = (error: unknown) => maskError(error) as GraphQLError;
-  const runner: OperationRunner = {
-    parse(request, initial) {
-      const enveloped = yoga().getEnveloped(initial as RunContext);
-      let document: DocumentNode;
-      if (typeof request.query === 'string') {
-        try {
-          document = enveloped.parse(request.query);
-        } catch (error) {
-          return { errors: [mask(error)] };
-        }
-        const errors = enveloped.validate(enveloped.schema, document);
-        if (errors.length > 0) return { errors: errors.map(mask) };
-      } else {
-        // The adapters' own documents are codegen-typed and valid against the printed schema.
-        document = request.query;
-      }
-      const operation = selectedOperation(document, request.operationName);
-      if (!operation) return { errors: [new GraphQLError('Unable to identify operation')] };
-      return {
-        document,
-        operation,
-        kind: operation.operation,
-        operationName: request.operationName ?? null,
-        variables: request.variables ?? {},
-      };
-    },
 
-    async run(parsed, initial) {
-      const enveloped = yoga().getEnveloped(initial as RunContext);
-      let contextValue: unknown;
+  function parseWith(
+    enveloped: Enveloped,
+    request: OperationRequest,
+  ): ParsedOperation | { readonly errors: GraphQLError[] } {
+    let document: DocumentNode;
+    if (typeof request.query === 'string') {
       try {
-        contextValue = await enveloped.contextFactory();
+        document = enveloped.parse(request.query);
       } catch (error) {
-        // The context factory refuses a bad token with UNAUTHENTICATED, for instance.
         return { errors: [mask(error)] };
       }
-      const args = {
-        schema: enveloped.schema,
-        document: parsed.document,
-        operationName: parsed.operationName,
-        variableValues: parsed.variables,
-        contextValue,
-      };
-      if (parsed.kind !== 'subscription') return (await enveloped.execute(args)) as ExecutionResult;
-      // graphql-js hands back an async iterable iterator (or a result when refused at start).
-      return (await enveloped.subscribe(args)) as OperationOutcome;
-    },
+      const errors = enveloped.validate(enveloped.schema, document);
+      if (errors.length > 0) return { errors: errors.map(mask) };
+    } else {
+      // The adapters' own documents are codegen-typed and valid against the printed schema.
+      document = request.query;
+    }
+    const operation = selectedOperation(document, request.operationName);
+    if (!operation) return { errors: [new GraphQLError('Unable to identify operation')] };
+    return {
+      document,
+      operation,
+      kind: operation.operation,
+      operationName: request.operationName ?? null,
+      variables: request.variables ?? {},
+    };
+  }
 
+  async function runWith(enveloped: Enveloped, parsed: ParsedOperation): Promise<OperationOutcome> {
+    let contextValue: unknown;
+    try {
+      contextValue = await enveloped.contextFactory();
+    } catch (error) {
+      // The context factory refuses a bad token with UNAUTHENTICATED, for instance.
+      return { errors: [mask(error)] };
+    }
+    const args = {
+      schema: enveloped.schema,
+      document: parsed.document,
+      operationName: parsed.operationName,
+      variableValues: parsed.variables,
+      contextValue,
+    };
+    if (parsed.kind !== 'subscription') return (await enveloped.execute(args)) as ExecutionResult;
+    // graphql-js hands back an async iterable iterator (or a result when refused at start).
+    return (await enveloped.subscribe(args)) as OperationOutcome;
+  }
+
+  return {
+    parse: (request, initial) => parseWith(yoga().getEnveloped(initial as RunContext), request),
+    run: (parsed, initial) => runWith(yoga().getEnveloped(initial as RunContext), parsed),
+    // One enveloped for both steps: envelop's init hooks run once per operation, on the same
+    // initial context either way (its hooks extend that object in place).
     async perform(request, initial) {
-      const parsed = runner.parse(request, initial);
+      const enveloped = yoga().getEnveloped(initial as RunContext);
+      const parsed = parseWith(enveloped, request);
       if ('errors' in parsed) return { errors: parsed.errors };
-      return runner.run(parsed, initial);
+      return runWith(enveloped, parsed);
     },
   };
-  return runner;
 }
 
 /** True when an outcome is a subscription's stream rather than a single result. */
