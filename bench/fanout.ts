@@ -541,14 +541,15 @@ function printFanout(rows: readonly FanoutRow[]): void {
 
 /**
  * The latency runs per message (samples grouped by the message's sentAt): when each message reached
- * its first and its last sampled subscriber, how many had a sample over the target, and each
- * window's p99 with their spread. A late "first" is a message that started late (queued behind
- * the previous one or for the database); a late "last" with an early first is its own writes.
+ * its first and its last sampled subscriber and the span between, how many had a sample over the
+ * target, and each window's p99 with their range. A late "first" is a message that started late
+ * (queued behind the previous one or for the database); a wide "last − first" is its own writes
+ * (and the client's reads of them).
  */
 function printPerMessage(rows: readonly FanoutRow[]): void {
   console.log(
     `\nlatency per message, over all windows ("first" / "last": a message's earliest / latest ` +
-      `sampled delivery, p50 / p99 across messages; "> ${TARGET_MS} ms": messages with a sample ` +
+      `sampled delivery, and last − first of each, p50 / p99 across messages; "> ${TARGET_MS} ms": messages with a sample ` +
       'over it, and of them those already over it at their first)',
   );
   console.log(
@@ -559,6 +560,7 @@ function printPerMessage(rows: readonly FanoutRow[]): void {
         'messages',
         'first p50 / p99 ms',
         'last p50 / p99 ms',
+        'last − first p50 / p99 ms',
         `> ${TARGET_MS} ms: messages / at first`,
         'window p99s ms',
         'p99 min / median / max ms',
@@ -572,6 +574,7 @@ function printPerMessage(rows: readonly FanoutRow[]): void {
           whole(breakdown.messages),
           `${fixed(breakdown.firstP50Ms, 2)} / ${fixed(breakdown.firstP99Ms, 2)}`,
           `${fixed(breakdown.lastP50Ms, 2)} / ${fixed(breakdown.lastP99Ms, 2)}`,
+          `${fixed(breakdown.spreadP50Ms, 2)} / ${fixed(breakdown.spreadP99Ms, 2)}`,
           `${breakdown.slowMessages} / ${breakdown.slowFromTheStart}`,
           row.windowP99Ms.map((p99) => fixed(p99, 1)).join(' '),
           [0, 0.5, 1].map((fraction) => fixed(percentile(p99s, fraction), 2)).join(' / '),

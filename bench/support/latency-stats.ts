@@ -30,7 +30,8 @@ interface MessageSample {
  * sampled subscriber ("first") and its latest ("last"), as p50/p99 across messages, and how many
  * messages had any sample over `slowMs`. A late first delivery means the message started late
  * (queued behind the previous one, or for the database); a late last one with an early first
- * means its own writes to every socket took long.
+ * means its own writes to every socket (and their reads) took long, which the spread (last minus
+ * first of the same message) shows apart from the start.
  */
 export interface MessageBreakdown {
   readonly messages: number;
@@ -38,6 +39,9 @@ export interface MessageBreakdown {
   readonly firstP99Ms: number;
   readonly lastP50Ms: number;
   readonly lastP99Ms: number;
+  /** Last minus first of each message: how long its deliveries to the sampled subscribers took. */
+  readonly spreadP50Ms: number;
+  readonly spreadP99Ms: number;
   /** Messages with at least one sampled delivery over `slowMs`. */
   readonly slowMessages: number;
   /** Of those, the messages whose first sampled delivery was already over `slowMs`. */
@@ -58,12 +62,15 @@ export function messageBreakdown(samples: readonly MessageSample[], slowMs: numb
   const sorted = (values: Iterable<number>) => [...values].sort((a, b) => a - b);
   const firsts = sorted([...spans.values()].map((span) => span.first));
   const lasts = sorted([...spans.values()].map((span) => span.last));
+  const spreads = sorted([...spans.values()].map((span) => span.last - span.first));
   return {
     messages: spans.size,
     firstP50Ms: percentile(firsts, 0.5),
     firstP99Ms: percentile(firsts, 0.99),
     lastP50Ms: percentile(lasts, 0.5),
     lastP99Ms: percentile(lasts, 0.99),
+    spreadP50Ms: percentile(spreads, 0.5),
+    spreadP99Ms: percentile(spreads, 0.99),
     slowMessages: lasts.filter((last) => last > slowMs).length,
     slowFromTheStart: firsts.filter((first) => first > slowMs).length,
   };

@@ -23,6 +23,8 @@ describe('messageBreakdown', () => {
       firstP99Ms: 21,
       lastP50Ms: 25, // lasts 4, 25, 30
       lastP99Ms: 30,
+      spreadP50Ms: 9, // spreads 3, 23, 9
+      spreadP99Ms: 23,
       slowMessages: 2,
       slowFromTheStart: 1,
     });
