@@ -105,6 +105,20 @@ const TARGET_MS = 20;
 /** Messages per publish request in the filtered case (one delivery each). */
 const FILTERED_BATCH = numberFromEnv('BENCH_FILTERED_BATCH', 20);
 const PROFILE_DIR = process.env.BENCH_PROFILE_DIR;
+/**
+ * Where streamgate's Postgres runs (BENCH_DATABASE_CORE): `any` leaves it to the scheduler, which
+ * puts its backends on either core, the load client's among them; `server` pins it beside the
+ * server (everything of the server side on one core, the client's core left to the client);
+ * `client` on the load client's core.
+ */
+const DATABASE_CORE = databaseCoreFromEnv(process.env.BENCH_DATABASE_CORE ?? 'any');
+
+function databaseCoreFromEnv(value: string): number | undefined {
+  if (value === 'any') return undefined;
+  if (value === 'server') return SERVER_CORE;
+  if (value === 'client') return CLIENT_CORE;
+  throw new Error(`BENCH_DATABASE_CORE is ${value}: say any, server or client`);
+}
 
 export interface FanoutRow {
   readonly target: string;
@@ -461,6 +475,7 @@ function printFanout(rows: readonly FanoutRow[]): void {
     `\nfan-out: ${SUBSCRIBERS.toLocaleString('en')} graphql-ws (or SSE) subscribers of one device, 200-byte payloads, ` +
       `batches of ${BATCH} (latency: batches of ${LATENCY_BATCH}, every ${SAMPLE_EVERY}th subscriber sampled); ` +
       `server on core ${SERVER_CORE}, load client on core ${CLIENT_CORE}: ${loadClients(rows)}; ` +
+      `streamgate's Postgres on ${DATABASE_CORE === undefined ? 'any core' : `core ${DATABASE_CORE}`}; ` +
       `latency paced ${latencyPacing()}, ${LATENCY_WINDOWS} window(s) of ${LATENCY_SECONDS} s`,
   );
   console.log(
@@ -658,7 +673,7 @@ export async function runFanoutBench(): Promise<{ fanout: FanoutRow[]; filtered:
       if (PROFILE_DIR) mkdirSync(PROFILE_DIR, { recursive: true });
       // BENCH_PROFILE_DIR runs every server under --cpu-prof (pinned-process.ts).
       const target = await startTarget(name, () => {
-        postgres ??= startServer('postgres');
+        postgres ??= startServer('postgres', { core: DATABASE_CORE });
         return postgres;
       });
       try {

@@ -1,4 +1,4 @@
-import { spawnSync } from 'node:child_process';
+import { execFileSync, spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -17,8 +17,16 @@ export interface BenchServer {
 
 const SCRIPTS = fileURLToPath(new URL('../../scripts/services/', import.meta.url));
 
+export interface StartServerOptions {
+  /**
+   * Pins the server and every process it has started (Postgres' backends fork from the pinned
+   * postmaster, so later connections stay on it) to this CPU core; unpinned by default.
+   */
+  readonly core?: number;
+}
+
 /** Starts a server of the benchmark's own (never a shared one); throws with the script's report. */
-export function startServer(name: ServerName): BenchServer {
+export function startServer(name: ServerName, options: StartServerOptions = {}): BenchServer {
   const dir = mkdtempSync(join(tmpdir(), `streamgate-bench-${name}-`));
   const script = `${SCRIPTS}${name}.sh`;
   const started = spawnSync('bash', [script, 'start', dir], {
@@ -29,9 +37,11 @@ export function startServer(name: ServerName): BenchServer {
   if (started.status !== 0 || url === undefined) {
     throw new Error(`${name}.sh start failed:\n${started.stderr}`);
   }
+  const pid = Number(readFileSync(join(dir, 'pid'), 'utf8').trim());
+  if (options.core !== undefined) pinProcessTree(pid, options.core);
   return {
     url,
-    pid: Number(readFileSync(join(dir, 'pid'), 'utf8').trim()),
+    pid,
     stop: () => {
       spawnSync('bash', [script, 'stop', dir], { stdio: 'ignore' });
     },
@@ -50,4 +60,12 @@ export async function createDatabase(serverUrl: string, name: string): Promise<s
   const url = new URL(serverUrl);
   url.pathname = `/${name}`;
   return url.toString();
+}
+
+/** Pins a process, its threads and its children's (as they are now) to one core. */
+function pinProcessTree(pid: number, core: number): void {
+  const children = spawnSync('pgrep', ['-P', String(pid)], { encoding: 'utf8' }).stdout ?? '';
+  for (const each of [String(pid), ...children.split('\n').filter((line) => line.trim() !== '')]) {
+    execFileSync('taskset', ['-a', '-p', '-c', String(core), each.trim()], { stdio: 'ignore' });
+  }
 }
