@@ -1,5 +1,6 @@
 import { checkHealth, HEALTH_STATUS, type HealthStatus } from '../domain/health.ts';
 import type { AppServices } from '../domain/services.ts';
+import { jsonResponse } from './http-response.ts';
 import type { HttpRoute } from './http-routes.ts';
 
 const LEGACY_STATUS: Record<HealthStatus, string> = {
@@ -28,7 +29,7 @@ export function healthRoute(services: AppServices): HttpRoute {
         version: report.version,
         commit: services.config.commit,
       };
-      return Response.json(body, { status: report.status === HEALTH_STATUS.DOWN ? 503 : 200 });
+      return jsonResponse(body, { status: report.status === HEALTH_STATUS.DOWN ? 503 : 200 });
     },
   };
 }

@@ -1,5 +1,6 @@
 import type { Plugin } from 'graphql-yoga';
 import { type Logger, newCorrelationId } from '../log.ts';
+import { jsonResponse } from './http-response.ts';
 
 /** Path parameters of a matched route, e.g. { device: "d1" } for /monitor/:device. */
 export type RouteParams = Readonly<Record<string, string>>;
@@ -71,7 +72,7 @@ export function useHttpRoutes(routes: readonly HttpRoute[], log: Logger): Plugin
         if (!match) continue;
         if (route.methods !== '*' && !route.methods.includes(request.method)) {
           endResponse(
-            Response.json(
+            jsonResponse(
               { error: 'METHOD_NOT_ALLOWED', message: `${request.method} is not allowed on ${url.pathname}` },
               { status: 405, headers: { allow: route.methods.join(', ') } },
             ),
@@ -81,7 +82,7 @@ export function useHttpRoutes(routes: readonly HttpRoute[], log: Logger): Plugin
         const params = decodeRouteParams(names, match);
         if (params === undefined) {
           endResponse(
-            Response.json({ error: 'BAD_USER_INPUT', message: MALFORMED_PATH_MESSAGE }, { status: 400 }),
+            jsonResponse({ error: 'BAD_USER_INPUT', message: MALFORMED_PATH_MESSAGE }, { status: 400 }),
           );
           return;
         }
@@ -108,6 +109,6 @@ async function answer(
   } catch (error) {
     const correlationId = newCorrelationId();
     log.error({ err: error, correlationId, route: route.path }, 'HTTP route failed');
-    return Response.json({ error: 'INTERNAL', message: 'internal error', correlationId }, { status: 500 });
+    return jsonResponse({ error: 'INTERNAL', message: 'internal error', correlationId }, { status: 500 });
   }
 }

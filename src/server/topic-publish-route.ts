@@ -9,6 +9,7 @@
 import { parse } from 'graphql';
 import { isAppError } from '../errors.ts';
 import { errorCodeOf, executeOperation } from './execute-operation.ts';
+import { jsonResponse } from './http-response.ts';
 import type { HttpRoute } from './http-routes.ts';
 import { parseMonitorBody, readBodyText } from './legacy-apigear/monitor-body.ts';
 import { countRefusal, jsonError, STATUS_OF_CODE } from './legacy-apigear/monitor-route.ts';
@@ -55,7 +56,7 @@ export function topicPublishRoute(options: {
         return jsonError(STATUS_OF_CODE[code] ?? 500, code, first.message, details);
       }
       const data = result.data as { publishMessages: { accepted: number; position: string | null } };
-      return Response.json(data.publishMessages);
+      return jsonResponse(data.publishMessages);
     },
   };
 }

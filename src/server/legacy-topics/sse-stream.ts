@@ -4,6 +4,7 @@ import type { Viewer } from '../../domain/viewer.ts';
 import type { Logger } from '../../log.ts';
 import type { Metrics } from '../../metrics.ts';
 import { onTokenExpiry } from '../auth/token-expiry.ts';
+import { jsonResponse } from '../http-response.ts';
 import type { HttpRoute } from '../http-routes.ts';
 import { limitRefusals } from '../limits/limits-plugins.ts';
 import { TRANSPORTS, type TransportStats } from '../ops/transport-stats.ts';
@@ -69,7 +70,7 @@ export function useLegacySse(options: LegacySseOptions): { routes: HttpRoute[]; 
     },
   });
 
-  const json = (status: number, body: object) => Response.json(body, { status });
+  const json = (status: number, body: object) => jsonResponse(body, { status });
 
   const stream: HttpRoute = {
     methods: ['GET'],

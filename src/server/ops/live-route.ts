@@ -1,3 +1,4 @@
+import { jsonResponse } from '../http-response.ts';
 import type { HttpRoute } from '../http-routes.ts';
 
 /**
@@ -10,7 +11,7 @@ export function liveRoute(): HttpRoute {
     methods: ['GET', 'HEAD'],
     path: '/livez',
     async handle() {
-      return Response.json({ status: 'ok' });
+      return jsonResponse({ status: 'ok' });
     },
   };
 }

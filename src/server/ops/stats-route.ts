@@ -1,4 +1,5 @@
 import type { AppServices } from '../../domain/services.ts';
+import { jsonResponse } from '../http-response.ts';
 import type { HttpRoute } from '../http-routes.ts';
 import type { OpenSubscriptions } from './open-subscriptions.ts';
 import {
@@ -24,7 +25,7 @@ export function statsRoute(
     handle() {
       const topics = services.topics.stats();
       const graphql = open.figures();
-      return Response.json({
+      return jsonResponse({
         websocket: legacyFigures(transports.figures(WEBSOCKET_TRANSPORTS)),
         sse: legacyFigures(transports.figures(SSE_TRANSPORTS)),
         subscriptions: {
