@@ -1,6 +1,7 @@
 import { generateKeyPair, SignJWT } from 'jose';
-import { describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import { createTokenVerifier } from '../../src/domain/auth/token-verifier.ts';
+import { VerifiedTokens } from '../../src/domain/auth/verified-tokens.ts';
 
 /**
  * A JWT_SECRET app imports its secret once per HMAC algorithm (token-verifier.ts) instead of on
@@ -60,5 +61,84 @@ describe('token verifier with a shared secret', () => {
       .setExpirationTime('1h')
       .sign(privateKey);
     await expect(verify(rs)).rejects.toThrow(/^token algorithm "RS256" is not accepted$/);
+  });
+
+  describe('the same token again (verified tokens are remembered while their time checks pass)', () => {
+    afterEach(() => {
+      vi.useRealTimers();
+    });
+    const T0 = Date.UTC(2030, 0, 1, 12, 0, 0);
+    /** A token valid from T0 + 100 s to T0 + 200 s, issued at T0 + 100 s; the skew is 30 s. */
+    const windowed = () =>
+      new SignJWT({ roles: ['writer'], tenant_id: 'acme' })
+        .setProtectedHeader({ alg: 'HS256' })
+        .setSubject('alice')
+        .setIssuedAt(T0 / 1000 + 100)
+        .setNotBefore(T0 / 1000 + 100)
+        .setExpirationTime(T0 / 1000 + 200)
+        .sign(new TextEncoder().encode(secret));
+    const at = (ms: number) => vi.setSystemTime(ms);
+
+    it('names the same viewer each time, and refuses it past exp + skew with the usual message', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const token = await windowed();
+      const verify = createTokenVerifier(options);
+      at(T0 + 150_000);
+      const first = await verify(token);
+      expect(first).toEqual({
+        userId: 'alice',
+        tenantId: 'acme',
+        roles: ['writer'],
+        expiresAt: T0 + 200_000,
+      });
+      await expect(verify(token)).resolves.toEqual(first);
+      // Within the skew after exp it still passes, as jose lets it.
+      at(T0 + 229_999);
+      await expect(verify(token)).resolves.toEqual(first);
+      at(T0 + 230_000);
+      await expect(verify(token)).rejects.toThrow(/^token expired at 2030-01-01T12:03:20.000Z$/);
+      // And it stays refused.
+      await expect(verify(token)).rejects.toThrow(/^token expired at/);
+    });
+
+    it('refuses it again when the clock goes back before nbf or iat (minus the skew)', async () => {
+      vi.useFakeTimers({ toFake: ['Date'] });
+      const token = await windowed();
+      const verify = createTokenVerifier(options);
+      at(T0 + 150_000);
+      await verify(token);
+      at(T0 + 69_000);
+      await expect(verify(token)).rejects.toThrow(/^token is not valid before 2030-01-01T12:01:40.000Z$/);
+      at(T0 + 70_000);
+      await expect(verify(token)).resolves.toMatchObject({ userId: 'alice' });
+    });
+
+    it('still refuses a token signed with another secret after the good one passed', async () => {
+      const verify = createTokenVerifier(options);
+      const good = await sign('HS256', 'carol');
+      await verify(good);
+      await verify(good);
+      await expect(verify(await sign('HS256', 'carol', `${secret}-not`))).rejects.toThrow(
+        /^token signature is invalid$/,
+      );
+      // A token whose signature part is altered is another text: verified, and refused.
+      const [header, payload] = good.split('.');
+      await expect(verify(`${header}.${payload}.${'A'.repeat(43)}`)).rejects.toThrow(
+        /^token signature is invalid$/,
+      );
+    });
+
+    it('remembers at most its bound, forgetting the oldest first', () => {
+      const tokens = new VerifiedTokens(30, 30_000, 2);
+      const viewer = (userId: string) => ({ userId, tenantId: null, roles: [] });
+      const exp = Math.floor(Date.now() / 1000) + 3600;
+      tokens.set('a', { exp }, viewer('a'));
+      tokens.set('b', { exp }, viewer('b'));
+      tokens.set('c', { exp }, viewer('c'));
+      expect(tokens.size).toBe(2);
+      expect(tokens.get('a')).toBeUndefined();
+      expect(tokens.get('b')?.userId).toBe('b');
+      expect(tokens.get('c')?.userId).toBe('c');
+    });
   });
 });

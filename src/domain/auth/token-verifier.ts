@@ -10,6 +10,7 @@ import { UnavailableError } from '../../errors.ts';
 import type { Viewer } from '../viewer.ts';
 import { type ClaimNames, viewerFromClaims } from './claims.ts';
 import { invalidToken } from './token-error.ts';
+import { VerifiedTokens } from './verified-tokens.ts';
 
 /** What verification needs: a key source and the claims to check. */
 export interface TokenVerifierOptions extends ClaimNames {
@@ -75,7 +76,16 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     ...(options.audience && options.audience.length > 0 ? { audience: [...options.audience] } : {}),
   };
 
+  // Under a shared secret a token that verified once is not verified again while its time
+  // checks would still pass (verified-tokens.ts); a JWKS's keys change, so never for one.
+  const verified =
+    'secret' in options.key
+      ? new VerifiedTokens(verifyOptions.clockTolerance, options.clockSkewMs)
+      : undefined;
+
   return async function verifyToken(token) {
+    const known = verified?.get(token);
+    if (known !== undefined) return known;
     if (Buffer.byteLength(token) > options.maxTokenBytes) {
       throw invalidToken(`token is longer than ${options.maxTokenBytes} bytes`);
     }
@@ -92,7 +102,9 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     if (typeof payload.iat === 'number' && payload.iat * 1000 > Date.now() + options.clockSkewMs) {
       throw invalidToken(`token is issued in the future (${isoOf(payload.iat)})`);
     }
-    return viewerFromClaims(payload, options);
+    const viewer = viewerFromClaims(payload, options);
+    verified?.set(token, payload, viewer);
+    return viewer;
   };
 }
 
