@@ -93,8 +93,10 @@ export async function ingestMonitorEvents(
     // own, after the upsert: it must see a recording start or an outbox row committed while this
     // transaction waited for the lock (the upsert's snapshot is older). Both go in one round trip
     // (with BEGIN): Postgres starts the second, and takes its snapshot, once the first is done.
+    // Both are prepared once per connection (named): Postgres plans them once, not per request.
     const [allocated, checked] = await sql.queryEach([
       {
+        name: 'streamgate_monitor_allocate',
         text: ALLOCATE,
         params: [
           deviceId,
@@ -104,7 +106,11 @@ export async function ingestMonitorEvents(
           deps.config.bufferWindowDefaultMs,
         ],
       },
-      { text: PENDING, params: [deviceId, RECORDING_STATUS.RECORDING, tenantKey(scope.tenantId)] },
+      {
+        name: 'streamgate_monitor_pending',
+        text: PENDING,
+        params: [deviceId, RECORDING_STATUS.RECORDING, tenantKey(scope.tenantId)],
+      },
     ]);
     const device = allocated?.[0] as AllocatedDevice | undefined;
     if (!device) throw new NotFoundError('device', deviceId);
