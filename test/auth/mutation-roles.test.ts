@@ -68,6 +68,30 @@ describe('mutation roles (MUTATION_ROLES), enforced once for every mutation', ()
     });
   });
 
+  it('checks the same document (root fields in a fragment) anew for every caller, in any order', async () => {
+    const document = `mutation Send { ...Both } fragment Both on Mutation {
+      __typename publish(topic: "prices", data: { p: 2 }) { position }
+    }`;
+    const ops = await signToken({ roles: ['ops'] });
+    const reader = await signToken({ roles: ['reader'] });
+    const answers = async (token?: string) => {
+      const result = await server.graphql(document, {}, token ? { token } : {});
+      return result.errors?.map((error) => [error.message, error.extensions?.code]);
+    };
+    for (const round of [1, 2]) {
+      const callers = round === 1 ? [undefined, reader, ops] : [ops, reader, undefined];
+      for (const token of callers) {
+        const expected =
+          token === undefined
+            ? [['a token is required for publish', 'UNAUTHENTICATED']]
+            : token === reader
+              ? [['mutation publish needs one of the roles "trader", "ops"', 'FORBIDDEN']]
+              : [['topic "prices" not found', 'NOT_FOUND']];
+        expect(await answers(token), `round ${round}`).toEqual(expected);
+      }
+    }
+  });
+
   it('a MUTATION_ROLES entry naming no mutation stops start-up with a ConfigError', async () => {
     const config = loadConfig({ ...authEnv(), MUTATION_ROLES: 'publsh=trader', LOG_LEVEL: 'silent' });
     const failure = await buildApp(config).catch((error: unknown) => error);

@@ -1,4 +1,4 @@
-import type { GraphQLError, GraphQLSchema } from 'graphql';
+import type { DocumentNode, GraphQLError, GraphQLSchema, OperationDefinitionNode } from 'graphql';
 import type { Plugin } from 'graphql-yoga';
 import { DEFAULT_MUTATION_ROLES } from '../../config/auth.ts';
 import { ConfigError } from '../../config/env-reader.ts';
@@ -29,6 +29,23 @@ export const PUBLIC_ROOT_FIELDS: Readonly<Record<'query' | 'mutation' | 'subscri
  * mutation the caller's roles do not cover (MUTATION_ROLES). Resolvers need not check either.
  */
 export function useAuthGuard(auth: AuthService): Plugin<GraphQLContext> {
+  // Root fields by document and operation: yoga's parser cache and the adapters' constant
+  // documents hand the same nodes again (an AST is never changed in place), so each operation is
+  // walked once, and only when a check needs its fields.
+  const rootFields = new WeakMap<DocumentNode, Map<OperationDefinitionNode, ReadonlySet<string>>>();
+  const fieldsOf = (document: DocumentNode, operation: OperationDefinitionNode): ReadonlySet<string> => {
+    let byOperation = rootFields.get(document);
+    if (byOperation === undefined) {
+      byOperation = new Map();
+      rootFields.set(document, byOperation);
+    }
+    let fields = byOperation.get(operation);
+    if (fields === undefined) {
+      fields = rootFieldNames(document, operation);
+      byOperation.set(operation, fields);
+    }
+    return fields;
+  };
   const check = (args: {
     document: Parameters<typeof rootFieldNames>[0];
     operationName?: string | null;
@@ -36,15 +53,16 @@ export function useAuthGuard(auth: AuthService): Plugin<GraphQLContext> {
   }): GraphQLError | undefined => {
     const operation = selectedOperation(args.document, args.operationName);
     if (!operation) return undefined; // graphql-js reports the missing operation itself
-    const fields = rootFieldNames(args.document, operation);
     const viewer = args.contextValue.viewer;
     if (viewer === null) {
       if (auth.anonymousAllowed) return undefined;
-      const guarded = [...fields].filter((field) => !PUBLIC_ROOT_FIELDS[operation.operation].includes(field));
+      const guarded = [...fieldsOf(args.document, operation)].filter(
+        (field) => !PUBLIC_ROOT_FIELDS[operation.operation].includes(field),
+      );
       return guarded.length === 0 ? undefined : withHttpStatus(missingToken(guarded.join(', ')));
     }
     if (operation.operation !== 'mutation') return undefined;
-    for (const field of fields) {
+    for (const field of fieldsOf(args.document, operation)) {
       const roles = auth.rolesFor(field);
       if (!hasAnyRole(viewer, roles)) {
         const needed =
