@@ -92,6 +92,15 @@ export function createOperationRunner(
     };
   }
 
+  // yoga is the server adapter's Proxy: each `.getEnveloped` read goes through its trap and
+  // makes a new function that calls yoga's own. That function is kept from the first read (it
+  // still calls the getEnveloped yoga holds at the time of each call).
+  let getEnveloped: Yoga['getEnveloped'] | undefined;
+  const envelopedFor = (initial: InitialContext): Enveloped => {
+    getEnveloped ??= yoga().getEnveloped;
+    return getEnveloped(initial as RunContext);
+  };
+
   async function runWith(enveloped: Enveloped, parsed: ParsedOperation): Promise<OperationOutcome> {
     let contextValue: unknown;
     try {
@@ -113,12 +122,12 @@ export function createOperationRunner(
   }
 
   return {
-    parse: (request, initial) => parseWith(yoga().getEnveloped(initial as RunContext), request),
-    run: (parsed, initial) => runWith(yoga().getEnveloped(initial as RunContext), parsed),
+    parse: (request, initial) => parseWith(envelopedFor(initial), request),
+    run: (parsed, initial) => runWith(envelopedFor(initial), parsed),
     // One enveloped for both steps: envelop's init hooks run once per operation, on the same
     // initial context either way (its hooks extend that object in place).
     async perform(request, initial) {
-      const enveloped = yoga().getEnveloped(initial as RunContext);
+      const enveloped = envelopedFor(initial);
       const parsed = parseWith(enveloped, request);
       if ('errors' in parsed) return { errors: parsed.errors };
       return runWith(enveloped, parsed);
