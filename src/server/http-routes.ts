@@ -31,12 +31,14 @@ export interface HttpRoute {
   readonly path: string;
   /**
    * `serverContext`: yoga's server context; behind the Node server it holds the Node response
-   * (`res`), which a streaming route watches to learn that its client went away.
+   * (`res`), which a streaming route watches to learn that its client went away. `url`: the
+   * request's URL as the server adapter parsed it already (for its query), not to be changed.
    */
   handle(
     request: Request,
     params: RouteParams,
     serverContext: Readonly<Record<string, unknown>>,
+    url: URL,
   ): Promise<Response> | Response;
 }
 
@@ -86,7 +88,7 @@ export function useHttpRoutes(routes: readonly HttpRoute[], log: Logger): Plugin
           );
           return;
         }
-        endResponse(await answer(route, request, params, serverContext as Record<string, unknown>, log));
+        endResponse(await answer(route, request, params, serverContext as Record<string, unknown>, url, log));
         return;
       }
     },
@@ -102,10 +104,11 @@ async function answer(
   request: Request,
   params: RouteParams,
   serverContext: Readonly<Record<string, unknown>>,
+  url: URL,
   log: Logger,
 ): Promise<Response> {
   try {
-    return await route.handle(request, params, serverContext);
+    return await route.handle(request, params, serverContext, url);
   } catch (error) {
     const correlationId = newCorrelationId();
     log.error({ err: error, correlationId, route: route.path }, 'HTTP route failed');

@@ -30,7 +30,7 @@ export function topicPublishRoute(options: {
   return {
     methods: ['POST'],
     path: '/topics/:topic/messages',
-    async handle(request, params) {
+    async handle(request, params, _serverContext, url) {
       let messages: unknown[];
       try {
         messages = parseMonitorBody(
@@ -43,7 +43,7 @@ export function topicPublishRoute(options: {
         countRefusal(error, options.onRefused);
         return jsonError(STATUS_OF_CODE[error.code] ?? 500, error.code, error.message, { ...error.details });
       }
-      const key = new URL(request.url).searchParams.get('key');
+      const key = url.searchParams.get('key');
       const result = await executeOperation(options.runner, { request }, PUBLISH_MESSAGES, {
         topic: params.topic ?? '',
         messages,

@@ -26,7 +26,8 @@ describe('plain HTTP routes behind the Node server', () => {
     {
       methods: ['POST'],
       path: '/things/:id',
-      handle: (_request, params) => jsonResponse({ id: params.id, stored: true }),
+      handle: (_request, params, _serverContext, url) =>
+        jsonResponse({ id: params.id, stored: true, tag: url.searchParams.get('tag') }),
     },
     { methods: ['GET', 'HEAD'], path: '/ready', handle: () => jsonResponse({ status: 'ok' }) },
     {
@@ -65,11 +66,11 @@ describe('plain HTTP routes behind the Node server', () => {
     };
   }
 
-  it("answers a route's JSON with its length, in one piece", async () => {
-    const stored = await answer('/things/a%20b', { method: 'POST' });
+  it("hands the route its parameters and the request's URL, and sends its JSON with its length, in one piece", async () => {
+    const stored = await answer('/things/a%20b?tag=x%26y', { method: 'POST' });
     expect(stored).toMatchObject({ status: 200, chunked: null });
     expect(stored.type).toMatch(/^application\/json/);
-    expect(JSON.parse(stored.text)).toEqual({ id: 'a b', stored: true });
+    expect(JSON.parse(stored.text)).toEqual({ id: 'a b', stored: true, tag: 'x&y' });
     expect(Number(stored.length)).toBe(Buffer.byteLength(stored.text));
   });
 

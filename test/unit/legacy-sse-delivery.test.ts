@@ -153,7 +153,8 @@ describe('legacy /sse/stream on the SSE delivery core', () => {
 
     /** Opens a stream, subscribes it to `topics`; returns its reader past connection_established. */
     async function member(topics: readonly string[] = [TOPIC]) {
-      const response = await streamRoute.handle(new Request('http://sg/sse/stream?token=t'), {}, {});
+      const open = 'http://sg/sse/stream?token=t';
+      const response = await streamRoute.handle(new Request(open), {}, {}, new URL(open));
       expect(response.status).toBe(200);
       const reader = (response.body as ReadableStream<Uint8Array>).getReader();
       const hello = Buffer.from((await reader.read()).value ?? []).toString();
@@ -163,14 +164,16 @@ describe('legacy /sse/stream on the SSE delivery core', () => {
         `event: connection_established\ndata: ${JSON.stringify({ connection_id: connectionId, user_id: 'reader', tenant_id: 'tenant-1' })}\n\n`,
       );
       for (const topic of topics) {
+        const subscribe = 'http://sg/sse/subscribe?token=t';
         const subscribed = await subscribeRoute.handle(
-          new Request('http://sg/sse/subscribe?token=t', {
+          new Request(subscribe, {
             method: 'POST',
             headers: { 'content-type': 'application/json' },
             body: JSON.stringify({ connection_id: connectionId, topic }),
           }),
           {},
           {},
+          new URL(subscribe),
         );
         expect(subscribed.status).toBe(200);
       }

@@ -22,15 +22,16 @@ export function tokenFromAuthorization(
 
 /**
  * The token of an HTTP request: `Authorization: Bearer`, else `?token=` when `allowQuery` (the
- * legacy routes and SSE, whose browser clients cannot set headers).
+ * legacy routes and SSE, whose browser clients cannot set headers). `url`: the request's URL when
+ * the caller has it parsed already.
  */
 export function tokenFromRequest(
   request: Request,
-  options: { allowQuery?: boolean } = {},
+  options: { allowQuery?: boolean; url?: URL } = {},
 ): string | undefined {
   const fromHeader = tokenFromAuthorization(request.headers.get('authorization'));
   if (fromHeader !== undefined || !options.allowQuery) return fromHeader;
-  return tokenFromQuery(new URL(request.url).searchParams);
+  return tokenFromQuery((options.url ?? new URL(request.url)).searchParams);
 }
 
 /** The same for a Node request (a WebSocket upgrade): header first, then `?token=` when allowed. */

@@ -98,8 +98,13 @@ export function jsonError(
  * MONITOR_TENANT with the roles ingest needs (as ApiGear Streams let every device in); otherwise
  * anonymous, which the auth guard refuses when auth is configured.
  */
-function callerOf(request: Request, deviceId: string, options: MonitorRouteOptions): OperationCaller {
-  const token = tokenFromRequest(request, { allowQuery: true });
+function callerOf(
+  request: Request,
+  url: URL,
+  deviceId: string,
+  options: MonitorRouteOptions,
+): OperationCaller {
+  const token = tokenFromRequest(request, { allowQuery: true, url });
   if (token === undefined && options.config.monitorPublic) {
     return {
       viewer: {
@@ -118,7 +123,7 @@ function callerOf(request: Request, deviceId: string, options: MonitorRouteOptio
 
 /** The monitor routes: /monitor/{device} and /monitor (which names no device: 400). */
 export function monitorRoutes(options: MonitorRouteOptions): HttpRoute[] {
-  const handle = async (request: Request, deviceId: string): Promise<Response> => {
+  const handle = async (request: Request, url: URL, deviceId: string): Promise<Response> => {
     if (BODILESS.has(request.method)) {
       return jsonResponse(
         { error: 'METHOD_NOT_ALLOWED', message: `${request.method} has no body; POST the events` },
@@ -130,7 +135,7 @@ export function monitorRoutes(options: MonitorRouteOptions): HttpRoute[] {
     let caller: OperationCaller;
     let events: unknown[];
     try {
-      caller = callerOf(request, deviceId, options);
+      caller = callerOf(request, url, deviceId, options);
       const bodyText = await readBodyText(request, options.config.maxBodyBytes);
       events = parseMonitorBody(bodyText, request.headers.get('content-type'));
       // Checked here so that a null event or a bad id is named like any other bad input, not by
@@ -161,8 +166,12 @@ export function monitorRoutes(options: MonitorRouteOptions): HttpRoute[] {
     {
       methods: '*',
       path: '/monitor/:device',
-      handle: (request, params) => handle(request, params.device ?? ''),
+      handle: (request, params, _serverContext, url) => handle(request, url, params.device ?? ''),
     },
-    { methods: '*', path: '/monitor', handle: (request) => handle(request, '') },
+    {
+      methods: '*',
+      path: '/monitor',
+      handle: (request, _params, _serverContext, url) => handle(request, url, ''),
+    },
   ];
 }
