@@ -8,6 +8,11 @@
  *
  *   BENCH_TARGETS=streamgate,streamgate@/path/to/other/checkout npm run bench -- monitor-publish
  *
+ * The topic publish route the same way: `streamgate-topic` targets publish each message with
+ * `POST /topics/bench.fanout/messages` (Bearer token) to one graphql-ws subscriber of the topic,
+ * e.g. BENCH_TARGETS=streamgate-topic@/path/to/other/checkout,streamgate-topic; both routes in one
+ * run are fine (every target is its own server).
+ *
  * Each round publishes BENCH_PUBLISHES (300) single-event requests to one target, closed loop
  * (the next once the previous was answered and delivered), after BENCH_WARMUP unmeasured
  * ones. Knobs: BENCH_ROUNDS (6 per target), BENCH_PUBLISHES, BENCH_WARMUP (200), BENCH_TARGETS
@@ -135,7 +140,7 @@ async function main(): Promise<void> {
     writeFileSync(join(PROFILE_DIR, 'windows.json'), `${JSON.stringify(profileWindows, null, 2)}\n`);
   const first = running[0];
   console.log(
-    `\nmonitor publish: single-event POST /monitor/{device}, 1 graphql-ws subscriber, ${ROUNDS} interleaved rounds of ${PUBLISHES} per target; load average ${loadavg()
+    `\nsingle-event publish: POST /monitor/{device} (topic rows: POST /topics/{topic}/messages), 1 graphql-ws subscriber, ${ROUNDS} interleaved rounds of ${PUBLISHES} per target; load average ${loadavg()
       .map((value) => value.toFixed(2))
       .join(' ')}`,
   );
