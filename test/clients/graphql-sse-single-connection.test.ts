@@ -61,10 +61,7 @@ describe('graphql-sse single connection on /graphql/stream, on the wire', () => 
       expect(stream.reserved.headers.get('content-type')).toBe('text/plain; charset=utf-8');
       expect(stream.response.status).toBe(200);
       expect(stream.response.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
-      // One reservation per token, one GET per reservation.
-      const again = await fetch(stream.url, { method: 'PUT', headers: { [TOKEN_HEADER]: stream.token } });
-      expect(again.status).toBe(409);
-      expect(await again.json()).toEqual({ errors: [{ message: 'Stream already registered' }] });
+      // One GET per reservation.
       const second = await fetch(stream.url, {
         headers: { accept: 'text/event-stream', [TOKEN_HEADER]: stream.token },
       });
@@ -88,6 +85,10 @@ describe('graphql-sse single connection on /graphql/stream, on the wire', () => 
       expect(tick.event).toBe('next');
       expect(tick.payload).toEqual({ data: { serverTime: expect.any(String) } });
       await fixture.waitForOpenSubscriptions('serverTime', 'graphql_sse', 1);
+      // One reservation per token while an operation runs on its stream.
+      const again = await fetch(stream.url, { method: 'PUT', headers: { [TOKEN_HEADER]: stream.token } });
+      expect(again.status).toBe(409);
+      expect(await again.json()).toEqual({ errors: [{ message: 'Stream already registered' }] });
 
       // DELETE stops it; graphql-sse still ends the operation with `complete`.
       expect((await stream.stop('ticks')).status).toBe(200);
@@ -106,6 +107,34 @@ describe('graphql-sse single connection on /graphql/stream, on the wire', () => 
     const stopAny = () =>
       fetch(`${stream.url}?operationId=x`, { method: 'DELETE', headers: { [TOKEN_HEADER]: stream.token } });
     await expect.poll(async () => (await stopAny()).status, { timeout: 5_000 }).toBe(404);
+  });
+
+  it('a PUT of the token of a stream with nothing running replaces that stream (graphql-sse client, lazy)', async () => {
+    const stream = await openStream(fixture.server.url, fixture.token);
+    try {
+      expect((await stream.post('q', '{ viewer { userId } }')).status).toBe(202);
+      expect(await stream.nextOf('q')).toEqual({
+        event: 'next',
+        payload: { data: { viewer: { userId: 'alice' } } },
+      });
+      expect(await stream.nextOf('q')).toEqual({ event: 'complete', payload: undefined });
+      // The client comes back with the same token before its old GET is seen to close.
+      const again = await fetch(stream.url, {
+        method: 'PUT',
+        headers: { accept: 'text/plain', [TOKEN_HEADER]: stream.token },
+      });
+      expect(again.status).toBe(201);
+      expect(await again.text()).toBe(stream.token);
+      // The old stream ended; the token opens a new one, which carries operations.
+      await stream.closed;
+      const reopened = await fetch(stream.url, {
+        headers: { accept: 'text/event-stream', [TOKEN_HEADER]: stream.token },
+      });
+      expect(reopened.status).toBe(200);
+      await reopened.body?.cancel();
+    } finally {
+      stream.close();
+    }
   });
 
   it('refuses an operation on a stream nobody reserved with 404, as graphql-sse does', async () => {

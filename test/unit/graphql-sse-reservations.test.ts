@@ -29,12 +29,34 @@ describe('graphql-sse stream reservations (PUT /graphql/stream)', () => {
     streams?.dispose();
   });
 
-  it('holds a token once: a second reservation of it is refused while the first lives', () => {
+  it('holds a token once: a second reservation of it is refused while an operation runs on it', () => {
     streams = new EventStreams({ maxBufferedBytes: 1 << 20 });
     reservations = reservationsFor(streams);
-    expect(reservations.reserve('token-a')?.token).toBe('token-a');
+    const first = reservations.reserve('token-a');
+    expect(first?.token).toBe('token-a');
+    first?.operations.set('op-1', {});
     expect(reservations.reserve('token-a')).toBeUndefined();
+    expect(reservations.get('token-a')).toBe(first);
     expect(reservations.waiting).toBe(1);
+  });
+
+  it('replaces an idle stream of the same token: its client came back with it (graphql-sse, lazy)', async () => {
+    streams = new EventStreams({ maxBufferedBytes: 1 << 20 });
+    reservations = reservationsFor(streams);
+    const first = reservations.reserve('token-r');
+    if (!first) throw new Error('not reserved');
+    const opened = first.open(undefined);
+    first.operations.set('done', {});
+    first.ended('done', first.operations.get('done') as object);
+    const second = reservations.reserve('token-r');
+    expect(second).toBeDefined();
+    expect(second).not.toBe(first);
+    expect(reservations.get('token-r')).toBe(second);
+    // The old stream ended (its body finishes), and its late close takes nothing of the new one.
+    const reader = opened.body.getReader();
+    while (!(await reader.read()).done);
+    expect(reservations.get('token-r')).toBe(second);
+    expect(reservations.size).toBe(1);
   });
 
   it('drops a reservation nobody opens: the token is free again and nothing stays behind', async () => {

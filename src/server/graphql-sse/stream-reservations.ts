@@ -100,9 +100,20 @@ export class StreamReservations {
     return this.reserved.get(token);
   }
 
-  /** A new reservation of `token`; undefined when the token is held already. */
+  /**
+   * A new reservation of `token`; undefined while an operation runs on the stream that holds it.
+   * A stream of that token with nothing running is ended and replaced: graphql-sse's client,
+   * given its headers as an object, sends the token of its last stream with the `PUT` of the
+   * next (it writes the token into that object), right after it aborted the last stream's `GET`
+   * because its operations were done (lazy mode), so the `PUT` can come before the server has
+   * seen that `GET` close. Only the client that was given the token can name it.
+   */
   reserve(token: string): ReservedStream | undefined {
-    if (this.reserved.has(token)) return undefined;
+    const held = this.reserved.get(token);
+    if (held) {
+      if (held.operations.size > 0) return undefined;
+      held.dispose();
+    }
     const reservation = new ReservedStream(token, this);
     this.reserved.set(token, reservation);
     // A constant delay: unref'd is fine (see onTokenExpiry for why per-connection delays are not).
