@@ -3,6 +3,7 @@ import type { WebSocket } from 'ws';
 import { createTokenBucket, type TokenBucket } from '../domain/limits/token-bucket.ts';
 import { CLOSE_CODES } from './close-codes.ts';
 import { TickFlush } from './delivery/tick-flush.ts';
+import { KeepAliveRounds } from './keep-alive-rounds.ts';
 import { slowConsumerReason } from './limits/bounded-send.ts';
 
 /** What every WebSocket route shares: bounds, keep-alive, the incoming rate. */
@@ -206,31 +207,30 @@ export class CoreSocket {
 }
 
 /**
- * Keeps the sockets of one route: a single keep-alive timer and a single per-tick flush for all
- * of them, so an idle connection costs its socket and little else.
+ * Keeps the sockets of one route: a single keep-alive timer (pinging a slice of the sockets at a
+ * time, keep-alive-rounds.ts) and a single per-tick flush for all of them, so an idle connection
+ * costs its socket and little else.
  */
 export class SocketCore {
-  private readonly sockets = new Set<CoreSocket>();
   private readonly written = new TickFlush<CoreSocket>();
-  private readonly pinger: NodeJS.Timeout;
+  private readonly keepAlive: KeepAliveRounds<CoreSocket>;
 
   /** @internal see WRITE_AHEAD_BYTES */
   readonly writeAheadBytes: number;
 
   constructor(readonly options: SocketCoreOptions) {
     this.writeAheadBytes = Math.min(WRITE_AHEAD_BYTES, Math.floor(options.maxBufferedBytes / 8));
-    this.pinger = setInterval(() => this.ping(), options.keepAliveMs ?? 12_000);
-    this.pinger.unref();
+    this.keepAlive = new KeepAliveRounds(options.keepAliveMs ?? 12_000, (socket) => this.ping(socket));
   }
 
   /** Takes a newly opened socket under the core's care until it closes. */
   attach(ws: WebSocket): CoreSocket {
     const socket = new CoreSocket(ws, this);
-    this.sockets.add(socket);
+    this.keepAlive.add(socket);
     ws.on('pong', () => {
       socket.alive = true;
     });
-    ws.once('close', () => this.sockets.delete(socket));
+    ws.once('close', () => this.keepAlive.delete(socket));
     return socket;
   }
 
@@ -246,20 +246,19 @@ export class SocketCore {
 
   /** Stops the keep-alive timer (the sockets themselves are closed by their route). */
   dispose(): void {
-    clearInterval(this.pinger);
+    this.keepAlive.dispose();
     this.flush();
   }
 
-  private ping(): void {
-    for (const socket of this.sockets) {
-      if (!socket.alive) {
-        socket.ws.terminate();
-        continue;
-      }
-      socket.alive = false;
-      socket.ws.ping();
-      if (socket.keepAliveFrame !== undefined) socket.send(socket.keepAliveFrame);
+  /** A socket's keep-alive turn: cut off if it did not answer the last ping, else pinged. */
+  private ping(socket: CoreSocket): void {
+    if (!socket.alive) {
+      socket.ws.terminate();
+      return;
     }
+    socket.alive = false;
+    socket.ws.ping();
+    if (socket.keepAliveFrame !== undefined) socket.send(socket.keepAliveFrame);
   }
 }
 

@@ -48,7 +48,7 @@ interface SseConnection {
  * position token for all the stream's topics, so that a reconnect with `Last-Event-ID` resumes
  * each topic as it is subscribed again. The streams are written by the SSE delivery core
  * (sse/event-stream.ts): a tick's events go out in one write per stream, bounded by
- * MAX_CLIENT_BUFFER, with one heartbeat timer for all of them.
+ * MAX_CLIENT_BUFFER, with one heartbeat timer for all of them (a slice of the streams per tick).
  */
 export function useLegacySse(options: LegacySseOptions): { routes: HttpRoute[]; dispose(): void } {
   const connections = new Map<string, SseConnection>();

@@ -1,6 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { pollUntil } from '../delivery/poll-until.ts';
 import { TickFlush } from '../delivery/tick-flush.ts';
+import { KeepAliveRounds } from '../keep-alive-rounds.ts';
 
 /** What every SSE response of a route shares: the bound, keep-alive, the slow-consumer report. */
 export interface EventStreamsOptions {
@@ -18,8 +19,8 @@ export interface EventStreamsOptions {
   readonly greeting?: EventFrame | null;
   /**
    * A heartbeat every stream gets every `keepAliveMs`, busy or idle (the legacy stream's
-   * `: heartbeat <ms>` comment), made once per round for all of them. Without it, only a stream
-   * that sent nothing since the last round gets a bare `:` comment.
+   * `: heartbeat <ms>` comment), made on each stream's turn. Without it, only a stream that sent
+   * nothing since its last turn gets a bare `:` comment.
    */
   readonly heartbeat?: () => EventFrame;
   /** The last frame of a stream cut off as a slow consumer (the legacy SLOW_CONSUMER error event). */
@@ -237,13 +238,12 @@ export class EventStream {
  * all of them, so an idle stream costs its response and little else.
  */
 export class EventStreams {
-  private readonly streams = new Set<EventStream>();
   private readonly written = new TickFlush<EventStream>();
-  private readonly pinger: NodeJS.Timeout;
+  /** The open streams, visited a slice at a time (keep-alive-rounds.ts). */
+  private readonly streams: KeepAliveRounds<EventStream>;
 
   constructor(readonly options: EventStreamsOptions) {
-    this.pinger = setInterval(() => this.keepAlive(), options.keepAliveMs ?? 12_000);
-    this.pinger.unref();
+    this.streams = new KeepAliveRounds(options.keepAliveMs ?? 12_000, (stream) => this.keepAlive(stream));
   }
 
   /** A new stream for a response (absent in-process, through `yoga.fetch`). */
@@ -278,21 +278,19 @@ export class EventStreams {
 
   /** Stops the keep-alive timer (the streams end with their subscriptions). */
   dispose(): void {
-    clearInterval(this.pinger);
+    this.streams.dispose();
     this.flush();
   }
 
-  private keepAlive(): void {
+  /** A stream's keep-alive turn: the heartbeat, or a comment if it wrote nothing since its last turn. */
+  private keepAlive(stream: EventStream): void {
     const { heartbeat } = this.options;
     if (heartbeat) {
-      const frame = heartbeat();
-      for (const stream of this.streams) stream.send(frame);
+      stream.send(heartbeat());
       return;
     }
-    for (const stream of this.streams) {
-      if (!stream.wrote) stream.send(KEEP_ALIVE);
-      stream.wrote = false;
-    }
+    if (!stream.wrote) stream.send(KEEP_ALIVE);
+    stream.wrote = false;
   }
 }
 
