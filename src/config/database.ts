@@ -12,6 +12,13 @@ export interface DatabaseConfig {
   readonly connectTimeoutMs: number;
   /** Postgres `statement_timeout` of every connection; 0 = none. @default 60s (DATABASE_STATEMENT_TIMEOUT) */
   readonly statementTimeoutMs: number;
+  /**
+   * Whether the hot path's fixed statements (monitor ingest's) are prepared once per connection.
+   * Off behind a pooler that does not keep a session's prepared statements (PgBouncer in
+   * transaction mode before 1.21, or without `max_prepared_statements`). @default true
+   * (DATABASE_PREPARED_STATEMENTS)
+   */
+  readonly preparedStatements: boolean;
 }
 
 export function readDatabaseConfig(read: EnvReader): DatabaseConfig {
@@ -20,5 +27,6 @@ export function readDatabaseConfig(read: EnvReader): DatabaseConfig {
     pgliteDir: read.string('PGLITE_DIR', './.streamgate/db'),
     connectTimeoutMs: Math.max(1, read.duration('DATABASE_CONNECT_TIMEOUT', 5_000)),
     statementTimeoutMs: read.duration('DATABASE_STATEMENT_TIMEOUT', 60_000),
+    preparedStatements: read.boolean('DATABASE_PREPARED_STATEMENTS', true),
   };
 }

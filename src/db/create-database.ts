@@ -10,7 +10,14 @@ import { describePostgresUrl, failedToOpen } from './database-errors.ts';
 import { applyMigrations, type SqlRunner } from './migrate.ts';
 import { createPgPool, type PgPoolTimeouts } from './pg-pool.ts';
 import { lockPgliteDir } from './pglite-lock.ts';
-import { pgliteSql, pgliteTransaction, pgSql, pgTransaction, type SqlClient } from './sql-client.ts';
+import {
+  type PgStatementOptions,
+  pgliteSql,
+  pgliteTransaction,
+  pgSql,
+  pgTransaction,
+  type SqlClient,
+} from './sql-client.ts';
 
 export type { PrismaClient } from '../generated/prisma/client.ts';
 
@@ -36,10 +43,16 @@ export interface Database {
  */
 export async function openDatabase(config: Pick<Config, 'database'>): Promise<Database> {
   const { database } = config;
-  return database.url ? openPostgres(database.url, database) : openPglite(database.pgliteDir);
+  return database.url
+    ? openPostgres(database.url, database, { preparedStatements: database.preparedStatements })
+    : openPglite(database.pgliteDir);
 }
 
-async function openPostgres(url: string, timeouts: PgPoolTimeouts): Promise<Database> {
+async function openPostgres(
+  url: string,
+  timeouts: PgPoolTimeouts,
+  statements: PgStatementOptions,
+): Promise<Database> {
   const where = `DATABASE_URL (${describePostgresUrl(url)})`;
   const migrator = new pg.Client({ connectionString: url });
   // Without a listener a connection dropped during start-up would be an uncaught 'error' event.
@@ -61,7 +74,7 @@ async function openPostgres(url: string, timeouts: PgPoolTimeouts): Promise<Data
   return {
     kind: 'postgres',
     prisma,
-    transaction: (work) => pgTransaction(pool, work),
+    transaction: (work) => pgTransaction(pool, work, statements),
     sql: pgSql(pool),
     ping: () => timeQuery(pgSql(pool)),
     async close() {

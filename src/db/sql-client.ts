@@ -63,15 +63,28 @@ async function inTurn(
   return results;
 }
 
+/** How statements go to Postgres (DatabaseConfig.preparedStatements). */
+export interface PgStatementOptions {
+  /** Named statements are prepared once per connection; false sends every one unnamed. @default true */
+  readonly preparedStatements?: boolean;
+}
+
+/** The statements as sent: their names dropped when prepared statements are off. */
+function asSent(statements: readonly SqlStatement[], options: PgStatementOptions): readonly SqlStatement[] {
+  if (options.preparedStatements !== false) return statements;
+  return statements.map(({ text, params }) => (params === undefined ? { text } : { text, params }));
+}
+
 /** A SqlClient over a pg client, or over the pool (each statement on any free connection). */
-export function pgSql(client: pg.PoolClient | pg.Pool): SqlClient {
+export function pgSql(client: pg.PoolClient | pg.Pool, options: PgStatementOptions = {}): SqlClient {
   return {
     query: async <Row>(text: string, params: readonly unknown[] = []) =>
       (await client.query(text, params as unknown[])).rows as Row[],
     queryArrays: async (text, params = []) =>
       (await client.query<unknown[]>({ text, values: params as unknown[], rowMode: 'array' })).rows,
     queryEach: async (statements) => {
-      if ('release' in client) return (await pipelinedQuery(client, statements)).map((result) => result.rows);
+      if ('release' in client)
+        return (await pipelinedQuery(client, asSent(statements, options))).map((result) => result.rows);
       // Statements of their own on the pool's connections would not even share a connection.
       return inTurn(statements, async (text, params) => (await client.query(text, params as unknown[])).rows);
     },
@@ -120,13 +133,17 @@ export function pgliteSql(client: Transaction | PGlite): SqlClient {
  * throws. BEGIN goes out with the first statement, in its round trip (pg-begin-query.ts); a
  * transaction that ran no statement never began.
  */
-export async function pgTransaction<T>(pool: pg.Pool, work: (sql: SqlClient) => Promise<T>): Promise<T> {
+export async function pgTransaction<T>(
+  pool: pg.Pool,
+  work: (sql: SqlClient) => Promise<T>,
+  options: PgStatementOptions = {},
+): Promise<T> {
   const client = await pool.connect();
   let broken: Error | undefined;
   const transaction = { begun: false };
   try {
     try {
-      const result = await work(beginningSql(client, transaction));
+      const result = await work(beginningSql(client, transaction, options));
       if (transaction.begun) await client.query('COMMIT');
       return result;
     } catch (error) {
@@ -147,8 +164,12 @@ export async function pgTransaction<T>(pool: pg.Pool, work: (sql: SqlClient) => 
  * BEGIN (marked begun as it is sent, so that a failure of either is rolled back), the others run
  * as they are. pg sends a connection's statements in the order they were asked for.
  */
-function beginningSql(client: pg.PoolClient, transaction: { begun: boolean }): SqlClient {
-  const plain = pgSql(client);
+function beginningSql(
+  client: pg.PoolClient,
+  transaction: { begun: boolean },
+  options: PgStatementOptions,
+): SqlClient {
+  const plain = pgSql(client, options);
   const first = () => {
     if (transaction.begun) return false;
     transaction.begun = true;
@@ -165,7 +186,9 @@ function beginningSql(client: pg.PoolClient, transaction: { begun: boolean }): S
         : plain.queryArrays(text, params),
     queryEach: async (statements) =>
       first()
-        ? (await pipelinedQuery(client, statements, { begin: true })).map((result) => result.rows)
+        ? (await pipelinedQuery(client, asSent(statements, options), { begin: true })).map(
+            (result) => result.rows,
+          )
         : plain.queryEach(statements),
     execute: async (text, params = []) =>
       first() ? ((await queryAfterBegin(client, text, params)).rowCount ?? 0) : plain.execute(text, params),

@@ -14,7 +14,7 @@ import { applyMigrations, MIGRATIONS_DIR, readMigrations, type SqlRunner } from 
 import { createTestDatabase } from '../setup/services.ts';
 
 /** DATABASE_CONNECT_TIMEOUT and DATABASE_STATEMENT_TIMEOUT at their defaults. */
-const TIMEOUTS = { connectTimeoutMs: 5_000, statementTimeoutMs: 60_000 };
+const TIMEOUTS = { connectTimeoutMs: 5_000, statementTimeoutMs: 60_000, preparedStatements: true };
 
 const dirs: string[] = [];
 afterAll(async () => {

@@ -22,7 +22,13 @@ describe('a connection lost inside a transaction', () => {
   beforeAll(async () => {
     url = await createTestDatabase();
     db = await openDatabase({
-      database: { url, pgliteDir: '', connectTimeoutMs: 5_000, statementTimeoutMs: 60_000 },
+      database: {
+        url,
+        pgliteDir: '',
+        connectTimeoutMs: 5_000,
+        statementTimeoutMs: 60_000,
+        preparedStatements: true,
+      },
     });
     admin = new pg.Client({ connectionString: url });
     await admin.connect();

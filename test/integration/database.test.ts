@@ -19,7 +19,7 @@ async function newPgliteDir(): Promise<string> {
 }
 
 /** DATABASE_CONNECT_TIMEOUT and DATABASE_STATEMENT_TIMEOUT at their defaults. */
-const TIMEOUTS = { connectTimeoutMs: 5_000, statementTimeoutMs: 60_000 };
+const TIMEOUTS = { connectTimeoutMs: 5_000, statementTimeoutMs: 60_000, preparedStatements: true };
 
 describe.each([
   ['pglite', async () => ({ url: undefined, pgliteDir: await newPgliteDir(), ...TIMEOUTS })],

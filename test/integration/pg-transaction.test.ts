@@ -15,7 +15,13 @@ describe('pgTransaction (Postgres)', () => {
   beforeAll(async () => {
     const url = await createTestDatabase();
     db = await openDatabase({
-      database: { url, pgliteDir: '', connectTimeoutMs: 5_000, statementTimeoutMs: 60_000 },
+      database: {
+        url,
+        pgliteDir: '',
+        connectTimeoutMs: 5_000,
+        statementTimeoutMs: 60_000,
+        preparedStatements: true,
+      },
     });
   });
   afterAll(() => db?.close());
@@ -89,6 +95,46 @@ describe('pgTransaction (Postgres)', () => {
     );
     expect(results).toHaveLength(20);
     expect(await stateCount('tx-ok-')).toBe(20);
+  });
+
+  it('with prepared statements off, named statements go unnamed and nothing stays prepared', async () => {
+    const unprepared = await openDatabase({
+      database: {
+        url: await createTestDatabase(),
+        pgliteDir: '',
+        connectTimeoutMs: 5_000,
+        statementTimeoutMs: 60_000,
+        preparedStatements: false,
+      },
+    });
+    try {
+      for (let attempt = 0; attempt < 3; attempt++) {
+        const [sum, held] = await unprepared.transaction((sql) =>
+          sql.queryEach([
+            { name: 'sg_off_add', text: 'SELECT $1::int + 1 AS n', params: [attempt] },
+            {
+              name: 'sg_off_held',
+              text: "SELECT count(*)::int AS held FROM pg_prepared_statements WHERE name LIKE 'sg_off_%'",
+            },
+          ]),
+        );
+        expect(sum).toEqual([{ n: attempt + 1 }]);
+        expect(held).toEqual([{ held: 0 }]);
+      }
+    } finally {
+      await unprepared.close();
+    }
+    // The same statements with them on (the default) are held by the connection after the first.
+    const [, held] = await db.transaction((sql) =>
+      sql.queryEach([
+        { name: 'sg_on_add', text: 'SELECT $1::int + 1 AS n', params: [1] },
+        {
+          name: 'sg_on_held',
+          text: "SELECT count(*)::int AS held FROM pg_prepared_statements WHERE name LIKE 'sg_on_%'",
+        },
+      ]),
+    );
+    expect(held).toEqual([{ held: 2 }]);
   });
 
   it('a transaction that runs no statement answers without one', async () => {

@@ -25,6 +25,7 @@ describe('loadConfig', () => {
       pgliteDir: './.streamgate/db',
       connectTimeoutMs: 5_000,
       statementTimeoutMs: 60_000,
+      preparedStatements: true,
     });
     expect(config.broker.kind).toBe('memory');
     expect(config.log.level).toBe('info');
@@ -49,6 +50,11 @@ describe('loadConfig', () => {
     expect(config.http.graphiql).toBe(false);
   });
 
+  it('turns prepared statements off for a pooler that does not keep them', () => {
+    expect(loadConfig({ DATABASE_PREPARED_STATEMENTS: 'off' }).database.preparedStatements).toBe(false);
+    expect(loadConfig({ DATABASE_PREPARED_STATEMENTS: 'true' }).database.preparedStatements).toBe(true);
+  });
+
   it('names the variable, the value and what is expected', () => {
     expect(() => loadConfig({ PORT: 'abc' })).toThrow(
       'config: PORT="abc" is invalid: expected an integer from 0 to 65535',
@@ -61,6 +67,7 @@ describe('loadConfig', () => {
     [{ BROKER: 'rabbit' }, ['BROKER']],
     [{ SHUTDOWN_TIMEOUT: 'soon' }, ['SHUTDOWN_TIMEOUT']],
     [{ GRAPHIQL: 'maybe' }, ['GRAPHIQL']],
+    [{ DATABASE_PREPARED_STATEMENTS: 'sometimes' }, ['DATABASE_PREPARED_STATEMENTS']],
     [{ DATABASE_URL: 'mysql://x' }, ['DATABASE_URL']],
     [{ NATS_URL: 'not a url' }, ['NATS_URL']],
     [{ LOG_LEVEL: 'loud' }, ['LOG_LEVEL']],
