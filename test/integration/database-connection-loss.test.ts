@@ -10,6 +10,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../src/db/create-database.ts';
 import { isDatabaseUnavailable } from '../../src/db/database-unavailable.ts';
+import { postgresConfig } from '../helpers/database-config.ts';
 import { createTestDatabase } from '../setup/services.ts';
 
 /** More than the pool holds (10): every lost connection must come back as a free slot. */
@@ -21,15 +22,7 @@ describe('a connection lost inside a transaction', () => {
   let admin: pg.Client;
   beforeAll(async () => {
     url = await createTestDatabase();
-    db = await openDatabase({
-      database: {
-        url,
-        pgliteDir: '',
-        connectTimeoutMs: 5_000,
-        statementTimeoutMs: 60_000,
-        preparedStatements: true,
-      },
-    });
+    db = await openDatabase({ database: postgresConfig(url) });
     admin = new pg.Client({ connectionString: url });
     await admin.connect();
   });

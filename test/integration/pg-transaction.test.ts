@@ -8,6 +8,7 @@ import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type Database, openDatabase } from '../../src/db/create-database.ts';
 import { pipelinedQuery } from '../../src/db/pg-begin-query.ts';
+import { postgresConfig } from '../helpers/database-config.ts';
 import { createTestDatabase } from '../setup/services.ts';
 
 describe('pgTransaction (Postgres)', () => {
@@ -15,13 +16,7 @@ describe('pgTransaction (Postgres)', () => {
   beforeAll(async () => {
     const url = await createTestDatabase();
     db = await openDatabase({
-      database: {
-        url,
-        pgliteDir: '',
-        connectTimeoutMs: 5_000,
-        statementTimeoutMs: 60_000,
-        preparedStatements: true,
-      },
+      database: postgresConfig(url),
     });
   });
   afterAll(() => db?.close());
@@ -99,13 +94,7 @@ describe('pgTransaction (Postgres)', () => {
 
   it('with prepared statements off, named statements go unnamed and nothing stays prepared', async () => {
     const unprepared = await openDatabase({
-      database: {
-        url: await createTestDatabase(),
-        pgliteDir: '',
-        connectTimeoutMs: 5_000,
-        statementTimeoutMs: 60_000,
-        preparedStatements: false,
-      },
+      database: postgresConfig(await createTestDatabase(), { preparedStatements: false }),
     });
     try {
       for (let attempt = 0; attempt < 3; attempt++) {
