@@ -168,9 +168,9 @@ export function graphqlSseRoute(options: GraphqlSseRouteOptions): GraphqlSseRout
 
   async function handle(
     request: Request,
+    url: URL,
     serverContext: Readonly<Record<string, unknown>>,
   ): Promise<Response> {
-    const url = new URL(request.url);
     const token = streamTokenOf(request, url);
     const reservation = token === null ? undefined : reservations.get(token);
     const accept = acceptOf(request);
@@ -211,7 +211,7 @@ export function graphqlSseRoute(options: GraphqlSseRouteOptions): GraphqlSseRout
   return {
     methods: '*',
     path: GRAPHQL_SSE_PATH,
-    handle: (request, _params, serverContext) => handle(request, serverContext),
+    handle: (request, _params, serverContext, url) => handle(request, url, serverContext),
     reservations,
     dispose: () => reservations.dispose(),
   };

@@ -75,8 +75,7 @@ export function useLegacySse(options: LegacySseOptions): { routes: HttpRoute[]; 
   const stream: HttpRoute = {
     methods: ['GET'],
     path: '/sse/stream',
-    async handle(request, _params, serverContext) {
-      const url = new URL(request.url);
+    async handle(request, _params, serverContext, url) {
       const access = await options.access.authenticate(request);
       if (!access.ok) return json(401, { error: access.error, message: access.message });
       const slot = options.access.openConnection(access.viewer, 'sse');
