@@ -7,6 +7,7 @@ import WebSocket from 'ws';
 import type { Viewer } from '../../src/domain/viewer.ts';
 import { AsyncQueue, waitUntil } from '../helpers/async-queue.ts';
 import { connectWs, subscribeWs } from '../helpers/graphql-ws-client.ts';
+import { slowConsumerBudgetBytes } from '../helpers/slow-consumer.ts';
 import { readSse } from '../helpers/sse-client.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { authEnv, signToken } from '../helpers/tokens.ts';
@@ -378,9 +379,11 @@ describe('limits on one connection', () => {
       slow.socket.pause();
 
       const chunk = 'y'.repeat(64 * 1024);
+      const budget = slowConsumerBudgetBytes();
       let sent = 0;
       while ((await refusals(server, 'MAX_CLIENT_BUFFER')) === 0) {
-        if (sent >= 1000) throw new Error('the slow client was never cut off');
+        if (sent * chunk.length >= budget)
+          throw new Error(`the slow client was never cut off (${sent} messages sent)`);
         await server.app.services.topics.publish(publisher, 'load.test', { n: sent, chunk }, null);
         sent += 1;
         // Lock-step with the normal client: it must get every message, in order.

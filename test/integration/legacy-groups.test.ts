@@ -1,6 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { limitRefusals } from '../../src/metrics.ts';
 import { connectRaw, type RawWsClient } from '../helpers/raw-ws-client.ts';
+import { slowConsumerBudgetBytes } from '../helpers/slow-consumer.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
 import { authEnv, signToken } from '../helpers/tokens.ts';
 import { useTopicGroupsApp } from '../helpers/topic-groups-app.ts';
@@ -107,11 +108,13 @@ describe('legacy /ws/stream topic sockets in subscription groups', () => {
     try {
       await activeOn('lg.open', 3);
       slow.client.socket.pause();
-      const chunk = 'z'.repeat(32 * 1024);
+      const chunk = 'z'.repeat(128 * 1024);
+      const budget = slowConsumerBudgetBytes();
       let n = 0;
       // The group goes at the readers' pace: each message reaches both before the next is sent.
       while (!cut) {
-        if (n >= 2_000) throw new Error('the slow member was never cut off');
+        if (n * chunk.length >= budget)
+          throw new Error(`the slow member was never cut off (${n} messages sent)`);
         await publish('lg.open', { n, chunk });
         for (const reader of readers)
           expect(sequenceOf(await reader.client.frames.next(5_000, `message ${n}`))).toBe(n);

@@ -2,6 +2,7 @@ import { get as httpGet, type IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
 import { limitRefusals } from '../../src/metrics.ts';
 import { waitUntil } from '../helpers/async-queue.ts';
+import { slowConsumerBudgetBytes } from '../helpers/slow-consumer.ts';
 import { readSse } from '../helpers/sse-client.ts';
 import { signToken } from '../helpers/tokens.ts';
 import { useTopicGroupsApp } from '../helpers/topic-groups-app.ts';
@@ -149,10 +150,12 @@ describe('legacy /sse/stream in subscription groups', () => {
       await activeOn('lsse.open', 3);
       // Large messages: the kernel's socket buffers (megabytes on loopback) fill first.
       const chunk = 'z'.repeat(128 * 1024);
+      const budget = slowConsumerBudgetBytes();
       let n = 0;
       // The group goes at the readers' pace: each message reaches both before the next is sent.
       while (stage.server.app.services.topics.activeSubscriptions('lsse.open') === 3) {
-        if (n >= 2_000) throw new Error('the slow member was never cut off');
+        if (n * chunk.length >= budget)
+          throw new Error(`the slow member was never cut off (${n} messages sent)`);
         await publish('lsse.open', { n, chunk });
         for (const member of readers) expect(sequenceOf((await member.next(`message ${n}`)).data)).toBe(n);
         n += 1;

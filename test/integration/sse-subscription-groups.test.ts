@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { waitUntil } from '../helpers/async-queue.ts';
 import { postMonitor, uniqueDevice } from '../helpers/devices.ts';
 import { connectWs, subscribeWs, type WsResult } from '../helpers/graphql-ws-client.ts';
+import { slowConsumerBudgetBytes } from '../helpers/slow-consumer.ts';
 import { readSse } from '../helpers/sse-client.ts';
 import { signToken } from '../helpers/tokens.ts';
 import { useTopicGroupsApp } from '../helpers/topic-groups-app.ts';
@@ -201,10 +202,12 @@ describe('subscription groups over SSE', () => {
       await activeOn('ssegroup.open', 3);
       // Large messages: the kernel's socket buffers (megabytes on loopback) fill first.
       const chunk = 'z'.repeat(128 * 1024);
+      const budget = slowConsumerBudgetBytes();
       let n = 0;
       // The group goes at the readers' pace: each message reaches both before the next is sent.
       while (stage.server.app.services.topics.activeSubscriptions('ssegroup.open') === 3) {
-        if (n >= 2_000) throw new Error('the slow member was never cut off');
+        if (n * chunk.length >= budget)
+          throw new Error(`the slow member was never cut off (${n} messages sent)`);
         await publish('ssegroup.open', { n, chunk });
         for (const reader of readers) expect(sequenceOf(await reader.next(`message ${n}`))).toBe(n);
         n += 1;

@@ -3,6 +3,7 @@ import WebSocket from 'ws';
 import { AsyncQueue, waitUntil } from '../helpers/async-queue.ts';
 import { postMonitor, uniqueDevice } from '../helpers/devices.ts';
 import { connectWs, subscribeWs, type WsResult } from '../helpers/graphql-ws-client.ts';
+import { slowConsumerBudgetBytes } from '../helpers/slow-consumer.ts';
 import { signToken } from '../helpers/tokens.ts';
 import { useTopicGroupsApp } from '../helpers/topic-groups-app.ts';
 
@@ -188,7 +189,8 @@ describe('subscription groups over graphql-ws', () => {
       slow.socket.send(JSON.stringify({ id: 's', type: 'subscribe', payload: { query: OPEN_TOPIC } }));
       await activeOn('group.open', 3);
       slow.socket.pause();
-      const chunk = 'z'.repeat(32 * 1024);
+      const chunk = 'z'.repeat(128 * 1024);
+      const budget = slowConsumerBudgetBytes();
       let n = 0;
       let cut = false;
       void slow.closed.then(() => {
@@ -196,7 +198,8 @@ describe('subscription groups over graphql-ws', () => {
       });
       // The group goes at the readers' pace: each message reaches both before the next is sent.
       while (!cut) {
-        if (n >= 2_000) throw new Error('the slow member was never cut off');
+        if (n * chunk.length >= budget)
+          throw new Error(`the slow member was never cut off (${n} messages sent)`);
         await publish('group.open', { n, chunk });
         for (const reader of readers)
           expect(sequenceOf(await reader.results.next(5_000, `message ${n}`))).toBe(n);

@@ -33,8 +33,11 @@ describe('NATS chained batch answered after the ack timeout', () => {
     await plain.flush();
     const payloads = Array.from({ length: 50 }, (_, index) => `late-${index}`);
     const outcomes = broker.publishMany(payloads.map((payload) => ({ subject, payload: text(payload) })));
-    // Let the batch go out, then keep this process busy past the ack timeout (5 s).
-    for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve));
+    // Let the batch go out, then keep this process busy past the ack timeout (5 s). nats.js writes
+    // what was queued in a microtask; microtask turns only, so that no I/O turn can read an ack
+    // that came back quickly before the busy time (a setImmediate turn would: then the batch was
+    // answered in time, and this test would test nothing).
+    for (let turn = 0; turn < 10; turn++) await Promise.resolve();
     const until = Date.now() + 6_000;
     while (Date.now() < until) {
       // busy: the ack arrives meanwhile but is read only after the timer fired (timers run first)
