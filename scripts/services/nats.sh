@@ -21,9 +21,11 @@ service_init() {
 }
 
 # JetStream state lives in DIR/jetstream (nats-server appends "jetstream"), so streams and KV buckets survive `restart`.
+# DIR/server.conf, when a test wrote one before `start` (users, permissions), is read too; the flags win over it.
 service_launch() {
-  local dir=$1
-  launch_detached "$dir" nats-server --addr 127.0.0.1 --port "$(<"$dir/port")" \
+  local dir=$1 config=()
+  [[ -f $dir/server.conf ]] && config=(--config "$dir/server.conf")
+  launch_detached "$dir" nats-server "${config[@]}" --addr 127.0.0.1 --port "$(<"$dir/port")" \
     --http_port "$(<"$dir/monitor_port")" --name streamgate-test --jetstream --store_dir "$dir"
 }
 

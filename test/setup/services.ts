@@ -6,7 +6,7 @@
  * with `startService(name)`, unless it runs alone.
  */
 import { randomBytes } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
+import { mkdtemp, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
@@ -75,9 +75,25 @@ export interface PrivateService {
   stop(): Promise<void>;
 }
 
+export interface PrivateServiceOptions {
+  /**
+   * A configuration file in the server's own format, for what its script leaves alone (NATS:
+   * users and their permissions); the script's own flags (ports, data) take precedence. Only
+   * nats.sh reads it (DIR/server.conf).
+   */
+  readonly config?: string;
+}
+
 /** Starts a private server (Kafka takes a few seconds); stop it in `afterAll`. */
-export async function startService(name: ServiceName): Promise<PrivateService> {
+export async function startService(
+  name: ServiceName,
+  options: PrivateServiceOptions = {},
+): Promise<PrivateService> {
   const dir = await mkdtemp(join(tmpdir(), `streamgate-${name}-`));
+  if (options.config !== undefined) {
+    if (name !== 'nats') throw new Error(`startService: only nats reads a config file, not ${name}`);
+    await writeFile(join(dir, 'server.conf'), options.config);
+  }
   // The watchdog stops it if this worker dies without calling stop().
   const url = await runServiceScript(name, 'start', dir, { ownerPid: process.pid });
   const run = async (command: 'restart' | 'down' | 'kill' | 'up' | 'stop'): Promise<void> => {

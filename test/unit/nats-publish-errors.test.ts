@@ -67,6 +67,20 @@ describe('NATS publish errors', () => {
     );
   });
 
+  it('a batched message the server denied (its -ERR, no ack) is refused for good, as a single publish is', () => {
+    const violation = new natsErrors.PermissionViolationError(
+      'Permissions Violation for Publish to "monitor.d"',
+      'publish',
+      'monitor.d',
+    );
+    const error = ackError('monitor.d', payload, nc, { kind: 'denied', error: violation });
+    expect(error).toBeInstanceOf(PublishDeniedError);
+    expect(isPermanentRefusal(error)).toBe(true);
+    expect(error.message).toBe(
+      'the broker does not permit publishing on "monitor.d": Permissions Violation for Publish to "monitor.d"',
+    );
+  });
+
   it('anything else is transient: other JetStream errors, timeouts, a subscribe permission', () => {
     const transient = [
       ackError('monitor.d', payload, nc, { kind: 'error', message: 'wrong last msg ID', code: 10070 }),

@@ -36,6 +36,7 @@ import {
 } from './nats-messages.ts';
 import { JetStreamAcks, type StreamPublish } from './nats-publish-acks.ts';
 import { ackError, isStreamSizeRefusal, publishError } from './nats-publish-errors.ts';
+import { followPublishViolations } from './nats-publish-violations.ts';
 import { NatsRetainedWindows, STREAM_PREFIX } from './nats-retained-window.ts';
 import { openStreamFeed, type StreamFeedContext, type StreamStart } from './nats-stream-feed.ts';
 import { openWireBatch } from './nats-wire-batch.ts';
@@ -68,6 +69,8 @@ export async function createNatsBroker(options: NatsBrokerOptions): Promise<Brok
     connectTimeoutMs: options.connectTimeoutMs,
     reconnectMaxWaitMs: options.reconnectMaxWaitMs,
   });
+  // A PUB on a subject this connection may not publish on gets no answer but this.
+  const violations = followPublishViolations(nc);
   const windows = await openRetainedWindows(nc, options.retainStorage ?? 'file');
   const js = jetstream(nc);
   const responders = new ResponderSet();
@@ -91,13 +94,18 @@ export async function createNatsBroker(options: NatsBrokerOptions): Promise<Brok
   // The ack inbox of batched JetStream publishes, subscribed on first use.
   let acks: JetStreamAcks | undefined;
   const streamAcks = () => {
-    acks ??= new JetStreamAcks(nc, JETSTREAM_ACK_TIMEOUT_MS, async (stream) => {
-      const info = await windows?.streamInfo(stream);
-      // nanoseconds; 0 would be the server's default (2 min), which our streams never have
-      return info === undefined || info.config.duplicate_window <= 0
-        ? undefined
-        : info.config.duplicate_window / 1_000_000;
-    });
+    acks ??= new JetStreamAcks(
+      nc,
+      JETSTREAM_ACK_TIMEOUT_MS,
+      async (stream) => {
+        const info = await windows?.streamInfo(stream);
+        // nanoseconds; 0 would be the server's default (2 min), which our streams never have
+        return info === undefined || info.config.duplicate_window <= 0
+          ? undefined
+          : info.config.duplicate_window / 1_000_000;
+      },
+      violations,
+    );
     return acks;
   };
 
@@ -207,8 +215,16 @@ export async function createNatsBroker(options: NatsBrokerOptions): Promise<Brok
             windows?.forget(stream);
           }
         }
-        nc.publish(subject, payload, { headers });
-        await flushSoon();
+        // The flush is the only answer; a denied PUB is told before it (nats-publish-violations.ts).
+        const denied = violations.record();
+        try {
+          nc.publish(subject, payload, { headers });
+          await flushSoon();
+          const violation = denied.of(subject);
+          if (violation) throw violation;
+        } finally {
+          denied.stop();
+        }
         return { position: undefined };
       } catch (error) {
         throw publishError(subject, payload, nc, error, await streamLimitOn(stream, error));
@@ -250,47 +266,60 @@ export async function createNatsBroker(options: NatsBrokerOptions): Promise<Brok
           outcomes[index] = { status: 'rejected', reason: publishError(subject, payload, nc, error) };
         }
       }
-      coreBatch.send();
-      const flushed = core.length === 0 ? undefined : flushSoon();
-      const answers = toStreams.length === 0 ? [] : await streamAcks().publish(toStreams);
-      // A stream deleted behind our back: its subjects are no longer retained (as in `publish`).
-      const unretained: number[] = [];
-      for (let slot = 0; slot < answers.length; slot++) {
-        const answer = answers[slot] as (typeof answers)[number];
-        const index = retained[slot] as number;
-        const { subject, payload } = toStreams[slot] as StreamPublish;
-        if (answer.kind === 'stored')
-          outcomes[index] = { status: 'fulfilled', value: { position: String(answer.seq) } };
-        else if (answer.kind === 'no-stream') unretained.push(slot);
-        else {
-          const limit = await streamLimitOn(streamOf.get(subject), answer);
-          outcomes[index] = { status: 'rejected', reason: ackError(subject, payload, nc, answer, limit) };
+      // Core messages get no answer but the flush; a denied one is told before it.
+      const denied = violations.record();
+      try {
+        coreBatch.send();
+        const flushed = core.length === 0 ? undefined : flushSoon();
+        const answers = toStreams.length === 0 ? [] : await streamAcks().publish(toStreams);
+        // A stream deleted behind our back: its subjects are no longer retained (as in `publish`).
+        const unretained: number[] = [];
+        for (let slot = 0; slot < answers.length; slot++) {
+          const answer = answers[slot] as (typeof answers)[number];
+          const index = retained[slot] as number;
+          const { subject, payload } = toStreams[slot] as StreamPublish;
+          if (answer.kind === 'stored')
+            outcomes[index] = { status: 'fulfilled', value: { position: String(answer.seq) } };
+          else if (answer.kind === 'no-stream') unretained.push(slot);
+          else {
+            const limit = await streamLimitOn(streamOf.get(subject), answer);
+            outcomes[index] = { status: 'rejected', reason: ackError(subject, payload, nc, answer, limit) };
+          }
         }
-      }
-      for (const slot of unretained) {
-        const index = retained[slot] as number;
-        const { subject, payload, headerLines } = toStreams[slot] as StreamPublish;
-        const stream = streamOf.get(subject);
-        if (stream !== undefined) windows?.forget(stream);
-        try {
-          nc.publish(subject, payload, { headers: wireHeaders(headerLines) });
-          core.push(index);
-        } catch (error) {
-          outcomes[index] = { status: 'rejected', reason: publishError(subject, payload, nc, error) };
-        }
-      }
-      if (core.length > 0) {
-        try {
-          await (unretained.length > 0 ? flushSoon() : flushed);
-          for (const index of core) outcomes[index] = { status: 'fulfilled', value: { position: undefined } };
-        } catch (error) {
-          for (const index of core) {
-            const { subject, payload } = messages[index] as MessageToPublish;
+        for (const slot of unretained) {
+          const index = retained[slot] as number;
+          const { subject, payload, headerLines } = toStreams[slot] as StreamPublish;
+          const stream = streamOf.get(subject);
+          if (stream !== undefined) windows?.forget(stream);
+          try {
+            nc.publish(subject, payload, { headers: wireHeaders(headerLines) });
+            core.push(index);
+          } catch (error) {
             outcomes[index] = { status: 'rejected', reason: publishError(subject, payload, nc, error) };
           }
         }
+        if (core.length > 0) {
+          try {
+            await (unretained.length > 0 ? flushSoon() : flushed);
+            for (const index of core) {
+              const { subject, payload } = messages[index] as MessageToPublish;
+              const violation = denied.of(subject);
+              outcomes[index] =
+                violation === undefined
+                  ? { status: 'fulfilled', value: { position: undefined } }
+                  : { status: 'rejected', reason: publishError(subject, payload, nc, violation) };
+            }
+          } catch (error) {
+            for (const index of core) {
+              const { subject, payload } = messages[index] as MessageToPublish;
+              outcomes[index] = { status: 'rejected', reason: publishError(subject, payload, nc, error) };
+            }
+          }
+        }
+        return outcomes;
+      } finally {
+        denied.stop();
       }
-      return outcomes;
     },
 
     subscribe(pattern: string, subscribeOptions?: SubscribeOptions): Subscription {

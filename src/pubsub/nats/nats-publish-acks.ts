@@ -29,6 +29,12 @@
  * Messages of a stream that is not ours (its duplicate window is not ours to rely on), and
  * messages whose publisher set a JetStream directive header of its own, are acked one by one.
  *
+ * **Denied subjects.** The server answers a PUB on a subject this connection may not publish on
+ * with a permission violation (-ERR) instead of routing it: no ack ever comes, and a chain through
+ * it breaks at the next link. Each message of that subject waiting in an exchange is answered
+ * `denied` when the violation arrives (nats-publish-violations.ts), so the batch does not wait for
+ * the timeout, and is not sent again with its broken chain; the rest of the chain is.
+ *
  * An ack means what it means for `js.publish`: the stream stored the message.
  */
 import { createInbox, type Msg, type NatsConnection } from '@nats-io/transport-node';
@@ -38,6 +44,7 @@ import {
   MSG_ID_HEADER,
   PublishIds,
 } from './nats-publish-ids.ts';
+import type { PublishViolation, PublishViolations } from './nats-publish-violations.ts';
 import { openWireBatch } from './nats-wire-batch.ts';
 
 /** How JetStream answered one message. */
@@ -49,6 +56,8 @@ export type AckResult =
   | { readonly kind: 'error'; readonly message: string; readonly code?: number }
   /** The client did not send it (too large, connection closed). */
   | { readonly kind: 'refused'; readonly error: unknown }
+  /** The server does not permit this connection to publish on its subject (a permission violation). */
+  | { readonly kind: 'denied'; readonly error: PublishViolation }
   /** No answer within the timeout (the connection dropped, or the server is overloaded). */
   | { readonly kind: 'timeout' };
 
@@ -65,11 +74,25 @@ export interface StreamPublish {
   readonly chainStream: string | undefined;
 }
 
-/** Answers of one round trip, by slot; a slot nobody asked about stays undefined. */
+/** Answers of one round trip, by slot; a slot nobody asked about (nor denied) stays undefined. */
 interface Exchange {
   readonly answers: Array<AckResult | undefined>;
+  /** Per slot: NOT_SENT, SENT (no ack asked for) or ASKED. */
+  readonly sent: Uint8Array;
   waiting: number;
   finish(): void;
+}
+
+const NOT_SENT = 0;
+const SENT = 1;
+const ASKED = 2;
+
+/** What the sending side of an exchange tells it. */
+interface Outgoing {
+  /** Where the ack of `slot` is to be sent. */
+  replyTo(slot: number): string;
+  /** `slot` went out, asking for an ack or not. */
+  sent(slot: number, asked: boolean): void;
 }
 
 /** Time the resend of a broken chain may take to reach the server, on top of what has passed. */
@@ -88,6 +111,7 @@ export class JetStreamAcks {
     private readonly nc: NatsConnection,
     private readonly timeoutMs: number,
     private readonly duplicateWindowOf: DuplicateWindowOf,
+    private readonly violations: PublishViolations,
   ) {
     // Before any PUB on this connection, so the server has it when the first ack is sent.
     nc.subscribe(`${this.prefix}>`, {
@@ -110,8 +134,7 @@ export class JetStreamAcks {
     const ids: string[] = new Array(messages.length);
     const batch = openWireBatch(this.nc);
     const sentAt = performance.now();
-    const first = await this.exchange(messages.length, (replyTo) => {
-      let asked = 0;
+    const first = await this.exchange(messages, (out) => {
       for (let index = 0; index < messages.length; index++) {
         const message = messages[index] as StreamPublish;
         const stream = message.chainStream;
@@ -131,17 +154,16 @@ export class JetStreamAcks {
         }
         const ask = last === undefined || index === last;
         try {
-          batch.add(message.subject, ask ? replyTo(index) : undefined, lines, message.payload);
+          batch.add(message.subject, ask ? out.replyTo(index) : undefined, lines, message.payload);
         } catch (error) {
           // Not sent, so not a link: the next message names the one before it.
           results[index] = { kind: 'refused', error };
           continue;
         }
         links?.push(index);
-        if (ask) asked += 1;
+        out.sent(index, ask);
       }
       batch.send();
-      return asked;
     });
 
     const again: number[] = [];
@@ -151,28 +173,28 @@ export class JetStreamAcks {
         for (let link = 0; link < links.length; link++) {
           results[links[link] as number] = { kind: 'stored', seq: answer.seq - (links.length - 1 - link) };
         }
-      } else if (await this.stillRemembers(stream, sentAt)) {
-        again.push(...links);
-      } else {
-        for (const index of links) results[index] = { kind: 'timeout' };
+        continue;
       }
+      // A denied link was not taken (and is not sent again): it keeps its answer.
+      const undenied = links.filter((index) => first.answers[index]?.kind !== 'denied');
+      if (undenied.length === 0) continue;
+      if (await this.stillRemembers(stream, sentAt)) again.push(...undenied);
+      else for (const index of undenied) results[index] = { kind: 'timeout' };
     }
     if (again.length > 0) {
       // A broken chain: each of its messages again, alone, with the same id (see above).
-      const retried = await this.exchange(messages.length, (replyTo) => {
-        let asked = 0;
+      const retried = await this.exchange(messages, (out) => {
         for (const index of again) {
           const message = messages[index] as StreamPublish;
           const lines = `\r\n${MSG_ID_HEADER}: ${ids[index]}${message.headerLines}`;
           try {
-            batch.add(message.subject, replyTo(index), lines, message.payload);
-            asked += 1;
+            batch.add(message.subject, out.replyTo(index), lines, message.payload);
+            out.sent(index, true);
           } catch (error) {
             results[index] = { kind: 'refused', error };
           }
         }
         batch.send();
-        return asked;
       });
       for (const index of again) results[index] ??= retried.answers[index] ?? { kind: 'timeout' };
     }
@@ -189,24 +211,39 @@ export class JetStreamAcks {
   }
 
   /**
-   * One round trip: `send` publishes, asking for acks at `replyTo(slot)`, and returns how many
-   * it asked for; resolves once all of those arrived or the timeout passed.
+   * One round trip of `messages` (slots are their indexes): `send` publishes some of them, asking
+   * for acks at `out.replyTo(slot)`, and tells each one sent; resolves once every ack asked for
+   * arrived (or its message was denied), or the timeout passed.
    */
-  private exchange(size: number, send: (replyTo: (slot: number) => string) => number): Promise<Exchange> {
+  private exchange(messages: readonly StreamPublish[], send: (out: Outgoing) => void): Promise<Exchange> {
     const id = this.nextExchange++;
     let finish = () => {};
     const done = new Promise<void>((resolve) => {
       finish = resolve;
     });
-    const exchange: Exchange = { answers: new Array(size), waiting: 0, finish };
+    const exchange: Exchange = {
+      answers: new Array(messages.length),
+      sent: new Uint8Array(messages.length),
+      waiting: 0,
+      finish,
+    };
     this.exchanges.set(id, exchange);
     const replyPrefix = `${this.prefix}${id}.`;
-    // Acks arrive from the socket, after this synchronous loop: the count is set before the first.
-    exchange.waiting = send((slot) => `${replyPrefix}${slot}`);
+    // Before the first PUB; a violation is read from the socket, after this synchronous send.
+    const stopListening = this.violations.listen((violation) => deny(exchange, messages, violation));
+    // Acks arrive from the socket too: the count is complete before the first.
+    send({
+      replyTo: (slot) => `${replyPrefix}${slot}`,
+      sent: (slot, asked) => {
+        exchange.sent[slot] = asked ? ASKED : SENT;
+        if (asked) exchange.waiting += 1;
+      },
+    });
     if (exchange.waiting === 0) finish();
     const timer = setTimeout(finish, this.timeoutMs);
     return done.then(() => {
       clearTimeout(timer);
+      stopListening();
       this.exchanges.delete(id);
       return exchange;
     });
@@ -222,6 +259,27 @@ export class JetStreamAcks {
     exchange.waiting -= 1;
     if (exchange.waiting === 0) exchange.finish();
   }
+}
+
+/**
+ * Answers the messages of the exchange on the violation's subject that went out and have no
+ * answer yet as denied. The server keeps no count of what it refused per publisher, but a subject
+ * this connection may not publish on is refused on every PUB: each such message waiting here is
+ * refused (or will be, its own -ERR coming after this one), whichever PUB this -ERR answers.
+ */
+function deny(exchange: Exchange, messages: readonly StreamPublish[], violation: PublishViolation): void {
+  let answered = false;
+  for (let slot = 0; slot < messages.length; slot++) {
+    const state = exchange.sent[slot];
+    if (state === NOT_SENT || exchange.answers[slot] !== undefined) continue;
+    if ((messages[slot] as StreamPublish).subject !== violation.subject) continue;
+    exchange.answers[slot] = { kind: 'denied', error: violation };
+    if (state === ASKED) {
+      exchange.waiting -= 1;
+      answered = true;
+    }
+  }
+  if (answered && exchange.waiting === 0) exchange.finish();
 }
 
 /**

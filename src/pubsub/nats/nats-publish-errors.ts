@@ -41,7 +41,8 @@ export function ackError(
   if (answer.kind === 'timeout') {
     return new BrokerUnavailableError(`NATS did not confirm the message on "${subject}" in time`);
   }
-  if (answer.kind === 'refused') return publishError(subject, payload, nc, answer.error);
+  if (answer.kind === 'refused' || answer.kind === 'denied')
+    return publishError(subject, payload, nc, answer.error);
   if (isStreamSizeRefusal(answer)) {
     return tooLargeForStream(subject, payload, answer.kind === 'error' ? answer.message : '', streamLimit);
   }
