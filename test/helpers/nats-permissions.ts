@@ -1,20 +1,18 @@
 /**
  * A nats-server configuration for tests of publish permissions (startService('nats', {config})):
  * the default user (`no_auth_user`, so clients connect without credentials, as streamgate does)
- * may subscribe anywhere and publish anywhere but on the subjects in DENIED_PUBLISH.
+ * may subscribe anywhere and publish anywhere but on `denied` — NATS subjects or patterns, whose
+ * wildcards are whole tokens (`*` one, `>` the rest): `monitor.denied-*` is a literal subject.
  */
-
-/** Subjects the default user may not publish on (NATS wildcards: `*` one token, `>` the rest). */
-export const DENIED_PUBLISH = ['denied.>', 'mix.*.denied', 'monitor.denied-*'] as const;
-
-export const DENYING_NATS_CONFIG = `
+export function natsConfigDenying(denied: readonly string[]): string {
+  return `
 authorization {
   users = [
     {
       user: streamgate
       password: streamgate
       permissions: {
-        publish: { allow: [">"], deny: [${DENIED_PUBLISH.map((subject) => JSON.stringify(subject)).join(', ')}] }
+        publish: { allow: [">"], deny: [${denied.map((subject) => JSON.stringify(subject)).join(', ')}] }
         subscribe: { allow: [">"] }
       }
     }
@@ -22,3 +20,4 @@ authorization {
 }
 no_auth_user: streamgate
 `;
+}

@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker, PublishOutcome } from '../../src/pubsub/broker.ts';
 import { isPermanentRefusal, PublishDeniedError } from '../../src/pubsub/errors.ts';
 import { streamNameOf } from '../../src/pubsub/nats/nats-retained-window.ts';
-import { DENYING_NATS_CONFIG } from '../helpers/nats-permissions.ts';
+import { natsConfigDenying } from '../helpers/nats-permissions.ts';
 import { type PrivateService, startService } from '../setup/services.ts';
 import { natsBackend, subscribed, text, textOf, uniqueSubject } from './broker-backends.ts';
 
@@ -41,7 +41,7 @@ describe('NATS publish to a subject the server denies (own nats-server with perm
   let plain: NatsConnection;
   let jsm: JetStreamManager;
   beforeAll(async () => {
-    nats = await startService('nats', { config: DENYING_NATS_CONFIG });
+    nats = await startService('nats', { config: natsConfigDenying(['denied.>', 'mix.*.denied']) });
     broker = await natsBackend(() => nats.url).connect();
     plain = await connect({ servers: nats.url });
     jsm = await jetstreamManager(plain);
