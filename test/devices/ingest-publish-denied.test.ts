@@ -1,12 +1,13 @@
 /**
- * A device whose subject the NATS user may not publish on (a nats-server of this file's own whose
- * default user is denied the subjects of a few devices; Postgres), with the device's buffer window on
- * JetStream (the default) and without one (core NATS). Before, the batched publish heard nothing
- * of the server's permission violation: on JetStream the ingest waited 5 s and answered 503, as
- * if the broker were down, for every retry; on core NATS it answered 200 and the messages were
- * silently dropped, and so were the device outbox's. Now the ingest is a 403 naming the subject
- * and the permission, nothing accepted, and a message of the device outbox becomes a dead letter
- * at once, as for the other refusals for good (docs/devices.md "Dead letters").
+ * A device whose subject the NATS user may not publish on (a nats-server of this file's own
+ * whose default user is denied the subjects of a few devices; Postgres), with the device's
+ * buffer window on JetStream (the default) and without one (core NATS). Before, the batched
+ * publish heard nothing of the server's permission violation: on JetStream the ingest waited for
+ * acks that never came (10 s: the broken chain sent again) and answered 503, as if the broker
+ * were down, for every retry; on core NATS it answered 200 and the messages were silently
+ * dropped, and so were the device outbox's. Now the ingest is a 403 naming the subject and the
+ * permission, nothing accepted, and a message of the device outbox becomes a dead letter at
+ * once, as for the other refusals for good (docs/devices.md "Dead letters").
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { subjects } from '../../src/pubsub/subjects.ts';

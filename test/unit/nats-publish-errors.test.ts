@@ -3,7 +3,8 @@
  * as nats.js and JetStream give them (shapes seen on a real nats-server: a `js.publish` to a
  * subject the user may not publish on rejects with a RequestError whose cause is the
  * PermissionViolationError; JetStream answers a message over the stream's max_msg_size with
- * err_code 10054). The same refusals end to end: test/devices/outbox-poison (max_msg_size).
+ * err_code 10054). The same refusals end to end: test/devices/outbox-poison (max_msg_size),
+ * test/pubsub/nats-publish-denied and test/devices/ingest-publish-denied (permissions).
  */
 import { JetStreamApiError } from '@nats-io/jetstream';
 import { type NatsConnection, errors as natsErrors } from '@nats-io/transport-node';
