@@ -2,7 +2,7 @@ import type { EnvReader } from './env-reader.ts';
 
 /** The NATS backend (BROKER=nats). */
 export interface NatsBrokerConfig {
-  /** @default "nats://127.0.0.1:4222" (NATS_URL) */
+  /** @default "nats://127.0.0.1:4222" (NATS_URL; `user:password@` or `token@` in it authenticate) */
   readonly natsUrl: string;
   /** Where JetStream keeps the retained windows: `file` survives a NATS restart. @default "file" (NATS_RETAIN_STORAGE) */
   readonly natsRetainStorage: 'file' | 'memory';

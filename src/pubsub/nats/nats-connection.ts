@@ -30,11 +30,13 @@ export interface TrackedNatsConnection {
 export async function connectNats(options: NatsConnectionOptions): Promise<TrackedNatsConnection> {
   const health = new ConnectionHealth();
   const deadline = Date.now() + options.connectTimeoutMs;
+  const { server, credentials } = natsServerAndCredentials(options.url);
   let nc: NatsConnection | undefined;
   for (let attempt = 1; nc === undefined; attempt++) {
     try {
       nc = await connect({
-        servers: options.url,
+        servers: server,
+        ...credentials,
         name: options.name,
         maxReconnectAttempts: -1,
         reconnect: true,
@@ -45,7 +47,7 @@ export async function connectNats(options: NatsConnectionOptions): Promise<Track
     } catch (error) {
       if (Date.now() + reconnectDelayMs(attempt, options.reconnectMaxWaitMs) > deadline) {
         throw new BrokerUnavailableError(
-          `cannot reach NATS at ${redactUrl(options.url)} within ${options.connectTimeoutMs} ms: ${(error as Error).message}`,
+          `cannot reach NATS at ${redactUrl(server)} within ${options.connectTimeoutMs} ms: ${(error as Error).message}`,
           { cause: error },
         );
       }
@@ -70,6 +72,34 @@ export async function connectNats(options: NatsConnectionOptions): Promise<Track
       return () => reconnectListeners.delete(listener);
     },
   };
+}
+
+/** What a NATS URL's userinfo says, as nats.js's options take it. */
+export interface NatsCredentials {
+  readonly user?: string;
+  readonly pass?: string;
+  readonly token?: string;
+}
+
+/**
+ * The server of a NATS URL and the credentials in it, read as the NATS tools read them (nats CLI,
+ * nats.go): `nats://user:password@host:4222` is a user and password, `nats://token@host:4222` a
+ * token, both percent-decoded. nats.js v3 ignores a URL's userinfo (the server then answers
+ * "Authorization Violation"), so they go to it as options, and the URL without them.
+ */
+export function natsServerAndCredentials(url: string): { server: string; credentials: NatsCredentials } {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    return { server: url, credentials: {} };
+  }
+  if (parsed.username === '') return { server: url, credentials: {} };
+  const user = decodeURIComponent(parsed.username);
+  const pass = decodeURIComponent(parsed.password);
+  parsed.username = '';
+  parsed.password = '';
+  return { server: parsed.toString(), credentials: pass === '' ? { token: user } : { user, pass } };
 }
 
 async function followStatus(
