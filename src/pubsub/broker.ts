@@ -138,7 +138,15 @@ export interface Broker {
    * broker did not take is a rejected outcome; what it took stays taken). Messages of one subject
    * reach subscribers in the given order, and a fulfilled outcome means what `publish` resolving
    * means (durable in a retained window). NATS awaits the JetStream acks of the whole batch
-   * together, Kafka sends them in one produce request, Redis pipelines them, memory loops.
+   * together, Kafka sends one produce request per partition, Redis pipelines them, memory loops.
+   *
+   * **A failure holds the subject's later messages.** Once a message of a subject is not taken for
+   * now (anything but `isPermanentRefusal`), no later message of that subject in the batch is
+   * published ahead of it: each fails too (as PublishHeldError, or with the same outage). So a
+   * caller that keeps the rejected messages and sends them again in order (the device outbox)
+   * keeps the subject's order; other subjects of the batch are not held. A message refused for
+   * good holds nothing back (it will never be published; the subject goes on without it).
+   * Each backend keeps this its own way (docs/pubsub.md, "Order after a failure").
    */
   publishMany(messages: readonly MessageToPublish[]): Promise<PublishOutcome[]>;
   subscribe(pattern: string, options?: SubscribeOptions): Subscription;

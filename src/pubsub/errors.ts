@@ -58,6 +58,17 @@ export class PublishDeniedError extends ForbiddenError {
 }
 
 /**
+ * Not published because an earlier message of its subject in the same batch was not taken:
+ * sending it would have put it ahead of that one (Broker.publishMany). Transient, like the
+ * failure it waits behind (`cause`): send both again, in order.
+ */
+export class PublishHeldError extends BrokerUnavailableError {
+  constructor(subject: string, cause: unknown) {
+    super(`not published: an earlier message on "${subject}" was not taken (${messageOf(cause)})`, { cause });
+  }
+}
+
+/**
  * True when the broker refused this very message for good, where it says so: a limit or a
  * permission of the broker's, not an outage, so publishing it again cannot succeed. Each backend
  * maps its own refusals to these errors (JetStream's error codes, kafkajs's error types, Redis's

@@ -1,10 +1,13 @@
-import type { Broker, MessageToPublish } from '../../src/pubsub/broker.ts';
-import { BrokerUnavailableError } from '../../src/pubsub/errors.ts';
-import { publishEach } from '../../src/pubsub/publish-each.ts';
+import type { Broker, MessageToPublish, PublishOutcome } from '../../src/pubsub/broker.ts';
+import { BrokerUnavailableError, isPermanentRefusal, PublishHeldError } from '../../src/pubsub/errors.ts';
 
 /**
  * A real broker whose publishes can be made to fail from the n-th one on: the only way to put a
  * broker failure exactly in the middle of one ingest batch. Everything else passes through.
+ * A batch (`publishMany`) keeps the promise of Broker.publishMany, as the backends do: after a
+ * message failed for now, the later messages of its subject in the batch are rejected as held
+ * (PublishHeldError), never published ahead of it; what is not failed goes to the real broker's
+ * `publishMany`, as one batch.
  */
 export interface FaultyBroker extends Broker {
   /** Lets `okCount` more publishes through, then fails every publish until `heal()`. */
@@ -17,20 +20,44 @@ export interface FaultyBroker extends Broker {
 export function withPublishFaults(broker: Broker): FaultyBroker {
   let remaining: number | undefined;
   let matching: { marker: string; error: () => Error } | undefined;
+  /** The failure injected into this publish, if any (counts it against `failAfter`). */
+  const injected = (payload: Uint8Array): Error | undefined => {
+    if (matching && Buffer.from(payload).toString('utf8').includes(matching.marker)) return matching.error();
+    if (remaining === undefined) return undefined;
+    if (remaining === 0) return new BrokerUnavailableError('injected publish failure');
+    remaining -= 1;
+    return undefined;
+  };
   const publish: Broker['publish'] = (...args) => {
-    if (matching && Buffer.from(args[1]).toString('utf8').includes(matching.marker)) {
-      return Promise.reject(matching.error());
-    }
-    if (remaining !== undefined) {
-      if (remaining === 0) return Promise.reject(new BrokerUnavailableError('injected publish failure'));
-      remaining -= 1;
-    }
-    return broker.publish(...args);
+    const error = injected(args[1]);
+    return error === undefined ? broker.publish(...args) : Promise.reject(error);
   };
   return Object.assign(Object.create(broker) as Broker, {
     kind: broker.kind,
     publish,
-    publishMany: (messages: readonly MessageToPublish[]) => publishEach(publish, messages),
+    async publishMany(messages: readonly MessageToPublish[]): Promise<PublishOutcome[]> {
+      const outcomes: PublishOutcome[] = new Array(messages.length);
+      const held = new Map<string, unknown>();
+      const passed: number[] = [];
+      messages.forEach((message, index) => {
+        const earlier = held.get(message.subject);
+        const error = earlier === undefined ? injected(message.payload) : undefined;
+        if (earlier !== undefined) {
+          outcomes[index] = { status: 'rejected', reason: new PublishHeldError(message.subject, earlier) };
+        } else if (error !== undefined) {
+          outcomes[index] = { status: 'rejected', reason: error };
+          if (!isPermanentRefusal(error)) held.set(message.subject, error);
+        } else passed.push(index);
+      });
+      const taken =
+        passed.length === 0
+          ? []
+          : await broker.publishMany(passed.map((index) => messages[index] as MessageToPublish));
+      passed.forEach((index, slot) => {
+        outcomes[index] = taken[slot] as PublishOutcome;
+      });
+      return outcomes;
+    },
     subscribe: broker.subscribe.bind(broker),
     request: broker.request.bind(broker),
     respond: broker.respond.bind(broker),

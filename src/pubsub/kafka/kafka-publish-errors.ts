@@ -43,6 +43,12 @@ export function isTooLargeRefusal(error: unknown): boolean {
     : TOO_LARGE.has(type);
 }
 
+/** True when Kafka refused a message sent alone for good: too large, or not permitted. */
+export function isRefusalOfOne(error: unknown): boolean {
+  const type = kafkaErrorType(error);
+  return isTooLargeRefusal(error) || (type !== undefined && DENIED.has(type));
+}
+
 /**
  * The error of one message whose produce request failed. Kafka's size limit is on the request's
  * record batch, so a request of several messages refused as too large says nothing for good about
