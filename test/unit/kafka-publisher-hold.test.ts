@@ -4,7 +4,7 @@
  * request cannot be made on demand on a real server. A batch of one partition past one request's
  * 1,000 messages whose first request fails must not have its second request written ahead of it:
  * those messages are rejected as held. Another partition's requests go on. The real-Kafka side of
- * the same publisher: test/pubsub/kafka-produce-partitions.
+ * the same publisher: test/pubsub/kafka-publish-refusals.
  */
 import type { Message, Producer, ProducerBatch, RecordMetadata } from 'kafkajs';
 import { describe, expect, it } from 'vitest';
