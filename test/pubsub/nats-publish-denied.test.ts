@@ -127,7 +127,7 @@ describe('NATS publish to a subject the server denies (own nats-server with perm
     const denied = `mix.${id}.denied`;
     await broker.retain(denied, { maxAgeMs: 60_000 });
     const outcomes = await broker.publishMany(
-      Array.from({ length: 50 }, (_, n) => ({ subject: denied, payload: text(`d${n}`) })),
+      Array.from({ length: 500 }, (_, n) => ({ subject: denied, payload: text(`d${n}`) })),
     );
     for (const outcome of outcomes) expectDenied(outcome, denied);
     expect(await storedIn(streamNameOf(denied))).toEqual([]);

@@ -79,6 +79,8 @@ interface Exchange {
   readonly answers: Array<AckResult | undefined>;
   /** Per slot: NOT_SENT, SENT (no ack asked for) or ASKED. */
   readonly sent: Uint8Array;
+  /** Subjects whose messages were answered as denied (all at once: they went out before). */
+  denied?: Set<string>;
   waiting: number;
   finish(): void;
 }
@@ -268,6 +270,10 @@ export class JetStreamAcks {
  * refused (or will be, its own -ERR coming after this one), whichever PUB this -ERR answers.
  */
 function deny(exchange: Exchange, messages: readonly StreamPublish[], violation: PublishViolation): void {
+  // The server sends one per PUB: a batch of n denied messages gets n of them.
+  exchange.denied ??= new Set();
+  if (exchange.denied.has(violation.subject)) return;
+  exchange.denied.add(violation.subject);
   let answered = false;
   for (let slot = 0; slot < messages.length; slot++) {
     const state = exchange.sent[slot];
