@@ -5,6 +5,7 @@ import { CLOSE_CODES } from './close-codes.ts';
 import { TickFlush } from './delivery/tick-flush.ts';
 import { KeepAliveRounds } from './keep-alive-rounds.ts';
 import { slowConsumerReason } from './limits/bounded-send.ts';
+import { writeToSocket } from './socket-write.ts';
 
 /** What every WebSocket route shares: bounds, keep-alive, the incoming rate. */
 export interface SocketCoreOptions {
@@ -176,7 +177,10 @@ export class CoreSocket {
     this.tail = NOTHING;
     if (count > 1 && this.parts) this.parts.length = 0; // the array is kept for the next tick
     this.partBytes = 0;
-    if (out && this.raw?.write(out) === false) this.pressed = true;
+    if (!out || !this.raw) return;
+    this.core.writes += 1;
+    // Straight to the descriptor when nothing waits ahead (socket-write.ts).
+    if (!writeToSocket(this.raw, out)) this.pressed = true;
   }
 
   /** Closes with a code and reason after what is queued. */
@@ -217,6 +221,9 @@ export class SocketCore {
 
   /** @internal see WRITE_AHEAD_BYTES */
   readonly writeAheadBytes: number;
+
+  /** Writes made to the sockets so far (one per socket per tick, more past the write-ahead bound). */
+  writes = 0;
 
   constructor(readonly options: SocketCoreOptions) {
     this.writeAheadBytes = Math.min(WRITE_AHEAD_BYTES, Math.floor(options.maxBufferedBytes / 8));
