@@ -90,6 +90,8 @@ export class KafkaPublisher {
     while (this.incoming.length > 0) {
       const batch = this.incoming.splice(0);
       const touched = new Set<Lane>();
+      /** The batch's lanes, in order; queued only once every message has one. */
+      const lanes: Lane[] = new Array(batch.length);
       try {
         const topicNames = [...new Set(batch.map((pending) => pending.message.topic))];
         await this.topics.ensureTopics(topicNames);
@@ -98,21 +100,38 @@ export class KafkaPublisher {
             topicNames.map(async (topic) => [topic, await this.topics.partitionsOf(topic)] as const),
           ),
         );
-        for (const pending of batch) {
-          const { topic, key, value, headers, timestamp } = pending.message;
-          const message: Message = { key, value, headers, timestamp: String(timestamp) };
-          const partition = this.partitioner({
-            topic,
-            partitionMetadata: metadata.get(topic) ?? [],
-            message,
-          });
-          const lane = this.laneOf(topic, partition);
-          lane.queue.push({ pending, message: { ...message, partition } });
-          touched.add(lane);
+        // A batch is mostly one subject (one device's): the lane of a keyed message is looked up
+        // once per run of the same topic and key, not per message (murmur2 and a Map lookup).
+        let last: { topic: string; key: string; lane: Lane } | undefined;
+        for (let index = 0; index < batch.length; index++) {
+          const { topic, key, value } = (batch[index] as Pending).message;
+          let lane: Lane;
+          if (key !== null && last?.key === key && last.topic === topic) lane = last.lane;
+          else {
+            const partition = this.partitioner({
+              topic,
+              partitionMetadata: metadata.get(topic) ?? [],
+              message: { key, value },
+            });
+            lane = this.laneOf(topic, partition);
+            if (key !== null) last = { topic, key, lane };
+            touched.add(lane);
+          }
+          lanes[index] = lane;
         }
       } catch (error) {
         const failure = batch.length === 1 ? error : new ProduceBatchError(error, batch.length);
         for (const pending of batch) pending.reject(failure);
+        continue;
+      }
+      for (let index = 0; index < batch.length; index++) {
+        const pending = batch[index] as Pending;
+        const lane = lanes[index] as Lane;
+        const { key, value, headers, timestamp } = pending.message;
+        lane.queue.push({
+          pending,
+          message: { key, value, headers, timestamp: String(timestamp), partition: lane.partition },
+        });
       }
       for (const lane of touched) if (!lane.sending) void this.drain(lane);
     }
