@@ -1,14 +1,20 @@
 import type { Database } from '../../db/create-database.ts';
+import { messageOf } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
+import type { Metrics } from '../../metrics.ts';
 import type { Broker, MessageHeaders } from '../../pubsub/broker.ts';
-import { BrokerUnavailableError } from '../../pubsub/errors.ts';
+import { BrokerUnavailableError, isPermanentRefusal } from '../../pubsub/errors.ts';
 
 /** @default 100: rows published per database transaction. */
 const BATCH_SIZE = 100;
 
-/** What one flush did: the broker positions of the rows it published, and why it stopped early. */
+/**
+ * What one flush did: the broker positions of the rows it published, the rows the broker refused
+ * for good (now dead letters, with the refusal), and why it stopped early.
+ */
 export interface FlushResult {
   readonly positions: ReadonlyMap<bigint, string | undefined>;
+  readonly deadLetters: ReadonlyMap<bigint, Error>;
   readonly error: Error | undefined;
 }
 
@@ -18,6 +24,11 @@ export interface FlushResult {
  * error and is retried every interval, also after a restart, so nothing persisted is left
  * unpublished. Rows are claimed with `FOR UPDATE SKIP LOCKED`, so several instances on one
  * database never publish the same row at the same time.
+ *
+ * A row the broker refuses for good (pubsub/errors.ts `isPermanentRefusal`: over a size limit,
+ * a subject it does not permit) is moved to OutboxDeadLetter with the refusal, logged once and
+ * counted (state_outbox_dead_letters_total), and the next rows go on in order: retried, it would
+ * have held every later row back for good. Any other failure stops the flush and is retried.
  */
 export interface OutboxRelay {
   /** Publishes everything pending now; flushes on this instance run one at a time. */
@@ -35,14 +46,38 @@ interface OutboxRow {
   headers: unknown;
 }
 
+/** A row moved to the dead letters in a batch: told once its transaction committed. */
+interface DeadRow {
+  readonly id: bigint;
+  readonly subject: string;
+  readonly error: Error;
+}
+
+/** Moves one claimed row, with the reason, into OutboxDeadLetter; its attempt counts. */
+const MOVE_TO_DEAD_LETTERS = `
+  WITH moved AS (
+    DELETE FROM "OutboxMessage" WHERE "id" = $1
+    RETURNING "id", "subject", "payload", "headers", "createdAt", "attempts"
+  )
+  INSERT INTO "OutboxDeadLetter" ("id", "subject", "payload", "headers", "createdAt", "attempts", "reason")
+  SELECT "id", "subject", "payload", "headers", "createdAt", "attempts" + 1, $2 FROM moved
+  ON CONFLICT ("id") DO NOTHING`;
+
 export function createOutboxRelay(options: {
   db: Database;
   broker: Broker;
   log: Logger;
+  /** state_outbox_dead_letters_total. */
+  metrics: Metrics;
   intervalMs: number;
   publishTimeoutMs: number;
 }): OutboxRelay {
   const { db, broker, log } = options;
+  const deadLetters = options.metrics.counter({
+    name: 'state_outbox_dead_letters_total',
+    help: 'State messages of the transactional outbox the broker refused for good (refused), moved to the dead letters.',
+    labelNames: ['reason'],
+  });
   let queue: Promise<unknown> = Promise.resolve();
   let timer: NodeJS.Timeout | undefined;
   let failing = false;
@@ -68,7 +103,10 @@ export function createOutboxRelay(options: {
     }
   };
 
-  /** One transaction: claim a batch, publish in order until one fails, delete what went out. */
+  /**
+   * One transaction: claim a batch, publish in order until one fails for now, delete what went
+   * out and move what the broker refused for good to the dead letters.
+   */
   const publishBatch = (positions: Map<bigint, string | undefined>) =>
     db.prisma.$transaction(
       async (tx) => {
@@ -78,13 +116,20 @@ export function createOutboxRelay(options: {
           ORDER BY id LIMIT ${BATCH_SIZE} FOR UPDATE SKIP LOCKED`;
         const rows = claimed.map((row) => ({ ...row, id: BigInt(row.id) }));
         const published: bigint[] = [];
+        const dead: DeadRow[] = [];
         let error: Error | undefined;
         for (const row of rows) {
           try {
             positions.set(row.id, await publishWithTimeout(row));
             published.push(row.id);
           } catch (caught) {
-            error = caught instanceof Error ? caught : new Error(String(caught));
+            const failure = caught instanceof Error ? caught : new Error(String(caught));
+            if (isPermanentRefusal(failure)) {
+              await tx.$executeRawUnsafe(MOVE_TO_DEAD_LETTERS, row.id, messageOf(failure));
+              dead.push({ id: row.id, subject: row.subject, error: failure });
+              continue; // never publishable: the next rows go on
+            }
+            error = failure;
             await tx.outboxMessage.update({
               where: { id: row.id },
               data: { attempts: { increment: 1 }, lastError: error.message.slice(0, 1000) },
@@ -93,14 +138,27 @@ export function createOutboxRelay(options: {
           }
         }
         if (published.length > 0) await tx.outboxMessage.deleteMany({ where: { id: { in: published } } });
-        return { claimed: rows.length, error };
+        return { claimed: rows.length, dead, error };
       },
       // Publishing happens inside the transaction; give it the publish timeout per row at worst.
       { timeout: options.publishTimeoutMs * 2 + 10_000, maxWait: 10_000 },
     );
 
+  /** Logged and counted once the move committed (a rolled-back batch redoes it). */
+  const told = (batch: readonly DeadRow[], dead: Map<bigint, Error>) => {
+    for (const row of batch) {
+      dead.set(row.id, row.error);
+      deadLetters.inc({ reason: 'refused' });
+      log.warn(
+        { outboxId: String(row.id), subject: row.subject, reason: messageOf(row.error) },
+        'outbox: message refused by the broker for good; kept as a dead letter, the outbox goes on',
+      );
+    }
+  };
+
   const run = async (): Promise<FlushResult> => {
     const positions = new Map<bigint, string | undefined>();
+    const dead = new Map<bigint, Error>();
     let error: Error | undefined;
     try {
       const health = broker.health();
@@ -114,16 +172,17 @@ export function createOutboxRelay(options: {
       const [pending] = await db.sql.query<{ pending: boolean }>(
         'SELECT EXISTS (SELECT 1 FROM "OutboxMessage") AS "pending"',
       );
-      if (!pending?.pending) return { positions, error: settle(undefined) };
+      if (!pending?.pending) return { positions, deadLetters: dead, error: settle(undefined) };
       for (;;) {
         const batch = await publishBatch(positions);
+        told(batch.dead, dead);
         if (batch.error) throw batch.error;
         if (batch.claimed < BATCH_SIZE) break;
       }
     } catch (caught) {
       error = caught instanceof Error ? caught : new Error(String(caught));
     }
-    return { positions, error: settle(error) };
+    return { positions, deadLetters: dead, error: settle(error) };
   };
 
   /** Logs the change between failing and publishing, once each way. */

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { Config } from '../../config/config.ts';
 import type { Database } from '../../db/create-database.ts';
 import {
+  AppError,
   BadUserInputError,
   LimitExceededError,
   NotFoundError,
@@ -169,6 +170,7 @@ export function createStateService(options: {
     db,
     broker,
     log: options.log,
+    metrics: options.metrics,
     intervalMs: config.ism.outboxRetryIntervalMs,
     publishTimeoutMs: config.broker.requestTimeoutMs,
   });
@@ -334,13 +336,34 @@ export function createStateService(options: {
     },
   };
 
-  /** Flushes the outbox; UNAVAILABLE (step "publish") when rows of this write stay unpublished. */
+  /**
+   * Flushes the outbox; UNAVAILABLE (step "publish") when rows of this write stay unpublished, the
+   * broker's refusal (its code: FORBIDDEN, PAYLOAD_TOO_LARGE) when it refused one for good.
+   */
   async function flushWritten(
     outboxIds: readonly bigint[],
     count: number,
     range: { firstSeq: bigint; lastSeq: bigint },
   ) {
     const flushed = await outbox.flush();
+    const refusal = outboxIds.map((id) => flushed.deadLetters.get(id)).find((error) => error !== undefined);
+    if (refusal) {
+      // Persisted, and never publishable: retrying the write would persist it again, to no end.
+      throw new AppError(
+        refusal instanceof AppError ? refusal.code : 'INTERNAL',
+        `the ${count} entries were persisted (seq ${range.firstSeq}..${range.lastSeq}) but the broker refused their message for good: ${refusal.message}; it is kept as a dead letter`,
+        {
+          cause: refusal,
+          details: {
+            step: 'publish',
+            persisted: count,
+            firstSeq: Number(range.firstSeq),
+            lastSeq: Number(range.lastSeq),
+            deadLetter: true,
+          },
+        },
+      );
+    }
     const unpublished = outboxIds.filter((id) => !flushed.positions.has(id));
     if (flushed.error && unpublished.length > 0 && (await stillPending(unpublished))) {
       throw new UnavailableError(
