@@ -121,7 +121,7 @@ describe.each(OLD_DATABASES)('the state outbox dead letters migration on %s', (_
       expect(await db.prisma.outboxMessage.count()).toBe(0);
       const dead = await db.sql.query<Record<string, unknown>>(
         `SELECT "id"::int AS "id", "subject", convert_from("payload", 'UTF8') AS "payload", "headers",
-           to_char("createdAt", 'YYYY-MM-DD"T"HH24:MI:SS') AS "createdAt", "attempts", "reason"
+           to_char("createdAt", 'YYYY-MM-DD"T"HH24:MI:SS') AS "createdAt", "attempts", "code", "reason"
          FROM "OutboxDeadLetter"`,
       );
       expect(dead).toEqual([
@@ -132,9 +132,14 @@ describe.each(OLD_DATABASES)('the state outbox dead letters migration on %s', (_
           headers: { 'X-Kept': 'yes' },
           createdAt: '2026-01-01T00:00:00',
           attempts: 6,
+          code: 'PAYLOAD_TOO_LARGE',
           reason: expect.stringMatching(/larger than the broker accepts \(10 bytes\): injected/),
         },
       ]);
+      // What a writer whose flush did not see the row (the interval's flush took it) reads.
+      expect(await relay.deadLettersOf([1n, 2n, 3n])).toEqual(
+        new Map([[2n, { code: 'PAYLOAD_TOO_LARGE', reason: dead[0]?.reason }]]),
+      );
       expect(await metrics.registry.metrics()).toMatch(
         /^state_outbox_dead_letters_total\{reason="refused"\} 1$/m,
       );

@@ -11,6 +11,7 @@ CREATE TABLE "OutboxDeadLetter" (
     "createdAt" TIMESTAMP(3) NOT NULL,
     "deadAt" TIMESTAMP(3) NOT NULL DEFAULT CURRENT_TIMESTAMP,
     "attempts" INTEGER NOT NULL DEFAULT 0,
+    "code" TEXT NOT NULL,
     "reason" TEXT NOT NULL,
 
     CONSTRAINT "OutboxDeadLetter_pkey" PRIMARY KEY ("id")

@@ -1,5 +1,5 @@
 import type { Database } from '../../db/create-database.ts';
-import { messageOf } from '../../errors.ts';
+import { AppError, type ErrorCode, messageOf } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { Metrics } from '../../metrics.ts';
 import type { Broker, MessageHeaders } from '../../pubsub/broker.ts';
@@ -8,13 +8,21 @@ import { BrokerUnavailableError, isPermanentRefusal } from '../../pubsub/errors.
 /** @default 100: rows published per database transaction. */
 const BATCH_SIZE = 100;
 
+/** A row the broker refused for good, as its dead letter keeps it. */
+export interface DeadLetter {
+  /** The refusal's error code (FORBIDDEN, PAYLOAD_TOO_LARGE). */
+  readonly code: ErrorCode;
+  /** What the broker said. */
+  readonly reason: string;
+}
+
 /**
  * What one flush did: the broker positions of the rows it published, the rows the broker refused
- * for good (now dead letters, with the refusal), and why it stopped early.
+ * for good (now dead letters), and why it stopped early.
  */
 export interface FlushResult {
   readonly positions: ReadonlyMap<bigint, string | undefined>;
-  readonly deadLetters: ReadonlyMap<bigint, Error>;
+  readonly deadLetters: ReadonlyMap<bigint, DeadLetter>;
   readonly error: Error | undefined;
 }
 
@@ -33,6 +41,11 @@ export interface FlushResult {
 export interface OutboxRelay {
   /** Publishes everything pending now; flushes on this instance run one at a time. */
   flush(): Promise<FlushResult>;
+  /**
+   * The dead letters among `ids`: for rows another flush handled (the interval's, another
+   * instance's) while the caller's waited.
+   */
+  deadLettersOf(ids: readonly bigint[]): Promise<ReadonlyMap<bigint, DeadLetter>>;
   /** Retries on an interval until `stop`. */
   start(): void;
   stop(): Promise<void>;
@@ -47,10 +60,9 @@ interface OutboxRow {
 }
 
 /** A row moved to the dead letters in a batch: told once its transaction committed. */
-interface DeadRow {
+interface DeadRow extends DeadLetter {
   readonly id: bigint;
   readonly subject: string;
-  readonly error: Error;
 }
 
 /** Moves one claimed row, with the reason, into OutboxDeadLetter; its attempt counts. */
@@ -59,8 +71,8 @@ const MOVE_TO_DEAD_LETTERS = `
     DELETE FROM "OutboxMessage" WHERE "id" = $1
     RETURNING "id", "subject", "payload", "headers", "createdAt", "attempts"
   )
-  INSERT INTO "OutboxDeadLetter" ("id", "subject", "payload", "headers", "createdAt", "attempts", "reason")
-  SELECT "id", "subject", "payload", "headers", "createdAt", "attempts" + 1, $2 FROM moved
+  INSERT INTO "OutboxDeadLetter" ("id", "subject", "payload", "headers", "createdAt", "attempts", "code", "reason")
+  SELECT "id", "subject", "payload", "headers", "createdAt", "attempts" + 1, $2, $3 FROM moved
   ON CONFLICT ("id") DO NOTHING`;
 
 export function createOutboxRelay(options: {
@@ -125,8 +137,11 @@ export function createOutboxRelay(options: {
           } catch (caught) {
             const failure = caught instanceof Error ? caught : new Error(String(caught));
             if (isPermanentRefusal(failure)) {
-              await tx.$executeRawUnsafe(MOVE_TO_DEAD_LETTERS, row.id, messageOf(failure));
-              dead.push({ id: row.id, subject: row.subject, error: failure });
+              // isPermanentRefusal's errors are AppErrors; the code is what the writer answers.
+              const code = failure instanceof AppError ? failure.code : 'INTERNAL';
+              const reason = messageOf(failure);
+              await tx.$executeRawUnsafe(MOVE_TO_DEAD_LETTERS, row.id, code, reason);
+              dead.push({ id: row.id, subject: row.subject, code, reason });
               continue; // never publishable: the next rows go on
             }
             error = failure;
@@ -145,12 +160,12 @@ export function createOutboxRelay(options: {
     );
 
   /** Logged and counted once the move committed (a rolled-back batch redoes it). */
-  const told = (batch: readonly DeadRow[], dead: Map<bigint, Error>) => {
+  const told = (batch: readonly DeadRow[], dead: Map<bigint, DeadLetter>) => {
     for (const row of batch) {
-      dead.set(row.id, row.error);
+      dead.set(row.id, { code: row.code, reason: row.reason });
       deadLetters.inc({ reason: 'refused' });
       log.warn(
-        { outboxId: String(row.id), subject: row.subject, reason: messageOf(row.error) },
+        { outboxId: String(row.id), subject: row.subject, reason: row.reason },
         'outbox: message refused by the broker for good; kept as a dead letter, the outbox goes on',
       );
     }
@@ -158,7 +173,7 @@ export function createOutboxRelay(options: {
 
   const run = async (): Promise<FlushResult> => {
     const positions = new Map<bigint, string | undefined>();
-    const dead = new Map<bigint, Error>();
+    const dead = new Map<bigint, DeadLetter>();
     let error: Error | undefined;
     try {
       const health = broker.health();
@@ -202,6 +217,14 @@ export function createOutboxRelay(options: {
 
   return {
     flush,
+    async deadLettersOf(ids) {
+      if (ids.length === 0) return new Map();
+      const rows = await db.sql.query<{ id: string; code: ErrorCode; reason: string }>(
+        'SELECT "id"::text AS "id", "code", "reason" FROM "OutboxDeadLetter" WHERE "id" = ANY($1::bigint[])',
+        [ids.map(String)],
+      );
+      return new Map(rows.map((row) => [BigInt(row.id), { code: row.code, reason: row.reason }]));
+    },
     start() {
       if (timer) return;
       const tick = () => {

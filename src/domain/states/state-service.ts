@@ -20,7 +20,7 @@ import { TtlCache } from '../ttl-cache.ts';
 import { scopedKey, tenantKey, tenantOfKey } from '../viewer.ts';
 import { validateEntries } from './entry-validation.ts';
 import { writeEntries, writeNetworkBatch } from './entry-writer.ts';
-import { createOutboxRelay, type OutboxRelay } from './outbox-relay.ts';
+import { createOutboxRelay, type DeadLetter, type FlushResult, type OutboxRelay } from './outbox-relay.ts';
 import { assertStateToken } from './state-ids.ts';
 import { type StateEvent, streamStateEvents } from './state-stream.ts';
 
@@ -346,14 +346,13 @@ export function createStateService(options: {
     range: { firstSeq: bigint; lastSeq: bigint },
   ) {
     const flushed = await outbox.flush();
-    const refusal = outboxIds.map((id) => flushed.deadLetters.get(id)).find((error) => error !== undefined);
+    const refusal = await refusalOf(outboxIds, flushed);
     if (refusal) {
       // Persisted, and never publishable: retrying the write would persist it again, to no end.
       throw new AppError(
-        refusal instanceof AppError ? refusal.code : 'INTERNAL',
-        `the ${count} entries were persisted (seq ${range.firstSeq}..${range.lastSeq}) but the broker refused their message for good: ${refusal.message}; it is kept as a dead letter`,
+        refusal.code,
+        `the ${count} entries were persisted (seq ${range.firstSeq}..${range.lastSeq}) but the broker refused their message for good: ${refusal.reason}; it is kept as a dead letter`,
         {
-          cause: refusal,
           details: {
             step: 'publish',
             persisted: count,
@@ -380,6 +379,20 @@ export function createStateService(options: {
       );
     }
     return flushed;
+  }
+
+  /**
+   * The first of the write's rows the broker refused for good: in this flush, or in one that ran
+   * meanwhile (the interval's, another instance's) and took rows this one then did not see.
+   */
+  async function refusalOf(ids: readonly bigint[], flushed: FlushResult): Promise<DeadLetter | undefined> {
+    const unseen = ids.filter((id) => !flushed.positions.has(id) && !flushed.deadLetters.has(id));
+    const elsewhere = unseen.length === 0 ? undefined : await outbox.deadLettersOf(unseen);
+    for (const id of ids) {
+      const letter = flushed.deadLetters.get(id) ?? elsewhere?.get(id);
+      if (letter) return letter;
+    }
+    return undefined;
   }
 
   async function stillPending(ids: readonly bigint[]): Promise<boolean> {
