@@ -143,6 +143,17 @@ describe.each(OLD_DATABASES)('the state outbox dead letters migration on %s', (_
       expect(await metrics.registry.metrics()).toMatch(
         /^state_outbox_dead_letters_total\{reason="refused"\} 1$/m,
       );
+
+      // The operator's re-drive of docs/ism.md, once the broker takes it: published by the relay.
+      broker.heal();
+      await db.sql.execute(`WITH back AS (DELETE FROM "OutboxDeadLetter" WHERE "id" = 2
+        RETURNING "subject", "payload", "headers", "createdAt")
+        INSERT INTO "OutboxMessage" ("subject", "payload", "headers", "createdAt") SELECT * FROM back`);
+      expect((await relay.flush()).error).toBeUndefined();
+      expect(await seen.next(5_000, 'the re-driven message')).toBe('{"poison":2}');
+      expect(await db.prisma.outboxMessage.count()).toBe(0);
+      // Plain SQL: a worktree whose generated client predates the table still typechecks.
+      expect(await db.sql.query('SELECT 1 FROM "OutboxDeadLetter"')).toEqual([]);
     } finally {
       subscription.unsubscribe();
       await broker.close();
