@@ -1,7 +1,7 @@
 /**
  * A device's order when the broker fails one message in the middle of an ingest batch
- * (docs/devices.md, "Order after a broker failure"), on the memory broker and on real Redis and
- * Kafka, with one publish made to fail (test/helpers/faulty-broker.ts): the later messages of
+ * (docs/devices.md, "Order after a broker failure"), on the memory broker and on real NATS, Redis
+ * and Kafka, with one publish made to fail (test/helpers/faulty-broker.ts): the later messages of
  * the device in that batch are not published ahead of it. They wait in the device outbox behind
  * it and reach subscribers after it, in order, once each.
  */
@@ -13,10 +13,11 @@ import { waitUntil } from '../helpers/async-queue.ts';
 import { monitorEvents, postMonitor, uniqueDevice, watchSequences } from '../helpers/devices.ts';
 import { type FaultyBroker, withPublishFaults } from '../helpers/faulty-broker.ts';
 import { startTestApp, type TestApp } from '../helpers/test-app.ts';
-import { kafkaBackend, redisBackend } from '../pubsub/broker-backends.ts';
+import { kafkaBackend, natsBackend, redisBackend } from '../pubsub/broker-backends.ts';
 
 const backends: ReadonlyArray<{ name: string; connect: () => Promise<Broker> }> = [
   { name: 'memory', connect: async () => createMemoryBroker() },
+  { name: 'nats', connect: () => natsBackend().connect() },
   { name: 'redis', connect: () => redisBackend().connect() },
   { name: 'kafka', connect: () => kafkaBackend().connect() },
 ];

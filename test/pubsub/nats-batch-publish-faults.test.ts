@@ -9,9 +9,10 @@ import { DiscardPolicy, type JetStreamManager, jetstreamManager } from '@nats-io
 import { connect, type NatsConnection } from '@nats-io/transport-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Broker, PublishOutcome } from '../../src/pubsub/broker.ts';
+import { isPermanentRefusal, PublishHeldError } from '../../src/pubsub/errors.ts';
 import { streamNameOf } from '../../src/pubsub/nats/nats-retained-window.ts';
 import { type PrivateService, serviceUrl, startService } from '../setup/services.ts';
-import { natsBackend, text, uniqueSubject } from './broker-backends.ts';
+import { natsBackend, subscribed, text, textOf, uniqueSubject } from './broker-backends.ts';
 
 /** Every message of a stream, in stream order: payload by sequence. */
 async function streamContents(jsm: JetStreamManager, stream: string): Promise<Map<number, string>> {
@@ -126,6 +127,98 @@ describe('NATS chained batches where chains break', () => {
     const contents = await streamContents(jsm, stream);
     expect([...contents.values()]).toEqual(payloads.slice(0, 25));
     expectExactlyOnceInOrder(contents, acknowledged(payloads, outcomes), () => 'p');
+  });
+});
+
+describe('NATS chained batches: a message failing for now on the second send holds its subject', () => {
+  let broker: Broker;
+  let plain: NatsConnection;
+  let jsm: JetStreamManager;
+  beforeAll(async () => {
+    broker = await natsBackend().connect();
+    plain = await connect({ servers: serviceUrl('nats') });
+    jsm = await jetstreamManager(plain);
+  });
+  afterAll(async () => {
+    await broker?.close();
+    await plain?.close();
+  });
+
+  /**
+   * A stream full by bytes with discard new refuses a message too big for the room left (for now:
+   * room comes back as messages age out) and takes the small ones after it. In the chain the
+   * refusal breaks every later link; the broken chain is then sent again message by message, where
+   * the big one is refused again. Before, that second send was pipelined: 4, 5 and 6 were stored
+   * ahead of 3, the device outbox sent 3 again after them, and a subscriber saw 1, 2, 4, 5, 6, 3.
+   */
+  it('a subscriber sees 1, 2, then — once the stream has room and the rest is sent again — 3, 4, 5, 6', async () => {
+    const subject = uniqueSubject();
+    await broker.retain(subject, { maxAgeMs: 60_000 });
+    const stream = streamNameOf(subject);
+    const { config } = await jsm.streams.info(stream);
+    await jsm.streams.update(stream, { ...config, max_bytes: 4_000, discard: DiscardPolicy.New });
+    const live = await subscribed(broker.subscribe(subject));
+
+    const payloads = ['m-1', 'm-2', `m-3 ${'x'.repeat(5_000)}`, 'm-4', 'm-5', 'm-6'];
+    const outcomes = await broker.publishMany(
+      payloads.map((payload) => ({ subject, payload: text(payload) })),
+    );
+    expect(outcomes.map((outcome) => outcome.status)).toEqual([
+      'fulfilled',
+      'fulfilled',
+      'rejected',
+      'rejected',
+      'rejected',
+      'rejected',
+    ]);
+    const refusal = (outcomes[2] as PromiseRejectedResult).reason;
+    // Not a refusal for good (those hold nothing back): the stream has no room for now.
+    expect(isPermanentRefusal(refusal)).toBe(false);
+    expect(String(refusal)).toMatch(/maximum bytes/i);
+    for (const held of outcomes.slice(3)) {
+      expect((held as PromiseRejectedResult).reason).toBeInstanceOf(PublishHeldError);
+    }
+    expect([...(await streamContents(jsm, stream)).values()]).toEqual(['m-1', 'm-2']);
+
+    // Room again; the caller (the device outbox) sends what was rejected, in order.
+    await jsm.streams.update(stream, { ...config, max_bytes: -1, discard: DiscardPolicy.Old });
+    const again = await broker.publishMany(
+      payloads.slice(2).map((payload) => ({ subject, payload: text(payload) })),
+    );
+    expect(again.every((outcome) => outcome.status === 'fulfilled')).toBe(true);
+    const seen = (await live.messages.take(6, 10_000, 'the subscriber')).map((message) =>
+      textOf(message).slice(0, 3),
+    );
+    expect(seen).toEqual(['m-1', 'm-2', 'm-3', 'm-4', 'm-5', 'm-6']);
+  });
+
+  it('another subject of the same stream is not held: its messages are stored in order past the failure', async () => {
+    const prefix = uniqueSubject();
+    await broker.retain(`${prefix}.>`, { maxAgeMs: 60_000 });
+    const stream = streamNameOf(`${prefix}.>`);
+    const { config } = await jsm.streams.info(stream);
+    await jsm.streams.update(stream, { ...config, max_bytes: 4_000, discard: DiscardPolicy.New });
+    const batch = [
+      ['a', 'a-1'],
+      ['b', 'b-1'],
+      ['a', `a-2 ${'x'.repeat(5_000)}`],
+      ['b', 'b-2'],
+      ['a', 'a-3'],
+      ['b', 'b-3'],
+    ] as const;
+    const outcomes = await broker.publishMany(
+      batch.map(([device, payload]) => ({ subject: `${prefix}.${device}`, payload: text(payload) })),
+    );
+    const failures = outcomes.map((outcome) =>
+      outcome.status === 'fulfilled'
+        ? 'stored'
+        : outcome.reason instanceof PublishHeldError
+          ? 'held'
+          : 'failed',
+    );
+    expect(failures).toEqual(['stored', 'stored', 'failed', 'stored', 'held', 'stored']);
+    const contents = [...(await streamContents(jsm, stream)).values()];
+    expect(contents).toEqual(['a-1', 'b-1', 'b-2', 'b-3']);
   });
 });
 

@@ -21,13 +21,26 @@
  *   same `Nats-Msg-Id`: JetStream answers a stored one as a duplicate with its sequence (within
  *   the stream's duplicate window, nats-retained-window.ts) and stores the others — each gets
  *   exactly the answer it would have had on its own. Only while JetStream still remembers the
- *   ids: a chain is sent again only if the stream's duplicate window (as the server has it now)
- *   is longer than the time since the chain was first sent, with a margin. A window shorter
+ *   ids: a message is sent again only if the stream's duplicate window (as the server has it
+ *   now) is longer than the time since the chain was first sent, with a margin. A window shorter
  *   than that (a short retained window, an ack that came after the timeout because this process
  *   was busy) would store the messages twice and acknowledge both copies; its messages are then
  *   answered as timed out (not known to be stored, as a `js.publish` that timed out).
+ *
+ * **Order on the second send** (Broker.publishMany: a message failing for now holds its
+ * subject's later ones). The first send keeps it by itself: what a stream stored of a chain is a
+ * prefix of it. Sent again alone, each message is answered on its own, so a subject's messages
+ * go one after the other, the next once the one before is stored (or refused for good): one that
+ * fails for now on the second send (a timeout, a full stream, a JetStream error that may pass)
+ * is answered so, and its subject's later messages are not sent but answered `held` — sent, they
+ * would have been stored ahead of it, and the caller would send it again after them. Subjects
+ * go on side by side. The wait per message is only on this path (a chain broken by a failure or
+ * by another publisher of the stream).
+ *
  * Messages of a stream that is not ours (its duplicate window is not ours to rely on), and
- * messages whose publisher set a JetStream directive header of its own, are acked one by one.
+ * messages whose publisher set a JetStream directive header of its own, are acked one by one,
+ * pipelined: one of them failing for now while a later one of its subject is stored is out of
+ * order (not covered by the hold above).
  *
  * **Denied subjects.** The server answers a PUB on a subject this connection may not publish on
  * with a permission violation (-ERR) instead of routing it: no ack ever comes, and a chain through
@@ -38,6 +51,8 @@
  * An ack means what it means for `js.publish`: the stream stored the message.
  */
 import { createInbox, type Msg, type NatsConnection } from '@nats-io/transport-node';
+import { isPermanentRefusal } from '../errors.ts';
+import { ackError } from './nats-publish-errors.ts';
 import {
   EXPECTED_LAST_MSG_ID_HEADER,
   hasJetStreamDirective,
@@ -59,7 +74,9 @@ export type AckResult =
   /** The server does not permit this connection to publish on its subject (a permission violation). */
   | { readonly kind: 'denied'; readonly error: PublishViolation }
   /** No answer within the timeout (the connection dropped, or the server is overloaded). */
-  | { readonly kind: 'timeout' };
+  | { readonly kind: 'timeout' }
+  /** Not sent again: an earlier message of its subject failed for now (`behind`) on the second send. */
+  | { readonly kind: 'held'; readonly behind: AckResult };
 
 /** What one message of a batch carries. */
 export interface StreamPublish {
@@ -169,6 +186,8 @@ export class JetStreamAcks {
     });
 
     const again: number[] = [];
+    /** Per stream sent again: until when (performance.now()) it still remembers the chain's ids. */
+    const remembered = new Map<string, number>();
     for (const [stream, links] of sent) {
       const answer = first.answers[chains.get(stream) as number];
       if (answer?.kind === 'stored') {
@@ -180,36 +199,95 @@ export class JetStreamAcks {
       // A denied link was not taken (and is not sent again): it keeps its answer.
       const undenied = links.filter((index) => first.answers[index]?.kind !== 'denied');
       if (undenied.length === 0) continue;
-      if (await this.stillRemembers(stream, sentAt)) again.push(...undenied);
-      else for (const index of undenied) results[index] = { kind: 'timeout' };
+      const until = await this.rememberedUntil(stream, sentAt);
+      if (until === undefined) for (const index of undenied) results[index] = { kind: 'timeout' };
+      else {
+        remembered.set(stream, until);
+        again.push(...undenied);
+      }
     }
-    if (again.length > 0) {
-      // A broken chain: each of its messages again, alone, with the same id (see above).
-      const retried = await this.exchange(messages, (out) => {
-        for (const index of again) {
-          const message = messages[index] as StreamPublish;
-          const lines = `\r\n${MSG_ID_HEADER}: ${ids[index]}${message.headerLines}`;
-          try {
-            batch.add(message.subject, out.replyTo(index), lines, message.payload);
-            out.sent(index, true);
-          } catch (error) {
-            results[index] = { kind: 'refused', error };
-          }
-        }
-        batch.send();
-      });
-      for (const index of again) results[index] ??= retried.answers[index] ?? { kind: 'timeout' };
-    }
+    // A broken chain: each of its messages again, alone, with the same id (see above).
+    if (again.length > 0) await this.sendAgainInOrder(messages, ids, again, remembered, results);
     for (let index = 0; index < results.length; index++) {
       results[index] ??= first.answers[index] ?? { kind: 'timeout' };
     }
     return results as AckResult[];
   }
 
-  /** True when a chain sent at `sentAt` can still be sent again without storing anything twice. */
-  private async stillRemembers(stream: string, sentAt: number): Promise<boolean> {
+  /**
+   * Until when (performance.now()) a chain sent at `sentAt` can still be sent again without
+   * storing anything twice; undefined when not now.
+   */
+  private async rememberedUntil(stream: string, sentAt: number): Promise<number | undefined> {
     const windowMs = await this.duplicateWindowOf(stream).catch(() => undefined);
-    return windowMs !== undefined && performance.now() - sentAt + RESEND_MARGIN_MS < windowMs;
+    if (windowMs === undefined) return undefined;
+    const until = sentAt + windowMs - RESEND_MARGIN_MS;
+    return performance.now() < until ? until : undefined;
+  }
+
+  /**
+   * The second send of broken chains (`again`: indexes in batch order), in order per subject
+   * (see "Order on the second send" above); sets each message's answer in `results`.
+   */
+  private async sendAgainInOrder(
+    messages: readonly StreamPublish[],
+    ids: readonly string[],
+    again: readonly number[],
+    remembered: ReadonlyMap<string, number>,
+    results: Array<AckResult | undefined>,
+  ): Promise<void> {
+    const bySubject = new Map<string, number[]>();
+    for (const index of again) {
+      const subject = (messages[index] as StreamPublish).subject;
+      const indexes = bySubject.get(subject);
+      if (indexes === undefined) bySubject.set(subject, [index]);
+      else indexes.push(index);
+    }
+    const inOrder = async (indexes: readonly number[]) => {
+      let failure: AckResult | undefined;
+      for (const index of indexes) {
+        if (failure !== undefined) {
+          results[index] = { kind: 'held', behind: failure };
+          continue;
+        }
+        const message = messages[index] as StreamPublish;
+        const until = remembered.get(message.chainStream as string) as number;
+        // Past the window its id may be forgotten: not known to be stored, as if not sent again.
+        const answer: AckResult =
+          performance.now() < until
+            ? await this.sendAlone(message, ids[index] as string)
+            : { kind: 'timeout' };
+        results[index] = answer;
+        if (answer.kind !== 'stored' && !this.refusedForGood(message, answer)) failure = answer;
+      }
+    };
+    await Promise.all(Array.from(bySubject.values(), inOrder));
+  }
+
+  /** One message of a broken chain, alone with its id, and JetStream's answer to it. */
+  private async sendAlone(message: StreamPublish, id: string): Promise<AckResult> {
+    let refused: AckResult | undefined;
+    const { answers } = await this.exchange([message], (out) => {
+      const batch = openWireBatch(this.nc);
+      try {
+        batch.add(
+          message.subject,
+          out.replyTo(0),
+          `\r\n${MSG_ID_HEADER}: ${id}${message.headerLines}`,
+          message.payload,
+        );
+        out.sent(0, true);
+        batch.send();
+      } catch (error) {
+        refused = { kind: 'refused', error };
+      }
+    });
+    return refused ?? answers[0] ?? { kind: 'timeout' };
+  }
+
+  /** True when `answer` refuses the message for good (pubsub/errors.ts): it holds nothing back. */
+  private refusedForGood(message: StreamPublish, answer: AckResult): boolean {
+    return isPermanentRefusal(ackError(message.subject, message.payload, this.nc, answer));
   }
 
   /**

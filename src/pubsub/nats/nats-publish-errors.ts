@@ -11,6 +11,7 @@ import {
   brokerUnavailable,
   MessageTooLargeError,
   PublishDeniedError,
+  PublishHeldError,
 } from '../errors.ts';
 import type { AckResult } from './nats-publish-acks.ts';
 
@@ -38,6 +39,9 @@ export function ackError(
   answer: AckResult,
   streamLimit?: number,
 ): Error {
+  if (answer.kind === 'held') {
+    return new PublishHeldError(subject, ackError(subject, payload, nc, answer.behind, streamLimit));
+  }
   if (answer.kind === 'timeout') {
     return new BrokerUnavailableError(`NATS did not confirm the message on "${subject}" in time`);
   }
