@@ -62,7 +62,27 @@ export class RedisRetainedWindows {
   constructor(
     private readonly redis: Redis,
     private readonly names: RedisNames,
-  ) {}
+  ) {
+    // `redis` is connected already: every later 'ready' is a reconnect.
+    this.loadScript();
+    redis.on('ready', () => this.loadScript());
+  }
+
+  /**
+   * Loads the publish script into Redis's script cache, now, ahead of any publish on this
+   * connection. Redis starts with an empty cache (a restart, a failover to another server): the
+   * `EVALSHA`s of a pipelined batch would fail with NOSCRIPT and be sent again as `EVAL`, each
+   * once its failure is back — and had another client loaded the script between two of them,
+   * the batch's later messages would run first (Broker.publishMany's order after a failure).
+   * Called from 'ready' synchronously, so the `SCRIPT LOAD` is the connection's first command
+   * after it, and Redis runs a connection's commands in order. Not awaited by publishes: one
+   * that fails (the connection lost again, a user without SCRIPT permission) leaves the NOSCRIPT
+   * fallback below, as before; the next 'ready' loads it again. An operator's SCRIPT FLUSH
+   * without a reconnect still takes the fallback.
+   */
+  private loadScript(): void {
+    this.redis.script('LOAD', PUBLISH_SCRIPT).catch(() => undefined);
+  }
 
   /** Reads the registry (at start-up, and when another instance announces a change). */
   async refresh(): Promise<void> {
